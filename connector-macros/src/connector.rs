@@ -1,0 +1,447 @@
+//! `#[connector]`: parse the impl block and its `#[action]`/`#[trigger]` fns, validate the
+//! rules rustc cannot see, expand into the `Connector` impl, marker types and the typed client.
+
+use std::collections::HashMap;
+
+use darling::Error;
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::{Attribute, FnArg, GenericArgument, Ident, ImplItem, ImplItemFn, ItemImpl, PathArguments, ReturnType, Type};
+
+use crate::args::{self, ConnectorArgs, MemberArgs};
+use crate::names;
+
+/// What kind of member a fn is.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Action,
+    Trigger,
+}
+
+impl Kind {
+    fn attr(self) -> &'static str {
+        match self {
+            Kind::Action => "action",
+            Kind::Trigger => "trigger",
+        }
+    }
+}
+
+/// The connector, as this crate models it.
+struct ConnectorDef {
+    args: ConnectorArgs,
+    ty: Ident,
+    description: String,
+    members: Vec<Member>,
+}
+
+/// One `#[action]` or `#[trigger]` fn.
+struct Member {
+    kind: Kind,
+    args: MemberArgs,
+    fn_name: Ident,
+    /// The fn's visibility, given to its marker type and client method: a `pub` action is
+    /// callable from other modules and crates, a private one only beside the connector.
+    vis: syn::Visibility,
+    doc: String,
+    /// The action's input, or the payload the service sends a trigger.
+    input: Type,
+    /// The action's output, or what a trigger hands its jobs.
+    output: Type,
+}
+
+pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
+    let mut item: ItemImpl = match syn::parse2(item.clone()) {
+        Ok(item) => item,
+        Err(error) => {
+            let message = "`#[connector]` goes on an `impl` block of the connector's struct: `#[connector(..)] impl SimpleChat { .. }`";
+            let error = syn::Error::new(error.span(), message).to_compile_error();
+            return quote! { #error #item };
+        }
+    };
+    // The members' attributes come off first, so the user's impl is emitted clean even on error.
+    let members = take_members(&mut item);
+    match parse(args, &item, members).and_then(|def| validate(&def).map(|()| def)) {
+        Ok(def) => {
+            let generated = generate(&def);
+            quote! { #item #generated }
+        }
+        Err(errors) => {
+            let errors = errors.write_errors();
+            quote! { #item #errors }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// parse
+
+/// Removes `#[action(..)]`/`#[trigger(..)]` from the impl's fns; returns each fn with its attribute.
+fn take_members(item: &mut ItemImpl) -> Vec<(ImplItemFn, Kind, Attribute)> {
+    let mut members = Vec::new();
+    for impl_item in &mut item.items {
+        let ImplItem::Fn(function) = impl_item else { continue };
+        let mut found = None;
+        function.attrs.retain(|attr| match member_kind(attr) {
+            Some(kind) if found.is_none() => {
+                found = Some((kind, attr.clone()));
+                false
+            }
+            _ => true,
+        });
+        if let Some((kind, attr)) = found {
+            members.push((function.clone(), kind, attr));
+        }
+    }
+    members
+}
+
+fn member_kind(attr: &Attribute) -> Option<Kind> {
+    let last = attr.path().segments.last()?;
+    match last.ident.to_string().as_str() {
+        "action" => Some(Kind::Action),
+        "trigger" => Some(Kind::Trigger),
+        _ => None,
+    }
+}
+
+fn parse(args: TokenStream, item: &ItemImpl, members: Vec<(ImplItemFn, Kind, Attribute)>) -> darling::Result<ConnectorDef> {
+    let mut errors = Error::accumulator();
+    let args = errors.handle(args::parse::<ConnectorArgs>(args));
+    let ty = errors.handle(connector_type(item));
+    let members: Vec<Member> =
+        members.into_iter().filter_map(|(function, kind, attr)| errors.handle(parse_member(function, kind, &attr))).collect();
+    errors.finish()?;
+    let (Some(args), Some(ty)) = (args, ty) else {
+        return Err(Error::custom("internal: arguments missing without an error"));
+    };
+    let description = args.description.clone().unwrap_or_else(|| names::doc_text(&item.attrs));
+    Ok(ConnectorDef { args, ty, description, members })
+}
+
+fn connector_type(item: &ItemImpl) -> darling::Result<Ident> {
+    if let Some((path, _)) = &item.trait_ {
+        return Err(Error::custom("`#[connector]` goes on an inherent impl (`impl SimpleChat { .. }`), not a trait impl")
+            .with_span(path));
+    }
+    if !item.generics.params.is_empty() {
+        return Err(Error::custom("a connector cannot be generic").with_span(&item.generics));
+    }
+    match &*item.self_ty {
+        Type::Path(path) if path.qself.is_none() && path.path.segments.len() == 1 => {
+            let segment = &path.path.segments[0];
+            if segment.arguments.is_empty() {
+                return Ok(segment.ident.clone());
+            }
+            Err(Error::custom("a connector cannot be generic").with_span(&segment.arguments))
+        }
+        other => Err(Error::custom("`#[connector]` needs the connector struct's plain name here, like `impl SimpleChat`")
+            .with_span(other)),
+    }
+}
+
+fn parse_member(function: ImplItemFn, kind: Kind, attr: &Attribute) -> darling::Result<Member> {
+    let mut errors = Error::accumulator();
+    let member_args = match &attr.meta {
+        syn::Meta::List(list) => errors.handle(args::parse::<MemberArgs>(list.tokens.clone())),
+        other => {
+            errors.push(
+                Error::custom(format!("`#[{0}]` needs arguments: `#[{0}(id = \"..\", name = \"..\")]`", kind.attr()))
+                    .with_span(other),
+            );
+            None
+        }
+    };
+    let signature = errors.handle(member_signature(kind, &function));
+    errors.finish()?;
+    let (Some(args), Some((input, output))) = (member_args, signature) else {
+        return Err(Error::custom("internal: member missing without an error"));
+    };
+    Ok(Member {
+        kind,
+        args,
+        doc: names::doc_text(&function.attrs),
+        fn_name: function.sig.ident.clone(),
+        vis: function.vis.clone(),
+        input,
+        output,
+    })
+}
+
+/// Checks the fn's shape and returns its input and output types.
+fn member_signature(kind: Kind, function: &ImplItemFn) -> darling::Result<(Type, Type)> {
+    let sig = &function.sig;
+    let attr = kind.attr();
+    let mut errors = Error::accumulator();
+    if sig.asyncness.is_none() {
+        errors.push(
+            Error::custom(format!("`#[{attr}]` fns must be `async`: write `async fn {}`", sig.ident)).with_span(&sig.fn_token),
+        );
+    }
+    if !sig.generics.params.is_empty() {
+        errors.push(Error::custom(format!("`#[{attr}]` fns cannot be generic")).with_span(&sig.generics));
+    }
+    if let Some(FnArg::Receiver(receiver)) = sig.inputs.first() {
+        errors.push(Error::custom(format!("`#[{attr}]` fns take no `self`: remove it")).with_span(receiver));
+    }
+    let (context, what) = match kind {
+        Kind::Action => ("ctx: &ActionContext<Config>", "its input"),
+        Kind::Trigger => ("ctx: &TriggerContext<Config>", "the service's payload"),
+    };
+    let typed: Vec<&Type> = sig
+        .inputs
+        .iter()
+        .filter_map(|input| match input {
+            FnArg::Typed(typed) => Some(&*typed.ty),
+            FnArg::Receiver(_) => None,
+        })
+        .collect();
+    let input = match typed.as_slice() {
+        [_, input] => Some((*input).clone()),
+        _ => {
+            let span = if sig.inputs.is_empty() { sig.ident.span() } else { sig.inputs.span() };
+            errors.push(Error::custom(format!("`#[{attr}]` fns take two parameters: `{context}` and {what}")).with_span(&span));
+            None
+        }
+    };
+    let output = errors.handle(member_output(kind, &sig.output, &sig.ident));
+    errors.finish()?;
+    match (input, output) {
+        (Some(input), Some(output)) => Ok((input, output)),
+        _ => Err(Error::custom("internal: signature missing without an error")),
+    }
+}
+
+fn member_output(kind: Kind, output: &ReturnType, name: &Ident) -> darling::Result<Type> {
+    let expected = match kind {
+        Kind::Action => "an action returns `Result<Output, Error>`",
+        Kind::Trigger => "a trigger returns `Result<Option<JobPayload>, Error>` (`None` ignores the delivery)",
+    };
+    let ReturnType::Type(_, ty) = output else {
+        return Err(Error::custom(expected).with_span(name));
+    };
+    let ok = first_type_argument(ty).ok_or_else(|| Error::custom(expected).with_span(&**ty))?;
+    match kind {
+        Kind::Action => Ok(ok.clone()),
+        Kind::Trigger => match ok {
+            Type::Path(path) if path.path.segments.last().is_some_and(|s| s.ident == "Option") => {
+                first_type_argument(ok).cloned().ok_or_else(|| Error::custom(expected).with_span(ok))
+            }
+            _ => Err(Error::custom(expected).with_span(ok)),
+        },
+    }
+}
+
+/// `T` in `Result<T, E>`, `ActionResult<T>` or `Option<T>`.
+pub fn first_type_argument(ty: &Type) -> Option<&Type> {
+    let Type::Path(path) = ty else { return None };
+    let PathArguments::AngleBracketed(arguments) = &path.path.segments.last()?.arguments else { return None };
+    arguments.args.iter().find_map(|argument| match argument {
+        GenericArgument::Type(ty) => Some(ty),
+        _ => None,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// validate
+
+fn validate(def: &ConnectorDef) -> darling::Result<()> {
+    let mut errors = Error::accumulator();
+    errors.handle(args::check_id("connector", &def.args.id));
+    errors.handle(args::check_version(&def.args.version));
+    let mut seen: HashMap<(bool, &str), &Ident> = HashMap::new();
+    for member in &def.members {
+        let what = member.kind.attr();
+        errors.handle(args::check_id(what, &member.args.id));
+        if let Some(first) = seen.insert((member.kind == Kind::Action, member.args.id.as_str()), &member.fn_name) {
+            errors.push(
+                Error::custom(format!(
+                    "duplicate {what} id `{}`: `{first}` uses it already; ids must be unique within a connector",
+                    member.args.id.as_str()
+                ))
+                .with_span(&member.args.id.span()),
+            );
+        }
+        if member.fn_name == "init" || member.fn_name == "client" {
+            errors.push(
+                Error::custom(format!("`{}` is generated by `#[connector]`; give the fn another name", member.fn_name))
+                    .with_span(&member.fn_name),
+            );
+        }
+    }
+    errors.finish()
+}
+
+// ---------------------------------------------------------------------------------------------
+// expand
+
+fn generate(def: &ConnectorDef) -> TokenStream {
+    let ty = &def.ty;
+    let config = &def.args.config;
+    let client = format_ident!("{}Client", ty);
+    let (id, name, version, description) = (def.args.id.as_str(), &def.args.name, def.args.version.as_str(), &def.description);
+    let type_name = ty.to_string();
+
+    let actions: Vec<_> = def.members.iter().filter(|m| m.kind == Kind::Action).collect();
+    let triggers: Vec<_> = def.members.iter().filter(|m| m.kind == Kind::Trigger).collect();
+    let action_markers: Vec<Ident> = actions.iter().map(|m| names::generated(&type_name, &m.fn_name, "Action", m.fn_name.span())).collect();
+    let trigger_markers: Vec<Ident> =
+        triggers.iter().map(|m| names::generated(&type_name, &m.fn_name, "Trigger", m.fn_name.span())).collect();
+
+    let action_impls = actions.iter().zip(&action_markers).map(|(member, marker)| action_impl(def, member, marker));
+    let trigger_impls = triggers.iter().zip(&trigger_markers).map(|(member, marker)| trigger_impl(def, member, marker));
+    let client_methods = actions.iter().zip(&action_markers).map(|(member, marker)| client_method(member, marker));
+    let config_check = quote_spanned! {config.span()=>
+        const _: () = ::connector_runtime::__private::assert_config::<#config>();
+    };
+    let client_doc = format!(
+        "The typed client of the [`{type_name}`] connector: one method per action, each run as a step of the job's run.\n\nJobs reach it through their `io` (`io.chat.send_message(\"step-key\", input)`)."
+    );
+    let init_doc = format!("An instance of the `{id}` connector with this config, to register with the engine.");
+
+    quote! {
+        #config_check
+
+        impl #ty {
+            #[doc = #init_doc]
+            pub fn init(config: #config) -> ::connector_runtime::Integration<#ty> {
+                ::connector_runtime::Integration::new(config)
+            }
+        }
+
+        impl ::connector_runtime::Connector for #ty {
+            type Config = #config;
+            type Client<'io> = #client<'io>;
+            const ID: &'static str = #id;
+            const NAME: &'static str = #name;
+            const VERSION: &'static str = #version;
+            const DESCRIPTION: &'static str = #description;
+            const TYPE_NAME: &'static str = #type_name;
+
+            fn client<'io>(
+                io: &'io ::connector_runtime::Io,
+                integration: &'io ::connector_runtime::Integration<Self>,
+            ) -> #client<'io> {
+                #client { io, integration }
+            }
+
+            fn actions() -> ::std::vec::Vec<::connector_runtime::__private::ActionManifest> {
+                ::std::vec![#(::connector_runtime::__private::ActionManifest::of::<#action_markers>()),*]
+            }
+
+            fn triggers() -> ::std::vec::Vec<::connector_runtime::__private::TriggerManifest> {
+                ::std::vec![#(::connector_runtime::__private::TriggerManifest::of::<#trigger_markers>()),*]
+            }
+        }
+
+        #[doc = #client_doc]
+        #[derive(Clone, Copy)]
+        pub struct #client<'io> {
+            io: &'io ::connector_runtime::Io,
+            integration: &'io ::connector_runtime::Integration<#ty>,
+        }
+
+        impl<'io> #client<'io> {
+            #(#client_methods)*
+        }
+
+        #(#action_impls)*
+        #(#trigger_impls)*
+    }
+}
+
+fn action_impl(def: &ConnectorDef, member: &Member, marker: &Ident) -> TokenStream {
+    let ty = &def.ty;
+    let (input, output, function, vis) = (&member.input, &member.output, &member.fn_name, &member.vis);
+    let (id, name, description) = member_texts(member);
+    let doc = format!("The `{id}` action of [`{ty}`]: names it in [`Io::call`](::connector_runtime::Io::call).");
+    // The bound checks carry the user's spans, so a missing derive is reported on their type.
+    let input_check = quote_spanned! {input.span()=> ::connector_runtime::__private::assert_input::<#input>() };
+    let output_check = quote_spanned! {output.span()=> ::connector_runtime::__private::assert_output::<#output>() };
+    quote! {
+        #[doc = #doc]
+        #[derive(Debug, Clone, Copy, Default)]
+        #vis struct #marker;
+
+        const _: () = { #input_check; #output_check; };
+
+        impl ::connector_runtime::Action for #marker {
+            type Connector = #ty;
+            type Input = #input;
+            type Output = #output;
+            const ID: &'static str = #id;
+            const NAME: &'static str = #name;
+            const DESCRIPTION: &'static str = #description;
+
+            async fn run(
+                ctx: &::connector_runtime::ActionContext<<#ty as ::connector_runtime::Connector>::Config>,
+                input: #input,
+            ) -> ::core::result::Result<#output, ::connector_runtime::ActionError> {
+                ::connector_runtime::__private::action_result(#ty::#function(ctx, input).await)
+            }
+        }
+    }
+}
+
+fn trigger_impl(def: &ConnectorDef, member: &Member, marker: &Ident) -> TokenStream {
+    let ty = &def.ty;
+    let (payload, output, function, vis) = (&member.input, &member.output, &member.fn_name, &member.vis);
+    let (id, name, description) = member_texts(member);
+    let doc = format!(
+        "The `{id}` trigger of [`{ty}`]: a job names it with `#[job(trigger = {ty}::{function})]`."
+    );
+    let payload_check = quote_spanned! {payload.span()=> ::connector_runtime::__private::assert_payload::<#payload>() };
+    let output_check = quote_spanned! {output.span()=> ::connector_runtime::__private::assert_payload::<#output>() };
+    quote! {
+        #[doc = #doc]
+        #[derive(Debug, Clone, Copy, Default)]
+        #vis struct #marker;
+
+        const _: () = { #payload_check; #output_check; };
+
+        impl ::connector_runtime::Trigger for #marker {
+            type Connector = #ty;
+            type Payload = #payload;
+            type Output = #output;
+            const ID: &'static str = #id;
+            const NAME: &'static str = #name;
+            const DESCRIPTION: &'static str = #description;
+
+            async fn run(
+                ctx: &::connector_runtime::TriggerContext<<#ty as ::connector_runtime::Connector>::Config>,
+                payload: #payload,
+            ) -> ::core::result::Result<::core::option::Option<#output>, ::connector_runtime::ActionError> {
+                ::connector_runtime::__private::action_result(#ty::#function(ctx, payload).await)
+            }
+        }
+    }
+}
+
+fn client_method(member: &Member, marker: &Ident) -> TokenStream {
+    let (input, output, function, vis) = (&member.input, &member.output, &member.fn_name, &member.vis);
+    let id = member.args.id.as_str();
+    let mut doc = member.doc.clone();
+    if !doc.is_empty() {
+        doc.push_str("\n\n");
+    }
+    doc.push_str(&format!(
+        "Calls the `{id}` action as the step `key` of this run: recorded with its input and output, and never run twice under one key."
+    ));
+    // Spanned on the user's fn name, so "go to definition" on a client call lands on the action.
+    quote_spanned! {function.span()=>
+        #[doc = #doc]
+        #vis async fn #function(
+            &self,
+            key: &str,
+            input: #input,
+        ) -> ::core::result::Result<#output, ::connector_runtime::StepError> {
+            self.io.call::<#marker>(self.integration, key, input).await
+        }
+    }
+}
+
+fn member_texts(member: &Member) -> (&str, &str, String) {
+    let description = member.args.description.clone().unwrap_or_else(|| member.doc.clone());
+    (member.args.id.as_str(), &member.args.name, description)
+}

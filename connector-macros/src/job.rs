@@ -1,0 +1,269 @@
+//! `#[job]`: parse the fn and its arguments, validate, expand into the `{Name}Job` marker with
+//! its `Job` impl and the `{Name}Io` struct the fn's `io` parameter names.
+
+use darling::Error;
+use proc_macro2::TokenStream;
+use quote::{quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::{FnArg, Ident, ItemFn, Path, ReturnType, Type};
+
+use crate::args::{self, IntegrationArg, JobArgs};
+use crate::connector::first_type_argument;
+use crate::names;
+
+/// The job, as this crate models it.
+struct JobDef {
+    args: JobArgs,
+    function: ItemFn,
+    trigger: TriggerSource,
+    payload: Type,
+    output: Type,
+    marker: Ident,
+    io: Ident,
+    description: String,
+}
+
+/// What starts the job.
+enum TriggerSource {
+    /// `event = SendMessage`
+    Event(Path),
+    /// `trigger = SimpleChat::message_received`, with the marker type's path.
+    Connector { written: Path, marker: Path },
+}
+
+pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
+    let function: ItemFn = match syn::parse2(item.clone()) {
+        Ok(function) => function,
+        Err(error) => {
+            let error = syn::Error::new(error.span(), "`#[job]` goes on an `async fn(payload, io) -> Result<T, E>`")
+                .to_compile_error();
+            return quote! { #error #item };
+        }
+    };
+    match parse(args, function.clone()).and_then(|def| validate(&def).map(|()| def)) {
+        Ok(def) => generate(&def),
+        Err(errors) => {
+            let errors = errors.write_errors();
+            quote! { #function #errors }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// parse
+
+fn parse(args: TokenStream, function: ItemFn) -> darling::Result<JobDef> {
+    let mut errors = Error::accumulator();
+    let args = errors.handle(args::parse::<JobArgs>(args));
+    let trigger = args.as_ref().and_then(|args| errors.handle(trigger_source(args)));
+    let signature = errors.handle(signature(&function));
+    errors.finish()?;
+    let (Some(args), Some(trigger), Some((payload, output))) = (args, trigger, signature) else {
+        return Err(Error::custom("internal: job parts missing without an error"));
+    };
+    let name = &function.sig.ident;
+    let description = args.description.clone().unwrap_or_else(|| names::doc_text(&function.attrs));
+    Ok(JobDef {
+        marker: names::generated("", name, "Job", name.span()),
+        io: names::generated("", name, "Io", name.span()),
+        args,
+        trigger,
+        payload,
+        output,
+        description,
+        function,
+    })
+}
+
+fn trigger_source(args: &JobArgs) -> darling::Result<TriggerSource> {
+    match (&args.event, &args.trigger) {
+        (Some(event), None) => Ok(TriggerSource::Event(event.clone())),
+        (None, Some(trigger)) => connector_trigger(trigger),
+        (Some(event), Some(_)) => Err(Error::custom("a job has one trigger: give `event = ..` or `trigger = ..`, not both").with_span(event)),
+        (None, None) => Err(Error::custom(
+            "a job needs a trigger: `event = EventType` (a `#[derive(Event)]` type) or `trigger = Connector::trigger_fn`",
+        )),
+    }
+}
+
+/// `a::SimpleChat::message_received` -> `a::SimpleChatMessageReceivedTrigger`.
+fn connector_trigger(written: &Path) -> darling::Result<TriggerSource> {
+    let segments: Vec<_> = written.segments.iter().collect();
+    let [prefix @ .., connector, function] = segments.as_slice() else {
+        return Err(Error::custom("name the connector and its trigger fn: `trigger = SimpleChat::message_received`")
+            .with_span(written));
+    };
+    let marker = names::generated(&connector.ident.to_string(), &function.ident, "Trigger", function.ident.span());
+    let mut path = Path { leading_colon: written.leading_colon, segments: Default::default() };
+    path.segments.extend(prefix.iter().map(|segment| (*segment).clone()));
+    path.segments.push(marker.into());
+    Ok(TriggerSource::Connector { written: written.clone(), marker: path })
+}
+
+/// Checks the fn's shape and returns its payload and output types.
+fn signature(function: &ItemFn) -> darling::Result<(Type, Type)> {
+    let sig = &function.sig;
+    let mut errors = Error::accumulator();
+    if sig.asyncness.is_none() {
+        errors.push(Error::custom(format!("`#[job]` fns must be `async`: write `async fn {}`", sig.ident)).with_span(&sig.fn_token));
+    }
+    if !sig.generics.params.is_empty() {
+        errors.push(Error::custom("`#[job]` fns cannot be generic").with_span(&sig.generics));
+    }
+    let io_name = names::generated("", &sig.ident, "Io", sig.ident.span());
+    let typed: Vec<&Type> = sig
+        .inputs
+        .iter()
+        .filter_map(|input| match input {
+            FnArg::Typed(typed) => Some(&*typed.ty),
+            FnArg::Receiver(receiver) => {
+                errors.push(Error::custom("`#[job]` fns take no `self`").with_span(receiver));
+                None
+            }
+        })
+        .collect();
+    let payload = match typed.as_slice() {
+        [payload, io] => {
+            let io_ok = matches!(io, Type::Path(path) if path.path.segments.last().is_some_and(|s| s.ident == io_name));
+            if !io_ok {
+                errors.push(
+                    Error::custom(format!("the `io` parameter's type is generated by `#[job]`: write `io: {io_name}<'_>`"))
+                        .with_span(io),
+                );
+            }
+            Some((*payload).clone())
+        }
+        _ => {
+            let span = if sig.inputs.is_empty() { sig.ident.span() } else { sig.inputs.span() };
+            errors.push(
+                Error::custom(format!("`#[job]` fns take two parameters: the payload and `io: {io_name}<'_>`")).with_span(&span),
+            );
+            None
+        }
+    };
+    let output = match &sig.output {
+        ReturnType::Type(_, ty) => match first_type_argument(ty) {
+            Some(ok) => Some(ok.clone()),
+            None => {
+                errors.push(Error::custom("a job returns `Result<T, E>`").with_span(&**ty));
+                None
+            }
+        },
+        ReturnType::Default => {
+            errors.push(Error::custom("a job returns `Result<T, E>`").with_span(&sig.ident));
+            None
+        }
+    };
+    errors.finish()?;
+    match (payload, output) {
+        (Some(payload), Some(output)) => Ok((payload, output)),
+        _ => Err(Error::custom("internal: signature missing without an error")),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// validate
+
+fn validate(def: &JobDef) -> darling::Result<()> {
+    let mut errors = Error::accumulator();
+    errors.handle(args::check_id("job", &def.args.id));
+    errors.handle(args::check_version(&def.args.version));
+    errors.finish()
+}
+
+// ---------------------------------------------------------------------------------------------
+// expand
+
+fn generate(def: &JobDef) -> TokenStream {
+    let function = &def.function;
+    let (vis, name) = (&function.vis, &function.sig.ident);
+    let (marker, io, payload, output) = (&def.marker, &def.io, &def.payload, &def.output);
+    let (id, job_name, version, description) = (def.args.id.as_str(), &def.args.name, def.args.version.as_str(), &def.description);
+    let integrations = &def.args.integrations.0;
+
+    let (trigger, trigger_check) = match &def.trigger {
+        TriggerSource::Event(event) => (
+            quote! { ::connector_runtime::OnEvent<#event> },
+            quote_spanned! {event.span()=> ::connector_runtime::__private::assert_event::<#event>(); },
+        ),
+        TriggerSource::Connector { written, marker } => (
+            quote! { ::connector_runtime::OnTrigger<#marker> },
+            // Names the user's fn too, so a misspelt trigger is reported as a missing fn.
+            quote_spanned! {written.span()=> let _ = #written; },
+        ),
+    };
+    let payload_check = quote_spanned! {payload.span()=>
+        ::connector_runtime::__private::assert_job_payload::<#trigger, #payload>();
+    };
+
+    let fields = integrations.iter().map(|IntegrationArg { key, connector }| {
+        let doc = format!("The `{key}` integration: a typed client of each action of the connector.");
+        quote! {
+            #[doc = #doc]
+            pub #key: <#connector as ::connector_runtime::Connector>::Client<'io>,
+        }
+    });
+    let clients = integrations.iter().map(|IntegrationArg { key, connector }| {
+        let key_text = key.to_string();
+        quote! { #key: io.client::<#connector>(#key_text)?, }
+    });
+    let refs = integrations.iter().map(|IntegrationArg { key, connector }| {
+        let key_text = key.to_string();
+        quote! { ::connector_runtime::__private::IntegrationRef::of::<#connector>(#key_text) }
+    });
+
+    let marker_doc = format!("The `{id}` job: register it with `Engine::builder().job({marker})`.");
+    let io_doc = format!(
+        "The `io` of the `{id}` job: one typed client field per integration; derefs to [`Io`](::connector_runtime::Io) for the run's logger and id."
+    );
+
+    quote! {
+        #function
+
+        #[doc = #marker_doc]
+        #[derive(Debug, Clone, Copy, Default)]
+        #vis struct #marker;
+
+        #[doc = #io_doc]
+        #vis struct #io<'io> {
+            #(#fields)*
+            io: &'io ::connector_runtime::Io,
+        }
+
+        impl<'io> ::core::ops::Deref for #io<'io> {
+            type Target = ::connector_runtime::Io;
+            fn deref(&self) -> &::connector_runtime::Io {
+                self.io
+            }
+        }
+
+        const _: () = {
+            #[allow(unreachable_code, clippy::diverging_sub_expression)]
+            fn __check() {
+                #trigger_check
+                #payload_check
+            }
+        };
+
+        impl ::connector_runtime::Job for #marker {
+            type Trigger = #trigger;
+            type Output = #output;
+            const ID: &'static str = #id;
+            const NAME: &'static str = #job_name;
+            const VERSION: &'static str = #version;
+            const DESCRIPTION: &'static str = #description;
+
+            fn integrations() -> ::std::vec::Vec<::connector_runtime::IntegrationRef> {
+                ::std::vec![#(#refs),*]
+            }
+
+            async fn run(
+                payload: #payload,
+                io: &::connector_runtime::Io,
+            ) -> ::core::result::Result<#output, ::connector_runtime::JobError> {
+                let io = #io { #(#clients)* io };
+                ::connector_runtime::__private::job_result(#name(payload, io).await)
+            }
+        }
+    }
+}

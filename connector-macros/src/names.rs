@@ -1,0 +1,67 @@
+//! Names: doc comments, case conversion, and the names of generated items.
+
+use proc_macro2::Span;
+use syn::{Attribute, Expr, Ident, Lit, Meta};
+
+/// The text of `///` comments, one line each, with the leading space rustdoc adds removed.
+pub fn doc_text(attrs: &[Attribute]) -> String {
+    let mut lines = Vec::new();
+    for attr in attrs {
+        let Meta::NameValue(nv) = &attr.meta else { continue };
+        if !nv.path.is_ident("doc") {
+            continue;
+        }
+        if let Expr::Lit(lit) = &nv.value {
+            if let Lit::Str(text) = &lit.lit {
+                let value = text.value();
+                lines.push(value.strip_prefix(' ').map(str::to_owned).unwrap_or(value));
+            }
+        }
+    }
+    lines.join("\n").trim().to_owned()
+}
+
+/// `send_message` -> `SendMessage`.
+pub fn pascal_case(snake: &str) -> String {
+    snake
+        .trim_start_matches("r#")
+        .split('_')
+        .filter(|part| !part.is_empty())
+        .map(|part| {
+            let mut chars = part.chars();
+            match chars.next() {
+                Some(first) => first.to_uppercase().chain(chars).collect::<String>(),
+                None => String::new(),
+            }
+        })
+        .collect()
+}
+
+/// `Prefix` + `send_message` + `Suffix` -> `PrefixSendMessageSuffix`, spanned at `span`.
+pub fn generated(prefix: &str, fn_name: &Ident, suffix: &str, span: Span) -> Ident {
+    Ident::new(&format!("{prefix}{}{suffix}", pascal_case(&fn_name.to_string())), span)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pascal_case_joins_words() {
+        assert_eq!(pascal_case("send_message"), "SendMessage");
+        assert_eq!(pascal_case("r#type"), "Type");
+        assert_eq!(pascal_case("get__info_"), "GetInfo");
+        assert_eq!(pascal_case("v2_call"), "V2Call");
+    }
+
+    #[test]
+    fn doc_text_strips_the_leading_space() {
+        let item: syn::ItemFn = syn::parse_quote! {
+            /// Sends a message.
+            ///
+            /// To a channel.
+            fn f() {}
+        };
+        assert_eq!(doc_text(&item.attrs), "Sends a message.\n\nTo a channel.");
+    }
+}

@@ -1,0 +1,238 @@
+//! The traits `#[connector]` implements: [`Connector`], [`Action`], [`Trigger`], and the types an
+//! action sees at run time: [`Integration`] and [`ConnectorContext`].
+
+use std::future::Future;
+use std::sync::Arc;
+
+use schemars::JsonSchema;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::ActionError;
+use crate::http::HttpClient;
+use crate::io::Io;
+use crate::logger::Logger;
+use crate::manifest::{ActionManifest, ConnectorManifest, TriggerManifest};
+
+/// The bounds on a connector's config type.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be a connector config",
+    label = "needs `Deserialize` and `JsonSchema`",
+    note = "add `#[derive(serde::Deserialize, schemars::JsonSchema)]` to `{Self}`"
+)]
+pub trait ConnectorConfig: DeserializeOwned + JsonSchema + Send + Sync + 'static {}
+impl<T: DeserializeOwned + JsonSchema + Send + Sync + 'static> ConnectorConfig for T {}
+
+/// The bounds on an action's input type (also stored on the run, hence `Serialize`).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be an action input",
+    label = "needs `Serialize`, `Deserialize` and `JsonSchema`",
+    note = "add `#[derive(serde::Serialize, serde::Deserialize, schemars::JsonSchema)]` to `{Self}`"
+)]
+pub trait ActionInput: Serialize + DeserializeOwned + JsonSchema + Send + 'static {}
+impl<T: Serialize + DeserializeOwned + JsonSchema + Send + 'static> ActionInput for T {}
+
+/// The bounds on an action's output type (stored on the run and read back on resume).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be an action output",
+    label = "needs `Serialize`, `Deserialize` and `JsonSchema`",
+    note = "add `#[derive(serde::Serialize, serde::Deserialize, schemars::JsonSchema)]` to `{Self}`"
+)]
+pub trait ActionOutput: Serialize + DeserializeOwned + JsonSchema + Send + 'static {}
+impl<T: Serialize + DeserializeOwned + JsonSchema + Send + 'static> ActionOutput for T {}
+
+/// The bounds on a payload: what a service sends a trigger, what a trigger hands a job, an event.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be a payload",
+    label = "needs `Serialize`, `Deserialize` and `JsonSchema`",
+    note = "add `#[derive(serde::Serialize, serde::Deserialize, schemars::JsonSchema)]` to `{Self}`"
+)]
+pub trait Payload: Serialize + DeserializeOwned + JsonSchema + Send + Sync + 'static {}
+impl<T: Serialize + DeserializeOwned + JsonSchema + Send + Sync + 'static> Payload for T {}
+
+/// A connector: its identity, config type, actions and triggers. Implemented by `#[connector]`.
+pub trait Connector: Sized + Send + Sync + 'static {
+    /// The config (and secrets) an instance needs.
+    type Config: ConnectorConfig;
+    /// The typed client a job reaches through `io`, one method per action.
+    type Client<'io>;
+
+    /// The connector's id (`[A-Za-z0-9._-]+`).
+    const ID: &'static str;
+    /// A human-readable name.
+    const NAME: &'static str;
+    /// The connector's semantic version.
+    const VERSION: &'static str;
+    /// What the connector is for (from its doc comment).
+    const DESCRIPTION: &'static str;
+    /// The Rust type's name, for error messages.
+    const TYPE_NAME: &'static str;
+
+    /// The typed client for a job's run.
+    fn client<'io>(io: &'io Io, integration: &'io Integration<Self>) -> Self::Client<'io>;
+
+    /// The manifests of the connector's actions, in declaration order.
+    fn actions() -> Vec<ActionManifest>;
+
+    /// The manifests of the connector's triggers, in declaration order.
+    fn triggers() -> Vec<TriggerManifest>;
+
+    /// The connector's manifest.
+    fn manifest() -> ConnectorManifest {
+        ConnectorManifest::of::<Self>()
+    }
+}
+
+/// One action of a connector. Implemented by `#[connector]` on a marker type per `#[action]` fn.
+pub trait Action: Send + Sync + 'static {
+    /// The connector the action belongs to.
+    type Connector: Connector;
+    /// What the action takes.
+    type Input: ActionInput;
+    /// What the action returns.
+    type Output: ActionOutput;
+
+    /// The action's id, unique within its connector.
+    const ID: &'static str;
+    /// A human-readable name.
+    const NAME: &'static str;
+    /// What the action does (from its doc comment).
+    const DESCRIPTION: &'static str;
+
+    /// Runs the action once.
+    fn run(
+        ctx: &ActionContext<<Self::Connector as Connector>::Config>,
+        input: Self::Input,
+    ) -> impl Future<Output = Result<Self::Output, ActionError>> + Send;
+}
+
+/// One trigger of a connector: receives the service's payload and decides what (if anything) a
+/// job receives. Implemented by `#[connector]` on a marker type per `#[trigger]` fn.
+pub trait Trigger: Send + Sync + 'static {
+    /// The connector the trigger belongs to.
+    type Connector: Connector;
+    /// What the external service sends.
+    type Payload: Payload;
+    /// What a job triggered by it receives.
+    type Output: Payload;
+
+    /// The trigger's id, unique within its connector.
+    const ID: &'static str;
+    /// A human-readable name.
+    const NAME: &'static str;
+    /// What the trigger reports (from its doc comment).
+    const DESCRIPTION: &'static str;
+
+    /// Turns one delivery into the job's payload, or `None` to ignore the delivery.
+    fn run(
+        ctx: &TriggerContext<<Self::Connector as Connector>::Config>,
+        payload: Self::Payload,
+    ) -> impl Future<Output = Result<Option<Self::Output>, ActionError>> + Send;
+}
+
+/// A configured connector: what `SimpleChat::init(config)` returns and the engine registers.
+///
+/// Cheap to clone; every clone shares one HTTP client (one connection pool) and one config.
+pub struct Integration<C: Connector> {
+    shared: Arc<IntegrationShared<C::Config>>,
+}
+
+struct IntegrationShared<Cfg> {
+    config: Arc<Cfg>,
+    http: HttpClient,
+}
+
+impl<C: Connector> Integration<C> {
+    /// A connector instance with this config.
+    pub fn new(config: C::Config) -> Self {
+        Integration {
+            shared: Arc::new(IntegrationShared {
+                config: Arc::new(config),
+                http: HttpClient::new(),
+            }),
+        }
+    }
+
+    /// The instance's config.
+    pub fn config(&self) -> &C::Config {
+        &self.shared.config
+    }
+
+    /// A context for calling an action or trigger of this instance outside a run.
+    pub fn context(&self) -> ConnectorContext<C::Config> {
+        ConnectorContext {
+            config: Arc::clone(&self.shared.config),
+            http: self.shared.http.clone(),
+            logger: Logger::new(C::ID),
+            idempotency_key: None,
+            attempt: 1,
+        }
+    }
+
+    /// Calls action `A` once, directly: no run, no step, no retries. For tests of a connector.
+    pub async fn call<A: Action<Connector = C>>(&self, input: A::Input) -> Result<A::Output, ActionError> {
+        A::run(&self.context(), input).await
+    }
+
+    pub(crate) fn step_context(&self, idempotency_key: String, attempt: u32) -> ConnectorContext<C::Config> {
+        ConnectorContext { idempotency_key: Some(idempotency_key), attempt, ..self.context() }
+    }
+}
+
+impl<C: Connector> Clone for Integration<C> {
+    fn clone(&self) -> Self {
+        Integration { shared: Arc::clone(&self.shared) }
+    }
+}
+
+impl<C: Connector> std::fmt::Debug for Integration<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The config is left out on purpose: it is where secrets live.
+        f.debug_struct("Integration").field("connector", &C::ID).finish_non_exhaustive()
+    }
+}
+
+/// What an action or trigger function receives besides its input: the connector's config, the
+/// shared HTTP client, a logger, and the step's idempotency key.
+pub struct ConnectorContext<Cfg> {
+    config: Arc<Cfg>,
+    http: HttpClient,
+    logger: Logger,
+    idempotency_key: Option<String>,
+    attempt: u32,
+}
+
+/// The context of an action: `async fn send(ctx: &ActionContext<Config>, input: In)`.
+pub type ActionContext<Cfg> = ConnectorContext<Cfg>;
+/// The context of a trigger: `async fn received(ctx: &TriggerContext<Config>, payload: P)`.
+pub type TriggerContext<Cfg> = ConnectorContext<Cfg>;
+
+impl<Cfg> ConnectorContext<Cfg> {
+    /// The connector instance's config.
+    pub fn config(&self) -> &Cfg {
+        &self.config
+    }
+
+    /// The connector instance's HTTP client (one connection pool per instance).
+    ///
+    /// Requests built with it send this step's idempotency key as the `Idempotency-Key` header.
+    pub fn http(&self) -> crate::http::StepHttp<'_> {
+        crate::http::StepHttp::new(&self.http, self.idempotency_key.as_deref())
+    }
+
+    /// A logger whose lines carry the run, job and step they come from.
+    pub fn logger(&self) -> &Logger {
+        &self.logger
+    }
+
+    /// The step's idempotency key (`{run id}:{step key}`), stable across retries and resumes;
+    /// `None` outside a run.
+    pub fn idempotency_key(&self) -> Option<&str> {
+        self.idempotency_key.as_deref()
+    }
+
+    /// Which attempt this is, from 1.
+    pub fn attempt(&self) -> u32 {
+        self.attempt
+    }
+}

@@ -1,0 +1,219 @@
+//! The HTTP helper actions use: one pooled reqwest client per connector instance, the step's
+//! idempotency key on every request, and responses classified into [`ActionError`]s.
+
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
+use reqwest::{Method, StatusCode};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::ActionError;
+use crate::secret::Secret;
+
+/// The header that carries a step's idempotency key.
+pub const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
+
+/// How much of an error body is kept in an error message.
+const ERROR_BODY_LIMIT: usize = 512;
+
+/// A connector instance's HTTP client: one connection pool shared by all its calls.
+#[derive(Debug, Clone)]
+pub struct HttpClient {
+    client: reqwest::Client,
+}
+
+impl HttpClient {
+    pub(crate) fn new() -> Self {
+        let client = reqwest::Client::builder()
+            .tcp_nodelay(true)
+            .connect_timeout(Duration::from_secs(10))
+            .build()
+            // Building fails only when the TLS backend or system config cannot load; with the
+            // features this crate enables there is none, so the default client is equivalent.
+            .unwrap_or_default();
+        HttpClient { client }
+    }
+}
+
+/// The HTTP client as an action sees it: requests it builds carry the step's idempotency key.
+#[derive(Debug, Clone, Copy)]
+pub struct StepHttp<'a> {
+    client: &'a HttpClient,
+    idempotency_key: Option<&'a str>,
+}
+
+impl<'a> StepHttp<'a> {
+    pub(crate) fn new(client: &'a HttpClient, idempotency_key: Option<&'a str>) -> Self {
+        StepHttp { client, idempotency_key }
+    }
+
+    /// A request with any method.
+    pub fn request(&self, method: Method, url: impl reqwest::IntoUrl) -> Request {
+        let mut builder = self.client.client.request(method, url);
+        if let Some(key) = self.idempotency_key {
+            builder = builder.header(IDEMPOTENCY_KEY, key);
+        }
+        Request { builder }
+    }
+
+    /// A `GET` request.
+    pub fn get(&self, url: impl reqwest::IntoUrl) -> Request {
+        self.request(Method::GET, url)
+    }
+
+    /// A `POST` request.
+    pub fn post(&self, url: impl reqwest::IntoUrl) -> Request {
+        self.request(Method::POST, url)
+    }
+
+    /// A `PUT` request.
+    pub fn put(&self, url: impl reqwest::IntoUrl) -> Request {
+        self.request(Method::PUT, url)
+    }
+
+    /// A `PATCH` request.
+    pub fn patch(&self, url: impl reqwest::IntoUrl) -> Request {
+        self.request(Method::PATCH, url)
+    }
+
+    /// A `DELETE` request.
+    pub fn delete(&self, url: impl reqwest::IntoUrl) -> Request {
+        self.request(Method::DELETE, url)
+    }
+
+    /// The underlying reqwest client, for what this helper does not cover.
+    pub fn client(&self) -> &reqwest::Client {
+        &self.client.client
+    }
+}
+
+/// A request being built; `send_json` sends it and classifies the answer.
+#[derive(Debug)]
+#[must_use = "a request does nothing until it is sent"]
+pub struct Request {
+    builder: reqwest::RequestBuilder,
+}
+
+impl Request {
+    /// Sets a JSON body.
+    pub fn json<T: Serialize + ?Sized>(self, body: &T) -> Self {
+        Request { builder: self.builder.json(body) }
+    }
+
+    /// Adds query parameters.
+    pub fn query<T: Serialize + ?Sized>(self, query: &T) -> Self {
+        Request { builder: self.builder.query(query) }
+    }
+
+    /// Adds a header.
+    pub fn header(self, name: impl Into<HeaderName>, value: impl Into<HeaderValue>) -> Self {
+        Request { builder: self.builder.header(name.into(), value.into()) }
+    }
+
+    /// Sets `Authorization: Bearer <secret>`; the header is marked sensitive so it is never logged.
+    pub fn bearer_auth(self, token: &Secret) -> Self {
+        Request { builder: self.builder.bearer_auth(token.expose()) }
+    }
+
+    /// Sets a per-request timeout.
+    pub fn timeout(self, timeout: Duration) -> Self {
+        Request { builder: self.builder.timeout(timeout) }
+    }
+
+    /// Sends the request; a non-2xx answer becomes the matching [`ActionError`].
+    pub async fn send(self) -> Result<reqwest::Response, ActionError> {
+        let response = self.builder.send().await?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(response);
+        }
+        let headers = response.headers().clone();
+        let body = response.text().await.unwrap_or_default();
+        Err(classify(status, &headers, &body))
+    }
+
+    /// Sends the request and reads a JSON answer of type `T`.
+    pub async fn send_json<T: DeserializeOwned>(self) -> Result<T, ActionError> {
+        let response = self.send().await?;
+        let bytes = response.bytes().await?;
+        serde_json::from_slice(&bytes).map_err(|error| ActionError::InvalidOutput(error.to_string()))
+    }
+}
+
+/// Classifies a non-2xx answer: 401/403 credentials, 429 (and 503 with `Retry-After`) rate
+/// limits, 408 and 5xx transient, other 4xx rejected.
+pub fn classify(status: StatusCode, headers: &HeaderMap, body: &str) -> ActionError {
+    let message = error_message(body, status);
+    let retry_after = retry_after(headers);
+    match status.as_u16() {
+        401 | 403 => ActionError::Unauthorized { status: status.as_u16(), message },
+        429 => ActionError::RateLimited { retry_after, message },
+        503 if retry_after.is_some() => ActionError::RateLimited { retry_after, message },
+        408 | 500..=599 => ActionError::Transient { message: format!("HTTP {}: {message}", status.as_u16()) },
+        code => ActionError::Rejected { status: code, message },
+    }
+}
+
+/// Reads `Retry-After` as seconds or as an HTTP date.
+pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let date = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+    let wait = date.with_timezone(&chrono::Utc) - chrono::Utc::now();
+    Some(wait.to_std().unwrap_or(Duration::ZERO))
+}
+
+/// The service's own words: a JSON `error`/`message` field, or the start of the body.
+fn error_message(body: &str, status: StatusCode) -> String {
+    if let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(body) {
+        for field in ["error", "message", "error_description", "detail"] {
+            if let Some(text) = map.get(field).and_then(|v| v.as_str()) {
+                return text.to_owned();
+            }
+        }
+    }
+    let body = body.trim();
+    if body.is_empty() {
+        return status.canonical_reason().unwrap_or("no reason given").to_owned();
+    }
+    match body.char_indices().nth(ERROR_BODY_LIMIT) {
+        Some((cut, _)) => format!("{}…", &body[..cut]),
+        None => body.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(retry_after: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(RETRY_AFTER, HeaderValue::from_str(retry_after).unwrap());
+        headers
+    }
+
+    #[test]
+    fn statuses_are_classified() {
+        let none = HeaderMap::new();
+        assert!(matches!(classify(StatusCode::UNAUTHORIZED, &none, ""), ActionError::Unauthorized { status: 401, .. }));
+        assert!(matches!(classify(StatusCode::TOO_MANY_REQUESTS, &none, ""), ActionError::RateLimited { .. }));
+        assert!(matches!(classify(StatusCode::SERVICE_UNAVAILABLE, &none, ""), ActionError::Transient { .. }));
+        assert!(matches!(
+            classify(StatusCode::SERVICE_UNAVAILABLE, &headers("2"), ""),
+            ActionError::RateLimited { retry_after: Some(d), .. } if d == Duration::from_secs(2)
+        ));
+        assert!(matches!(classify(StatusCode::REQUEST_TIMEOUT, &none, ""), ActionError::Transient { .. }));
+        assert!(matches!(classify(StatusCode::NOT_FOUND, &none, r#"{"error":"nope"}"#), ActionError::Rejected { status: 404, message } if message == "nope"));
+    }
+
+    #[test]
+    fn retry_after_reads_an_http_date() {
+        let later = chrono::Utc::now() + chrono::Duration::seconds(30);
+        let wait = retry_after(&headers(&later.to_rfc2822())).unwrap();
+        assert!(wait > Duration::from_secs(25) && wait <= Duration::from_secs(30), "{wait:?}");
+        assert_eq!(retry_after(&headers("Sun, 06 Nov 1994 08:49:37 GMT")), Some(Duration::ZERO));
+    }
+}

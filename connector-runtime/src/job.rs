@@ -1,0 +1,129 @@
+//! Jobs: what `#[job]` implements, and what starts them.
+
+use std::future::Future;
+use std::marker::PhantomData;
+
+use serde::{Deserialize, Serialize};
+
+use crate::connector::{Connector, Payload, Trigger};
+use crate::error::JobError;
+use crate::event::Event;
+use crate::io::Io;
+use crate::manifest::{JobManifest, schema_of};
+
+/// A job: a function run when its trigger fires. Implemented by `#[job]` on a marker type named
+/// `{FnName}Job` (`send_chat_message` -> `SendChatMessageJob`).
+pub trait Job: Send + Sync + 'static {
+    /// What starts the job: [`OnEvent`] or [`OnTrigger`].
+    type Trigger: JobTrigger;
+    /// What the job returns (stored as the run's output).
+    type Output: Serialize + Send + 'static;
+
+    /// The job's id.
+    const ID: &'static str;
+    /// A human-readable name.
+    const NAME: &'static str;
+    /// The job's semantic version.
+    const VERSION: &'static str;
+    /// What the job does (from its doc comment).
+    const DESCRIPTION: &'static str;
+
+    /// The integrations the job declares.
+    fn integrations() -> Vec<IntegrationRef>;
+
+    /// Runs the job once on a payload.
+    fn run(
+        payload: <Self::Trigger as JobTrigger>::Payload,
+        io: &Io,
+    ) -> impl Future<Output = Result<Self::Output, JobError>> + Send + '_;
+
+    /// The job's manifest.
+    fn manifest() -> JobManifest {
+        JobManifest {
+            id: Self::ID.to_owned(),
+            name: Self::NAME.to_owned(),
+            version: Self::VERSION.to_owned(),
+            description: crate::manifest::non_empty(Self::DESCRIPTION),
+            trigger: <Self::Trigger as JobTrigger>::trigger_ref(),
+            payload: schema_of::<<Self::Trigger as JobTrigger>::Payload>(),
+            integrations: Self::integrations(),
+        }
+    }
+}
+
+/// What can start a job.
+pub trait JobTrigger: Send + Sync + 'static {
+    /// What the job receives.
+    type Payload: Payload;
+    /// Which event or connector trigger this is.
+    fn trigger_ref() -> TriggerRef;
+}
+
+/// A job started by a typed event.
+pub struct OnEvent<E>(PhantomData<fn() -> E>);
+
+impl<E: Event> JobTrigger for OnEvent<E> {
+    type Payload = E;
+    fn trigger_ref() -> TriggerRef {
+        TriggerRef::Event { name: E::NAME.to_owned() }
+    }
+}
+
+/// A job started by a connector's trigger.
+pub struct OnTrigger<T>(PhantomData<fn() -> T>);
+
+impl<T: Trigger> JobTrigger for OnTrigger<T> {
+    type Payload = T::Output;
+    fn trigger_ref() -> TriggerRef {
+        TriggerRef::Connector {
+            connector: <T::Connector as Connector>::ID.to_owned(),
+            trigger: T::ID.to_owned(),
+        }
+    }
+}
+
+/// Names what starts a job, in manifests and runs.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum TriggerRef {
+    /// A typed event, by name.
+    Event {
+        /// The event's name.
+        name: String,
+    },
+    /// A connector's trigger.
+    Connector {
+        /// The connector's id.
+        connector: String,
+        /// The trigger's id.
+        trigger: String,
+    },
+}
+
+impl std::fmt::Display for TriggerRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TriggerRef::Event { name } => write!(f, "event `{name}`"),
+            TriggerRef::Connector { connector, trigger } => write!(f, "trigger `{connector}/{trigger}`"),
+        }
+    }
+}
+
+/// An integration a job declares: its name in the job's `io` and its connector.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IntegrationRef {
+    /// The field name in the job's `io` (`chat` in `io.chat.send_message(..)`).
+    pub key: String,
+    /// The connector's id.
+    pub connector: String,
+    /// The connector's Rust type name (for error messages; not in the manifest).
+    #[serde(skip)]
+    pub connector_type: &'static str,
+}
+
+impl IntegrationRef {
+    /// The integration `key` of connector `C`.
+    pub fn of<C: Connector>(key: &'static str) -> Self {
+        IntegrationRef { key: key.to_owned(), connector: C::ID.to_owned(), connector_type: C::TYPE_NAME }
+    }
+}

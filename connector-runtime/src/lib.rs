@@ -1,0 +1,138 @@
+//! Typed connectors for durable workflows.
+//!
+//! Write a connector to any HTTP API as plain async functions; call it from jobs through a typed
+//! `io` whose every call rustc checks; get the JSON Schema of every config, input, output and
+//! payload from the same types.
+//!
+//! ```
+//! use connector_runtime::prelude::*;
+//!
+//! /// Config of the echo connector.
+//! #[derive(Deserialize, JsonSchema)]
+//! struct EchoConfig {
+//!     /// Sent as a bearer token.
+//!     token: Secret,
+//! }
+//!
+//! #[derive(Serialize, Deserialize, JsonSchema)]
+//! struct Say { text: String }
+//!
+//! #[derive(Serialize, Deserialize, JsonSchema)]
+//! struct Said { text: String, length: usize }
+//!
+//! /// A connector that answers locally, so this example needs no server.
+//! struct Echo;
+//!
+//! #[connector(id = "echo", name = "Echo", version = "1.0.0", config = EchoConfig)]
+//! impl Echo {
+//!     /// Says it back.
+//!     #[action(id = "say", name = "Say")]
+//!     async fn say(ctx: &ActionContext<EchoConfig>, input: Say) -> Result<Said, ActionError> {
+//!         ctx.logger().info(format!("saying {}", input.text));
+//!         Ok(Said { length: input.text.len(), text: input.text })
+//!     }
+//! }
+//!
+//! /// Someone asked for an echo.
+//! #[derive(Serialize, Deserialize, JsonSchema, Event)]
+//! #[event(name = "echo.requested")]
+//! struct EchoRequested { text: String }
+//!
+//! #[job(id = "echo-job", name = "Echo job", version = "1.0.0", event = EchoRequested, integrations(echo = Echo))]
+//! async fn echo_job(payload: EchoRequested, io: EchoJobIo<'_>) -> Result<usize, JobError> {
+//!     let said = io.echo.say("say-it", Say { text: payload.text }).await?;
+//!     Ok(said.length)
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let engine = Engine::builder()
+//!     .connector(Echo::init(EchoConfig { token: Secret::new("t") }))
+//!     .job(EchoJobJob)
+//!     .build()?;
+//! let runs = engine.send(EchoRequested { text: "hello".into() }).await?;
+//! assert_eq!(runs[0].status, RunStatus::Succeeded);
+//! assert_eq!(runs[0].output, Some(serde_json::json!(5)));
+//! assert_eq!(runs[0].steps[0].key, "say-it");
+//! # Ok(())
+//! # }
+//! ```
+#![warn(missing_docs)]
+
+mod config;
+mod connector;
+mod engine;
+mod error;
+mod event;
+pub mod http;
+mod io;
+mod job;
+mod logger;
+pub mod manifest;
+mod registry;
+mod run;
+mod secret;
+pub mod store;
+
+pub use config::{ConfigError, config_from_env};
+pub use connector::{
+    Action, ActionContext, ActionInput, ActionOutput, Connector, ConnectorConfig, ConnectorContext, Integration,
+    Payload, Trigger, TriggerContext,
+};
+pub use connector_macros::{Event, connector, job};
+pub use engine::{Engine, EngineBuilder};
+pub use error::{ActionError, EngineError, JobError, StepError};
+pub use event::Event;
+pub use io::Io;
+pub use job::{IntegrationRef, Job, JobTrigger, OnEvent, OnTrigger, TriggerRef};
+pub use logger::Logger;
+pub use manifest::{ConnectorManifest, Manifest, schema_of};
+pub use run::{Run, RunId, RunStatus, StepKind, StepRecord, StepStatus};
+pub use secret::Secret;
+
+// Re-exported so users' derives and the generated code agree on one version of each.
+pub use schemars;
+pub use serde;
+pub use serde_json;
+
+/// Everything a connector or job file needs, in one import.
+pub mod prelude {
+    pub use crate::{
+        ActionContext, ActionError, Connector, Engine, Event, Integration, JobError, Run, RunStatus, Secret,
+        StepError, TriggerContext, connector, job,
+    };
+    pub use schemars::JsonSchema;
+    pub use serde::{Deserialize, Serialize};
+}
+
+/// What generated code calls. Not public API: it changes without notice.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::job::IntegrationRef;
+    pub use crate::manifest::{ActionManifest, TriggerManifest};
+
+    use crate::{ActionError, ActionInput, ActionOutput, ConnectorConfig, Event, JobError, JobTrigger, Payload};
+
+    /// Turns an action's own error type into [`ActionError`].
+    pub fn action_result<T, E: Into<ActionError>>(result: Result<T, E>) -> Result<T, ActionError> {
+        result.map_err(Into::into)
+    }
+
+    /// Turns a job's own error type into [`JobError`].
+    pub fn job_result<T, E: Into<JobError>>(result: Result<T, E>) -> Result<T, JobError> {
+        result.map_err(Into::into)
+    }
+
+    /// Spanned on the user's config type.
+    pub const fn assert_config<T: ConnectorConfig>() {}
+    /// Spanned on the user's input type.
+    pub const fn assert_input<T: ActionInput>() {}
+    /// Spanned on the user's output type.
+    pub const fn assert_output<T: ActionOutput>() {}
+    /// Spanned on the user's payload type.
+    pub const fn assert_payload<T: Payload>() {}
+    /// Spanned on the type named in `event = ..`.
+    pub const fn assert_event<T: Event>() {}
+    /// Spanned on the job's payload parameter: it must be what the trigger delivers.
+    pub const fn assert_job_payload<T: JobTrigger<Payload = P>, P>() {}
+}
