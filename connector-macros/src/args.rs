@@ -59,15 +59,34 @@ impl FromMeta for Integrations {
         let mut integrations: Vec<IntegrationArg> = Vec::new();
         for item in items {
             let parsed = match item {
-                NestedMeta::Meta(Meta::NameValue(pair)) => match (pair.path.get_ident(), &pair.value) {
-                    (Some(key), Expr::Path(connector)) => Ok(IntegrationArg { key: key.clone(), connector: connector.path.clone() }),
-                    _ => Err(Error::custom("expected `key = ConnectorType`, like `chat = SimpleChat`").with_span(pair)),
-                },
-                other => Err(Error::custom("expected `key = ConnectorType`, like `chat = SimpleChat`").with_span(other)),
+                NestedMeta::Meta(Meta::NameValue(pair)) => {
+                    match (pair.path.get_ident(), &pair.value) {
+                        (Some(key), Expr::Path(connector)) => Ok(IntegrationArg {
+                            key: key.clone(),
+                            connector: connector.path.clone(),
+                        }),
+                        _ => Err(Error::custom(
+                            "expected `key = ConnectorType`, like `chat = SimpleChat`",
+                        )
+                        .with_span(pair)),
+                    }
+                }
+                other => Err(Error::custom(
+                    "expected `key = ConnectorType`, like `chat = SimpleChat`",
+                )
+                .with_span(other)),
             };
-            let Some(parsed) = errors.handle(parsed) else { continue };
-            if integrations.iter().any(|existing| existing.key == parsed.key) {
-                errors.push(Error::custom(format!("integration `{}` is declared twice", parsed.key)).with_span(&parsed.key));
+            let Some(parsed) = errors.handle(parsed) else {
+                continue;
+            };
+            if integrations
+                .iter()
+                .any(|existing| existing.key == parsed.key)
+            {
+                errors.push(
+                    Error::custom(format!("integration `{}` is declared twice", parsed.key))
+                        .with_span(&parsed.key),
+                );
             } else if parsed.key == "io" {
                 errors.push(
                     Error::custom("`io` is reserved: the generated io struct uses it; pick another integration name")
@@ -92,7 +111,10 @@ pub fn check_id(what: &str, id: &SpannedValue<String>) -> darling::Result<()> {
     if id.is_empty() {
         return Err(Error::custom(format!("the {what} id must not be empty")).with_span(&id.span()));
     }
-    if let Some(bad) = id.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))) {
+    if let Some(bad) = id
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+    {
         return Err(Error::custom(format!(
             "the {what} id `{}` has the character {bad:?}; ids use only letters, digits, `.`, `_` and `-`",
             id.as_str()
@@ -124,8 +146,16 @@ fn is_semver(version: &str) -> bool {
         None => (rest, None),
     };
     let numbers: Vec<&str> = core.split('.').collect();
-    let numeric = |part: &str| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()) && (part == "0" || !part.starts_with('0'));
-    let identifiers = |text: &str| text.split('.').all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
+    let numeric = |part: &str| {
+        !part.is_empty()
+            && part.bytes().all(|b| b.is_ascii_digit())
+            && (part == "0" || !part.starts_with('0'))
+    };
+    let identifiers = |text: &str| {
+        text.split('.').all(|part| {
+            !part.is_empty() && part.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+    };
     numbers.len() == 3
         && numbers.iter().all(|part| numeric(part))
         && pre.is_none_or(identifiers)
@@ -138,10 +168,19 @@ mod tests {
 
     #[test]
     fn semver() {
-        for ok in ["1.0.0", "0.1.2", "10.20.30", "1.0.0-alpha.1", "1.0.0+build.5", "1.0.0-rc-1+x"] {
+        for ok in [
+            "1.0.0",
+            "0.1.2",
+            "10.20.30",
+            "1.0.0-alpha.1",
+            "1.0.0+build.5",
+            "1.0.0-rc-1+x",
+        ] {
             assert!(is_semver(ok), "{ok}");
         }
-        for bad in ["", "1", "1.0", "1.0.0.0", "01.0.0", "1.0.x", "v1.0.0", "1.0.0-", "1.0.0+", "1..0"] {
+        for bad in [
+            "", "1", "1.0", "1.0.0.0", "01.0.0", "1.0.x", "v1.0.0", "1.0.0-", "1.0.0+", "1..0",
+        ] {
             assert!(!is_semver(bad), "{bad}");
         }
     }

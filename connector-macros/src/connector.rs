@@ -7,7 +7,10 @@ use darling::Error;
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
-use syn::{Attribute, FnArg, GenericArgument, Ident, ImplItem, ImplItemFn, ItemImpl, PathArguments, ReturnType, Type};
+use syn::{
+    Attribute, FnArg, GenericArgument, Ident, ImplItem, ImplItemFn, ItemImpl, PathArguments,
+    ReturnType, Type,
+};
 
 use crate::args::{self, ConnectorArgs, MemberArgs};
 use crate::names;
@@ -81,7 +84,9 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
 fn take_members(item: &mut ItemImpl) -> Vec<(ImplItemFn, Kind, Attribute)> {
     let mut members = Vec::new();
     for impl_item in &mut item.items {
-        let ImplItem::Fn(function) = impl_item else { continue };
+        let ImplItem::Fn(function) = impl_item else {
+            continue;
+        };
         let mut found = None;
         function.attrs.retain(|attr| match member_kind(attr) {
             Some(kind) if found.is_none() => {
@@ -106,24 +111,42 @@ fn member_kind(attr: &Attribute) -> Option<Kind> {
     }
 }
 
-fn parse(args: TokenStream, item: &ItemImpl, members: Vec<(ImplItemFn, Kind, Attribute)>) -> darling::Result<ConnectorDef> {
+fn parse(
+    args: TokenStream,
+    item: &ItemImpl,
+    members: Vec<(ImplItemFn, Kind, Attribute)>,
+) -> darling::Result<ConnectorDef> {
     let mut errors = Error::accumulator();
     let args = errors.handle(args::parse::<ConnectorArgs>(args));
     let ty = errors.handle(connector_type(item));
-    let members: Vec<Member> =
-        members.into_iter().filter_map(|(function, kind, attr)| errors.handle(parse_member(function, kind, &attr))).collect();
+    let members: Vec<Member> = members
+        .into_iter()
+        .filter_map(|(function, kind, attr)| errors.handle(parse_member(function, kind, &attr)))
+        .collect();
     errors.finish()?;
     let (Some(args), Some(ty)) = (args, ty) else {
-        return Err(Error::custom("internal: arguments missing without an error"));
+        return Err(Error::custom(
+            "internal: arguments missing without an error",
+        ));
     };
-    let description = args.description.clone().unwrap_or_else(|| names::doc_text(&item.attrs));
-    Ok(ConnectorDef { args, ty, description, members })
+    let description = args
+        .description
+        .clone()
+        .unwrap_or_else(|| names::doc_text(&item.attrs));
+    Ok(ConnectorDef {
+        args,
+        ty,
+        description,
+        members,
+    })
 }
 
 fn connector_type(item: &ItemImpl) -> darling::Result<Ident> {
     if let Some((path, _)) = &item.trait_ {
-        return Err(Error::custom("`#[connector]` goes on an inherent impl (`impl SimpleChat { .. }`), not a trait impl")
-            .with_span(path));
+        return Err(Error::custom(
+            "`#[connector]` goes on an inherent impl (`impl SimpleChat { .. }`), not a trait impl",
+        )
+        .with_span(path));
     }
     if !item.generics.params.is_empty() {
         return Err(Error::custom("a connector cannot be generic").with_span(&item.generics));
@@ -136,8 +159,10 @@ fn connector_type(item: &ItemImpl) -> darling::Result<Ident> {
             }
             Err(Error::custom("a connector cannot be generic").with_span(&segment.arguments))
         }
-        other => Err(Error::custom("`#[connector]` needs the connector struct's plain name here, like `impl SimpleChat`")
-            .with_span(other)),
+        other => Err(Error::custom(
+            "`#[connector]` needs the connector struct's plain name here, like `impl SimpleChat`",
+        )
+        .with_span(other)),
     }
 }
 
@@ -147,8 +172,11 @@ fn parse_member(function: ImplItemFn, kind: Kind, attr: &Attribute) -> darling::
         syn::Meta::List(list) => errors.handle(args::parse::<MemberArgs>(list.tokens.clone())),
         other => {
             errors.push(
-                Error::custom(format!("`#[{0}]` needs arguments: `#[{0}(id = \"..\", name = \"..\")]`", kind.attr()))
-                    .with_span(other),
+                Error::custom(format!(
+                    "`#[{0}]` needs arguments: `#[{0}(id = \"..\", name = \"..\")]`",
+                    kind.attr()
+                ))
+                .with_span(other),
             );
             None
         }
@@ -176,14 +204,22 @@ fn member_signature(kind: Kind, function: &ImplItemFn) -> darling::Result<(Type,
     let mut errors = Error::accumulator();
     if sig.asyncness.is_none() {
         errors.push(
-            Error::custom(format!("`#[{attr}]` fns must be `async`: write `async fn {}`", sig.ident)).with_span(&sig.fn_token),
+            Error::custom(format!(
+                "`#[{attr}]` fns must be `async`: write `async fn {}`",
+                sig.ident
+            ))
+            .with_span(&sig.fn_token),
         );
     }
     if !sig.generics.params.is_empty() {
-        errors.push(Error::custom(format!("`#[{attr}]` fns cannot be generic")).with_span(&sig.generics));
+        errors.push(
+            Error::custom(format!("`#[{attr}]` fns cannot be generic")).with_span(&sig.generics),
+        );
     }
     if let Some(FnArg::Receiver(receiver)) = sig.inputs.first() {
-        errors.push(Error::custom(format!("`#[{attr}]` fns take no `self`: remove it")).with_span(receiver));
+        errors.push(
+            Error::custom(format!("`#[{attr}]` fns take no `self`: remove it")).with_span(receiver),
+        );
     }
     let (context, what) = match kind {
         Kind::Action => ("ctx: &ActionContext<Config>", "its input"),
@@ -200,8 +236,17 @@ fn member_signature(kind: Kind, function: &ImplItemFn) -> darling::Result<(Type,
     let input = match typed.as_slice() {
         [_, input] => Some((*input).clone()),
         _ => {
-            let span = if sig.inputs.is_empty() { sig.ident.span() } else { sig.inputs.span() };
-            errors.push(Error::custom(format!("`#[{attr}]` fns take two parameters: `{context}` and {what}")).with_span(&span));
+            let span = if sig.inputs.is_empty() {
+                sig.ident.span()
+            } else {
+                sig.inputs.span()
+            };
+            errors.push(
+                Error::custom(format!(
+                    "`#[{attr}]` fns take two parameters: `{context}` and {what}"
+                ))
+                .with_span(&span),
+            );
             None
         }
     };
@@ -209,14 +254,18 @@ fn member_signature(kind: Kind, function: &ImplItemFn) -> darling::Result<(Type,
     errors.finish()?;
     match (input, output) {
         (Some(input), Some(output)) => Ok((input, output)),
-        _ => Err(Error::custom("internal: signature missing without an error")),
+        _ => Err(Error::custom(
+            "internal: signature missing without an error",
+        )),
     }
 }
 
 fn member_output(kind: Kind, output: &ReturnType, name: &Ident) -> darling::Result<Type> {
     let expected = match kind {
         Kind::Action => "an action returns `Result<Output, Error>`",
-        Kind::Trigger => "a trigger returns `Result<Option<JobPayload>, Error>` (`None` ignores the delivery)",
+        Kind::Trigger => {
+            "a trigger returns `Result<Option<JobPayload>, Error>` (`None` ignores the delivery)"
+        }
     };
     let ReturnType::Type(_, ty) = output else {
         return Err(Error::custom(expected).with_span(name));
@@ -225,8 +274,16 @@ fn member_output(kind: Kind, output: &ReturnType, name: &Ident) -> darling::Resu
     match kind {
         Kind::Action => Ok(ok.clone()),
         Kind::Trigger => match ok {
-            Type::Path(path) if path.path.segments.last().is_some_and(|s| s.ident == "Option") => {
-                first_type_argument(ok).cloned().ok_or_else(|| Error::custom(expected).with_span(ok))
+            Type::Path(path)
+                if path
+                    .path
+                    .segments
+                    .last()
+                    .is_some_and(|s| s.ident == "Option") =>
+            {
+                first_type_argument(ok)
+                    .cloned()
+                    .ok_or_else(|| Error::custom(expected).with_span(ok))
             }
             _ => Err(Error::custom(expected).with_span(ok)),
         },
@@ -236,7 +293,9 @@ fn member_output(kind: Kind, output: &ReturnType, name: &Ident) -> darling::Resu
 /// `T` in `Result<T, E>`, `ActionResult<T>` or `Option<T>`.
 pub fn first_type_argument(ty: &Type) -> Option<&Type> {
     let Type::Path(path) = ty else { return None };
-    let PathArguments::AngleBracketed(arguments) = &path.path.segments.last()?.arguments else { return None };
+    let PathArguments::AngleBracketed(arguments) = &path.path.segments.last()?.arguments else {
+        return None;
+    };
     arguments.args.iter().find_map(|argument| match argument {
         GenericArgument::Type(ty) => Some(ty),
         _ => None,
@@ -254,7 +313,10 @@ fn validate(def: &ConnectorDef) -> darling::Result<()> {
     for member in &def.members {
         let what = member.kind.attr();
         errors.handle(args::check_id(what, &member.args.id));
-        if let Some(first) = seen.insert((member.kind == Kind::Action, member.args.id.as_str()), &member.fn_name) {
+        if let Some(first) = seen.insert(
+            (member.kind == Kind::Action, member.args.id.as_str()),
+            &member.fn_name,
+        ) {
             errors.push(
                 Error::custom(format!(
                     "duplicate {what} id `{}`: `{first}` uses it already; ids must be unique within a connector",
@@ -265,8 +327,11 @@ fn validate(def: &ConnectorDef) -> darling::Result<()> {
         }
         if member.fn_name == "init" || member.fn_name == "client" {
             errors.push(
-                Error::custom(format!("`{}` is generated by `#[connector]`; give the fn another name", member.fn_name))
-                    .with_span(&member.fn_name),
+                Error::custom(format!(
+                    "`{}` is generated by `#[connector]`; give the fn another name",
+                    member.fn_name
+                ))
+                .with_span(&member.fn_name),
             );
         }
     }
@@ -280,25 +345,37 @@ fn generate(def: &ConnectorDef) -> TokenStream {
     let ty = &def.ty;
     let config = &def.args.config;
     let client = format_ident!("{}Client", ty);
-    let (id, name, version, description) = (def.args.id.as_str(), &def.args.name, def.args.version.as_str(), &def.description);
+    let (id, name, version, description) = (
+        def.args.id.as_str(),
+        &def.args.name,
+        def.args.version.as_str(),
+        &def.description,
+    );
     let type_name = ty.to_string();
 
-    let actions: Vec<_> = def.members.iter().filter(|m| m.kind == Kind::Action).collect();
-    let triggers: Vec<_> = def.members.iter().filter(|m| m.kind == Kind::Trigger).collect();
-    let action_markers: Vec<Ident> = actions.iter().map(|m| names::generated(&type_name, &m.fn_name, "Action", m.fn_name.span())).collect();
-    let trigger_markers: Vec<Ident> =
-        triggers.iter().map(|m| names::generated(&type_name, &m.fn_name, "Trigger", m.fn_name.span())).collect();
-
-    let action_impls = actions.iter().zip(&action_markers).map(|(member, marker)| action_impl(def, member, marker));
-    let trigger_impls = triggers.iter().zip(&trigger_markers).map(|(member, marker)| trigger_impl(def, member, marker));
-    let client_methods = actions.iter().zip(&action_markers).map(|(member, marker)| client_method(member, marker));
+    let actions: Vec<_> = def
+        .members
+        .iter()
+        .filter(|m| m.kind == Kind::Action)
+        .collect();
+    let triggers: Vec<_> = def
+        .members
+        .iter()
+        .filter(|m| m.kind == Kind::Trigger)
+        .collect();
+    let action_types = actions.iter().map(|m| member_type(ty, m));
+    let trigger_types = triggers.iter().map(|m| member_type(ty, m));
+    let member_impls = def.members.iter().map(|member| member_impl(def, member));
+    let client_methods = actions.iter().map(|member| client_method(ty, member));
     let config_check = quote_spanned! {config.span()=>
         const _: () = ::connector_runtime::__private::assert_config::<#config>();
     };
     let client_doc = format!(
         "The typed client of the [`{type_name}`] connector: one method per action, each run as a step of the job's run.\n\nJobs reach it through their `io` (`io.chat.send_message(\"step-key\", input)`)."
     );
-    let init_doc = format!("An instance of the `{id}` connector with this config, to register with the engine.");
+    let init_doc = format!(
+        "An instance of the `{id}` connector with this config, to register with the engine."
+    );
 
     quote! {
         #config_check
@@ -327,11 +404,11 @@ fn generate(def: &ConnectorDef) -> TokenStream {
             }
 
             fn actions() -> ::std::vec::Vec<::connector_runtime::__private::ActionManifest> {
-                ::std::vec![#(::connector_runtime::__private::ActionManifest::of::<#action_markers>()),*]
+                ::std::vec![#(::connector_runtime::__private::ActionManifest::of::<#action_types>()),*]
             }
 
             fn triggers() -> ::std::vec::Vec<::connector_runtime::__private::TriggerManifest> {
-                ::std::vec![#(::connector_runtime::__private::TriggerManifest::of::<#trigger_markers>()),*]
+                ::std::vec![#(::connector_runtime::__private::TriggerManifest::of::<#trigger_types>()),*]
             }
         }
 
@@ -346,81 +423,84 @@ fn generate(def: &ConnectorDef) -> TokenStream {
             #(#client_methods)*
         }
 
-        #(#action_impls)*
-        #(#trigger_impls)*
+        #(#member_impls)*
     }
 }
 
-fn action_impl(def: &ConnectorDef, member: &Member, marker: &Ident) -> TokenStream {
+/// `{ fn_key("send_message") }`: the const argument that names a member among its connector's.
+fn member_key(member: &Member) -> TokenStream {
+    let name = member.fn_name.to_string();
+    let name = name.trim_start_matches("r#");
+    quote! { { ::connector_runtime::__private::fn_key(#name) } }
+}
+
+/// `ActionOf<SimpleChat, { fn_key("send_message") }>`, or `TriggerOf<..>`.
+fn member_type(ty: &Ident, member: &Member) -> TokenStream {
+    let key = member_key(member);
+    match member.kind {
+        Kind::Action => quote! { ::connector_runtime::ActionOf<#ty, #key> },
+        Kind::Trigger => quote! { ::connector_runtime::TriggerOf<#ty, #key> },
+    }
+}
+
+/// `impl ActionFn<KEY> for SimpleChat` (or `TriggerFn`): on the connector type itself, so the
+/// impl is as visible as the connector and may name every type the connector can.
+fn member_impl(def: &ConnectorDef, member: &Member) -> TokenStream {
     let ty = &def.ty;
-    let (input, output, function, vis) = (&member.input, &member.output, &member.fn_name, &member.vis);
-    let (id, name, description) = member_texts(member);
-    let doc = format!("The `{id}` action of [`{ty}`]: names it in [`Io::call`](::connector_runtime::Io::call).");
+    let (input, output, function) = (&member.input, &member.output, &member.fn_name);
+    let description = member
+        .args
+        .description
+        .clone()
+        .unwrap_or_else(|| member.doc.clone());
+    let (id, name) = (member.args.id.as_str(), &member.args.name);
+    let key = member_key(member);
     // The bound checks carry the user's spans, so a missing derive is reported on their type.
-    let input_check = quote_spanned! {input.span()=> ::connector_runtime::__private::assert_input::<#input>() };
-    let output_check = quote_spanned! {output.span()=> ::connector_runtime::__private::assert_output::<#output>() };
+    let (member_trait, input_name, checks, result) = match member.kind {
+        Kind::Action => (
+            quote! { ::connector_runtime::__private::ActionFn<#key> },
+            quote! { Input },
+            vec![
+                quote_spanned! {input.span()=> ::connector_runtime::__private::assert_input::<#input>() },
+                quote_spanned! {output.span()=> ::connector_runtime::__private::assert_output::<#output>() },
+            ],
+            quote! { ::core::result::Result<#output, ::connector_runtime::ActionError> },
+        ),
+        Kind::Trigger => (
+            quote! { ::connector_runtime::__private::TriggerFn<#key> },
+            quote! { Payload },
+            vec![
+                quote_spanned! {input.span()=> ::connector_runtime::__private::assert_payload::<#input>() },
+                quote_spanned! {output.span()=> ::connector_runtime::__private::assert_payload::<#output>() },
+            ],
+            quote! { ::core::result::Result<::core::option::Option<#output>, ::connector_runtime::ActionError> },
+        ),
+    };
     quote! {
-        #[doc = #doc]
-        #[derive(Debug, Clone, Copy, Default)]
-        #vis struct #marker;
+        const _: () = { #(#checks;)* };
 
-        const _: () = { #input_check; #output_check; };
-
-        impl ::connector_runtime::Action for #marker {
-            type Connector = #ty;
-            type Input = #input;
+        impl #member_trait for #ty {
+            type #input_name = #input;
             type Output = #output;
             const ID: &'static str = #id;
             const NAME: &'static str = #name;
             const DESCRIPTION: &'static str = #description;
 
             async fn run(
-                ctx: &::connector_runtime::ActionContext<<#ty as ::connector_runtime::Connector>::Config>,
+                ctx: &::connector_runtime::ConnectorContext<<#ty as ::connector_runtime::Connector>::Config>,
                 input: #input,
-            ) -> ::core::result::Result<#output, ::connector_runtime::ActionError> {
+            ) -> #result {
                 ::connector_runtime::__private::action_result(#ty::#function(ctx, input).await)
             }
         }
     }
 }
 
-fn trigger_impl(def: &ConnectorDef, member: &Member, marker: &Ident) -> TokenStream {
-    let ty = &def.ty;
-    let (payload, output, function, vis) = (&member.input, &member.output, &member.fn_name, &member.vis);
-    let (id, name, description) = member_texts(member);
-    let doc = format!(
-        "The `{id}` trigger of [`{ty}`]: a job names it with `#[job(trigger = {ty}::{function})]`."
-    );
-    let payload_check = quote_spanned! {payload.span()=> ::connector_runtime::__private::assert_payload::<#payload>() };
-    let output_check = quote_spanned! {output.span()=> ::connector_runtime::__private::assert_payload::<#output>() };
-    quote! {
-        #[doc = #doc]
-        #[derive(Debug, Clone, Copy, Default)]
-        #vis struct #marker;
-
-        const _: () = { #payload_check; #output_check; };
-
-        impl ::connector_runtime::Trigger for #marker {
-            type Connector = #ty;
-            type Payload = #payload;
-            type Output = #output;
-            const ID: &'static str = #id;
-            const NAME: &'static str = #name;
-            const DESCRIPTION: &'static str = #description;
-
-            async fn run(
-                ctx: &::connector_runtime::TriggerContext<<#ty as ::connector_runtime::Connector>::Config>,
-                payload: #payload,
-            ) -> ::core::result::Result<::core::option::Option<#output>, ::connector_runtime::ActionError> {
-                ::connector_runtime::__private::action_result(#ty::#function(ctx, payload).await)
-            }
-        }
-    }
-}
-
-fn client_method(member: &Member, marker: &Ident) -> TokenStream {
-    let (input, output, function, vis) = (&member.input, &member.output, &member.fn_name, &member.vis);
+fn client_method(ty: &Ident, member: &Member) -> TokenStream {
+    let (input, output, function, vis) =
+        (&member.input, &member.output, &member.fn_name, &member.vis);
     let id = member.args.id.as_str();
+    let action = member_type(ty, member);
     let mut doc = member.doc.clone();
     if !doc.is_empty() {
         doc.push_str("\n\n");
@@ -436,12 +516,7 @@ fn client_method(member: &Member, marker: &Ident) -> TokenStream {
             key: &str,
             input: #input,
         ) -> ::core::result::Result<#output, ::connector_runtime::StepError> {
-            self.io.call::<#marker>(self.integration, key, input).await
+            self.io.call::<#action>(self.integration, key, input).await
         }
     }
-}
-
-fn member_texts(member: &Member) -> (&str, &str, String) {
-    let description = member.args.description.clone().unwrap_or_else(|| member.doc.clone());
-    (member.args.id.as_str(), &member.args.name, description)
 }

@@ -27,16 +27,23 @@ struct JobDef {
 enum TriggerSource {
     /// `event = SendMessage`
     Event(Path),
-    /// `trigger = SimpleChat::message_received`, with the marker type's path.
-    Connector { written: Path, marker: Path },
+    /// `trigger = SimpleChat::message_received`: the path as written, and the connector's path.
+    Connector {
+        written: Path,
+        connector: Path,
+        function: Ident,
+    },
 }
 
 pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     let function: ItemFn = match syn::parse2(item.clone()) {
         Ok(function) => function,
         Err(error) => {
-            let error = syn::Error::new(error.span(), "`#[job]` goes on an `async fn(payload, io) -> Result<T, E>`")
-                .to_compile_error();
+            let error = syn::Error::new(
+                error.span(),
+                "`#[job]` goes on an `async fn(payload, io) -> Result<T, E>`",
+            )
+            .to_compile_error();
             return quote! { #error #item };
         }
     };
@@ -55,14 +62,21 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
 fn parse(args: TokenStream, function: ItemFn) -> darling::Result<JobDef> {
     let mut errors = Error::accumulator();
     let args = errors.handle(args::parse::<JobArgs>(args));
-    let trigger = args.as_ref().and_then(|args| errors.handle(trigger_source(args)));
+    let trigger = args
+        .as_ref()
+        .and_then(|args| errors.handle(trigger_source(args)));
     let signature = errors.handle(signature(&function));
     errors.finish()?;
     let (Some(args), Some(trigger), Some((payload, output))) = (args, trigger, signature) else {
-        return Err(Error::custom("internal: job parts missing without an error"));
+        return Err(Error::custom(
+            "internal: job parts missing without an error",
+        ));
     };
     let name = &function.sig.ident;
-    let description = args.description.clone().unwrap_or_else(|| names::doc_text(&function.attrs));
+    let description = args
+        .description
+        .clone()
+        .unwrap_or_else(|| names::doc_text(&function.attrs));
     Ok(JobDef {
         marker: names::generated("", name, "Job", name.span()),
         io: names::generated("", name, "Io", name.span()),
@@ -79,25 +93,35 @@ fn trigger_source(args: &JobArgs) -> darling::Result<TriggerSource> {
     match (&args.event, &args.trigger) {
         (Some(event), None) => Ok(TriggerSource::Event(event.clone())),
         (None, Some(trigger)) => connector_trigger(trigger),
-        (Some(event), Some(_)) => Err(Error::custom("a job has one trigger: give `event = ..` or `trigger = ..`, not both").with_span(event)),
+        (Some(event), Some(_)) => Err(Error::custom(
+            "a job has one trigger: give `event = ..` or `trigger = ..`, not both",
+        )
+        .with_span(event)),
         (None, None) => Err(Error::custom(
             "a job needs a trigger: `event = EventType` (a `#[derive(Event)]` type) or `trigger = Connector::trigger_fn`",
         )),
     }
 }
 
-/// `a::SimpleChat::message_received` -> `a::SimpleChatMessageReceivedTrigger`.
+/// `a::SimpleChat::message_received` -> connector `a::SimpleChat`, fn `message_received`.
 fn connector_trigger(written: &Path) -> darling::Result<TriggerSource> {
-    let segments: Vec<_> = written.segments.iter().collect();
-    let [prefix @ .., connector, function] = segments.as_slice() else {
-        return Err(Error::custom("name the connector and its trigger fn: `trigger = SimpleChat::message_received`")
+    let mut connector = written.clone();
+    let function = match connector.segments.pop() {
+        Some(last) if !connector.segments.is_empty() => last.ident,
+        _ => {
+            return Err(Error::custom(
+                "name the connector and its trigger fn: `trigger = SimpleChat::message_received`",
+            )
             .with_span(written));
+        }
     };
-    let marker = names::generated(&connector.ident.to_string(), &function.ident, "Trigger", function.ident.span());
-    let mut path = Path { leading_colon: written.leading_colon, segments: Default::default() };
-    path.segments.extend(prefix.iter().map(|segment| (*segment).clone()));
-    path.segments.push(marker.into());
-    Ok(TriggerSource::Connector { written: written.clone(), marker: path })
+    // Drop the `::` the popped segment leaves behind.
+    connector.segments.pop_punct();
+    Ok(TriggerSource::Connector {
+        written: written.clone(),
+        connector,
+        function,
+    })
 }
 
 /// Checks the fn's shape and returns its payload and output types.
@@ -105,7 +129,13 @@ fn signature(function: &ItemFn) -> darling::Result<(Type, Type)> {
     let sig = &function.sig;
     let mut errors = Error::accumulator();
     if sig.asyncness.is_none() {
-        errors.push(Error::custom(format!("`#[job]` fns must be `async`: write `async fn {}`", sig.ident)).with_span(&sig.fn_token));
+        errors.push(
+            Error::custom(format!(
+                "`#[job]` fns must be `async`: write `async fn {}`",
+                sig.ident
+            ))
+            .with_span(&sig.fn_token),
+        );
     }
     if !sig.generics.params.is_empty() {
         errors.push(Error::custom("`#[job]` fns cannot be generic").with_span(&sig.generics));
@@ -134,9 +164,16 @@ fn signature(function: &ItemFn) -> darling::Result<(Type, Type)> {
             Some((*payload).clone())
         }
         _ => {
-            let span = if sig.inputs.is_empty() { sig.ident.span() } else { sig.inputs.span() };
+            let span = if sig.inputs.is_empty() {
+                sig.ident.span()
+            } else {
+                sig.inputs.span()
+            };
             errors.push(
-                Error::custom(format!("`#[job]` fns take two parameters: the payload and `io: {io_name}<'_>`")).with_span(&span),
+                Error::custom(format!(
+                    "`#[job]` fns take two parameters: the payload and `io: {io_name}<'_>`"
+                ))
+                .with_span(&span),
             );
             None
         }
@@ -157,7 +194,9 @@ fn signature(function: &ItemFn) -> darling::Result<(Type, Type)> {
     errors.finish()?;
     match (payload, output) {
         (Some(payload), Some(output)) => Ok((payload, output)),
-        _ => Err(Error::custom("internal: signature missing without an error")),
+        _ => Err(Error::custom(
+            "internal: signature missing without an error",
+        )),
     }
 }
 
@@ -178,7 +217,12 @@ fn generate(def: &JobDef) -> TokenStream {
     let function = &def.function;
     let (vis, name) = (&function.vis, &function.sig.ident);
     let (marker, io, payload, output) = (&def.marker, &def.io, &def.payload, &def.output);
-    let (id, job_name, version, description) = (def.args.id.as_str(), &def.args.name, def.args.version.as_str(), &def.description);
+    let (id, job_name, version, description) = (
+        def.args.id.as_str(),
+        &def.args.name,
+        def.args.version.as_str(),
+        &def.description,
+    );
     let integrations = &def.args.integrations.0;
 
     let (trigger, trigger_check) = match &def.trigger {
@@ -186,31 +230,50 @@ fn generate(def: &JobDef) -> TokenStream {
             quote! { ::connector_runtime::OnEvent<#event> },
             quote_spanned! {event.span()=> ::connector_runtime::__private::assert_event::<#event>(); },
         ),
-        TriggerSource::Connector { written, marker } => (
-            quote! { ::connector_runtime::OnTrigger<#marker> },
-            // Names the user's fn too, so a misspelt trigger is reported as a missing fn.
-            quote_spanned! {written.span()=> let _ = #written; },
-        ),
+        TriggerSource::Connector {
+            written,
+            connector,
+            function,
+        } => {
+            let name = function.to_string();
+            let name = name.trim_start_matches("r#");
+            (
+                quote_spanned! {written.span()=>
+                    ::connector_runtime::OnTrigger<
+                        ::connector_runtime::TriggerOf<#connector, { ::connector_runtime::__private::fn_key(#name) }>,
+                    >
+                },
+                // Names the user's fn too, so a misspelt trigger is reported as a missing fn.
+                quote_spanned! {written.span()=> let _ = #written; },
+            )
+        }
     };
     let payload_check = quote_spanned! {payload.span()=>
         ::connector_runtime::__private::assert_job_payload::<#trigger, #payload>();
     };
 
-    let fields = integrations.iter().map(|IntegrationArg { key, connector }| {
-        let doc = format!("The `{key}` integration: a typed client of each action of the connector.");
-        quote! {
-            #[doc = #doc]
-            pub #key: <#connector as ::connector_runtime::Connector>::Client<'io>,
-        }
-    });
-    let clients = integrations.iter().map(|IntegrationArg { key, connector }| {
-        let key_text = key.to_string();
-        quote! { #key: io.client::<#connector>(#key_text)?, }
-    });
-    let refs = integrations.iter().map(|IntegrationArg { key, connector }| {
-        let key_text = key.to_string();
-        quote! { ::connector_runtime::__private::IntegrationRef::of::<#connector>(#key_text) }
-    });
+    let fields = integrations
+        .iter()
+        .map(|IntegrationArg { key, connector }| {
+            let doc =
+                format!("The `{key}` integration: a typed client of each action of the connector.");
+            quote! {
+                #[doc = #doc]
+                pub #key: <#connector as ::connector_runtime::Connector>::Client<'io>,
+            }
+        });
+    let clients = integrations
+        .iter()
+        .map(|IntegrationArg { key, connector }| {
+            let key_text = key.to_string();
+            quote! { #key: io.client::<#connector>(#key_text)?, }
+        });
+    let refs = integrations
+        .iter()
+        .map(|IntegrationArg { key, connector }| {
+            let key_text = key.to_string();
+            quote! { ::connector_runtime::__private::IntegrationRef::of::<#connector>(#key_text) }
+        });
 
     let marker_doc = format!("The `{id}` job: register it with `Engine::builder().job({marker})`.");
     let io_doc = format!(

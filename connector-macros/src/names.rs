@@ -7,7 +7,9 @@ use syn::{Attribute, Expr, Ident, Lit, Meta};
 pub fn doc_text(attrs: &[Attribute]) -> String {
     let mut lines = Vec::new();
     for attr in attrs {
-        let Meta::NameValue(nv) = &attr.meta else { continue };
+        let Meta::NameValue(nv) = &attr.meta else {
+            continue;
+        };
         if !nv.path.is_ident("doc") {
             continue;
         }
@@ -39,7 +41,10 @@ pub fn pascal_case(snake: &str) -> String {
 
 /// `Prefix` + `send_message` + `Suffix` -> `PrefixSendMessageSuffix`, spanned at `span`.
 pub fn generated(prefix: &str, fn_name: &Ident, suffix: &str, span: Span) -> Ident {
-    Ident::new(&format!("{prefix}{}{suffix}", pascal_case(&fn_name.to_string())), span)
+    Ident::new(
+        &format!("{prefix}{}{suffix}", pascal_case(&fn_name.to_string())),
+        span,
+    )
 }
 
 #[cfg(test)]

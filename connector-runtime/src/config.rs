@@ -52,7 +52,9 @@ pub fn config_from_env<C: ConnectorConfig>(prefix: &str) -> Result<C, ConfigErro
     if let Some(properties) = schema.get("properties").and_then(Value::as_object) {
         for (name, property) in properties {
             let var = format!("{prefix}_{}", screaming_snake(name));
-            let Ok(raw) = std::env::var(&var) else { continue };
+            let Ok(raw) = std::env::var(&var) else {
+                continue;
+            };
             fields.insert(name.clone(), env_value(property, raw));
         }
     }

@@ -83,7 +83,7 @@ pub trait Connector: Sized + Send + Sync + 'static {
     }
 }
 
-/// One action of a connector. Implemented by `#[connector]` on a marker type per `#[action]` fn.
+/// One action of a connector; `#[connector]` provides one per `#[action]` fn as [`ActionOf`].
 pub trait Action: Send + Sync + 'static {
     /// The connector the action belongs to.
     type Connector: Connector;
@@ -107,7 +107,7 @@ pub trait Action: Send + Sync + 'static {
 }
 
 /// One trigger of a connector: receives the service's payload and decides what (if anything) a
-/// job receives. Implemented by `#[connector]` on a marker type per `#[trigger]` fn.
+/// job receives; `#[connector]` provides one per `#[trigger]` fn as [`TriggerOf`].
 pub trait Trigger: Send + Sync + 'static {
     /// The connector the trigger belongs to.
     type Connector: Connector;
@@ -128,6 +128,106 @@ pub trait Trigger: Send + Sync + 'static {
         ctx: &TriggerContext<<Self::Connector as Connector>::Config>,
         payload: Self::Payload,
     ) -> impl Future<Output = Result<Option<Self::Output>, ActionError>> + Send;
+}
+
+/// One `#[action]` fn of connector `Self`, keyed by a hash of the fn's name.
+///
+/// `#[connector]` implements this on the connector type itself (not on a generated struct), so
+/// the impl is exactly as visible as the connector and may mention any type the connector can;
+/// [`ActionOf`] turns it into an [`Action`].
+#[doc(hidden)]
+pub trait ActionFn<const KEY: u64>: Connector {
+    /// What the action takes.
+    type Input: ActionInput;
+    /// What the action returns.
+    type Output: ActionOutput;
+    /// The action's id.
+    const ID: &'static str;
+    /// A human-readable name.
+    const NAME: &'static str;
+    /// What the action does.
+    const DESCRIPTION: &'static str;
+    /// Runs the action once.
+    fn run(
+        ctx: &ActionContext<Self::Config>,
+        input: Self::Input,
+    ) -> impl Future<Output = Result<Self::Output, ActionError>> + Send;
+}
+
+/// One `#[trigger]` fn of connector `Self`, keyed by a hash of the fn's name; see [`ActionFn`].
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` has no `#[trigger]` fn of this name",
+    note = "a job names a connector trigger by its fn: `trigger = SimpleChat::message_received`"
+)]
+pub trait TriggerFn<const KEY: u64>: Connector {
+    /// What the service sends.
+    type Payload: Payload;
+    /// What a job receives.
+    type Output: Payload;
+    /// The trigger's id.
+    const ID: &'static str;
+    /// A human-readable name.
+    const NAME: &'static str;
+    /// What the trigger reports.
+    const DESCRIPTION: &'static str;
+    /// Turns one delivery into the job's payload, or `None`.
+    fn run(
+        ctx: &TriggerContext<Self::Config>,
+        payload: Self::Payload,
+    ) -> impl Future<Output = Result<Option<Self::Output>, ActionError>> + Send;
+}
+
+/// The action of connector `C` whose fn name hashes to `KEY`: `ActionOf<SimpleChat, {..}>`.
+pub struct ActionOf<C, const KEY: u64>(std::marker::PhantomData<fn() -> C>);
+
+impl<C: ActionFn<KEY>, const KEY: u64> Action for ActionOf<C, KEY> {
+    type Connector = C;
+    type Input = <C as ActionFn<KEY>>::Input;
+    type Output = <C as ActionFn<KEY>>::Output;
+    const ID: &'static str = <C as ActionFn<KEY>>::ID;
+    const NAME: &'static str = <C as ActionFn<KEY>>::NAME;
+    const DESCRIPTION: &'static str = <C as ActionFn<KEY>>::DESCRIPTION;
+
+    fn run(
+        ctx: &ActionContext<C::Config>,
+        input: Self::Input,
+    ) -> impl Future<Output = Result<Self::Output, ActionError>> + Send {
+        <C as ActionFn<KEY>>::run(ctx, input)
+    }
+}
+
+/// The trigger of connector `C` whose fn name hashes to `KEY`.
+pub struct TriggerOf<C, const KEY: u64>(std::marker::PhantomData<fn() -> C>);
+
+impl<C: TriggerFn<KEY>, const KEY: u64> Trigger for TriggerOf<C, KEY> {
+    type Connector = C;
+    type Payload = <C as TriggerFn<KEY>>::Payload;
+    type Output = <C as TriggerFn<KEY>>::Output;
+    const ID: &'static str = <C as TriggerFn<KEY>>::ID;
+    const NAME: &'static str = <C as TriggerFn<KEY>>::NAME;
+    const DESCRIPTION: &'static str = <C as TriggerFn<KEY>>::DESCRIPTION;
+
+    fn run(
+        ctx: &TriggerContext<C::Config>,
+        payload: Self::Payload,
+    ) -> impl Future<Output = Result<Option<Self::Output>, ActionError>> + Send {
+        <C as TriggerFn<KEY>>::run(ctx, payload)
+    }
+}
+
+/// The key of an action or trigger fn: the 64-bit FNV-1a hash of its name. The macros compute
+/// the same function at expansion time.
+pub const fn fn_key(name: &str) -> u64 {
+    let bytes = name.as_bytes();
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut i = 0;
+    while i < bytes.len() {
+        hash ^= bytes[i] as u64;
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+        i += 1;
+    }
+    hash
 }
 
 /// A configured connector: what `SimpleChat::init(config)` returns and the engine registers.
@@ -170,25 +270,40 @@ impl<C: Connector> Integration<C> {
     }
 
     /// Calls action `A` once, directly: no run, no step, no retries. For tests of a connector.
-    pub async fn call<A: Action<Connector = C>>(&self, input: A::Input) -> Result<A::Output, ActionError> {
+    pub async fn call<A: Action<Connector = C>>(
+        &self,
+        input: A::Input,
+    ) -> Result<A::Output, ActionError> {
         A::run(&self.context(), input).await
     }
 
-    pub(crate) fn step_context(&self, idempotency_key: String, attempt: u32) -> ConnectorContext<C::Config> {
-        ConnectorContext { idempotency_key: Some(idempotency_key), attempt, ..self.context() }
+    pub(crate) fn step_context(
+        &self,
+        idempotency_key: String,
+        attempt: u32,
+    ) -> ConnectorContext<C::Config> {
+        ConnectorContext {
+            idempotency_key: Some(idempotency_key),
+            attempt,
+            ..self.context()
+        }
     }
 }
 
 impl<C: Connector> Clone for Integration<C> {
     fn clone(&self) -> Self {
-        Integration { shared: Arc::clone(&self.shared) }
+        Integration {
+            shared: Arc::clone(&self.shared),
+        }
     }
 }
 
 impl<C: Connector> std::fmt::Debug for Integration<C> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // The config is left out on purpose: it is where secrets live.
-        f.debug_struct("Integration").field("connector", &C::ID).finish_non_exhaustive()
+        f.debug_struct("Integration")
+            .field("connector", &C::ID)
+            .finish_non_exhaustive()
     }
 }
 

@@ -34,9 +34,15 @@ pub struct EngineBuilder {
 impl EngineBuilder {
     /// Registers a connector instance (what `MyConnector::init(config)` returns).
     pub fn connector<C: Connector>(mut self, integration: Integration<C>) -> Self {
-        let entry = IntegrationEntry { instance: Box::new(integration), manifest: C::manifest };
+        let entry = IntegrationEntry {
+            instance: Box::new(integration),
+            manifest: C::manifest,
+        };
         if self.registry.integrations.insert(C::ID, entry).is_some() {
-            self.duplicate.get_or_insert(EngineError::Duplicate { kind: "connector", id: C::ID });
+            self.duplicate.get_or_insert(EngineError::Duplicate {
+                kind: "connector",
+                id: C::ID,
+            });
         }
         self
     }
@@ -44,10 +50,17 @@ impl EngineBuilder {
     /// Registers a job (the `{FnName}Job` marker `#[job]` generates).
     pub fn job<J: Job>(mut self, _job: J) -> Self {
         if self.registry.job(J::ID).is_some() {
-            self.duplicate.get_or_insert(EngineError::Duplicate { kind: "job", id: J::ID });
+            self.duplicate.get_or_insert(EngineError::Duplicate {
+                kind: "job",
+                id: J::ID,
+            });
         }
         self.registry.jobs.push(JobEntry::of::<J>());
-        self.declared.extend(J::integrations().into_iter().map(|integration| (J::ID, integration)));
+        self.declared.extend(
+            J::integrations()
+                .into_iter()
+                .map(|integration| (J::ID, integration)),
+        );
         self
     }
 
@@ -68,9 +81,12 @@ impl EngineBuilder {
         if let Some(error) = self.duplicate {
             return Err(error);
         }
-        if let Some((job, missing)) =
-            self.declared.into_iter().find(|(_, i)| !self.registry.integrations.contains_key(i.connector.as_str()))
-        {
+        if let Some((job, missing)) = self.declared.into_iter().find(|(_, i)| {
+            !self
+                .registry
+                .integrations
+                .contains_key(i.connector.as_str())
+        }) {
             return Err(EngineError::MissingIntegration {
                 job,
                 key: missing.key,
@@ -80,7 +96,11 @@ impl EngineBuilder {
         }
         let store = self.store.unwrap_or_else(|| Arc::new(MemoryStore::new()));
         Ok(Engine {
-            shared: Arc::new(Shared { registry: Arc::new(self.registry), store, finished: Mutex::default() }),
+            shared: Arc::new(Shared {
+                registry: Arc::new(self.registry),
+                store,
+                finished: Mutex::default(),
+            }),
         })
     }
 }
@@ -115,15 +135,28 @@ impl Engine {
     /// The manifest document of every registered connector and job.
     pub fn manifest(&self) -> Manifest {
         let registry = &self.shared.registry;
-        let mut connectors: Vec<_> = registry.integrations.values().map(|entry| (entry.manifest)()).collect();
+        let mut connectors: Vec<_> = registry
+            .integrations
+            .values()
+            .map(|entry| (entry.manifest)())
+            .collect();
         connectors.sort_by(|a, b| a.id.cmp(&b.id));
-        Manifest { connectors, jobs: registry.jobs.iter().map(|job| (job.manifest)()).collect() }
+        Manifest {
+            connectors,
+            jobs: registry.jobs.iter().map(|job| (job.manifest)()).collect(),
+        }
     }
 
     /// Sends event `E`: starts a run of every job it triggers and returns their ids at once.
     pub async fn dispatch<E: Event>(&self, event: E) -> Result<Vec<RunId>, EngineError> {
         let payload = to_json(E::NAME, &event)?;
-        self.start_runs(TriggerRef::Event { name: E::NAME.to_owned() }, payload).await
+        self.start_runs(
+            TriggerRef::Event {
+                name: E::NAME.to_owned(),
+            },
+            payload,
+        )
+        .await
     }
 
     /// Sends event `E` and waits for the runs it started to finish.
@@ -134,17 +167,30 @@ impl Engine {
 
     /// Hands a delivery to trigger `T` (as its webhook would): the trigger function decides
     /// what the jobs receive, or ignores the delivery (no runs). Returns the started runs' ids.
-    pub async fn deliver<T: Trigger>(&self, payload: T::Payload) -> Result<Vec<RunId>, ActionError> {
-        let integration = self.shared.registry.integration::<T::Connector>().ok_or_else(|| {
-            ActionError::permanent(format!("connector `{}` is not registered", <T::Connector as Connector>::ID))
-        })?;
+    pub async fn deliver<T: Trigger>(
+        &self,
+        payload: T::Payload,
+    ) -> Result<Vec<RunId>, ActionError> {
+        let integration = self
+            .shared
+            .registry
+            .integration::<T::Connector>()
+            .ok_or_else(|| {
+                ActionError::permanent(format!(
+                    "connector `{}` is not registered",
+                    <T::Connector as Connector>::ID
+                ))
+            })?;
         let Some(output) = T::run(&integration.context(), payload).await? else {
             tracing::info!(trigger = T::ID, "delivery ignored by the trigger");
             return Ok(Vec::new());
         };
         let trigger = <OnTrigger<T> as JobTrigger>::trigger_ref();
-        let payload = serde_json::to_value(&output).map_err(|error| ActionError::InvalidOutput(error.to_string()))?;
-        self.start_runs(trigger, payload).await.map_err(|error| ActionError::permanent(error.to_string()))
+        let payload = serde_json::to_value(&output)
+            .map_err(|error| ActionError::InvalidOutput(error.to_string()))?;
+        self.start_runs(trigger, payload)
+            .await
+            .map_err(|error| ActionError::permanent(error.to_string()))
     }
 
     /// Waits for a run to finish and returns it with its steps.
@@ -155,7 +201,11 @@ impl Engine {
             let _ = receiver.wait_for(|done| *done).await;
             self.lock_finished().remove(id);
         }
-        self.shared.store.run(id).await?.ok_or_else(|| EngineError::RunNotFound(id.to_string()))
+        self.shared
+            .store
+            .run(id)
+            .await?
+            .ok_or_else(|| EngineError::RunNotFound(id.to_string()))
     }
 
     /// Waits for several runs.
@@ -177,7 +227,11 @@ impl Engine {
         Ok(self.shared.store.list_runs(filter).await?)
     }
 
-    async fn start_runs(&self, trigger: TriggerRef, payload: Value) -> Result<Vec<RunId>, EngineError> {
+    async fn start_runs(
+        &self,
+        trigger: TriggerRef,
+        payload: Value,
+    ) -> Result<Vec<RunId>, EngineError> {
         let mut ids = Vec::new();
         for job in self.shared.registry.jobs_for(&trigger) {
             let now = Utc::now();
@@ -198,7 +252,13 @@ impl Engine {
             self.shared.store.create_run(&run).await?;
             let (done, receiver) = watch::channel(false);
             self.lock_finished().insert(run.id.clone(), receiver);
-            tokio::spawn(execute(Arc::clone(&self.shared), job.id, run.id.clone(), payload.clone(), done));
+            tokio::spawn(execute(
+                Arc::clone(&self.shared),
+                job.id,
+                run.id.clone(),
+                payload.clone(),
+                done,
+            ));
             ids.push(run.id);
         }
         if ids.is_empty() {
@@ -208,7 +268,10 @@ impl Engine {
     }
 
     fn lock_finished(&self) -> std::sync::MutexGuard<'_, HashMap<RunId, watch::Receiver<bool>>> {
-        self.shared.finished.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.shared
+            .finished
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -216,25 +279,45 @@ impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let registry = &self.shared.registry;
         f.debug_struct("Engine")
-            .field("connectors", &registry.integrations.keys().collect::<Vec<_>>())
-            .field("jobs", &registry.jobs.iter().map(|job| job.id).collect::<Vec<_>>())
+            .field(
+                "connectors",
+                &registry.integrations.keys().collect::<Vec<_>>(),
+            )
+            .field(
+                "jobs",
+                &registry.jobs.iter().map(|job| job.id).collect::<Vec<_>>(),
+            )
             .finish_non_exhaustive()
     }
 }
 
 /// Executes one run to its end and records the outcome.
-async fn execute(shared: Arc<Shared>, job_id: &'static str, run_id: RunId, payload: Value, done: watch::Sender<bool>) {
+async fn execute(
+    shared: Arc<Shared>,
+    job_id: &'static str,
+    run_id: RunId,
+    payload: Value,
+    done: watch::Sender<bool>,
+) {
     let span = tracing::info_span!("run", run_id = %run_id, job_id);
     async {
         let outcome = run_job(&shared, job_id, &run_id, payload).await;
         let update = match outcome {
             Ok(output) => {
                 tracing::info!("run succeeded");
-                RunUpdate { status: RunStatus::Succeeded, output: Some(output), error: None }
+                RunUpdate {
+                    status: RunStatus::Succeeded,
+                    output: Some(output),
+                    error: None,
+                }
             }
             Err(error) => {
                 tracing::warn!(%error, "run failed");
-                RunUpdate { status: RunStatus::Failed, output: None, error: Some(error.to_string()) }
+                RunUpdate {
+                    status: RunStatus::Failed,
+                    output: None,
+                    error: Some(error.to_string()),
+                }
             }
         };
         if let Err(error) = shared.store.update_run(&run_id, &update).await {
@@ -246,14 +329,34 @@ async fn execute(shared: Arc<Shared>, job_id: &'static str, run_id: RunId, paylo
     let _ = done.send(true);
 }
 
-async fn run_job(shared: &Shared, job_id: &'static str, run_id: &RunId, payload: Value) -> Result<Value, JobError> {
-    let job = shared.registry.job(job_id).ok_or_else(|| format!("job `{job_id}` is not registered"))?;
-    let running = RunUpdate { status: RunStatus::Running, output: None, error: None };
+async fn run_job(
+    shared: &Shared,
+    job_id: &'static str,
+    run_id: &RunId,
+    payload: Value,
+) -> Result<Value, JobError> {
+    let job = shared
+        .registry
+        .job(job_id)
+        .ok_or_else(|| format!("job `{job_id}` is not registered"))?;
+    let running = RunUpdate {
+        status: RunStatus::Running,
+        output: None,
+        error: None,
+    };
     shared.store.update_run(run_id, &running).await?;
     tracing::info!("run started");
-    let io = Io::new(run_id.clone(), job_id, Arc::clone(&shared.store), Arc::clone(&shared.registry));
+    let io = Io::new(
+        run_id.clone(),
+        job_id,
+        Arc::clone(&shared.store),
+        Arc::clone(&shared.registry),
+    );
     // A panicking job fails its run; it must not take the engine's task (or its record) with it.
-    match AssertUnwindSafe((job.execute)(payload, &io)).catch_unwind().await {
+    match AssertUnwindSafe((job.execute)(payload, &io))
+        .catch_unwind()
+        .await
+    {
         Ok(result) => result,
         Err(panic) => Err(format!("job panicked: {}", panic_message(&panic)).into()),
     }
@@ -268,5 +371,8 @@ fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> &str {
 }
 
 fn to_json<T: serde::Serialize>(name: &str, value: &T) -> Result<Value, EngineError> {
-    serde_json::to_value(value).map_err(|error| EngineError::Payload { name: name.to_owned(), message: error.to_string() })
+    serde_json::to_value(value).map_err(|error| EngineError::Payload {
+        name: name.to_owned(),
+        message: error.to_string(),
+    })
 }

@@ -45,7 +45,10 @@ pub struct StepHttp<'a> {
 
 impl<'a> StepHttp<'a> {
     pub(crate) fn new(client: &'a HttpClient, idempotency_key: Option<&'a str>) -> Self {
-        StepHttp { client, idempotency_key }
+        StepHttp {
+            client,
+            idempotency_key,
+        }
     }
 
     /// A request with any method.
@@ -98,27 +101,37 @@ pub struct Request {
 impl Request {
     /// Sets a JSON body.
     pub fn json<T: Serialize + ?Sized>(self, body: &T) -> Self {
-        Request { builder: self.builder.json(body) }
+        Request {
+            builder: self.builder.json(body),
+        }
     }
 
     /// Adds query parameters.
     pub fn query<T: Serialize + ?Sized>(self, query: &T) -> Self {
-        Request { builder: self.builder.query(query) }
+        Request {
+            builder: self.builder.query(query),
+        }
     }
 
     /// Adds a header.
     pub fn header(self, name: impl Into<HeaderName>, value: impl Into<HeaderValue>) -> Self {
-        Request { builder: self.builder.header(name.into(), value.into()) }
+        Request {
+            builder: self.builder.header(name.into(), value.into()),
+        }
     }
 
     /// Sets `Authorization: Bearer <secret>`; the header is marked sensitive so it is never logged.
     pub fn bearer_auth(self, token: &Secret) -> Self {
-        Request { builder: self.builder.bearer_auth(token.expose()) }
+        Request {
+            builder: self.builder.bearer_auth(token.expose()),
+        }
     }
 
     /// Sets a per-request timeout.
     pub fn timeout(self, timeout: Duration) -> Self {
-        Request { builder: self.builder.timeout(timeout) }
+        Request {
+            builder: self.builder.timeout(timeout),
+        }
     }
 
     /// Sends the request; a non-2xx answer becomes the matching [`ActionError`].
@@ -137,7 +150,8 @@ impl Request {
     pub async fn send_json<T: DeserializeOwned>(self) -> Result<T, ActionError> {
         let response = self.send().await?;
         let bytes = response.bytes().await?;
-        serde_json::from_slice(&bytes).map_err(|error| ActionError::InvalidOutput(error.to_string()))
+        serde_json::from_slice(&bytes)
+            .map_err(|error| ActionError::InvalidOutput(error.to_string()))
     }
 }
 
@@ -147,11 +161,25 @@ pub fn classify(status: StatusCode, headers: &HeaderMap, body: &str) -> ActionEr
     let message = error_message(body, status);
     let retry_after = retry_after(headers);
     match status.as_u16() {
-        401 | 403 => ActionError::Unauthorized { status: status.as_u16(), message },
-        429 => ActionError::RateLimited { retry_after, message },
-        503 if retry_after.is_some() => ActionError::RateLimited { retry_after, message },
-        408 | 500..=599 => ActionError::Transient { message: format!("HTTP {}: {message}", status.as_u16()) },
-        code => ActionError::Rejected { status: code, message },
+        401 | 403 => ActionError::Unauthorized {
+            status: status.as_u16(),
+            message,
+        },
+        429 => ActionError::RateLimited {
+            retry_after,
+            message,
+        },
+        503 if retry_after.is_some() => ActionError::RateLimited {
+            retry_after,
+            message,
+        },
+        408 | 500..=599 => ActionError::Transient {
+            message: format!("HTTP {}: {message}", status.as_u16()),
+        },
+        code => ActionError::Rejected {
+            status: code,
+            message,
+        },
     }
 }
 
@@ -177,7 +205,10 @@ fn error_message(body: &str, status: StatusCode) -> String {
     }
     let body = body.trim();
     if body.is_empty() {
-        return status.canonical_reason().unwrap_or("no reason given").to_owned();
+        return status
+            .canonical_reason()
+            .unwrap_or("no reason given")
+            .to_owned();
     }
     match body.char_indices().nth(ERROR_BODY_LIMIT) {
         Some((cut, _)) => format!("{}…", &body[..cut]),
@@ -198,22 +229,42 @@ mod tests {
     #[test]
     fn statuses_are_classified() {
         let none = HeaderMap::new();
-        assert!(matches!(classify(StatusCode::UNAUTHORIZED, &none, ""), ActionError::Unauthorized { status: 401, .. }));
-        assert!(matches!(classify(StatusCode::TOO_MANY_REQUESTS, &none, ""), ActionError::RateLimited { .. }));
-        assert!(matches!(classify(StatusCode::SERVICE_UNAVAILABLE, &none, ""), ActionError::Transient { .. }));
+        assert!(matches!(
+            classify(StatusCode::UNAUTHORIZED, &none, ""),
+            ActionError::Unauthorized { status: 401, .. }
+        ));
+        assert!(matches!(
+            classify(StatusCode::TOO_MANY_REQUESTS, &none, ""),
+            ActionError::RateLimited { .. }
+        ));
+        assert!(matches!(
+            classify(StatusCode::SERVICE_UNAVAILABLE, &none, ""),
+            ActionError::Transient { .. }
+        ));
         assert!(matches!(
             classify(StatusCode::SERVICE_UNAVAILABLE, &headers("2"), ""),
             ActionError::RateLimited { retry_after: Some(d), .. } if d == Duration::from_secs(2)
         ));
-        assert!(matches!(classify(StatusCode::REQUEST_TIMEOUT, &none, ""), ActionError::Transient { .. }));
-        assert!(matches!(classify(StatusCode::NOT_FOUND, &none, r#"{"error":"nope"}"#), ActionError::Rejected { status: 404, message } if message == "nope"));
+        assert!(matches!(
+            classify(StatusCode::REQUEST_TIMEOUT, &none, ""),
+            ActionError::Transient { .. }
+        ));
+        assert!(
+            matches!(classify(StatusCode::NOT_FOUND, &none, r#"{"error":"nope"}"#), ActionError::Rejected { status: 404, message } if message == "nope")
+        );
     }
 
     #[test]
     fn retry_after_reads_an_http_date() {
         let later = chrono::Utc::now() + chrono::Duration::seconds(30);
         let wait = retry_after(&headers(&later.to_rfc2822())).unwrap();
-        assert!(wait > Duration::from_secs(25) && wait <= Duration::from_secs(30), "{wait:?}");
-        assert_eq!(retry_after(&headers("Sun, 06 Nov 1994 08:49:37 GMT")), Some(Duration::ZERO));
+        assert!(
+            wait > Duration::from_secs(25) && wait <= Duration::from_secs(30),
+            "{wait:?}"
+        );
+        assert_eq!(
+            retry_after(&headers("Sun, 06 Nov 1994 08:49:37 GMT")),
+            Some(Duration::ZERO)
+        );
     }
 }

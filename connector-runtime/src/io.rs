@@ -27,8 +27,20 @@ pub struct Io {
 }
 
 impl Io {
-    pub(crate) fn new(run_id: RunId, job_id: &'static str, store: Arc<dyn RunStore>, registry: Arc<Registry>) -> Self {
-        Io { run_id, job_id, store, registry, used_keys: Mutex::default(), logger: Logger::new(job_id) }
+    pub(crate) fn new(
+        run_id: RunId,
+        job_id: &'static str,
+        store: Arc<dyn RunStore>,
+        registry: Arc<Registry>,
+    ) -> Self {
+        Io {
+            run_id,
+            job_id,
+            store,
+            registry,
+            used_keys: Mutex::default(),
+            logger: Logger::new(job_id),
+        }
     }
 
     /// The run's id.
@@ -49,10 +61,13 @@ impl Io {
     /// The typed client of connector `C`, for the job's integration `key`. Called by the `io`
     /// struct `#[job]` generates; the engine checked at start-up that the integration exists.
     pub fn client<C: Connector>(&self, key: &'static str) -> Result<C::Client<'_>, StepError> {
-        let integration = self
-            .registry
-            .integration::<C>()
-            .ok_or(StepError::MissingIntegration { key, connector: C::ID })?;
+        let integration =
+            self.registry
+                .integration::<C>()
+                .ok_or(StepError::MissingIntegration {
+                    key,
+                    connector: C::ID,
+                })?;
         Ok(C::client(self, integration))
     }
 
@@ -67,7 +82,9 @@ impl Io {
         self.claim_key(key)?;
         let connector = <A::Connector as Connector>::ID;
         let span = tracing::info_span!("step", step_key = %key, action = %format_args!("{connector}.{}", A::ID));
-        self.run_action::<A>(integration, key, input).instrument(span).await
+        self.run_action::<A>(integration, key, input)
+            .instrument(span)
+            .await
     }
 
     async fn run_action<A: Action>(
@@ -79,7 +96,9 @@ impl Io {
         let connector = <A::Connector as Connector>::ID;
         if let Some(done) = self.store.step(&self.run_id, key).await? {
             if done.status == StepStatus::Succeeded {
-                tracing::info!("step already succeeded in an earlier attempt of this run; reusing its output");
+                tracing::info!(
+                    "step already succeeded in an earlier attempt of this run; reusing its output"
+                );
                 return decode(key, done.output.unwrap_or_default());
             }
         }
@@ -87,7 +106,10 @@ impl Io {
         let input = serde_json::to_value(&input).map_err(|e| serialization(key, "input", e))?;
         let mut step = StepRecord {
             key: key.to_owned(),
-            kind: StepKind::Action { connector: connector.to_owned(), action: A::ID.to_owned() },
+            kind: StepKind::Action {
+                connector: connector.to_owned(),
+                action: A::ID.to_owned(),
+            },
             status: StepStatus::Running,
             input: input.clone(),
             output: None,
@@ -108,7 +130,8 @@ impl Io {
         step.finished_at = Some(Utc::now());
         match result {
             Ok(output) => {
-                let json = serde_json::to_value(&output).map_err(|e| serialization(key, "output", e))?;
+                let json =
+                    serde_json::to_value(&output).map_err(|e| serialization(key, "output", e))?;
                 step.status = StepStatus::Succeeded;
                 step.output = Some(json);
                 self.store.save_step(&self.run_id, &step).await?;
@@ -120,7 +143,12 @@ impl Io {
                 step.error = Some(source.to_string());
                 self.store.save_step(&self.run_id, &step).await?;
                 tracing::warn!(error = %source, "step failed");
-                Err(StepError::Action { key: key.to_owned(), connector, action: A::ID, source })
+                Err(StepError::Action {
+                    key: key.to_owned(),
+                    connector,
+                    action: A::ID,
+                    source,
+                })
             }
         }
     }
@@ -130,9 +158,14 @@ impl Io {
         if key.is_empty() {
             return Err(StepError::EmptyKey);
         }
-        let mut used = self.used_keys.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut used = self
+            .used_keys
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         if !used.insert(key.to_owned()) {
-            return Err(StepError::DuplicateKey { key: key.to_owned() });
+            return Err(StepError::DuplicateKey {
+                key: key.to_owned(),
+            });
         }
         Ok(())
     }
@@ -140,7 +173,10 @@ impl Io {
 
 impl std::fmt::Debug for Io {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Io").field("run_id", &self.run_id).field("job_id", &self.job_id).finish_non_exhaustive()
+        f.debug_struct("Io")
+            .field("run_id", &self.run_id)
+            .field("job_id", &self.job_id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -149,5 +185,8 @@ fn decode<T: DeserializeOwned>(key: &str, output: serde_json::Value) -> Result<T
 }
 
 fn serialization(key: &str, what: &str, error: serde_json::Error) -> StepError {
-    StepError::Serialization { key: key.to_owned(), message: format!("{what}: {error}") }
+    StepError::Serialization {
+        key: key.to_owned(),
+        message: format!("{what}: {error}"),
+    }
 }

@@ -65,7 +65,9 @@ pub struct OnEvent<E>(PhantomData<fn() -> E>);
 impl<E: Event> JobTrigger for OnEvent<E> {
     type Payload = E;
     fn trigger_ref() -> TriggerRef {
-        TriggerRef::Event { name: E::NAME.to_owned() }
+        TriggerRef::Event {
+            name: E::NAME.to_owned(),
+        }
     }
 }
 
@@ -104,7 +106,9 @@ impl std::fmt::Display for TriggerRef {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             TriggerRef::Event { name } => write!(f, "event `{name}`"),
-            TriggerRef::Connector { connector, trigger } => write!(f, "trigger `{connector}/{trigger}`"),
+            TriggerRef::Connector { connector, trigger } => {
+                write!(f, "trigger `{connector}/{trigger}`")
+            }
         }
     }
 }
@@ -124,6 +128,10 @@ pub struct IntegrationRef {
 impl IntegrationRef {
     /// The integration `key` of connector `C`.
     pub fn of<C: Connector>(key: &'static str) -> Self {
-        IntegrationRef { key: key.to_owned(), connector: C::ID.to_owned(), connector_type: C::TYPE_NAME }
+        IntegrationRef {
+            key: key.to_owned(),
+            connector: C::ID.to_owned(),
+            connector_type: C::TYPE_NAME,
+        }
     }
 }

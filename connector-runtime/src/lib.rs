@@ -76,8 +76,8 @@ pub mod store;
 
 pub use config::{ConfigError, config_from_env};
 pub use connector::{
-    Action, ActionContext, ActionInput, ActionOutput, Connector, ConnectorConfig, ConnectorContext, Integration,
-    Payload, Trigger, TriggerContext,
+    Action, ActionContext, ActionInput, ActionOf, ActionOutput, Connector, ConnectorConfig,
+    ConnectorContext, Integration, Payload, Trigger, TriggerContext, TriggerOf,
 };
 pub use connector_macros::{Event, connector, job};
 pub use engine::{Engine, EngineBuilder};
@@ -98,8 +98,8 @@ pub use serde_json;
 /// Everything a connector or job file needs, in one import.
 pub mod prelude {
     pub use crate::{
-        ActionContext, ActionError, Connector, Engine, Event, Integration, JobError, Run, RunStatus, Secret,
-        StepError, TriggerContext, connector, job,
+        ActionContext, ActionError, Connector, Engine, Event, Integration, JobError, Run,
+        RunStatus, Secret, StepError, TriggerContext, connector, job,
     };
     pub use schemars::JsonSchema;
     pub use serde::{Deserialize, Serialize};
@@ -108,10 +108,14 @@ pub mod prelude {
 /// What generated code calls. Not public API: it changes without notice.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::connector::{ActionFn, TriggerFn, fn_key};
     pub use crate::job::IntegrationRef;
     pub use crate::manifest::{ActionManifest, TriggerManifest};
 
-    use crate::{ActionError, ActionInput, ActionOutput, ConnectorConfig, Event, JobError, JobTrigger, Payload};
+    use crate::{
+        ActionError, ActionInput, ActionOutput, ConnectorConfig, Event, JobError, JobTrigger,
+        Payload,
+    };
 
     /// Turns an action's own error type into [`ActionError`].
     pub fn action_result<T, E: Into<ActionError>>(result: Result<T, E>) -> Result<T, ActionError> {

@@ -57,10 +57,16 @@ pub(crate) struct Registry {
 
 impl Registry {
     pub(crate) fn integration<C: Connector>(&self) -> Option<&Integration<C>> {
-        self.integrations.get(C::ID)?.instance.downcast_ref::<Integration<C>>()
+        self.integrations
+            .get(C::ID)?
+            .instance
+            .downcast_ref::<Integration<C>>()
     }
 
-    pub(crate) fn jobs_for<'a>(&'a self, trigger: &'a TriggerRef) -> impl Iterator<Item = &'a JobEntry> + 'a {
+    pub(crate) fn jobs_for<'a>(
+        &'a self,
+        trigger: &'a TriggerRef,
+    ) -> impl Iterator<Item = &'a JobEntry> + 'a {
         self.jobs.iter().filter(move |job| &job.trigger == trigger)
     }
 

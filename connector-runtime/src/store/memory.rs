@@ -23,7 +23,10 @@ impl MemoryStore {
     fn with_runs<T>(&self, f: impl FnOnce(&mut BTreeMap<RunId, Run>) -> T) -> T {
         // A panic while holding the lock cannot leave a half-written run (every change is one
         // assignment), so a poisoned lock is safe to keep using.
-        let mut runs = self.runs.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut runs = self
+            .runs
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         f(&mut runs)
     }
 }
@@ -35,14 +38,22 @@ impl RunStore for MemoryStore {
             if runs.contains_key(&run.id) {
                 return Err(StoreError::DuplicateRun(run.id.clone()));
             }
-            runs.insert(run.id.clone(), Run { steps: Vec::new(), ..run.clone() });
+            runs.insert(
+                run.id.clone(),
+                Run {
+                    steps: Vec::new(),
+                    ..run.clone()
+                },
+            );
             Ok(())
         })
     }
 
     async fn update_run(&self, id: &RunId, update: &RunUpdate) -> Result<(), StoreError> {
         self.with_runs(|runs| {
-            let run = runs.get_mut(id).ok_or_else(|| StoreError::RunNotFound(id.clone()))?;
+            let run = runs
+                .get_mut(id)
+                .ok_or_else(|| StoreError::RunNotFound(id.clone()))?;
             run.status = update.status;
             run.output = update.output.clone();
             run.error = update.error.clone();
@@ -62,22 +73,33 @@ impl RunStore for MemoryStore {
                 .filter(|run| filter.job_id.as_ref().is_none_or(|job| &run.job_id == job))
                 .filter(|run| filter.status.is_none_or(|status| run.status == status))
                 .take(filter.limit.unwrap_or(usize::MAX))
-                .map(|run| Run { steps: Vec::new(), ..run.clone() })
+                .map(|run| Run {
+                    steps: Vec::new(),
+                    ..run.clone()
+                })
                 .collect()
         }))
     }
 
     async fn step(&self, run: &RunId, key: &str) -> Result<Option<StepRecord>, StoreError> {
         self.with_runs(|runs| {
-            let run = runs.get(run).ok_or_else(|| StoreError::RunNotFound(run.clone()))?;
+            let run = runs
+                .get(run)
+                .ok_or_else(|| StoreError::RunNotFound(run.clone()))?;
             Ok(run.step(key).cloned())
         })
     }
 
     async fn save_step(&self, run: &RunId, step: &StepRecord) -> Result<(), StoreError> {
         self.with_runs(|runs| {
-            let run = runs.get_mut(run).ok_or_else(|| StoreError::RunNotFound(run.clone()))?;
-            match run.steps.iter_mut().find(|existing| existing.key == step.key) {
+            let run = runs
+                .get_mut(run)
+                .ok_or_else(|| StoreError::RunNotFound(run.clone()))?;
+            match run
+                .steps
+                .iter_mut()
+                .find(|existing| existing.key == step.key)
+            {
                 Some(existing) => *existing = step.clone(),
                 None => run.steps.push(step.clone()),
             }

@@ -1,0 +1,146 @@
+//! The Simple Chat connector: the seed's `defineConnector(..).defineAction(..).defineTrigger(..)`.
+
+use chrono::{DateTime, Utc};
+use connector_runtime::prelude::*;
+
+/// Config of the Simple Chat connector (the seed's `SimpleChatSchema`).
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SimpleChatConfig {
+    /// The API key, sent as a bearer token.
+    pub api_key: Secret,
+    /// Where the Simple Chat API lives.
+    pub base_url: String,
+}
+
+/// Input of `sendMessage`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct SendMessage {
+    /// The channel to post in, like `general`.
+    pub channel: String,
+    /// The message text.
+    pub message: String,
+}
+
+/// Output of `sendMessage`: the message as the service stored it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SentMessage {
+    /// The id the service gave the message.
+    pub message_id: String,
+    /// The channel it was posted in.
+    pub channel: String,
+    /// When the service stored it.
+    pub timestamp: DateTime<Utc>,
+}
+
+/// Input of `getChannelInfo`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GetChannelInfo {
+    /// The channel's id, like `general`.
+    pub channel_id: String,
+}
+
+/// Output of `getChannelInfo`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ChannelInfo {
+    /// The channel's display name.
+    pub name: String,
+    /// How many members the channel has.
+    pub member_count: u32,
+    /// The channel's topic, if it has one.
+    pub topic: Option<String>,
+    /// Whether the channel exists; `false` leaves the other fields empty.
+    pub found: bool,
+}
+
+/// A message posted in a channel, as the service's webhook delivers it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct MessageReceived {
+    /// The channel the message was posted in.
+    pub channel: String,
+    /// Who posted it.
+    pub sender: String,
+    /// The message text.
+    pub text: String,
+    /// When it was posted (RFC 3339).
+    pub timestamp: DateTime<Utc>,
+}
+
+/// The Simple Chat service: post messages, read channels, hear about new messages.
+pub struct SimpleChat;
+
+/// What the service answers to a posted message.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PostedMessage {
+    message_id: String,
+    channel: String,
+    timestamp: DateTime<Utc>,
+}
+
+/// What the service answers about a channel.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ChannelResponse {
+    name: String,
+    member_count: u32,
+    topic: Option<String>,
+}
+
+/// Talks to the Simple Chat HTTP API with the configured API key.
+#[connector(id = "simple-chat", name = "Simple Chat Service", version = "1.0.0", config = SimpleChatConfig)]
+impl SimpleChat {
+    /// Posts a message to a channel.
+    #[action(id = "sendMessage", name = "Send Message")]
+    pub async fn send_message(ctx: &ActionContext<SimpleChatConfig>, input: SendMessage) -> Result<SentMessage, ActionError> {
+        let config = ctx.config();
+        ctx.logger().info(format!("sending a message to #{}", input.channel));
+        let posted: PostedMessage = ctx
+            .http()
+            .post(format!("{}/v1/messages", config.base_url))
+            .bearer_auth(&config.api_key)
+            .json(&input)
+            .send_json()
+            .await?;
+        Ok(SentMessage { message_id: posted.message_id, channel: posted.channel, timestamp: posted.timestamp })
+    }
+
+    /// Reads a channel's name, member count and topic.
+    #[action(id = "getChannelInfo", name = "Get Channel Information")]
+    pub async fn get_channel_info(
+        ctx: &ActionContext<SimpleChatConfig>,
+        input: GetChannelInfo,
+    ) -> Result<ChannelInfo, ActionError> {
+        let config = ctx.config();
+        ctx.logger().info(format!("fetching info for channel {}", input.channel_id));
+        let response = ctx
+            .http()
+            .get(format!("{}/v1/channels/{}", config.base_url, input.channel_id))
+            .bearer_auth(&config.api_key)
+            .send_json::<ChannelResponse>()
+            .await;
+        match response {
+            Ok(channel) => {
+                Ok(ChannelInfo { name: channel.name, member_count: channel.member_count, topic: channel.topic, found: true })
+            }
+            // The seed's contract: an unknown channel is an answer, not a failure.
+            Err(ActionError::Rejected { status: 404, .. }) => {
+                Ok(ChannelInfo { name: format!("Channel {}", input.channel_id), member_count: 0, topic: None, found: false })
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    /// A message was posted in a channel. Messages with no text are ignored.
+    #[trigger(id = "message.received", name = "Message Received")]
+    pub async fn message_received(
+        ctx: &TriggerContext<SimpleChatConfig>,
+        payload: MessageReceived,
+    ) -> Result<Option<MessageReceived>, ActionError> {
+        ctx.logger().info(format!("received a message from {} in #{}", payload.sender, payload.channel));
+        Ok((!payload.text.trim().is_empty()).then_some(payload))
+    }
+}
