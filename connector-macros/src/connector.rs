@@ -366,6 +366,7 @@ fn generate(def: &ConnectorDef) -> TokenStream {
     let action_types = actions.iter().map(|m| member_type(ty, m));
     let trigger_types = triggers.iter().map(|m| member_type(ty, m));
     let member_impls = def.members.iter().map(|member| member_impl(def, member));
+    let member_consts = def.members.iter().map(|member| member_const(ty, member));
     let client_methods = actions.iter().map(|member| client_method(ty, member));
     let config_check = quote_spanned! {config.span()=>
         const _: () = ::connector_runtime::__private::assert_config::<#config>();
@@ -423,7 +424,32 @@ fn generate(def: &ConnectorDef) -> TokenStream {
             #(#client_methods)*
         }
 
+        impl #ty {
+            #(#member_consts)*
+        }
+
         #(#member_impls)*
+    }
+}
+
+/// `pub const SEND_MESSAGE: ActionOf<SimpleChat, ..>`: names the member in ordinary code
+/// (`integration.call(SimpleChat::SEND_MESSAGE, input)`, `engine.deliver(SimpleChat::MESSAGE_RECEIVED, p)`).
+fn member_const(ty: &Ident, member: &Member) -> TokenStream {
+    let vis = &member.vis;
+    let name = Ident::new(
+        &names::screaming_snake(&member.fn_name.to_string()),
+        member.fn_name.span(),
+    );
+    let member_type = member_type(ty, member);
+    let doc = format!(
+        "The `{}` {} (the `{}` fn), as a value.",
+        member.args.id.as_str(),
+        member.kind.attr(),
+        member.fn_name
+    );
+    quote! {
+        #[doc = #doc]
+        #vis const #name: #member_type = <#member_type>::new();
     }
 }
 

@@ -39,6 +39,11 @@ pub fn pascal_case(snake: &str) -> String {
         .collect()
 }
 
+/// `send_message` -> `SEND_MESSAGE`.
+pub fn screaming_snake(snake: &str) -> String {
+    snake.trim_start_matches("r#").to_uppercase()
+}
+
 /// `Prefix` + `send_message` + `Suffix` -> `PrefixSendMessageSuffix`, spanned at `span`.
 pub fn generated(prefix: &str, fn_name: &Ident, suffix: &str, span: Span) -> Ident {
     Ident::new(

@@ -178,8 +178,30 @@ pub trait TriggerFn<const KEY: u64>: Connector {
     ) -> impl Future<Output = Result<Option<Self::Output>, ActionError>> + Send;
 }
 
-/// The action of connector `C` whose fn name hashes to `KEY`: `ActionOf<SimpleChat, {..}>`.
+/// The action of connector `C` whose fn name hashes to `KEY`. `#[connector]` names each one
+/// with a constant on the connector: `SimpleChat::SEND_MESSAGE`.
 pub struct ActionOf<C, const KEY: u64>(std::marker::PhantomData<fn() -> C>);
+
+impl<C, const KEY: u64> ActionOf<C, KEY> {
+    /// The action's value (it holds nothing; it names the action).
+    pub const fn new() -> Self {
+        ActionOf(std::marker::PhantomData)
+    }
+}
+
+impl<C, const KEY: u64> Clone for ActionOf<C, KEY> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<C, const KEY: u64> Copy for ActionOf<C, KEY> {}
+
+impl<C: ActionFn<KEY>, const KEY: u64> std::fmt::Debug for ActionOf<C, KEY> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ActionOf({}.{})", <C as Connector>::ID, <C as ActionFn<KEY>>::ID)
+    }
+}
 
 impl<C: ActionFn<KEY>, const KEY: u64> Action for ActionOf<C, KEY> {
     type Connector = C;
@@ -197,8 +219,30 @@ impl<C: ActionFn<KEY>, const KEY: u64> Action for ActionOf<C, KEY> {
     }
 }
 
-/// The trigger of connector `C` whose fn name hashes to `KEY`.
+/// The trigger of connector `C` whose fn name hashes to `KEY`. `#[connector]` names each one
+/// with a constant on the connector: `SimpleChat::MESSAGE_RECEIVED`.
 pub struct TriggerOf<C, const KEY: u64>(std::marker::PhantomData<fn() -> C>);
+
+impl<C, const KEY: u64> TriggerOf<C, KEY> {
+    /// The trigger's value (it holds nothing; it names the trigger).
+    pub const fn new() -> Self {
+        TriggerOf(std::marker::PhantomData)
+    }
+}
+
+impl<C, const KEY: u64> Clone for TriggerOf<C, KEY> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<C, const KEY: u64> Copy for TriggerOf<C, KEY> {}
+
+impl<C: TriggerFn<KEY>, const KEY: u64> std::fmt::Debug for TriggerOf<C, KEY> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "TriggerOf({}.{})", <C as Connector>::ID, <C as TriggerFn<KEY>>::ID)
+    }
+}
 
 impl<C: TriggerFn<KEY>, const KEY: u64> Trigger for TriggerOf<C, KEY> {
     type Connector = C;
@@ -269,9 +313,11 @@ impl<C: Connector> Integration<C> {
         }
     }
 
-    /// Calls action `A` once, directly: no run, no step, no retries. For tests of a connector.
+    /// Calls an action once, directly: no run, no step, no retries. For trying a connector in a
+    /// test: `SimpleChat::init(config).call(SimpleChat::SEND_MESSAGE, input).await`.
     pub async fn call<A: Action<Connector = C>>(
         &self,
+        _action: A,
         input: A::Input,
     ) -> Result<A::Output, ActionError> {
         A::run(&self.context(), input).await

@@ -166,9 +166,11 @@ impl Engine {
     }
 
     /// Hands a delivery to trigger `T` (as its webhook would): the trigger function decides
-    /// what the jobs receive, or ignores the delivery (no runs). Returns the started runs' ids.
+    /// what the jobs receive, or ignores the delivery (no runs). Returns the started runs' ids:
+    /// `engine.deliver(SimpleChat::MESSAGE_RECEIVED, payload)`.
     pub async fn deliver<T: Trigger>(
         &self,
+        _trigger: T,
         payload: T::Payload,
     ) -> Result<Vec<RunId>, ActionError> {
         let integration = self
