@@ -6,6 +6,8 @@ use darling::{Error, FromMeta};
 use proc_macro2::TokenStream;
 use syn::{Expr, Ident, Meta, Path};
 
+use crate::policy::{RateLimitArgs, RetryArgs};
+
 /// `#[connector(id = "..", name = "..", version = "..", config = Type, description = "..")]`
 #[derive(Debug, FromMeta)]
 pub struct ConnectorArgs {
@@ -15,6 +17,8 @@ pub struct ConnectorArgs {
     pub config: Path,
     #[darling(default)]
     pub description: Option<String>,
+    #[darling(default)]
+    pub rate_limit: Option<RateLimitArgs>,
 }
 
 /// `#[action(id = "..", name = "..", description = "..")]` and `#[trigger(..)]` alike.
@@ -24,6 +28,9 @@ pub struct MemberArgs {
     pub name: String,
     #[darling(default)]
     pub description: Option<String>,
+    /// Actions only: the action's own retry policy.
+    #[darling(default)]
+    pub retry: Option<SpannedValue<RetryArgs>>,
 }
 
 /// `#[job(id, name, version, description, event = T | trigger = C::f, integrations(k = C, ..))]`
@@ -40,6 +47,10 @@ pub struct JobArgs {
     pub trigger: Option<Path>,
     #[darling(default)]
     pub integrations: Integrations,
+    #[darling(default)]
+    pub retry: Option<RetryArgs>,
+    #[darling(default)]
+    pub concurrency: Option<SpannedValue<usize>>,
 }
 
 /// `integrations(chat = SimpleChat, tracker = IssueTracker)`, in declaration order.

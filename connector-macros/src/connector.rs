@@ -14,6 +14,7 @@ use syn::{
 
 use crate::args::{self, ConnectorArgs, MemberArgs};
 use crate::names;
+use crate::policy;
 
 /// What kind of member a fn is.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -52,6 +53,8 @@ struct Member {
     input: Type,
     /// The action's output, or what a trigger hands its jobs.
     output: Type,
+    /// `Some(RetryPolicy { .. })` from `retry(..)`.
+    retry: Option<TokenStream>,
 }
 
 pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
@@ -182,11 +185,23 @@ fn parse_member(function: ImplItemFn, kind: Kind, attr: &Attribute) -> darling::
         }
     };
     let signature = errors.handle(member_signature(kind, &function));
+    let retry = match member_args.as_ref().and_then(|args| args.retry.as_ref()) {
+        Some(retry) if kind == Kind::Trigger => {
+            errors.push(
+                Error::custom("`retry` is for actions: a trigger runs once per delivery")
+                    .with_span(&retry.span()),
+            );
+            None
+        }
+        Some(retry) => errors.handle(policy::retry_policy(retry)),
+        None => None,
+    };
     errors.finish()?;
     let (Some(args), Some((input, output))) = (member_args, signature) else {
         return Err(Error::custom("internal: member missing without an error"));
     };
     Ok(Member {
+        retry,
         kind,
         args,
         doc: names::doc_text(&function.attrs),
@@ -368,19 +383,18 @@ fn generate(def: &ConnectorDef) -> TokenStream {
     let member_impls = def.members.iter().map(|member| member_impl(def, member));
     let member_consts = def.members.iter().map(|member| member_const(ty, member));
     let client_methods = actions.iter().map(|member| client_method(ty, member));
-    let config_check = quote_spanned! {config.span()=>
-        const _: () = ::connector_runtime::__private::assert_config::<#config>();
-    };
     let client_doc = format!(
         "The typed client of the [`{type_name}`] connector: one method per action, each run as a step of the job's run.\n\nJobs reach it through their `io` (`io.chat.send_message(\"step-key\", input)`)."
     );
+    let rate_limit = def.args.rate_limit.as_ref().map(|limit| {
+        let limit = policy::rate_limit(limit);
+        quote! { const RATE_LIMIT: ::connector_runtime::RateLimit = #limit; }
+    });
     let init_doc = format!(
         "An instance of the `{id}` connector with this config, to register with the engine."
     );
 
     quote! {
-        #config_check
-
         impl #ty {
             #[doc = #init_doc]
             pub fn init(config: #config) -> ::connector_runtime::Integration<#ty> {
@@ -396,12 +410,13 @@ fn generate(def: &ConnectorDef) -> TokenStream {
             const VERSION: &'static str = #version;
             const DESCRIPTION: &'static str = #description;
             const TYPE_NAME: &'static str = #type_name;
+            #rate_limit
 
             fn client<'io>(
                 io: &'io ::connector_runtime::Io,
                 integration: &'io ::connector_runtime::Integration<Self>,
             ) -> #client<'io> {
-                #client { io, integration }
+                #client { io, integration, retry: ::core::option::Option::None }
             }
 
             fn actions() -> ::std::vec::Vec<::connector_runtime::__private::ActionManifest> {
@@ -418,9 +433,15 @@ fn generate(def: &ConnectorDef) -> TokenStream {
         pub struct #client<'io> {
             io: &'io ::connector_runtime::Io,
             integration: &'io ::connector_runtime::Integration<#ty>,
+            retry: ::core::option::Option<::connector_runtime::RetryPolicy>,
         }
 
         impl<'io> #client<'io> {
+            /// This client with a retry policy for its calls, over the actions' and the job's.
+            pub fn with_retry(self, policy: ::connector_runtime::RetryPolicy) -> Self {
+                #client { retry: ::core::option::Option::Some(policy), ..self }
+            }
+
             #(#client_methods)*
         }
 
@@ -454,10 +475,13 @@ fn member_const(ty: &Ident, member: &Member) -> TokenStream {
 }
 
 /// `{ fn_key("send_message") }`: the const argument that names a member among its connector's.
+///
+/// Spanned on the user's fn name: rustc prints an unevaluated const argument as its source text,
+/// so diagnostics read `ActionFn<send_message>` rather than quoting the whole attribute.
 fn member_key(member: &Member) -> TokenStream {
     let name = member.fn_name.to_string();
     let name = name.trim_start_matches("r#");
-    quote! { { ::connector_runtime::__private::fn_key(#name) } }
+    quote_spanned! {member.fn_name.span()=> { ::connector_runtime::__private::fn_key(#name) } }
 }
 
 /// `ActionOf<SimpleChat, { fn_key("send_message") }>`, or `TriggerOf<..>`.
@@ -481,36 +505,31 @@ fn member_impl(def: &ConnectorDef, member: &Member) -> TokenStream {
         .unwrap_or_else(|| member.doc.clone());
     let (id, name) = (member.args.id.as_str(), &member.args.name);
     let key = member_key(member);
-    // The bound checks carry the user's spans, so a missing derive is reported on their type.
-    let (member_trait, input_name, checks, result) = match member.kind {
+    let retry = member.retry.as_ref().map(|policy| {
+        quote! { const RETRY: ::core::option::Option<::connector_runtime::RetryPolicy> = #policy; }
+    });
+    // No separate bound checks: the trait's own bounds on `Input`/`Output` (`Payload`/`Output`)
+    // already report a missing derive on the user's type, and a second check only repeats it.
+    let (member_trait, input_name, result) = match member.kind {
         Kind::Action => (
             quote! { ::connector_runtime::__private::ActionFn<#key> },
             quote! { Input },
-            vec![
-                quote_spanned! {input.span()=> ::connector_runtime::__private::assert_input::<#input>() },
-                quote_spanned! {output.span()=> ::connector_runtime::__private::assert_output::<#output>() },
-            ],
             quote! { ::core::result::Result<#output, ::connector_runtime::ActionError> },
         ),
         Kind::Trigger => (
             quote! { ::connector_runtime::__private::TriggerFn<#key> },
             quote! { Payload },
-            vec![
-                quote_spanned! {input.span()=> ::connector_runtime::__private::assert_payload::<#input>() },
-                quote_spanned! {output.span()=> ::connector_runtime::__private::assert_payload::<#output>() },
-            ],
             quote! { ::core::result::Result<::core::option::Option<#output>, ::connector_runtime::ActionError> },
         ),
     };
     quote! {
-        const _: () = { #(#checks;)* };
-
         impl #member_trait for #ty {
             type #input_name = #input;
             type Output = #output;
             const ID: &'static str = #id;
             const NAME: &'static str = #name;
             const DESCRIPTION: &'static str = #description;
+            #retry
 
             async fn run(
                 ctx: &::connector_runtime::ConnectorContext<<#ty as ::connector_runtime::Connector>::Config>,
@@ -542,7 +561,7 @@ fn client_method(ty: &Ident, member: &Member) -> TokenStream {
             key: &str,
             input: #input,
         ) -> ::core::result::Result<#output, ::connector_runtime::StepError> {
-            self.io.call::<#action>(self.integration, key, input).await
+            self.io.call_with::<#action>(self.integration, key, input, self.retry).await
         }
     }
 }

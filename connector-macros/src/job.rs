@@ -10,6 +10,7 @@ use syn::{FnArg, Ident, ItemFn, Path, ReturnType, Type};
 use crate::args::{self, IntegrationArg, JobArgs};
 use crate::connector::first_type_argument;
 use crate::names;
+use crate::policy;
 
 /// The job, as this crate models it.
 struct JobDef {
@@ -21,6 +22,8 @@ struct JobDef {
     marker: Ident,
     io: Ident,
     description: String,
+    /// `Some(RetryPolicy { .. })` from `retry(..)`.
+    retry: Option<TokenStream>,
 }
 
 /// What starts the job.
@@ -66,6 +69,10 @@ fn parse(args: TokenStream, function: ItemFn) -> darling::Result<JobDef> {
         .as_ref()
         .and_then(|args| errors.handle(trigger_source(args)));
     let signature = errors.handle(signature(&function));
+    let retry = args
+        .as_ref()
+        .and_then(|args| args.retry.as_ref())
+        .and_then(|retry| errors.handle(policy::retry_policy(retry)));
     errors.finish()?;
     let (Some(args), Some(trigger), Some((payload, output))) = (args, trigger, signature) else {
         return Err(Error::custom(
@@ -86,6 +93,7 @@ fn parse(args: TokenStream, function: ItemFn) -> darling::Result<JobDef> {
         output,
         description,
         function,
+        retry,
     })
 }
 
@@ -207,6 +215,14 @@ fn validate(def: &JobDef) -> darling::Result<()> {
     let mut errors = Error::accumulator();
     errors.handle(args::check_id("job", &def.args.id));
     errors.handle(args::check_version(&def.args.version));
+    if let Some(concurrency) = &def.args.concurrency {
+        if **concurrency == 0 {
+            errors.push(
+                Error::custom("`concurrency` is how many runs may execute at once: use 1 or more")
+                    .with_span(&concurrency.span()),
+            );
+        }
+    }
     errors.finish()
 }
 
@@ -227,8 +243,8 @@ fn generate(def: &JobDef) -> TokenStream {
 
     let (trigger, trigger_check) = match &def.trigger {
         TriggerSource::Event(event) => (
-            quote! { ::connector_runtime::OnEvent<#event> },
-            quote_spanned! {event.span()=> ::connector_runtime::__private::assert_event::<#event>(); },
+            quote_spanned! {event.span()=> ::connector_runtime::OnEvent<#event> },
+            quote! {},
         ),
         TriggerSource::Connector {
             written,
@@ -247,9 +263,6 @@ fn generate(def: &JobDef) -> TokenStream {
                 quote_spanned! {written.span()=> let _ = #written; },
             )
         }
-    };
-    let payload_check = quote_spanned! {payload.span()=>
-        ::connector_runtime::__private::assert_job_payload::<#trigger, #payload>();
     };
 
     let fields = integrations
@@ -275,6 +288,13 @@ fn generate(def: &JobDef) -> TokenStream {
             quote! { ::connector_runtime::__private::IntegrationRef::of::<#connector>(#key_text) }
         });
 
+    let retry = def.retry.as_ref().map(|policy| {
+        quote! { const RETRY: ::core::option::Option<::connector_runtime::RetryPolicy> = #policy; }
+    });
+    let concurrency = def.args.concurrency.as_ref().map(|n| {
+        let n = **n;
+        quote! { const CONCURRENCY: ::core::option::Option<usize> = ::core::option::Option::Some(#n); }
+    });
     let marker_doc = format!("The `{id}` job: register it with `Engine::builder().job({marker})`.");
     let io_doc = format!(
         "The `io` of the `{id}` job: one typed client field per integration; derefs to [`Io`](::connector_runtime::Io) for the run's logger and id."
@@ -304,7 +324,6 @@ fn generate(def: &JobDef) -> TokenStream {
             #[allow(unreachable_code, clippy::diverging_sub_expression)]
             fn __check() {
                 #trigger_check
-                #payload_check
             }
         };
 
@@ -315,6 +334,8 @@ fn generate(def: &JobDef) -> TokenStream {
             const NAME: &'static str = #job_name;
             const VERSION: &'static str = #version;
             const DESCRIPTION: &'static str = #description;
+            #retry
+            #concurrency
 
             fn integrations() -> ::std::vec::Vec<::connector_runtime::IntegrationRef> {
                 ::std::vec![#(#refs),*]

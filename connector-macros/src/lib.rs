@@ -15,6 +15,7 @@ mod connector;
 mod event;
 mod job;
 mod names;
+mod policy;
 mod stray;
 
 use proc_macro::TokenStream;

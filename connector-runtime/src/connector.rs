@@ -13,6 +13,8 @@ use crate::http::HttpClient;
 use crate::io::Io;
 use crate::logger::Logger;
 use crate::manifest::{ActionManifest, ConnectorManifest, TriggerManifest};
+use crate::rate_limit::RateLimit;
+use crate::retry::RetryPolicy;
 
 /// The bounds on a connector's config type.
 #[diagnostic::on_unimplemented(
@@ -67,6 +69,8 @@ pub trait Connector: Sized + Send + Sync + 'static {
     const DESCRIPTION: &'static str;
     /// The Rust type's name, for error messages.
     const TYPE_NAME: &'static str;
+    /// How fast an instance may call the service (`#[connector(rate_limit(..))]`).
+    const RATE_LIMIT: RateLimit = RateLimit::NONE;
 
     /// The typed client for a job's run.
     fn client<'io>(io: &'io Io, integration: &'io Integration<Self>) -> Self::Client<'io>;
@@ -98,6 +102,8 @@ pub trait Action: Send + Sync + 'static {
     const NAME: &'static str;
     /// What the action does (from its doc comment).
     const DESCRIPTION: &'static str;
+    /// The action's retry policy (`#[action(retry(..))]`), if it has its own.
+    const RETRY: Option<RetryPolicy> = None;
 
     /// Runs the action once.
     fn run(
@@ -147,6 +153,8 @@ pub trait ActionFn<const KEY: u64>: Connector {
     const NAME: &'static str;
     /// What the action does.
     const DESCRIPTION: &'static str;
+    /// The action's own retry policy.
+    const RETRY: Option<RetryPolicy> = None;
     /// Runs the action once.
     fn run(
         ctx: &ActionContext<Self::Config>,
@@ -199,7 +207,12 @@ impl<C, const KEY: u64> Copy for ActionOf<C, KEY> {}
 
 impl<C: ActionFn<KEY>, const KEY: u64> std::fmt::Debug for ActionOf<C, KEY> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "ActionOf({}.{})", <C as Connector>::ID, <C as ActionFn<KEY>>::ID)
+        write!(
+            f,
+            "ActionOf({}.{})",
+            <C as Connector>::ID,
+            <C as ActionFn<KEY>>::ID
+        )
     }
 }
 
@@ -210,6 +223,7 @@ impl<C: ActionFn<KEY>, const KEY: u64> Action for ActionOf<C, KEY> {
     const ID: &'static str = <C as ActionFn<KEY>>::ID;
     const NAME: &'static str = <C as ActionFn<KEY>>::NAME;
     const DESCRIPTION: &'static str = <C as ActionFn<KEY>>::DESCRIPTION;
+    const RETRY: Option<RetryPolicy> = <C as ActionFn<KEY>>::RETRY;
 
     fn run(
         ctx: &ActionContext<C::Config>,
@@ -240,7 +254,12 @@ impl<C, const KEY: u64> Copy for TriggerOf<C, KEY> {}
 
 impl<C: TriggerFn<KEY>, const KEY: u64> std::fmt::Debug for TriggerOf<C, KEY> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "TriggerOf({}.{})", <C as Connector>::ID, <C as TriggerFn<KEY>>::ID)
+        write!(
+            f,
+            "TriggerOf({}.{})",
+            <C as Connector>::ID,
+            <C as TriggerFn<KEY>>::ID
+        )
     }
 }
 
@@ -287,12 +306,17 @@ struct IntegrationShared<Cfg> {
 }
 
 impl<C: Connector> Integration<C> {
-    /// A connector instance with this config.
+    /// A connector instance with this config, limited as the connector declares.
     pub fn new(config: C::Config) -> Self {
+        Self::with_rate_limit(config, C::RATE_LIMIT)
+    }
+
+    /// A connector instance with this config and these limits (shared by every run using it).
+    pub fn with_rate_limit(config: C::Config, limit: RateLimit) -> Self {
         Integration {
             shared: Arc::new(IntegrationShared {
                 config: Arc::new(config),
-                http: HttpClient::new(),
+                http: HttpClient::new(limit),
             }),
         }
     }

@@ -1,34 +1,65 @@
 //! [`Engine`]: registers connectors and jobs, starts runs when events and trigger deliveries
-//! arrive, and keeps their records in a [`RunStore`].
+//! arrive, keeps their records in a [`RunStore`], and resumes the runs a previous process left
+//! unfinished.
 
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use chrono::Utc;
 use futures::FutureExt;
 use serde_json::Value;
-use tokio::sync::watch;
+use tokio::sync::{Semaphore, watch};
 use tracing::Instrument;
 
 use crate::connector::{Connector, Integration, Trigger};
 use crate::error::{ActionError, EngineError, JobError};
 use crate::event::Event;
-use crate::io::Io;
+use crate::io::{Io, Settings};
 use crate::job::{IntegrationRef, Job, JobTrigger, OnTrigger, TriggerRef};
 use crate::manifest::Manifest;
 use crate::registry::{IntegrationEntry, JobEntry, Registry};
+use crate::retry::RetryPolicy;
 use crate::run::{Run, RunId, RunStatus};
-use crate::store::{MemoryStore, RunFilter, RunStore, RunUpdate};
+use crate::store::{RunFilter, RunStore, RunUpdate, SqliteStore, StoreError};
+
+/// Where the default SQLite store lives unless `CONNECTOR_RUNTIME_DB` or
+/// [`EngineBuilder::sqlite`] says otherwise (relative to the working directory).
+pub const DEFAULT_DB_PATH: &str = ".connector-runtime/runs.sqlite3";
+
+/// The default limit on a step's output, as JSON: 3 MiB.
+pub const DEFAULT_MAX_STEP_OUTPUT: usize = 3 * 1024 * 1024;
 
 /// Builds an [`Engine`]; [`EngineBuilder::build`] checks that every job's integrations are there.
 #[must_use = "call `.build()` to get the engine"]
-#[derive(Default)]
 pub struct EngineBuilder {
     registry: Registry,
     declared: Vec<(&'static str, IntegrationRef)>,
-    store: Option<Arc<dyn RunStore>>,
+    store: StoreChoice,
+    settings: Settings,
     duplicate: Option<EngineError>,
+}
+
+enum StoreChoice {
+    Default,
+    Sqlite(PathBuf),
+    Given(Arc<dyn RunStore>),
+}
+
+impl Default for EngineBuilder {
+    fn default() -> Self {
+        EngineBuilder {
+            registry: Registry::default(),
+            declared: Vec::new(),
+            store: StoreChoice::Default,
+            settings: Settings {
+                retry: RetryPolicy::DEFAULT,
+                max_step_output: DEFAULT_MAX_STEP_OUTPUT,
+            },
+            duplicate: None,
+        }
+    }
 }
 
 impl EngineBuilder {
@@ -64,29 +95,49 @@ impl EngineBuilder {
         self
     }
 
-    /// Keeps runs in `store` (default: [`MemoryStore`]).
+    /// Keeps runs in `store` (default: SQLite at [`DEFAULT_DB_PATH`]).
     pub fn store(self, store: impl RunStore) -> Self {
         self.shared_store(Arc::new(store))
     }
 
     /// Keeps runs in a store shared with other code (a CLI listing runs, a test).
     pub fn shared_store(mut self, store: Arc<dyn RunStore>) -> Self {
-        self.store = Some(store);
+        self.store = StoreChoice::Given(store);
         self
     }
 
-    /// Checks the registrations and returns the engine: a job whose integration is not
-    /// registered is refused here, before anything runs.
+    /// Keeps runs in the SQLite file at `path` (created on first use).
+    pub fn sqlite(mut self, path: impl Into<PathBuf>) -> Self {
+        self.store = StoreChoice::Sqlite(path.into());
+        self
+    }
+
+    /// The retry policy of steps whose action, job and call set none.
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.settings.retry = policy;
+        self
+    }
+
+    /// The largest step output, in bytes of JSON, a store accepts (default 3 MiB).
+    pub fn max_step_output(mut self, bytes: usize) -> Self {
+        self.settings.max_step_output = bytes;
+        self
+    }
+
+    /// Checks the registrations, opens the store and returns the engine: a job whose integration
+    /// is not registered is refused here, before anything runs.
+    ///
+    /// Call [`Engine::recover`] next to resume what an earlier process left unfinished.
     pub fn build(self) -> Result<Engine, EngineError> {
         if let Some(error) = self.duplicate {
             return Err(error);
         }
-        if let Some((job, missing)) = self.declared.into_iter().find(|(_, i)| {
-            !self
-                .registry
-                .integrations
-                .contains_key(i.connector.as_str())
-        }) {
+        let registry = self.registry;
+        if let Some((job, missing)) = self
+            .declared
+            .into_iter()
+            .find(|(_, i)| !registry.integrations.contains_key(i.connector.as_str()))
+        {
             return Err(EngineError::MissingIntegration {
                 job,
                 key: missing.key,
@@ -94,12 +145,27 @@ impl EngineBuilder {
                 connector_type: missing.connector_type,
             });
         }
-        let store = self.store.unwrap_or_else(|| Arc::new(MemoryStore::new()));
+        let store: Arc<dyn RunStore> = match self.store {
+            StoreChoice::Given(store) => store,
+            StoreChoice::Sqlite(path) => Arc::new(SqliteStore::open(path)?),
+            StoreChoice::Default => {
+                let path = std::env::var_os("CONNECTOR_RUNTIME_DB")
+                    .map_or_else(|| PathBuf::from(DEFAULT_DB_PATH), PathBuf::from);
+                Arc::new(SqliteStore::open(path)?)
+            }
+        };
+        let job_slots = registry
+            .jobs
+            .iter()
+            .filter_map(|job| Some((job.id, Arc::new(Semaphore::new(job.concurrency?.max(1))))))
+            .collect();
         Ok(Engine {
             shared: Arc::new(Shared {
-                registry: Arc::new(self.registry),
+                registry: Arc::new(registry),
                 store,
-                finished: Mutex::default(),
+                settings: Arc::new(self.settings),
+                job_slots,
+                active: Mutex::default(),
             }),
         })
     }
@@ -117,8 +183,11 @@ pub struct Engine {
 struct Shared {
     registry: Arc<Registry>,
     store: Arc<dyn RunStore>,
-    /// Runs started by this engine and not yet awaited: a receiver turns `true` when one ends.
-    finished: Mutex<HashMap<RunId, watch::Receiver<bool>>>,
+    settings: Arc<Settings>,
+    /// Per-job limits on runs executing at once.
+    job_slots: HashMap<&'static str, Arc<Semaphore>>,
+    /// Runs executing in this process: each receiver turns `true` when its run's execution ends.
+    active: Mutex<HashMap<RunId, watch::Receiver<bool>>>,
 }
 
 impl Engine {
@@ -147,9 +216,13 @@ impl Engine {
         }
     }
 
-    /// Sends event `E`: starts a run of every job it triggers and returns their ids at once.
+    /// Sends event `E`: records a run of every job it triggers, starts them, and returns their
+    /// ids at once.
     pub async fn dispatch<E: Event>(&self, event: E) -> Result<Vec<RunId>, EngineError> {
-        let payload = to_json(E::NAME, &event)?;
+        let payload = serde_json::to_value(&event).map_err(|error| EngineError::Payload {
+            name: E::NAME.to_owned(),
+            message: error.to_string(),
+        })?;
         self.start_runs(
             TriggerRef::Event {
                 name: E::NAME.to_owned(),
@@ -165,8 +238,8 @@ impl Engine {
         self.wait_all(&ids).await
     }
 
-    /// Hands a delivery to trigger `T` (as its webhook would): the trigger function decides
-    /// what the jobs receive, or ignores the delivery (no runs). Returns the started runs' ids:
+    /// Hands a delivery to a trigger (as its webhook would): the trigger function decides what
+    /// the jobs receive, or ignores the delivery (no runs). Returns the started runs' ids:
     /// `engine.deliver(SimpleChat::MESSAGE_RECEIVED, payload)`.
     pub async fn deliver<T: Trigger>(
         &self,
@@ -195,13 +268,65 @@ impl Engine {
             .map_err(|error| ActionError::permanent(error.to_string()))
     }
 
-    /// Waits for a run to finish and returns it with its steps.
+    /// Resumes every run an earlier process left unfinished (queued, running or waiting): each
+    /// executes again from the top, its completed steps replayed from the store. Call it once
+    /// at start-up. Returns the resumed runs' ids.
+    pub async fn recover(&self) -> Result<Vec<RunId>, EngineError> {
+        let unfinished = self
+            .shared
+            .store
+            .list_runs(&RunFilter::unfinished())
+            .await?;
+        let mut resumed = Vec::new();
+        // Oldest first, so runs resume in the order they were accepted.
+        for run in unfinished.into_iter().rev() {
+            if self.is_active(&run.id) {
+                continue;
+            }
+            tracing::info!(run_id = %run.id, job_id = %run.job_id, status = %run.status, "resuming an unfinished run");
+            self.spawn(run.id.clone());
+            resumed.push(run.id);
+        }
+        Ok(resumed)
+    }
+
+    /// Resumes or retries one run by id: an unfinished run left by another process, or a
+    /// failed run. It executes again from the top; steps that succeeded are not run again.
+    pub async fn resume(&self, id: &RunId) -> Result<RunId, EngineError> {
+        let run = self
+            .shared
+            .store
+            .run(id)
+            .await?
+            .ok_or_else(|| EngineError::RunNotFound(id.to_string()))?;
+        if run.status == RunStatus::Succeeded {
+            return Err(EngineError::NotResumable {
+                id: id.to_string(),
+                reason: "it succeeded already",
+            });
+        }
+        if self.is_active(id) {
+            return Err(EngineError::NotResumable {
+                id: id.to_string(),
+                reason: "it is executing in this process",
+            });
+        }
+        if self.shared.registry.job(&run.job_id).is_none() {
+            return Err(EngineError::NotResumable {
+                id: id.to_string(),
+                reason: "its job is not registered with this engine",
+            });
+        }
+        self.spawn(id.clone());
+        Ok(id.clone())
+    }
+
+    /// Waits for a run's execution in this process to end and returns the run with its steps.
     pub async fn wait(&self, id: &RunId) -> Result<Run, EngineError> {
-        let receiver = self.lock_finished().get(id).cloned();
+        let receiver = self.lock_active().get(id).cloned();
         if let Some(mut receiver) = receiver {
-            // An error means the sender is gone, which happens only after the run ended.
+            // An error means the sender is gone, which happens only after the execution ended.
             let _ = receiver.wait_for(|done| *done).await;
-            self.lock_finished().remove(id);
         }
         self.shared
             .store
@@ -248,19 +373,13 @@ impl Engine {
                 error: None,
                 created_at: now,
                 updated_at: now,
+                wake_at: None,
+                executions: 0,
                 steps: Vec::new(),
             };
             // Recorded before anything runs: an accepted run is never lost.
             self.shared.store.create_run(&run).await?;
-            let (done, receiver) = watch::channel(false);
-            self.lock_finished().insert(run.id.clone(), receiver);
-            tokio::spawn(execute(
-                Arc::clone(&self.shared),
-                job.id,
-                run.id.clone(),
-                payload.clone(),
-                done,
-            ));
+            self.spawn(run.id.clone());
             ids.push(run.id);
         }
         if ids.is_empty() {
@@ -269,9 +388,26 @@ impl Engine {
         Ok(ids)
     }
 
-    fn lock_finished(&self) -> std::sync::MutexGuard<'_, HashMap<RunId, watch::Receiver<bool>>> {
+    fn spawn(&self, id: RunId) {
+        let (done, receiver) = watch::channel(false);
+        self.lock_active().insert(id.clone(), receiver);
+        let engine = self.clone();
+        tokio::spawn(async move {
+            execute(&engine.shared, &id).await;
+            engine.lock_active().remove(&id);
+            let _ = done.send(true);
+        });
+    }
+
+    fn is_active(&self, id: &RunId) -> bool {
+        self.lock_active()
+            .get(id)
+            .is_some_and(|done| !*done.borrow())
+    }
+
+    fn lock_active(&self) -> std::sync::MutexGuard<'_, HashMap<RunId, watch::Receiver<bool>>> {
         self.shared
-            .finished
+            .active
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -293,74 +429,94 @@ impl std::fmt::Debug for Engine {
     }
 }
 
-/// Executes one run to its end and records the outcome.
-async fn execute(
-    shared: Arc<Shared>,
-    job_id: &'static str,
-    run_id: RunId,
-    payload: Value,
-    done: watch::Sender<bool>,
-) {
-    let span = tracing::info_span!("run", run_id = %run_id, job_id);
+/// Executes a recorded run once, to its end or to a failure, and records the outcome. A store
+/// failure leaves the run unfinished in the store, for [`Engine::recover`] to pick up.
+async fn execute(shared: &Shared, id: &RunId) {
+    let run = match shared.store.run(id).await {
+        Ok(Some(run)) => run,
+        Ok(None) => {
+            return tracing::error!(run_id = %id, "cannot execute a run the store does not have");
+        }
+        Err(error) => {
+            return tracing::error!(run_id = %id, %error, "cannot load the run to execute it");
+        }
+    };
+    let Some(job) = shared.registry.job(&run.job_id) else {
+        return tracing::error!(run_id = %id, job_id = %run.job_id, "the run's job is not registered; left as it is");
+    };
+    let span = tracing::info_span!("run", run_id = %id, job_id = job.id);
     async {
-        let outcome = run_job(&shared, job_id, &run_id, payload).await;
-        let update = match outcome {
-            Ok(output) => {
-                tracing::info!("run succeeded");
-                RunUpdate {
-                    status: RunStatus::Succeeded,
-                    output: Some(output),
-                    error: None,
-                }
-            }
-            Err(error) => {
-                tracing::warn!(%error, "run failed");
-                RunUpdate {
-                    status: RunStatus::Failed,
-                    output: None,
-                    error: Some(error.to_string()),
-                }
-            }
+        // Runs beyond the job's concurrency wait here, still `queued` in the store.
+        let _slot = match shared.job_slots.get(job.id) {
+            Some(slots) => Arc::clone(slots).acquire_owned().await.ok(),
+            None => None,
         };
-        if let Err(error) = shared.store.update_run(&run_id, &update).await {
-            tracing::error!(%error, "could not record the run's outcome");
+        if let Err(error) = record_outcome(shared, job, id, run.payload).await {
+            tracing::error!(%error, "the run store failed; the run stays unfinished and resumes on recovery");
         }
     }
     .instrument(span)
     .await;
-    let _ = done.send(true);
 }
 
-async fn run_job(
+async fn record_outcome(
     shared: &Shared,
-    job_id: &'static str,
-    run_id: &RunId,
+    job: &JobEntry,
+    id: &RunId,
     payload: Value,
-) -> Result<Value, JobError> {
-    let job = shared
-        .registry
-        .job(job_id)
-        .ok_or_else(|| format!("job `{job_id}` is not registered"))?;
+) -> Result<(), StoreError> {
     let running = RunUpdate {
-        status: RunStatus::Running,
-        output: None,
-        error: None,
+        new_execution: true,
+        ..RunUpdate::status(RunStatus::Running)
     };
-    shared.store.update_run(run_id, &running).await?;
+    shared.store.update_run(id, &running).await?;
     tracing::info!("run started");
     let io = Io::new(
-        run_id.clone(),
-        job_id,
+        id.clone(),
+        job.id,
+        job.retry,
         Arc::clone(&shared.store),
         Arc::clone(&shared.registry),
+        Arc::clone(&shared.settings),
     );
     // A panicking job fails its run; it must not take the engine's task (or its record) with it.
-    match AssertUnwindSafe((job.execute)(payload, &io))
+    let result: Result<Value, JobError> = match AssertUnwindSafe((job.execute)(payload, &io))
         .catch_unwind()
         .await
     {
         Ok(result) => result,
         Err(panic) => Err(format!("job panicked: {}", panic_message(&panic)).into()),
+    };
+    let update = match result {
+        Ok(output) => {
+            tracing::info!("run succeeded");
+            RunUpdate {
+                output: Some(output),
+                ..RunUpdate::status(RunStatus::Succeeded)
+            }
+        }
+        Err(error) => {
+            // A store failure inside a step is not the job's fault: leave the run unfinished.
+            if let Some(store_error) = error
+                .downcast_ref::<crate::StepError>()
+                .and_then(store_failure)
+            {
+                return Err(store_error.clone());
+            }
+            tracing::warn!(%error, "run failed");
+            RunUpdate {
+                error: Some(error.to_string()),
+                ..RunUpdate::status(RunStatus::Failed)
+            }
+        }
+    };
+    shared.store.update_run(id, &update).await
+}
+
+fn store_failure(error: &crate::StepError) -> Option<&StoreError> {
+    match error {
+        crate::StepError::Store(store) => Some(store),
+        _ => None,
     }
 }
 
@@ -370,11 +526,4 @@ fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> &str {
         .copied()
         .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
         .unwrap_or("no message")
-}
-
-fn to_json<T: serde::Serialize>(name: &str, value: &T) -> Result<Value, EngineError> {
-    serde_json::to_value(value).map_err(|error| EngineError::Payload {
-        name: name.to_owned(),
-        message: error.to_string(),
-    })
 }

@@ -144,6 +144,33 @@ pub enum StepError {
         /// What serde said.
         message: String,
     },
+    /// The step's output is larger than the engine allows.
+    #[error(
+        "step `{key}`: the output is {size} bytes, over the limit of {limit} bytes; return less, or raise the engine's `max_step_output`"
+    )]
+    OutputTooLarge {
+        /// The step key.
+        key: String,
+        /// The output's size as JSON.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// A completed step's stored output no longer fits the action's output type (the connector
+    /// changed since the step ran).
+    #[error(
+        "step `{key}` completed before the output type changed, and its stored output no longer fits ({reason}); stored with schema {old_schema}, the output type's schema is now {new_schema}"
+    )]
+    OutputSchemaChanged {
+        /// The step key.
+        key: String,
+        /// The schema the output was stored with.
+        old_schema: String,
+        /// Today's schema.
+        new_schema: String,
+        /// What serde said.
+        reason: String,
+    },
     /// The run store failed.
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
@@ -178,6 +205,14 @@ pub enum EngineError {
     /// No run with that id.
     #[error("no run with id `{0}`")]
     RunNotFound(String),
+    /// The run cannot be resumed in the state it is in.
+    #[error("run `{id}` cannot be resumed: {reason}")]
+    NotResumable {
+        /// The run's id.
+        id: String,
+        /// Why not.
+        reason: &'static str,
+    },
     /// An event or payload could not be serialized.
     #[error("payload of `{name}` could not be serialized: {message}")]
     Payload {

@@ -1,6 +1,7 @@
 //! The HTTP helper actions use: one pooled reqwest client per connector instance, the step's
 //! idempotency key on every request, and responses classified into [`ActionError`]s.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
@@ -9,6 +10,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::error::ActionError;
+use crate::rate_limit::{Limiter, RateLimit};
 use crate::secret::Secret;
 
 /// The header that carries a step's idempotency key.
@@ -21,10 +23,11 @@ const ERROR_BODY_LIMIT: usize = 512;
 #[derive(Debug, Clone)]
 pub struct HttpClient {
     client: reqwest::Client,
+    limiter: Option<Arc<Limiter>>,
 }
 
 impl HttpClient {
-    pub(crate) fn new() -> Self {
+    pub(crate) fn new(limit: RateLimit) -> Self {
         let client = reqwest::Client::builder()
             .tcp_nodelay(true)
             .connect_timeout(Duration::from_secs(10))
@@ -32,7 +35,10 @@ impl HttpClient {
             // Building fails only when the TLS backend or system config cannot load; with the
             // features this crate enables there is none, so the default client is equivalent.
             .unwrap_or_default();
-        HttpClient { client }
+        HttpClient {
+            client,
+            limiter: Limiter::new(limit).map(Arc::new),
+        }
     }
 }
 
@@ -57,7 +63,10 @@ impl<'a> StepHttp<'a> {
         if let Some(key) = self.idempotency_key {
             builder = builder.header(IDEMPOTENCY_KEY, key);
         }
-        Request { builder }
+        Request {
+            builder,
+            limiter: self.client.limiter.clone(),
+        }
     }
 
     /// A `GET` request.
@@ -96,46 +105,49 @@ impl<'a> StepHttp<'a> {
 #[must_use = "a request does nothing until it is sent"]
 pub struct Request {
     builder: reqwest::RequestBuilder,
+    limiter: Option<Arc<Limiter>>,
 }
 
 impl Request {
+    fn map(self, f: impl FnOnce(reqwest::RequestBuilder) -> reqwest::RequestBuilder) -> Self {
+        Request {
+            builder: f(self.builder),
+            limiter: self.limiter,
+        }
+    }
+
     /// Sets a JSON body.
     pub fn json<T: Serialize + ?Sized>(self, body: &T) -> Self {
-        Request {
-            builder: self.builder.json(body),
-        }
+        self.map(|builder| builder.json(body))
     }
 
     /// Adds query parameters.
     pub fn query<T: Serialize + ?Sized>(self, query: &T) -> Self {
-        Request {
-            builder: self.builder.query(query),
-        }
+        self.map(|builder| builder.query(query))
     }
 
     /// Adds a header.
     pub fn header(self, name: impl Into<HeaderName>, value: impl Into<HeaderValue>) -> Self {
-        Request {
-            builder: self.builder.header(name.into(), value.into()),
-        }
+        self.map(|builder| builder.header(name.into(), value.into()))
     }
 
     /// Sets `Authorization: Bearer <secret>`; the header is marked sensitive so it is never logged.
     pub fn bearer_auth(self, token: &Secret) -> Self {
-        Request {
-            builder: self.builder.bearer_auth(token.expose()),
-        }
+        self.map(|builder| builder.bearer_auth(token.expose()))
     }
 
     /// Sets a per-request timeout.
     pub fn timeout(self, timeout: Duration) -> Self {
-        Request {
-            builder: self.builder.timeout(timeout),
-        }
+        self.map(|builder| builder.timeout(timeout))
     }
 
     /// Sends the request; a non-2xx answer becomes the matching [`ActionError`].
     pub async fn send(self) -> Result<reqwest::Response, ActionError> {
+        // Held until the answer's head arrives: the connector's rate limit and concurrency.
+        let _admission = match &self.limiter {
+            Some(limiter) => Some(limiter.admit().await),
+            None => None,
+        };
         let response = self.builder.send().await?;
         let status = response.status();
         if status.is_success() {

@@ -1,27 +1,47 @@
 //! [`Io`]: what a job's `io` derefs to. Every connector call goes through [`Io::call`], which makes
-//! it a step of the run: keyed, recorded in the store, logged in the step's span.
+//! it a durable step of the run: keyed, retried by policy, recorded in the store before the job
+//! goes on, and replayed from the store when the run is resumed.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 use tracing::Instrument;
 
 use crate::connector::{Action, Connector, Integration};
 use crate::error::{ActionError, StepError};
+use crate::fingerprint;
 use crate::logger::Logger;
 use crate::registry::Registry;
-use crate::run::{RunId, StepKind, StepRecord, StepStatus};
-use crate::store::RunStore;
+use crate::retry::RetryPolicy;
+use crate::run::{RunId, RunStatus, StepKind, StepRecord, StepStatus};
+use crate::store::{RunStore, RunUpdate};
+
+/// Engine-wide settings every run's `Io` reads.
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    pub(crate) retry: RetryPolicy,
+    pub(crate) max_step_output: usize,
+}
 
 /// A run's access to the outside world. A job's generated `io` struct derefs to it, so
-/// `io.logger()`, `io.run_id()` work beside the typed integrations (`io.chat.send_message(..)`).
+/// `io.logger()`, `io.run_id()` and `io.wait_for(..)` work beside the typed integrations.
+///
+/// # Determinism
+///
+/// A resumed run executes the job function again from the top; each step that completed before
+/// returns its stored output instead of running. So the code between steps must take the same
+/// path on every execution: anything that can differ (the clock, random numbers, reads from
+/// outside) belongs inside a step, and step keys must not depend on such values.
 pub struct Io {
     run_id: RunId,
     job_id: &'static str,
+    job_retry: Option<RetryPolicy>,
     store: Arc<dyn RunStore>,
     registry: Arc<Registry>,
+    settings: Arc<Settings>,
     used_keys: Mutex<HashSet<String>>,
     logger: Logger,
 }
@@ -30,14 +50,18 @@ impl Io {
     pub(crate) fn new(
         run_id: RunId,
         job_id: &'static str,
+        job_retry: Option<RetryPolicy>,
         store: Arc<dyn RunStore>,
         registry: Arc<Registry>,
+        settings: Arc<Settings>,
     ) -> Self {
         Io {
             run_id,
             job_id,
+            job_retry,
             store,
             registry,
+            settings,
             used_keys: Mutex::default(),
             logger: Logger::new(job_id),
         }
@@ -71,18 +95,32 @@ impl Io {
         Ok(C::client(self, integration))
     }
 
-    /// Calls action `A` as the step `key` of this run. The typed clients call this; call it
-    /// directly only for an action you name by its marker type.
+    /// Calls action `A` as the step `key` of this run. The typed clients call this.
     pub async fn call<A: Action>(
         &self,
         integration: &Integration<A::Connector>,
         key: &str,
         input: A::Input,
     ) -> Result<A::Output, StepError> {
+        self.call_with::<A>(integration, key, input, None).await
+    }
+
+    /// [`Io::call`] with a retry policy for this call only.
+    pub async fn call_with<A: Action>(
+        &self,
+        integration: &Integration<A::Connector>,
+        key: &str,
+        input: A::Input,
+        retry: Option<RetryPolicy>,
+    ) -> Result<A::Output, StepError> {
         self.claim_key(key)?;
         let connector = <A::Connector as Connector>::ID;
         let span = tracing::info_span!("step", step_key = %key, action = %format_args!("{connector}.{}", A::ID));
-        self.run_action::<A>(integration, key, input)
+        let policy = retry
+            .or(A::RETRY)
+            .or(self.job_retry)
+            .unwrap_or(self.settings.retry);
+        self.run_action::<A>(integration, key, input, policy)
             .instrument(span)
             .await
     }
@@ -92,15 +130,18 @@ impl Io {
         integration: &Integration<A::Connector>,
         key: &str,
         input: A::Input,
+        policy: RetryPolicy,
     ) -> Result<A::Output, StepError> {
         let connector = <A::Connector as Connector>::ID;
-        if let Some(done) = self.store.step(&self.run_id, key).await? {
-            if done.status == StepStatus::Succeeded {
-                tracing::info!(
-                    "step already succeeded in an earlier attempt of this run; reusing its output"
-                );
-                return decode(key, done.output.unwrap_or_default());
-            }
+        let previous = self.store.step(&self.run_id, key).await?;
+        if let Some(done) = previous
+            .as_ref()
+            .filter(|step| step.status == StepStatus::Succeeded)
+        {
+            tracing::info!(
+                "step succeeded in an earlier execution of this run; reusing its output"
+            );
+            return self.replay::<A::Output>(key, done).await;
         }
 
         let input = serde_json::to_value(&input).map_err(|e| serialization(key, "input", e))?;
@@ -111,46 +152,197 @@ impl Io {
                 action: A::ID.to_owned(),
             },
             status: StepStatus::Running,
-            input: input.clone(),
+            input,
             output: None,
             error: None,
-            attempts: 1,
-            started_at: Utc::now(),
+            output_schema: None,
+            attempts: previous.as_ref().map_or(0, |step| step.attempts),
+            started_at: previous
+                .as_ref()
+                .map_or_else(Utc::now, |step| step.started_at),
             finished_at: None,
         };
-        self.store.save_step(&self.run_id, &step).await?;
-        tracing::info!("step started");
+        let idempotency_key = format!("{}:{key}", self.run_id);
+        let first_attempt = step.attempts + 1;
+        let last_attempt = step.attempts + policy.max_attempts.max(1);
 
-        let ctx = integration.step_context(format!("{}:{key}", self.run_id), step.attempts);
-        let result = match serde_json::from_value::<A::Input>(input) {
-            Ok(input) => A::run(&ctx, input).await,
-            Err(error) => Err(ActionError::InvalidInput(error.to_string())),
-        };
-
-        step.finished_at = Some(Utc::now());
-        match result {
-            Ok(output) => {
-                let json =
-                    serde_json::to_value(&output).map_err(|e| serialization(key, "output", e))?;
-                step.status = StepStatus::Succeeded;
-                step.output = Some(json);
+        for attempt in first_attempt..=last_attempt {
+            step.attempts = attempt;
+            if attempt > first_attempt {
+                // Retries are recorded as they start, so a run list shows a step being retried.
                 self.store.save_step(&self.run_id, &step).await?;
-                tracing::info!("step succeeded");
-                Ok(output)
             }
-            Err(source) => {
-                step.status = StepStatus::Failed;
-                step.error = Some(source.to_string());
-                self.store.save_step(&self.run_id, &step).await?;
-                tracing::warn!(error = %source, "step failed");
-                Err(StepError::Action {
-                    key: key.to_owned(),
-                    connector,
-                    action: A::ID,
-                    source,
-                })
+            let ctx = integration.step_context(idempotency_key.clone(), attempt);
+            let result = match serde_json::from_value::<A::Input>(step.input.clone()) {
+                Ok(input) => {
+                    attempt_with_timeout(A::run(&ctx, input), policy.attempt_timeout).await
+                }
+                Err(error) => Err(ActionError::InvalidInput(error.to_string())),
+            };
+            match result {
+                Ok(output) => return self.succeed::<A>(step, output).await,
+                Err(error) if error.is_retryable() && attempt < last_attempt => {
+                    let wait = retry_delay(&policy, attempt + 1 - first_attempt, &error);
+                    tracing::warn!(attempt, error = %error, retry_in_ms = wait.as_millis() as u64, "attempt failed; retrying");
+                    step.error = Some(error.to_string());
+                    tokio::time::sleep(wait).await;
+                }
+                Err(source) => {
+                    step.status = StepStatus::Failed;
+                    step.error = Some(source.to_string());
+                    step.finished_at = Some(Utc::now());
+                    self.store.save_step(&self.run_id, &step).await?;
+                    tracing::warn!(attempt, error = %source, "step failed");
+                    return Err(StepError::Action {
+                        key: key.to_owned(),
+                        connector,
+                        action: A::ID,
+                        source,
+                    });
+                }
             }
         }
+        unreachable!("the last attempt returns from the loop")
+    }
+
+    /// Records a successful step; the output is durable before the job goes on.
+    async fn succeed<A: Action>(
+        &self,
+        mut step: StepRecord,
+        output: A::Output,
+    ) -> Result<A::Output, StepError> {
+        let key = step.key.clone();
+        let json = serde_json::to_value(&output).map_err(|e| serialization(&key, "output", e))?;
+        let size = serde_json::to_vec(&json)
+            .map(|bytes| bytes.len())
+            .unwrap_or(0);
+        if size > self.settings.max_step_output {
+            let error = StepError::OutputTooLarge {
+                key: key.clone(),
+                size,
+                limit: self.settings.max_step_output,
+            };
+            step.status = StepStatus::Failed;
+            step.error = Some(error.to_string());
+            step.finished_at = Some(Utc::now());
+            self.store.save_step(&self.run_id, &step).await?;
+            return Err(error);
+        }
+        let schema = fingerprint::of::<A::Output>();
+        self.store
+            .put_schema(&schema.fingerprint, &schema.schema)
+            .await?;
+        step.status = StepStatus::Succeeded;
+        step.output = Some(json);
+        step.output_schema = Some(schema.fingerprint.clone());
+        step.error = None;
+        step.finished_at = Some(Utc::now());
+        self.store.save_step(&self.run_id, &step).await?;
+        tracing::info!(attempts = step.attempts, "step succeeded");
+        Ok(output)
+    }
+
+    /// The stored output of a completed step, as today's output type; a type that changed so
+    /// the stored value no longer fits fails the step, naming both schemas.
+    async fn replay<T: DeserializeOwned + schemars::JsonSchema + 'static>(
+        &self,
+        key: &str,
+        done: &StepRecord,
+    ) -> Result<T, StepError> {
+        let output = done.output.clone().unwrap_or_default();
+        let current = fingerprint::of::<T>();
+        let changed = done
+            .output_schema
+            .as_deref()
+            .is_some_and(|stored| stored != current.fingerprint);
+        match serde_json::from_value::<T>(output) {
+            Ok(value) => {
+                if changed {
+                    tracing::warn!(
+                        "the output type changed since this step ran; its stored output still fits"
+                    );
+                }
+                Ok(value)
+            }
+            Err(error) if changed => {
+                let stored = done.output_schema.clone().unwrap_or_default();
+                let old_schema = self
+                    .store
+                    .schema(&stored)
+                    .await?
+                    .map(|s| s.to_string())
+                    .unwrap_or(stored);
+                Err(StepError::OutputSchemaChanged {
+                    key: key.to_owned(),
+                    old_schema,
+                    new_schema: current.schema.to_string(),
+                    reason: error.to_string(),
+                })
+            }
+            Err(error) => Err(serialization(key, "stored output", error)),
+        }
+    }
+
+    /// Sleeps durably until `duration` after this step first ran: a restarted process resumes
+    /// the run when the wait ends, not before.
+    pub async fn wait_for(&self, key: &str, duration: Duration) -> Result<(), StepError> {
+        let until =
+            Utc::now() + chrono::Duration::from_std(duration).unwrap_or(chrono::Duration::MAX);
+        self.wait(key, until).await
+    }
+
+    /// Sleeps durably until `time`.
+    pub async fn wait_until(&self, key: &str, time: DateTime<Utc>) -> Result<(), StepError> {
+        self.wait(key, time).await
+    }
+
+    async fn wait(&self, key: &str, until: DateTime<Utc>) -> Result<(), StepError> {
+        self.claim_key(key)?;
+        let span = tracing::info_span!("step", step_key = %key);
+        async {
+            let previous = self.store.step(&self.run_id, key).await?;
+            let mut step = match previous {
+                Some(step) if step.status == StepStatus::Succeeded => return Ok(()),
+                Some(step) if matches!(step.kind, StepKind::Wait { .. }) => step,
+                _ => {
+                    let step = StepRecord {
+                        key: key.to_owned(),
+                        kind: StepKind::Wait { until },
+                        status: StepStatus::Running,
+                        input: serde_json::json!({ "until": until }),
+                        output: None,
+                        error: None,
+                        output_schema: None,
+                        attempts: 1,
+                        started_at: Utc::now(),
+                        finished_at: None,
+                    };
+                    self.store.save_step(&self.run_id, &step).await?;
+                    step
+                }
+            };
+            let StepKind::Wait { until } = step.kind else {
+                unreachable!("matched a wait step above")
+            };
+            if let Ok(remaining) = (until - Utc::now()).to_std() {
+                tracing::info!(until = %until, "waiting");
+                let waiting = RunUpdate {
+                    wake_at: Some(until),
+                    ..RunUpdate::status(RunStatus::Waiting)
+                };
+                self.store.update_run(&self.run_id, &waiting).await?;
+                tokio::time::sleep(remaining).await;
+                self.store
+                    .update_run(&self.run_id, &RunUpdate::status(RunStatus::Running))
+                    .await?;
+            }
+            step.status = StepStatus::Succeeded;
+            step.finished_at = Some(Utc::now());
+            self.store.save_step(&self.run_id, &step).await?;
+            Ok(())
+        }
+        .instrument(span)
+        .await
     }
 
     /// Reserves a step key for this execution: each key names one step.
@@ -180,8 +372,34 @@ impl std::fmt::Debug for Io {
     }
 }
 
-fn decode<T: DeserializeOwned>(key: &str, output: serde_json::Value) -> Result<T, StepError> {
-    serde_json::from_value(output).map_err(|e| serialization(key, "stored output", e))
+/// One attempt, bounded by the policy's timeout; running out of time is a transient failure.
+async fn attempt_with_timeout<T>(
+    attempt: impl Future<Output = Result<T, ActionError>>,
+    timeout: Option<Duration>,
+) -> Result<T, ActionError> {
+    match timeout {
+        Some(limit) => tokio::time::timeout(limit, attempt)
+            .await
+            .unwrap_or_else(|_| {
+                Err(ActionError::Transient {
+                    message: format!("the attempt timed out after {} ms", limit.as_millis()),
+                })
+            }),
+        None => attempt.await,
+    }
+}
+
+/// How long to wait before the next attempt: the policy's backoff, or longer if the service
+/// asked for it with `Retry-After`.
+fn retry_delay(policy: &RetryPolicy, failed: u32, error: &ActionError) -> Duration {
+    let backoff = policy.delay_after(failed);
+    match error {
+        ActionError::RateLimited {
+            retry_after: Some(wait),
+            ..
+        } => backoff.max(*wait),
+        _ => backoff,
+    }
 }
 
 fn serialization(key: &str, what: &str, error: serde_json::Error) -> StepError {

@@ -27,6 +27,12 @@ pub trait Job: Send + Sync + 'static {
     const VERSION: &'static str;
     /// What the job does (from its doc comment).
     const DESCRIPTION: &'static str;
+    /// The retry policy of the job's steps (`#[job(retry(..))]`), unless an action or a call
+    /// sets its own.
+    const RETRY: Option<crate::RetryPolicy> = None;
+    /// How many runs of this job may execute at once (`#[job(concurrency = 4)]`); the rest wait
+    /// queued.
+    const CONCURRENCY: Option<usize> = None;
 
     /// The integrations the job declares.
     fn integrations() -> Vec<IntegrationRef>;

@@ -47,6 +47,7 @@
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let engine = Engine::builder()
+//!     .store(connector_runtime::store::MemoryStore::new())
 //!     .connector(Echo::init(EchoConfig { token: Secret::new("t") }))
 //!     .job(EchoJobJob)
 //!     .build()?;
@@ -64,12 +65,15 @@ mod connector;
 mod engine;
 mod error;
 mod event;
+mod fingerprint;
 pub mod http;
 mod io;
 mod job;
 mod logger;
 pub mod manifest;
+mod rate_limit;
 mod registry;
+mod retry;
 mod run;
 mod secret;
 pub mod store;
@@ -87,6 +91,8 @@ pub use io::Io;
 pub use job::{IntegrationRef, Job, JobTrigger, OnEvent, OnTrigger, TriggerRef};
 pub use logger::Logger;
 pub use manifest::{ConnectorManifest, Manifest, schema_of};
+pub use rate_limit::RateLimit;
+pub use retry::RetryPolicy;
 pub use run::{Run, RunId, RunStatus, StepKind, StepRecord, StepStatus};
 pub use secret::Secret;
 

@@ -11,6 +11,7 @@ use crate::error::JobError;
 use crate::io::Io;
 use crate::job::{Job, JobTrigger, TriggerRef};
 use crate::manifest::{ConnectorManifest, JobManifest};
+use crate::retry::RetryPolicy;
 
 /// A registered connector instance.
 pub(crate) struct IntegrationEntry {
@@ -24,6 +25,8 @@ pub(crate) struct JobEntry {
     pub(crate) version: &'static str,
     pub(crate) trigger: TriggerRef,
     pub(crate) manifest: fn() -> JobManifest,
+    pub(crate) retry: Option<RetryPolicy>,
+    pub(crate) concurrency: Option<usize>,
     pub(crate) execute: for<'io> fn(Value, &'io Io) -> BoxFuture<'io, Result<Value, JobError>>,
 }
 
@@ -34,6 +37,8 @@ impl JobEntry {
             version: J::VERSION,
             trigger: <J::Trigger as JobTrigger>::trigger_ref(),
             manifest: J::manifest,
+            retry: J::RETRY,
+            concurrency: J::CONCURRENCY,
             execute: execute::<J>,
         }
     }

@@ -113,6 +113,12 @@ pub struct Run {
     pub created_at: DateTime<Utc>,
     /// When the run last changed.
     pub updated_at: DateTime<Utc>,
+    /// While `Waiting`: when the durable wait ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wake_at: Option<DateTime<Utc>>,
+    /// How many times the run was started: 1, plus one per resume or retry.
+    #[serde(default)]
+    pub executions: u32,
     /// The run's steps, in the order they started (empty in listings).
     #[serde(default)]
     pub steps: Vec<StepRecord>,
@@ -135,6 +141,11 @@ pub enum StepKind {
         connector: String,
         /// The action's id.
         action: String,
+    },
+    /// A durable wait (`io.wait_for`, `io.wait_until`).
+    Wait {
+        /// When the wait ends.
+        until: DateTime<Utc>,
     },
 }
 
@@ -169,6 +180,10 @@ pub struct StepRecord {
     /// Why the step failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The fingerprint of the output type's schema when the output was stored; a resumed run
+    /// compares it with the current type's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_schema: Option<String>,
     /// How many attempts were made.
     pub attempts: u32,
     /// When the step started.

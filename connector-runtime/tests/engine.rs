@@ -5,6 +5,7 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use connector_runtime::prelude::*;
+use connector_runtime::store::MemoryStore;
 use connector_runtime::{EngineError, StepStatus};
 
 #[derive(Deserialize, JsonSchema)]
@@ -90,6 +91,7 @@ const TOKEN: &str = "tok_9d8e7f_super_secret";
 
 fn engine() -> Engine {
     Engine::builder()
+        .store(MemoryStore::new())
         .connector(Counter::init(CounterConfig {
             token: Secret::new(TOKEN),
         }))

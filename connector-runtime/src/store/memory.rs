@@ -1,9 +1,10 @@
 //! [`MemoryStore`]: runs in a map, for tests and demos.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
 use async_trait::async_trait;
+use serde_json::Value;
 
 use super::{RunFilter, RunStore, RunUpdate, StoreError};
 use crate::run::{Run, RunId, StepRecord};
@@ -11,7 +12,13 @@ use crate::run::{Run, RunId, StepRecord};
 /// Keeps runs in memory; everything is lost when the process ends.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
-    runs: Mutex<BTreeMap<RunId, Run>>,
+    state: Mutex<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    runs: BTreeMap<RunId, Run>,
+    schemas: HashMap<String, Value>,
 }
 
 impl MemoryStore {
@@ -20,25 +27,25 @@ impl MemoryStore {
         MemoryStore::default()
     }
 
-    fn with_runs<T>(&self, f: impl FnOnce(&mut BTreeMap<RunId, Run>) -> T) -> T {
-        // A panic while holding the lock cannot leave a half-written run (every change is one
-        // assignment), so a poisoned lock is safe to keep using.
-        let mut runs = self
-            .runs
+    fn with<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
+        // Every change is a single assignment, so a lock poisoned by a panic elsewhere still
+        // guards consistent data.
+        let mut state = self
+            .state
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        f(&mut runs)
+        f(&mut state)
     }
 }
 
 #[async_trait]
 impl RunStore for MemoryStore {
     async fn create_run(&self, run: &Run) -> Result<(), StoreError> {
-        self.with_runs(|runs| {
-            if runs.contains_key(&run.id) {
+        self.with(|state| {
+            if state.runs.contains_key(&run.id) {
                 return Err(StoreError::DuplicateRun(run.id.clone()));
             }
-            runs.insert(
+            state.runs.insert(
                 run.id.clone(),
                 Run {
                     steps: Vec::new(),
@@ -50,28 +57,34 @@ impl RunStore for MemoryStore {
     }
 
     async fn update_run(&self, id: &RunId, update: &RunUpdate) -> Result<(), StoreError> {
-        self.with_runs(|runs| {
-            let run = runs
+        self.with(|state| {
+            let run = state
+                .runs
                 .get_mut(id)
                 .ok_or_else(|| StoreError::RunNotFound(id.clone()))?;
             run.status = update.status;
             run.output = update.output.clone();
             run.error = update.error.clone();
+            run.wake_at = update.wake_at;
+            if update.new_execution {
+                run.executions += 1;
+            }
             run.updated_at = chrono::Utc::now();
             Ok(())
         })
     }
 
     async fn run(&self, id: &RunId) -> Result<Option<Run>, StoreError> {
-        Ok(self.with_runs(|runs| runs.get(id).cloned()))
+        Ok(self.with(|state| state.runs.get(id).cloned()))
     }
 
     async fn list_runs(&self, filter: &RunFilter) -> Result<Vec<Run>, StoreError> {
-        Ok(self.with_runs(|runs| {
-            runs.values()
+        Ok(self.with(|state| {
+            state
+                .runs
+                .values()
                 .rev()
-                .filter(|run| filter.job_id.as_ref().is_none_or(|job| &run.job_id == job))
-                .filter(|run| filter.status.is_none_or(|status| run.status == status))
+                .filter(|run| filter.matches(run))
                 .take(filter.limit.unwrap_or(usize::MAX))
                 .map(|run| Run {
                     steps: Vec::new(),
@@ -82,8 +95,9 @@ impl RunStore for MemoryStore {
     }
 
     async fn step(&self, run: &RunId, key: &str) -> Result<Option<StepRecord>, StoreError> {
-        self.with_runs(|runs| {
-            let run = runs
+        self.with(|state| {
+            let run = state
+                .runs
                 .get(run)
                 .ok_or_else(|| StoreError::RunNotFound(run.clone()))?;
             Ok(run.step(key).cloned())
@@ -91,8 +105,9 @@ impl RunStore for MemoryStore {
     }
 
     async fn save_step(&self, run: &RunId, step: &StepRecord) -> Result<(), StoreError> {
-        self.with_runs(|runs| {
-            let run = runs
+        self.with(|state| {
+            let run = state
+                .runs
                 .get_mut(run)
                 .ok_or_else(|| StoreError::RunNotFound(run.clone()))?;
             match run
@@ -106,5 +121,19 @@ impl RunStore for MemoryStore {
             run.updated_at = chrono::Utc::now();
             Ok(())
         })
+    }
+
+    async fn put_schema(&self, fingerprint: &str, schema: &Value) -> Result<(), StoreError> {
+        self.with(|state| {
+            state
+                .schemas
+                .entry(fingerprint.to_owned())
+                .or_insert_with(|| schema.clone());
+        });
+        Ok(())
+    }
+
+    async fn schema(&self, fingerprint: &str) -> Result<Option<Value>, StoreError> {
+        Ok(self.with(|state| state.schemas.get(fingerprint).cloned()))
     }
 }

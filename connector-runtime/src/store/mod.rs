@@ -1,10 +1,17 @@
-//! Run stores: where runs and steps are kept. One trait, [`RunStore`]; [`MemoryStore`] for tests.
+//! Run stores: where runs and steps are kept. One trait, [`RunStore`], written against by the
+//! engine and nothing else; [`MemoryStore`] for tests, [`SqliteStore`] by default.
+//!
+//! [`conformance`] holds the test suite every store must pass.
 
+pub mod conformance;
 mod memory;
+mod sqlite;
 
 pub use memory::MemoryStore;
+pub use sqlite::SqliteStore;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -34,6 +41,23 @@ pub struct RunUpdate {
     pub output: Option<Value>,
     /// The error, when the run failed.
     pub error: Option<String>,
+    /// When a `Waiting` run wakes.
+    pub wake_at: Option<DateTime<Utc>>,
+    /// Counts one more execution (a start, resume or retry).
+    pub new_execution: bool,
+}
+
+impl RunUpdate {
+    /// Just a status.
+    pub fn status(status: RunStatus) -> Self {
+        RunUpdate {
+            status,
+            output: None,
+            error: None,
+            wake_at: None,
+            new_execution: false,
+        }
+    }
 }
 
 /// Which runs to list.
@@ -41,23 +65,42 @@ pub struct RunUpdate {
 pub struct RunFilter {
     /// Only runs of this job.
     pub job_id: Option<String>,
-    /// Only runs with this status.
-    pub status: Option<RunStatus>,
+    /// Only runs with one of these statuses (all when empty).
+    pub statuses: Vec<RunStatus>,
     /// At most this many, newest first (all when `None`).
     pub limit: Option<usize>,
 }
 
+impl RunFilter {
+    /// Runs that have not finished: queued, running or waiting.
+    pub fn unfinished() -> Self {
+        RunFilter {
+            statuses: vec![RunStatus::Queued, RunStatus::Running, RunStatus::Waiting],
+            ..Default::default()
+        }
+    }
+
+    /// Whether `run` passes the filter (ignoring `limit`).
+    pub fn matches(&self, run: &Run) -> bool {
+        self.job_id.as_ref().is_none_or(|job| &run.job_id == job)
+            && (self.statuses.is_empty() || self.statuses.contains(&run.status))
+    }
+}
+
 /// Where runs and their steps are kept. The engine is written against this trait only, so
-/// stores are interchangeable.
+/// stores are interchangeable; [`conformance::run_all`] checks a store keeps the contract.
+///
+/// Every write is durable when its future completes: the engine relies on that to never run a
+/// completed step twice.
 #[async_trait]
 pub trait RunStore: Send + Sync + 'static {
     /// Records a new run (its `steps` are ignored).
     async fn create_run(&self, run: &Run) -> Result<(), StoreError>;
 
-    /// Changes a run's status, output and error.
+    /// Changes a run's status, output, error and wake-up time.
     async fn update_run(&self, id: &RunId, update: &RunUpdate) -> Result<(), StoreError>;
 
-    /// A run with all its steps.
+    /// A run with all its steps, in the order they started.
     async fn run(&self, id: &RunId) -> Result<Option<Run>, StoreError>;
 
     /// Runs matching the filter, newest first, without their steps.
@@ -68,4 +111,10 @@ pub trait RunStore: Send + Sync + 'static {
 
     /// Inserts or replaces a step (by key) of a run.
     async fn save_step(&self, run: &RunId, step: &StepRecord) -> Result<(), StoreError>;
+
+    /// Keeps a schema under its fingerprint (a no-op when it is there already).
+    async fn put_schema(&self, fingerprint: &str, schema: &Value) -> Result<(), StoreError>;
+
+    /// The schema kept under a fingerprint.
+    async fn schema(&self, fingerprint: &str) -> Result<Option<Value>, StoreError>;
 }

@@ -1,0 +1,303 @@
+//! The contract every [`RunStore`] keeps, as a test suite: call [`run_all`] from a test of each
+//! store (the memory and SQLite stores do; a PostgreSQL store will).
+//!
+//! Each check panics with a message naming what the store got wrong.
+
+use chrono::{Duration, Utc};
+use serde_json::json;
+
+use super::{RunFilter, RunStore, RunUpdate, StoreError};
+use crate::job::TriggerRef;
+use crate::run::{Run, RunId, RunStatus, StepKind, StepRecord, StepStatus};
+
+/// Runs every check against stores made by `make` (one fresh store per check).
+pub async fn run_all<S: RunStore, F: Fn() -> S>(make: F) {
+    created_runs_read_back(&make()).await;
+    duplicate_run_ids_are_refused(&make()).await;
+    updates_change_status_output_error_and_wake_time(&make()).await;
+    steps_are_upserted_by_key_in_start_order(&make()).await;
+    unknown_runs_are_reported(&make()).await;
+    listing_filters_and_orders_newest_first(&make()).await;
+    schemas_are_kept_by_fingerprint(&make()).await;
+    concurrent_writers_lose_nothing(make()).await;
+}
+
+/// A queued run of `job`, created now.
+pub fn sample_run(job: &str) -> Run {
+    let now = Utc::now();
+    Run {
+        id: RunId::new(),
+        job_id: job.to_owned(),
+        job_version: "1.0.0".to_owned(),
+        trigger: TriggerRef::Event {
+            name: "sample.event".to_owned(),
+        },
+        payload: json!({"channel": "general", "message": "héllo ✓"}),
+        status: RunStatus::Queued,
+        output: None,
+        error: None,
+        created_at: now,
+        updated_at: now,
+        wake_at: None,
+        executions: 0,
+        steps: Vec::new(),
+    }
+}
+
+/// A running action step.
+pub fn sample_step(key: &str) -> StepRecord {
+    StepRecord {
+        key: key.to_owned(),
+        kind: StepKind::Action {
+            connector: "simple-chat".to_owned(),
+            action: "sendMessage".to_owned(),
+        },
+        status: StepStatus::Running,
+        input: json!({"channel": "general", "message": key}),
+        output: None,
+        error: None,
+        output_schema: None,
+        attempts: 1,
+        started_at: Utc::now(),
+        finished_at: None,
+    }
+}
+
+async fn created_runs_read_back(store: &impl RunStore) {
+    let run = sample_run("job-a");
+    store.create_run(&run).await.expect("create_run");
+    let back = store
+        .run(&run.id)
+        .await
+        .expect("run")
+        .expect("the created run is found");
+    assert_eq!(back.id, run.id);
+    assert_eq!(back.job_id, run.job_id);
+    assert_eq!(back.job_version, run.job_version);
+    assert_eq!(back.trigger, run.trigger);
+    assert_eq!(
+        back.payload, run.payload,
+        "the payload reads back unchanged"
+    );
+    assert_eq!(back.status, RunStatus::Queued);
+    assert_eq!(back.executions, 0);
+    assert!(back.steps.is_empty());
+    assert_eq!(
+        back.created_at.timestamp_millis(),
+        run.created_at.timestamp_millis(),
+        "millisecond precision at least"
+    );
+}
+
+async fn duplicate_run_ids_are_refused(store: &impl RunStore) {
+    let run = sample_run("job-a");
+    store.create_run(&run).await.expect("create_run");
+    let error = store
+        .create_run(&run)
+        .await
+        .expect_err("a second run with the same id must be refused");
+    assert!(matches!(error, StoreError::DuplicateRun(id) if id == run.id));
+}
+
+async fn updates_change_status_output_error_and_wake_time(store: &impl RunStore) {
+    let run = sample_run("job-a");
+    store.create_run(&run).await.unwrap();
+    let wake = Utc::now() + Duration::seconds(30);
+    let waiting = RunUpdate {
+        wake_at: Some(wake),
+        new_execution: true,
+        ..RunUpdate::status(RunStatus::Waiting)
+    };
+    store.update_run(&run.id, &waiting).await.unwrap();
+    let back = store.run(&run.id).await.unwrap().unwrap();
+    assert_eq!(back.status, RunStatus::Waiting);
+    assert_eq!(
+        back.wake_at.map(|t| t.timestamp_millis()),
+        Some(wake.timestamp_millis())
+    );
+    assert_eq!(back.executions, 1, "new_execution counts one execution");
+
+    let done = RunUpdate {
+        output: Some(json!({"ok": true})),
+        new_execution: true,
+        ..RunUpdate::status(RunStatus::Succeeded)
+    };
+    store.update_run(&run.id, &done).await.unwrap();
+    let back = store.run(&run.id).await.unwrap().unwrap();
+    assert_eq!(back.status, RunStatus::Succeeded);
+    assert_eq!(back.output, Some(json!({"ok": true})));
+    assert_eq!(back.wake_at, None, "an update replaces the wake-up time");
+    assert_eq!(back.executions, 2);
+    assert!(back.updated_at >= back.created_at);
+
+    let failed = RunUpdate {
+        error: Some("boom".into()),
+        ..RunUpdate::status(RunStatus::Failed)
+    };
+    store.update_run(&run.id, &failed).await.unwrap();
+    let back = store.run(&run.id).await.unwrap().unwrap();
+    assert_eq!(
+        (back.status, back.output, back.error.as_deref()),
+        (RunStatus::Failed, None, Some("boom"))
+    );
+    assert_eq!(
+        back.executions, 2,
+        "an update without new_execution keeps the count"
+    );
+}
+
+async fn steps_are_upserted_by_key_in_start_order(store: &impl RunStore) {
+    let run = sample_run("job-a");
+    store.create_run(&run).await.unwrap();
+    for key in ["first", "second", "third"] {
+        store.save_step(&run.id, &sample_step(key)).await.unwrap();
+    }
+    let mut done = sample_step("second");
+    done.status = StepStatus::Succeeded;
+    done.output = Some(json!({"messageId": "msg_1"}));
+    done.output_schema = Some("abc123".into());
+    done.attempts = 3;
+    done.finished_at = Some(Utc::now());
+    store.save_step(&run.id, &done).await.unwrap();
+
+    let back = store
+        .step(&run.id, "second")
+        .await
+        .unwrap()
+        .expect("the step is found by key");
+    assert_eq!(back.status, StepStatus::Succeeded);
+    assert_eq!(back.output, done.output);
+    assert_eq!(back.output_schema.as_deref(), Some("abc123"));
+    assert_eq!(back.attempts, 3);
+    assert_eq!(back.kind, done.kind);
+    assert_eq!(back.input, done.input);
+    assert!(back.finished_at.is_some());
+    assert_eq!(store.step(&run.id, "missing").await.unwrap(), None);
+
+    let mut wait = sample_step("nap");
+    let until = Utc::now() + Duration::minutes(5);
+    wait.kind = StepKind::Wait { until };
+    store.save_step(&run.id, &wait).await.unwrap();
+
+    let run = store.run(&run.id).await.unwrap().unwrap();
+    let keys: Vec<&str> = run.steps.iter().map(|s| s.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        ["first", "second", "third", "nap"],
+        "steps come back in the order they started"
+    );
+    match &run.steps[3].kind {
+        StepKind::Wait { until: back } => {
+            assert_eq!(back.timestamp_millis(), until.timestamp_millis())
+        }
+        other => panic!("a wait step came back as {other:?}"),
+    }
+}
+
+async fn unknown_runs_are_reported(store: &impl RunStore) {
+    let id = RunId::new();
+    assert_eq!(store.run(&id).await.unwrap(), None);
+    let update = store
+        .update_run(&id, &RunUpdate::status(RunStatus::Running))
+        .await;
+    assert!(
+        matches!(update, Err(StoreError::RunNotFound(_))),
+        "update of an unknown run: {update:?}"
+    );
+    let save = store.save_step(&id, &sample_step("k")).await;
+    assert!(
+        matches!(save, Err(StoreError::RunNotFound(_))),
+        "step of an unknown run: {save:?}"
+    );
+}
+
+async fn listing_filters_and_orders_newest_first(store: &impl RunStore) {
+    let mut ids = Vec::new();
+    for (job, status) in [
+        ("a", RunStatus::Succeeded),
+        ("b", RunStatus::Running),
+        ("a", RunStatus::Waiting),
+        ("a", RunStatus::Queued),
+    ] {
+        let run = sample_run(job);
+        store.create_run(&run).await.unwrap();
+        store.save_step(&run.id, &sample_step("s")).await.unwrap();
+        store
+            .update_run(&run.id, &RunUpdate::status(status))
+            .await
+            .unwrap();
+        ids.push(run.id);
+    }
+    let all = store.list_runs(&RunFilter::default()).await.unwrap();
+    let listed: Vec<&RunId> = all.iter().map(|r| &r.id).collect();
+    assert_eq!(listed, ids.iter().rev().collect::<Vec<_>>(), "newest first");
+    assert!(
+        all.iter().all(|r| r.steps.is_empty()),
+        "listings leave steps out"
+    );
+
+    let of_a = store
+        .list_runs(&RunFilter {
+            job_id: Some("a".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(of_a.len(), 3);
+    let unfinished = store.list_runs(&RunFilter::unfinished()).await.unwrap();
+    assert_eq!(
+        unfinished.iter().map(|r| &r.id).collect::<Vec<_>>(),
+        [&ids[3], &ids[2], &ids[1]]
+    );
+    let limited = store
+        .list_runs(&RunFilter {
+            limit: Some(2),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        limited.iter().map(|r| &r.id).collect::<Vec<_>>(),
+        [&ids[3], &ids[2]]
+    );
+}
+
+async fn schemas_are_kept_by_fingerprint(store: &impl RunStore) {
+    let schema = json!({"type": "object", "properties": {"id": {"type": "string"}}});
+    assert_eq!(store.schema("f1").await.unwrap(), None);
+    store.put_schema("f1", &schema).await.unwrap();
+    store
+        .put_schema("f1", &schema)
+        .await
+        .expect("putting a schema twice is fine");
+    assert_eq!(store.schema("f1").await.unwrap(), Some(schema));
+}
+
+async fn concurrent_writers_lose_nothing<S: RunStore>(store: S) {
+    let store = std::sync::Arc::new(store);
+    let mut tasks = Vec::new();
+    for worker in 0..16 {
+        let store = std::sync::Arc::clone(&store);
+        tasks.push(tokio::spawn(async move {
+            let run = sample_run(&format!("job-{worker}"));
+            store.create_run(&run).await.unwrap();
+            for step in 0..10 {
+                store
+                    .save_step(&run.id, &sample_step(&format!("step-{step}")))
+                    .await
+                    .unwrap();
+            }
+            store
+                .update_run(&run.id, &RunUpdate::status(RunStatus::Succeeded))
+                .await
+                .unwrap();
+            run.id
+        }));
+    }
+    for task in tasks {
+        let id = task.await.expect("writer task");
+        let run = store.run(&id).await.unwrap().unwrap();
+        assert_eq!(run.status, RunStatus::Succeeded);
+        assert_eq!(run.steps.len(), 10, "run {id} lost steps");
+    }
+}
