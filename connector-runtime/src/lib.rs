@@ -83,7 +83,7 @@ pub use connector::{
     Action, ActionContext, ActionInput, ActionOf, ActionOutput, Connector, ConnectorConfig,
     ConnectorContext, Integration, Payload, Trigger, TriggerContext, TriggerOf,
 };
-pub use connector_macros::{Event, connector, job};
+pub use connector_macros::{Event, action, connector, job, trigger};
 pub use engine::{Engine, EngineBuilder};
 pub use error::{ActionError, EngineError, JobError, StepError};
 pub use event::Event;
@@ -104,8 +104,8 @@ pub use serde_json;
 /// Everything a connector or job file needs, in one import.
 pub mod prelude {
     pub use crate::{
-        ActionContext, ActionError, Connector, Engine, Event, Integration, JobError, Run,
-        RunStatus, Secret, StepError, TriggerContext, connector, job,
+        ActionContext, ActionError, Connector, Engine, Event, Integration, JobError, RetryPolicy,
+        Run, RunStatus, Secret, StepError, TriggerContext, action, connector, job, trigger,
     };
     pub use schemars::JsonSchema;
     pub use serde::{Deserialize, Serialize};
