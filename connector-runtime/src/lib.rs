@@ -84,7 +84,7 @@ pub use connector::{
     ConnectorContext, Integration, Payload, Trigger, TriggerContext, TriggerOf,
 };
 pub use connector_macros::{Event, action, connector, job, trigger};
-pub use engine::{Engine, EngineBuilder};
+pub use engine::{DEFAULT_DB_PATH, DEFAULT_MAX_STEP_OUTPUT, Engine, EngineBuilder};
 pub use error::{ActionError, EngineError, JobError, StepError};
 pub use event::Event;
 pub use io::Io;

@@ -94,10 +94,18 @@ struct ChannelResponse {
 #[connector(id = "simple-chat", name = "Simple Chat Service", version = "1.0.0", config = SimpleChatConfig)]
 impl SimpleChat {
     /// Posts a message to a channel.
-    #[action(id = "sendMessage", name = "Send Message")]
-    pub async fn send_message(ctx: &ActionContext<SimpleChatConfig>, input: SendMessage) -> Result<SentMessage, ActionError> {
+    #[action(
+        id = "sendMessage",
+        name = "Send Message",
+        retry(max_attempts = 5, min_delay = "250ms")
+    )]
+    pub async fn send_message(
+        ctx: &ActionContext<SimpleChatConfig>,
+        input: SendMessage,
+    ) -> Result<SentMessage, ActionError> {
         let config = ctx.config();
-        ctx.logger().info(format!("sending a message to #{}", input.channel));
+        ctx.logger()
+            .info(format!("sending a message to #{}", input.channel));
         let posted: PostedMessage = ctx
             .http()
             .post(format!("{}/v1/messages", config.base_url))
@@ -105,7 +113,11 @@ impl SimpleChat {
             .json(&input)
             .send_json()
             .await?;
-        Ok(SentMessage { message_id: posted.message_id, channel: posted.channel, timestamp: posted.timestamp })
+        Ok(SentMessage {
+            message_id: posted.message_id,
+            channel: posted.channel,
+            timestamp: posted.timestamp,
+        })
     }
 
     /// Reads a channel's name, member count and topic.
@@ -115,21 +127,31 @@ impl SimpleChat {
         input: GetChannelInfo,
     ) -> Result<ChannelInfo, ActionError> {
         let config = ctx.config();
-        ctx.logger().info(format!("fetching info for channel {}", input.channel_id));
+        ctx.logger()
+            .info(format!("fetching info for channel {}", input.channel_id));
         let response = ctx
             .http()
-            .get(format!("{}/v1/channels/{}", config.base_url, input.channel_id))
+            .get(format!(
+                "{}/v1/channels/{}",
+                config.base_url, input.channel_id
+            ))
             .bearer_auth(&config.api_key)
             .send_json::<ChannelResponse>()
             .await;
         match response {
-            Ok(channel) => {
-                Ok(ChannelInfo { name: channel.name, member_count: channel.member_count, topic: channel.topic, found: true })
-            }
+            Ok(channel) => Ok(ChannelInfo {
+                name: channel.name,
+                member_count: channel.member_count,
+                topic: channel.topic,
+                found: true,
+            }),
             // The seed's contract: an unknown channel is an answer, not a failure.
-            Err(ActionError::Rejected { status: 404, .. }) => {
-                Ok(ChannelInfo { name: format!("Channel {}", input.channel_id), member_count: 0, topic: None, found: false })
-            }
+            Err(ActionError::Rejected { status: 404, .. }) => Ok(ChannelInfo {
+                name: format!("Channel {}", input.channel_id),
+                member_count: 0,
+                topic: None,
+                found: false,
+            }),
             Err(error) => Err(error),
         }
     }
@@ -140,7 +162,10 @@ impl SimpleChat {
         ctx: &TriggerContext<SimpleChatConfig>,
         payload: MessageReceived,
     ) -> Result<Option<MessageReceived>, ActionError> {
-        ctx.logger().info(format!("received a message from {} in #{}", payload.sender, payload.channel));
+        ctx.logger().info(format!(
+            "received a message from {} in #{}",
+            payload.sender, payload.channel
+        ));
         Ok((!payload.text.trim().is_empty()).then_some(payload))
     }
 }

@@ -1,20 +1,26 @@
 //! `cargo run -p simple-chat`: the seed's scenario end to end against a real Simple Chat
-//! service on loopback. `-- manifest` prints the manifest document instead.
+//! service on loopback. Other subcommands print the manifest and work with the stored runs.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use chrono::Utc;
-use clap::{Parser, Subcommand};
-use connector_runtime::{Run, RunStatus, Secret};
+use clap::{Args, Parser, Subcommand};
+use connector_runtime::store::{RunFilter, RunStore, SqliteStore};
+use connector_runtime::{Engine, Run, RunId, RunStatus, Secret};
+use simple_chat::SimpleChatConfig;
 use simple_chat::connector::{MessageReceived, SimpleChat};
 use simple_chat::jobs::{GetChannelInfoEvent, SendMessageEvent};
-use simple_chat::service::ChatService;
-use simple_chat::SimpleChatConfig;
+use simple_chat::service::{ChatService, ChatServiceHandle};
 
 /// The Simple Chat example: a typed connector, its jobs, and the chat service it talks to.
 #[derive(Parser)]
 #[command(version, about)]
 struct Cli {
+    /// The SQLite file runs are kept in [default: $CONNECTOR_RUNTIME_DB, or
+    /// .connector-runtime/runs.sqlite3 in the working directory].
+    #[arg(long, global = true)]
+    db: Option<PathBuf>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -26,14 +32,64 @@ enum Command {
     Demo,
     /// Print the manifest document (`{"connectors":[...],"jobs":[...]}`) to stdout.
     Manifest,
+    /// List stored runs, newest first; `runs show ID` shows one with its steps.
+    Runs(RunsArgs),
+    /// Resume an unfinished run or retry a failed one: steps that succeeded are not run again.
+    Resume {
+        /// The run's id.
+        id: String,
+    },
+}
+
+#[derive(Args)]
+#[command(args_conflicts_with_subcommands = true)]
+struct RunsArgs {
+    #[command(subcommand)]
+    show: Option<RunsCommand>,
+    /// Only runs of this job.
+    #[arg(long)]
+    job: Option<String>,
+    /// Only runs with this status (queued, running, waiting, succeeded, failed).
+    #[arg(long)]
+    status: Option<String>,
+    /// At most this many.
+    #[arg(long, default_value_t = 20)]
+    limit: usize,
+}
+
+#[derive(Subcommand)]
+enum RunsCommand {
+    /// Show one run with its steps, as JSON.
+    Show {
+        /// The run's id.
+        id: String,
+    },
+}
+
+type AnyError = Box<dyn std::error::Error + Send + Sync>;
+
+/// `println!` that ends the program quietly when stdout is closed (`simple-chat runs | head`)
+/// instead of panicking.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(error) = writeln!(std::io::stdout().lock(), $($arg)*) {
+            if error.kind() == std::io::ErrorKind::BrokenPipe {
+                std::process::exit(0);
+            }
+        }
+    }};
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    let db = cli.db.clone().unwrap_or_else(default_db);
     let result = match cli.command.unwrap_or(Command::Demo) {
-        Command::Demo => demo().await,
+        Command::Demo => demo(db).await,
         Command::Manifest => print_manifest(),
+        Command::Runs(args) => runs(db, args).await,
+        Command::Resume { id } => resume(db, id).await,
     };
     match result {
         Ok(code) => code,
@@ -44,84 +100,183 @@ async fn main() -> ExitCode {
     }
 }
 
-type AnyError = Box<dyn std::error::Error + Send + Sync>;
-
-fn print_manifest() -> Result<ExitCode, AnyError> {
-    println!("{}", serde_json::to_string_pretty(&simple_chat::manifest())?);
-    Ok(ExitCode::SUCCESS)
+fn default_db() -> PathBuf {
+    std::env::var_os("CONNECTOR_RUNTIME_DB").map_or_else(
+        || PathBuf::from(connector_runtime::DEFAULT_DB_PATH),
+        PathBuf::from,
+    )
 }
 
-async fn demo() -> Result<ExitCode, AnyError> {
+fn init_logs() {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .with_writer(std::io::stderr)
         .init();
+}
 
+fn print_manifest() -> Result<ExitCode, AnyError> {
+    say!(
+        "{}",
+        serde_json::to_string_pretty(&simple_chat::manifest())?
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Starts the chat service and an engine talking to it, keeping runs in `db`.
+async fn start(db: PathBuf) -> Result<(ChatServiceHandle, Engine), AnyError> {
     let api_key = format!("demo-{}", uuid::Uuid::new_v4());
     let service = ChatService::start(api_key.clone()).await?;
-    println!("Simple Chat service listening on {}", service.base_url());
-
-    let engine = simple_chat::engine(SimpleChatConfig {
+    say!("Simple Chat service listening on {}", service.base_url());
+    say!("Runs are kept in {}", db.display());
+    let config = SimpleChatConfig {
         api_key: Secret::new(api_key),
         base_url: service.base_url(),
-    })?;
+    };
+    let engine = simple_chat::engine(config).sqlite(db).build()?;
+    Ok((service, engine))
+}
+
+async fn demo(db: PathBuf) -> Result<ExitCode, AnyError> {
+    init_logs();
+    let (service, engine) = start(db).await?;
 
     let mut runs = Vec::new();
-    println!("\n== event manual.send.message");
+    say!("\n== event manual.send.message (the service fails the first two tries with 503)");
+    service.fail_next(2, 503);
     runs.extend(
         engine
-            .send(SendMessageEvent { channel: "general".into(), message: "Hello from Rust!".into() })
+            .send(SendMessageEvent {
+                channel: "general".into(),
+                message: "Hello from Rust!".into(),
+            })
             .await?,
     );
-    println!("\n== event manual.get.channel.info (dev-team, then an unknown channel)");
-    runs.extend(engine.send(GetChannelInfoEvent { channel_id: "dev-team".into() }).await?);
-    runs.extend(engine.send(GetChannelInfoEvent { channel_id: "random".into() }).await?);
+    say!("\n== event manual.get.channel.info (dev-team, then an unknown channel)");
+    runs.extend(
+        engine
+            .send(GetChannelInfoEvent {
+                channel_id: "dev-team".into(),
+            })
+            .await?,
+    );
+    runs.extend(
+        engine
+            .send(GetChannelInfoEvent {
+                channel_id: "random".into(),
+            })
+            .await?,
+    );
 
-    println!("\n== trigger simple-chat/message.received");
+    say!("\n== trigger simple-chat/message.received");
     let received = MessageReceived {
         channel: "general".into(),
         sender: "ada".into(),
         text: "Is the build green?".into(),
         timestamp: Utc::now(),
     };
-    let ids = engine.deliver(SimpleChat::MESSAGE_RECEIVED, received).await?;
+    let ids = engine
+        .deliver(SimpleChat::MESSAGE_RECEIVED, received)
+        .await?;
     runs.extend(engine.wait_all(&ids).await?);
 
-    println!();
+    say!("");
     for run in &runs {
         print_run(run);
     }
-    let posted = service.posted_messages();
-    println!("\nThe chat service stored {} message(s).", posted.len());
+    say!(
+        "\nThe chat service stored {} message(s).",
+        service.posted_messages().len()
+    );
 
-    let failed = runs.iter().filter(|run| run.status != RunStatus::Succeeded).count();
+    let failed = runs
+        .iter()
+        .filter(|run| run.status != RunStatus::Succeeded)
+        .count();
     if failed > 0 {
-        println!("{failed} run(s) failed");
+        say!("{failed} run(s) failed");
         return Ok(ExitCode::FAILURE);
     }
-    println!("All {} runs succeeded.", runs.len());
+    say!(
+        "All {} runs succeeded. List them with `cargo run -p simple-chat -- runs`.",
+        runs.len()
+    );
     Ok(ExitCode::SUCCESS)
 }
 
+async fn runs(db: PathBuf, args: RunsArgs) -> Result<ExitCode, AnyError> {
+    let store = SqliteStore::open(&db)?;
+    if let Some(RunsCommand::Show { id }) = args.show {
+        let Some(run) = store.run(&RunId::from(id.as_str())).await? else {
+            eprintln!("no run with id `{id}` in {}", db.display());
+            return Ok(ExitCode::FAILURE);
+        };
+        say!("{}", serde_json::to_string_pretty(&run)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let statuses = match args.status.as_deref() {
+        Some(status) => {
+            vec![serde_json::from_value::<RunStatus>(serde_json::json!(status)).map_err(|_| {
+            format!("unknown status `{status}`: use queued, running, waiting, succeeded or failed")
+        })?]
+        }
+        None => Vec::new(),
+    };
+    let filter = RunFilter {
+        job_id: args.job,
+        statuses,
+        limit: Some(args.limit),
+    };
+    let runs = store.list_runs(&filter).await?;
+    if runs.is_empty() {
+        say!("no runs in {}", db.display());
+    }
+    for run in runs {
+        say!(
+            "{}  {:<10} {:<24} {}",
+            run.id,
+            run.status,
+            run.job_id,
+            run.created_at.format("%Y-%m-%d %H:%M:%S")
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn resume(db: PathBuf, id: String) -> Result<ExitCode, AnyError> {
+    init_logs();
+    let (_service, engine) = start(db).await?;
+    let id = engine.resume(&RunId::from(id)).await?;
+    let run = engine.wait(&id).await?;
+    print_run(&run);
+    Ok(if run.status == RunStatus::Succeeded {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
 fn print_run(run: &Run) {
-    println!("run {} · job {} · {}", run.id, run.job_id, run.status);
+    say!("run {} · job {} · {}", run.id, run.job_id, run.status);
     for step in &run.steps {
-        println!(
-            "  step {:<24} {:<8} attempts {}  output {}",
+        say!(
+            "  step {:<24} {:<9} attempts {}  output {}",
             step.key,
             format!("{:?}", step.status).to_lowercase(),
             step.attempts,
-            step.output.as_ref().map(|o| o.to_string()).unwrap_or_else(|| "-".into()),
+            step.output
+                .as_ref()
+                .map(|o| o.to_string())
+                .unwrap_or_else(|| "-".into()),
         );
         if let Some(error) = &step.error {
-            println!("    error: {error}");
+            say!("    last error: {error}");
         }
     }
     match (&run.output, &run.error) {
-        (Some(output), _) => println!("  result {output}"),
-        (_, Some(error)) => println!("  error {error}"),
+        (Some(output), _) => say!("  result {output}"),
+        (_, Some(error)) => say!("  error {error}"),
         _ => {}
     }
 }
