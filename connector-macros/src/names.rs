@@ -13,11 +13,11 @@ pub fn doc_text(attrs: &[Attribute]) -> String {
         if !nv.path.is_ident("doc") {
             continue;
         }
-        if let Expr::Lit(lit) = &nv.value {
-            if let Lit::Str(text) = &lit.lit {
-                let value = text.value();
-                lines.push(value.strip_prefix(' ').map(str::to_owned).unwrap_or(value));
-            }
+        if let Expr::Lit(lit) = &nv.value
+            && let Lit::Str(text) = &lit.lit
+        {
+            let value = text.value();
+            lines.push(value.strip_prefix(' ').map(str::to_owned).unwrap_or(value));
         }
     }
     lines.join("\n").trim().to_owned()

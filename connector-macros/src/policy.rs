@@ -63,20 +63,22 @@ pub fn retry_policy(args: &RetryArgs) -> darling::Result<TokenStream> {
         ("min_delay", &args.min_delay),
         ("max_delay", &args.max_delay),
     ] {
-        if let Some(value) = value {
-            if let Some(millis) = errors.handle(duration_millis(value)) {
-                let field = syn::Ident::new(name, proc_macro2::Span::call_site());
-                fields.push(quote! { #field: ::core::time::Duration::from_millis(#millis), });
-            }
+        if let Some(value) = value
+            && let Some(millis) = errors.handle(duration_millis(value))
+        {
+            let field = syn::Ident::new(name, proc_macro2::Span::call_site());
+            fields.push(quote! { #field: ::core::time::Duration::from_millis(#millis), });
         }
     }
     if let Some(jitter) = args.jitter {
         fields.push(quote! { jitter: #jitter, });
     }
-    if let Some(timeout) = &args.timeout {
-        if let Some(millis) = errors.handle(duration_millis(timeout)) {
-            fields.push(quote! { attempt_timeout: ::core::option::Option::Some(::core::time::Duration::from_millis(#millis)), });
-        }
+    if let Some(timeout) = &args.timeout
+        && let Some(millis) = errors.handle(duration_millis(timeout))
+    {
+        fields.push(quote! {
+            attempt_timeout: ::core::option::Option::Some(::core::time::Duration::from_millis(#millis)),
+        });
     }
     errors.finish()?;
     Ok(quote! {

@@ -205,6 +205,12 @@ impl<C, const KEY: u64> Clone for ActionOf<C, KEY> {
 
 impl<C, const KEY: u64> Copy for ActionOf<C, KEY> {}
 
+impl<C, const KEY: u64> Default for ActionOf<C, KEY> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl<C: ActionFn<KEY>, const KEY: u64> std::fmt::Debug for ActionOf<C, KEY> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
@@ -251,6 +257,12 @@ impl<C, const KEY: u64> Clone for TriggerOf<C, KEY> {
 }
 
 impl<C, const KEY: u64> Copy for TriggerOf<C, KEY> {}
+
+impl<C, const KEY: u64> Default for TriggerOf<C, KEY> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
 
 impl<C: TriggerFn<KEY>, const KEY: u64> std::fmt::Debug for TriggerOf<C, KEY> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
