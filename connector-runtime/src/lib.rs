@@ -94,7 +94,7 @@ pub use manifest::{ConnectorManifest, Manifest, schema_of};
 pub use rate_limit::RateLimit;
 pub use retry::RetryPolicy;
 pub use run::{Run, RunId, RunStatus, StepKind, StepRecord, StepStatus};
-pub use secret::Secret;
+pub use secret::{REDACTED, Secret};
 
 // Re-exported so users' derives and the generated code agree on one version of each.
 pub use schemars;
