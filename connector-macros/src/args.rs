@@ -3,7 +3,7 @@
 use darling::ast::NestedMeta;
 use darling::util::SpannedValue;
 use darling::{Error, FromMeta};
-use proc_macro2::TokenStream;
+use proc_macro2::{Span, TokenStream};
 use syn::{Expr, Ident, Meta, Path};
 
 use crate::policy::{RateLimitArgs, RetryArgs};
@@ -113,8 +113,40 @@ impl FromMeta for Integrations {
 
 /// Parses an attribute's arguments (the tokens inside `#[name(...)]`).
 pub fn parse<T: FromMeta>(tokens: TokenStream) -> darling::Result<T> {
+    parse_at(tokens, Span::call_site())
+}
+
+/// [`parse`], for an attribute other than the macro's own (`#[action(..)]` inside `#[connector]`):
+/// errors without a span of their own, like darling's "Missing field", point at `span` (the
+/// attribute's name) rather than at the `#[connector]` call.
+pub fn parse_at<T: FromMeta>(tokens: TokenStream, span: Span) -> darling::Result<T> {
     let items = NestedMeta::parse_meta_list(tokens).map_err(Error::from)?;
-    T::from_list(&items)
+    T::from_list(&items).map_err(|error| tidy(error, span))
+}
+
+/// Drops "Missing field `name`" when a misspelt key already got "Did you mean `name`?" (one
+/// mistake, one error), and gives every error without a span `span`.
+fn tidy(error: Error, span: Span) -> Error {
+    let errors: Vec<Error> = error.flatten().into_iter().collect();
+    let suggested: Vec<String> = errors
+        .iter()
+        .filter_map(|error| {
+            let text = error.to_string();
+            let (_, rest) = text.split_once("Did you mean `")?;
+            Some(rest.split_once('`')?.0.to_owned())
+        })
+        .collect();
+    let kept = errors
+        .into_iter()
+        .filter(|error| {
+            let text = error.to_string();
+            !suggested
+                .iter()
+                .any(|name| text.starts_with(&format!("Missing field `{name}`")))
+        })
+        .map(|error| error.with_span(&span))
+        .collect();
+    Error::multiple(kept)
 }
 
 /// Ids of connectors, actions, triggers, jobs and events: `[A-Za-z0-9._-]+`.

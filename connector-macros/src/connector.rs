@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use darling::Error;
-use proc_macro2::TokenStream;
+use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{
@@ -53,6 +53,8 @@ struct Member {
     input: Type,
     /// The action's output, or what a trigger hands its jobs.
     output: Type,
+    /// Where the fn names its error type (`E` of `Result<T, E>`): a conversion error lands here.
+    error_span: Span,
     /// `Some(RetryPolicy { .. })` from `retry(..)`.
     retry: Option<TokenStream>,
 }
@@ -172,7 +174,10 @@ fn connector_type(item: &ItemImpl) -> darling::Result<Ident> {
 fn parse_member(function: ImplItemFn, kind: Kind, attr: &Attribute) -> darling::Result<Member> {
     let mut errors = Error::accumulator();
     let member_args = match &attr.meta {
-        syn::Meta::List(list) => errors.handle(args::parse::<MemberArgs>(list.tokens.clone())),
+        syn::Meta::List(list) => errors.handle(args::parse_at::<MemberArgs>(
+            list.tokens.clone(),
+            list.path.span(),
+        )),
         other => {
             errors.push(
                 Error::custom(format!(
@@ -207,6 +212,7 @@ fn parse_member(function: ImplItemFn, kind: Kind, attr: &Attribute) -> darling::
         doc: names::doc_text(&function.attrs),
         fn_name: function.sig.ident.clone(),
         vis: function.vis.clone(),
+        error_span: error_type_span(&function.sig.output),
         input,
         output,
     })
@@ -305,6 +311,28 @@ fn member_output(kind: Kind, output: &ReturnType, name: &Ident) -> darling::Resu
     }
 }
 
+/// The span of `E` in `-> Result<T, E>`; of the return type when it has no second argument.
+pub fn error_type_span(output: &ReturnType) -> Span {
+    let ReturnType::Type(_, ty) = output else {
+        return Span::call_site();
+    };
+    let error = match &**ty {
+        Type::Path(path) => match path.path.segments.last().map(|last| &last.arguments) {
+            Some(PathArguments::AngleBracketed(arguments)) => arguments
+                .args
+                .iter()
+                .filter_map(|argument| match argument {
+                    GenericArgument::Type(ty) => Some(ty),
+                    _ => None,
+                })
+                .nth(1),
+            _ => None,
+        },
+        _ => None,
+    };
+    error.map_or_else(|| ty.span(), Spanned::span)
+}
+
 /// `T` in `Result<T, E>`, `ActionResult<T>` or `Option<T>`.
 pub fn first_type_argument(ty: &Type) -> Option<&Type> {
     let Type::Path(path) = ty else { return None };
@@ -390,13 +418,14 @@ fn generate(def: &ConnectorDef) -> TokenStream {
         let limit = policy::rate_limit(limit);
         quote! { const RATE_LIMIT: ::connector_runtime::RateLimit = #limit; }
     });
-    let init_doc = format!(
+    let init_doc = names::doc_attrs(&format!(
         "An instance of the `{id}` connector with this config, to register with the engine."
-    );
+    ));
+    let client_doc = names::doc_attrs(&client_doc);
 
     quote! {
         impl #ty {
-            #[doc = #init_doc]
+            #init_doc
             pub fn init(config: #config) -> ::connector_runtime::Integration<#ty> {
                 ::connector_runtime::Integration::new(config)
             }
@@ -420,15 +449,15 @@ fn generate(def: &ConnectorDef) -> TokenStream {
             }
 
             fn actions() -> ::std::vec::Vec<::connector_runtime::__private::ActionManifest> {
-                ::std::vec![#(::connector_runtime::__private::ActionManifest::of::<#action_types>()),*]
+                ::std::vec::Vec::from([#(::connector_runtime::__private::ActionManifest::of::<#action_types>()),*])
             }
 
             fn triggers() -> ::std::vec::Vec<::connector_runtime::__private::TriggerManifest> {
-                ::std::vec![#(::connector_runtime::__private::TriggerManifest::of::<#trigger_types>()),*]
+                ::std::vec::Vec::from([#(::connector_runtime::__private::TriggerManifest::of::<#trigger_types>()),*])
             }
         }
 
-        #[doc = #client_doc]
+        #client_doc
         #[derive(Clone, Copy)]
         pub struct #client<'io> {
             io: &'io ::connector_runtime::Io,
@@ -468,8 +497,9 @@ fn member_const(ty: &Ident, member: &Member) -> TokenStream {
         member.kind.attr(),
         member.fn_name
     );
+    let doc = names::doc_attrs(&doc);
     quote! {
-        #[doc = #doc]
+        #doc
         #vis const #name: #member_type = <#member_type>::new();
     }
 }
@@ -514,13 +544,27 @@ fn member_impl(def: &ConnectorDef, member: &Member) -> TokenStream {
         Kind::Action => (
             quote! { ::connector_runtime::__private::ActionFn<#key> },
             quote! { Input },
-            quote! { ::core::result::Result<#output, ::connector_runtime::ActionError> },
+            quote_spanned! {function.span()=> ::core::result::Result<#output, ::connector_runtime::ActionError> },
         ),
         Kind::Trigger => (
             quote! { ::connector_runtime::__private::TriggerFn<#key> },
             quote! { Payload },
-            quote! { ::core::result::Result<::core::option::Option<#output>, ::connector_runtime::ActionError> },
+            quote_spanned! {function.span()=> ::core::result::Result<::core::option::Option<#output>, ::connector_runtime::ActionError> },
         ),
+    };
+    // Spanned on the user's fn, so an error about the future (not `Send`) points at it, and a
+    // conversion error on the error type (no `Into<ActionError>`) at that type.
+    let convert = quote_spanned! {member.error_span=>
+        ::connector_runtime::__private::action_result(result)
+    };
+    let run = quote_spanned! {function.span()=>
+        async fn run(
+            ctx: &::connector_runtime::ConnectorContext<<#ty as ::connector_runtime::Connector>::Config>,
+            input: #input,
+        ) -> #result {
+            let result = #ty::#function(ctx, input).await;
+            #convert
+        }
     };
     quote! {
         impl #member_trait for #ty {
@@ -531,12 +575,7 @@ fn member_impl(def: &ConnectorDef, member: &Member) -> TokenStream {
             const DESCRIPTION: &'static str = #description;
             #retry
 
-            async fn run(
-                ctx: &::connector_runtime::ConnectorContext<<#ty as ::connector_runtime::Connector>::Config>,
-                input: #input,
-            ) -> #result {
-                ::connector_runtime::__private::action_result(#ty::#function(ctx, input).await)
-            }
+            #run
         }
     }
 }
@@ -553,9 +592,10 @@ fn client_method(ty: &Ident, member: &Member) -> TokenStream {
     doc.push_str(&format!(
         "Calls the `{id}` action as the step `key` of this run: recorded with its input and output, and never run twice under one key."
     ));
+    let doc = names::doc_attrs(&doc);
     // Spanned on the user's fn name, so "go to definition" on a client call lands on the action.
     quote_spanned! {function.span()=>
-        #[doc = #doc]
+        #doc
         #vis async fn #function(
             &self,
             key: &str,

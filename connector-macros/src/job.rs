@@ -286,10 +286,11 @@ fn generate(def: &JobDef) -> TokenStream {
     let fields = integrations
         .iter()
         .map(|IntegrationArg { key, connector }| {
-            let doc =
-                format!("The `{key}` integration: a typed client of each action of the connector.");
+            let doc = names::doc_attrs(&format!(
+                "The `{key}` integration: a typed client of each action of the connector."
+            ));
             quote! {
-                #[doc = #doc]
+                #doc
                 pub #key: <#connector as ::connector_runtime::Connector>::Client<'io>,
             }
         });
@@ -313,10 +314,12 @@ fn generate(def: &JobDef) -> TokenStream {
         let n = **n;
         quote! { const CONCURRENCY: ::core::option::Option<usize> = ::core::option::Option::Some(#n); }
     });
-    let marker_doc = format!("The `{id}` job: register it with `Engine::builder().job({marker})`.");
-    let io_doc = format!(
+    let marker_doc = names::doc_attrs(&format!(
+        "The `{id}` job: register it with `Engine::builder().job({marker})`."
+    ));
+    let io_doc = names::doc_attrs(&format!(
         "The `io` of the `{id}` job: one typed client field per integration; derefs to [`Io`](::connector_runtime::Io) for the run's logger and id."
-    );
+    ));
 
     // Spanned on the user's fn, so an error about the future (not `Send`) points at it, and a
     // conversion error on the error type (no `Into<JobError>`) at that type.
@@ -336,11 +339,11 @@ fn generate(def: &JobDef) -> TokenStream {
     quote! {
         #function
 
-        #[doc = #marker_doc]
+        #marker_doc
         #[derive(Debug, Clone, Copy, Default)]
         #vis struct #marker;
 
-        #[doc = #io_doc]
+        #io_doc
         #vis struct #io<'io> {
             #(#fields)*
             io: &'io ::connector_runtime::Io,
@@ -364,7 +367,7 @@ fn generate(def: &JobDef) -> TokenStream {
             #concurrency
 
             fn integrations() -> ::std::vec::Vec<::connector_runtime::IntegrationRef> {
-                ::std::vec![#(#refs),*]
+                ::std::vec::Vec::from([#(#refs),*])
             }
 
             #run

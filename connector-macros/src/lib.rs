@@ -17,6 +17,8 @@ mod job;
 mod names;
 mod policy;
 mod stray;
+#[cfg(test)]
+mod tests;
 
 use proc_macro::TokenStream;
 

@@ -1,6 +1,7 @@
 //! Names: doc comments, case conversion, and the names of generated items.
 
-use proc_macro2::Span;
+use proc_macro2::{Span, TokenStream};
+use quote::quote;
 use syn::{Attribute, Expr, Ident, Lit, Meta};
 
 /// The text of `///` comments, one line each, with the leading space rustdoc adds removed.
@@ -21,6 +22,19 @@ pub fn doc_text(attrs: &[Attribute]) -> String {
         }
     }
     lines.join("\n").trim().to_owned()
+}
+
+/// `#[doc]` attributes for `text`, one per line with the leading space of `///`, so generated
+/// items read like hand-written ones in expanded code (`cargo expand`, the snapshots).
+pub fn doc_attrs(text: &str) -> TokenStream {
+    let lines = text.lines().map(|line| {
+        if line.is_empty() {
+            String::new()
+        } else {
+            format!(" {line}")
+        }
+    });
+    quote! { #(#[doc = #lines])* }
 }
 
 /// `send_message` -> `SendMessage`.

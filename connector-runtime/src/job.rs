@@ -120,7 +120,7 @@ impl std::fmt::Display for TriggerRef {
 }
 
 /// An integration a job declares: its name in the job's `io` and its connector.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct IntegrationRef {
     /// The field name in the job's `io` (`chat` in `io.chat.send_message(..)`).
     pub key: String,
@@ -130,6 +130,15 @@ pub struct IntegrationRef {
     #[serde(skip)]
     pub connector_type: &'static str,
 }
+
+// The Rust type name is a hint for error messages, not part of what an integration is.
+impl PartialEq for IntegrationRef {
+    fn eq(&self, other: &Self) -> bool {
+        self.key == other.key && self.connector == other.connector
+    }
+}
+
+impl Eq for IntegrationRef {}
 
 impl IntegrationRef {
     /// The integration `key` of connector `C`.

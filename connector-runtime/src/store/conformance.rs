@@ -172,7 +172,36 @@ async fn steps_are_upserted_by_key_in_start_order(store: &impl RunStore) {
     assert_eq!(back.kind, done.kind);
     assert_eq!(back.input, done.input);
     assert!(back.finished_at.is_some());
+    assert_eq!(
+        back.started_at.timestamp_millis(),
+        done.started_at.timestamp_millis(),
+        "step times keep millisecond precision at least"
+    );
     assert_eq!(store.step(&run.id, "missing").await.unwrap(), None);
+
+    let mut failed = sample_step("third");
+    failed.status = StepStatus::Failed;
+    failed.error = Some("timed out".into());
+    store.save_step(&run.id, &failed).await.unwrap();
+    let back = store.step(&run.id, "third").await.unwrap().unwrap();
+    assert_eq!(
+        (back.status, back.error.as_deref()),
+        (StepStatus::Failed, Some("timed out"))
+    );
+
+    // Step keys belong to their run: the same key in another run is another step.
+    let other = sample_run("job-a");
+    store.create_run(&other).await.unwrap();
+    let mut elsewhere = sample_step("first");
+    elsewhere.input = json!({"other": true});
+    store.save_step(&other.id, &elsewhere).await.unwrap();
+    let first = store.step(&run.id, "first").await.unwrap().unwrap();
+    assert_eq!(
+        first.input,
+        sample_step("first").input,
+        "a step of another run with the same key changed this run's step"
+    );
+    assert_eq!(store.run(&other.id).await.unwrap().unwrap().steps.len(), 1);
 
     let mut wait = sample_step("nap");
     let until = Utc::now() + Duration::minutes(5);
@@ -208,6 +237,11 @@ async fn unknown_runs_are_reported(store: &impl RunStore) {
     assert!(
         matches!(save, Err(StoreError::RunNotFound(_))),
         "step of an unknown run: {save:?}"
+    );
+    let step = store.step(&id, "k").await;
+    assert!(
+        matches!(step, Err(StoreError::RunNotFound(_))),
+        "reading a step of an unknown run: {step:?}"
     );
 }
 
@@ -270,7 +304,16 @@ async fn schemas_are_kept_by_fingerprint(store: &impl RunStore) {
         .put_schema("f1", &schema)
         .await
         .expect("putting a schema twice is fine");
-    assert_eq!(store.schema("f1").await.unwrap(), Some(schema));
+    assert_eq!(store.schema("f1").await.unwrap(), Some(schema.clone()));
+    store
+        .put_schema("f1", &json!({"type": "string"}))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.schema("f1").await.unwrap(),
+        Some(schema),
+        "a fingerprint keeps the first schema put under it"
+    );
 }
 
 async fn concurrent_writers_lose_nothing<S: RunStore>(store: S) {

@@ -41,13 +41,28 @@ pub struct MessageProcessed {
     event = SendMessageEvent,
     integrations(chat = SimpleChat)
 )]
-pub async fn send_chat_message(payload: SendMessageEvent, io: SendChatMessageIo<'_>) -> Result<MessageProcessed, JobError> {
+pub async fn send_chat_message(
+    payload: SendMessageEvent,
+    io: SendChatMessageIo<'_>,
+) -> Result<MessageProcessed, JobError> {
     let sent = io
         .chat
-        .send_message("send-message-action", SendMessage { channel: payload.channel, message: payload.message })
+        .send_message(
+            "send-message-action",
+            SendMessage {
+                channel: payload.channel,
+                message: payload.message,
+            },
+        )
         .await?;
-    io.logger().info(format!("Message sent successfully! Message ID: {}", sent.message_id));
-    Ok(MessageProcessed { status: "message_processed".into(), message_id: sent.message_id })
+    io.logger().info(format!(
+        "Message sent successfully! Message ID: {}",
+        sent.message_id
+    ));
+    Ok(MessageProcessed {
+        status: "message_processed".into(),
+        message_id: sent.message_id,
+    })
 }
 
 /// Looks a channel up and logs what it finds.
@@ -58,8 +73,19 @@ pub async fn send_chat_message(payload: SendMessageEvent, io: SendChatMessageIo<
     event = GetChannelInfoEvent,
     integrations(chat = SimpleChat)
 )]
-pub async fn get_chat_channel_info(payload: GetChannelInfoEvent, io: GetChatChannelInfoIo<'_>) -> Result<ChannelInfo, JobError> {
-    let info = io.chat.get_channel_info("get-channel-info-step", GetChannelInfo { channel_id: payload.channel_id.clone() }).await?;
+pub async fn get_chat_channel_info(
+    payload: GetChannelInfoEvent,
+    io: GetChatChannelInfoIo<'_>,
+) -> Result<ChannelInfo, JobError> {
+    let info = io
+        .chat
+        .get_channel_info(
+            "get-channel-info-step",
+            GetChannelInfo {
+                channel_id: payload.channel_id.clone(),
+            },
+        )
+        .await?;
     if info.found {
         io.logger().info(format!("Channel Name: {}", info.name));
         io.logger().info(format!("Members: {}", info.member_count));
@@ -67,7 +93,8 @@ pub async fn get_chat_channel_info(payload: GetChannelInfoEvent, io: GetChatChan
             io.logger().info(format!("Topic: {topic}"));
         }
     } else {
-        io.logger().warn(format!("Channel with ID {} not found.", payload.channel_id));
+        io.logger()
+            .warn(format!("Channel with ID {} not found.", payload.channel_id));
     }
     Ok(info)
 }
@@ -80,12 +107,32 @@ pub async fn get_chat_channel_info(payload: GetChannelInfoEvent, io: GetChatChan
     trigger = SimpleChat::message_received,
     integrations(chat = SimpleChat)
 )]
-pub async fn acknowledge_message(payload: MessageReceived, io: AcknowledgeMessageIo<'_>) -> Result<String, JobError> {
-    let info = io.chat.get_channel_info("channel", GetChannelInfo { channel_id: payload.channel.clone() }).await?;
-    let reply = format!("{} said \"{}\" to {} members", payload.sender, payload.text, info.member_count);
+pub async fn acknowledge_message(
+    payload: MessageReceived,
+    io: AcknowledgeMessageIo<'_>,
+) -> Result<String, JobError> {
+    let info = io
+        .chat
+        .get_channel_info(
+            "channel",
+            GetChannelInfo {
+                channel_id: payload.channel.clone(),
+            },
+        )
+        .await?;
+    let reply = format!(
+        "{} said \"{}\" to {} members",
+        payload.sender, payload.text, info.member_count
+    );
     let sent = io
         .chat
-        .send_message("acknowledge", SendMessage { channel: payload.channel, message: reply.clone() })
+        .send_message(
+            "acknowledge",
+            SendMessage {
+                channel: payload.channel,
+                message: reply.clone(),
+            },
+        )
         .await?;
     Ok(sent.message_id)
 }

@@ -1,0 +1,118 @@
+//! What the macros generate for a small simple-chat-like connector, its jobs and an event,
+//! pretty-printed and compared with the snapshots beside this file.
+//!
+//! Update after an intended change with `INSTA_UPDATE=always cargo test -p connector-macros`,
+//! then read the diff: the generated code should stay readable and use only absolute paths.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+
+use crate::{connector, event, job};
+
+fn pretty(tokens: TokenStream) -> String {
+    let file: syn::File = syn::parse2(tokens.clone())
+        .unwrap_or_else(|error| panic!("the expansion is not Rust ({error}): {tokens}"));
+    prettyplease::unparse(&file)
+}
+
+#[test]
+fn connector_expansion() {
+    let args = quote! {
+        id = "simple-chat", name = "Simple Chat", version = "1.0.0", config = SimpleChatConfig
+    };
+    let item = quote! {
+        /// Talks to the Simple Chat API.
+        impl SimpleChat {
+            /// Posts a message to a channel.
+            #[action(id = "sendMessage", name = "Send Message")]
+            pub async fn send_message(
+                ctx: &ActionContext<SimpleChatConfig>,
+                input: SendMessage,
+            ) -> Result<SentMessage, ActionError> {
+                ctx.logger().info("sending");
+                Ok(SentMessage { message_id: input.message })
+            }
+
+            /// A message was posted in a channel.
+            #[trigger(id = "message.received", name = "Message Received")]
+            pub async fn message_received(
+                ctx: &TriggerContext<SimpleChatConfig>,
+                payload: MessageReceived,
+            ) -> Result<Option<MessageReceived>, ActionError> {
+                Ok(Some(payload))
+            }
+        }
+    };
+    insta::assert_snapshot!(pretty(connector::expand(args, item)));
+}
+
+#[test]
+fn job_on_event_expansion() {
+    let args = quote! {
+        id = "send-chat-message",
+        name = "Send Chat Message",
+        version = "1.0.0",
+        event = SendMessageEvent,
+        integrations(chat = SimpleChat)
+    };
+    let item = quote! {
+        /// Posts the event's message to its channel.
+        pub async fn send_chat_message(
+            payload: SendMessageEvent,
+            io: SendChatMessageIo<'_>,
+        ) -> Result<String, JobError> {
+            let sent = io
+                .chat
+                .send_message("send", SendMessage { channel: payload.channel, message: payload.message })
+                .await?;
+            Ok(sent.message_id)
+        }
+    };
+    insta::assert_snapshot!(pretty(job::expand(args, item)));
+}
+
+#[test]
+fn job_on_trigger_expansion() {
+    let args = quote! {
+        id = "acknowledge-message",
+        name = "Acknowledge Message",
+        version = "1.0.0",
+        trigger = SimpleChat::message_received,
+        integrations(chat = SimpleChat)
+    };
+    let item = quote! {
+        async fn acknowledge_message(
+            payload: MessageReceived,
+            io: AcknowledgeMessageIo<'_>,
+        ) -> Result<(), JobError> {
+            io.logger().info(payload.text);
+            Ok(())
+        }
+    };
+    insta::assert_snapshot!(pretty(job::expand(args, item)));
+}
+
+#[test]
+fn event_expansion() {
+    let item = quote! {
+        /// Someone asked to post a message.
+        #[derive(Serialize, Deserialize, JsonSchema, Event)]
+        #[event(name = "manual.send.message")]
+        pub struct SendMessageEvent {
+            pub channel: String,
+            pub message: String,
+        }
+    };
+    insta::assert_snapshot!(pretty(event::expand(item)));
+}
+
+#[test]
+fn generic_event_expansion() {
+    let item = quote! {
+        #[event(name = "batch.ready")]
+        pub struct Batch<T: Clone> where T: Send {
+            pub items: Vec<T>,
+        }
+    };
+    insta::assert_snapshot!(pretty(event::expand(item)));
+}

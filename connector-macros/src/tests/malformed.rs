@@ -1,0 +1,586 @@
+//! Malformed input to each expansion function: a `compile_error!` with the expected message,
+//! never a panic.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use proc_macro2::TokenStream;
+use quote::quote;
+
+use super::{assert_has_error, assert_one_error, errors, truncations};
+use crate::{connector, event, job, stray};
+
+fn connector_args() -> TokenStream {
+    quote! { id = "chat", name = "Chat", version = "1.0.0", config = ChatConfig }
+}
+
+/// A connector impl with `members` inside.
+fn connector_with(members: TokenStream) -> TokenStream {
+    connector::expand(connector_args(), quote! { impl Chat { #members } })
+}
+
+fn job_args() -> TokenStream {
+    quote! { id = "post", name = "Post", version = "1.0.0", event = Requested, integrations(chat = Chat) }
+}
+
+fn job_fn() -> TokenStream {
+    quote! {
+        async fn post(payload: Requested, io: PostIo<'_>) -> Result<String, JobError> {
+            Ok(payload.text)
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// #[connector]
+
+#[test]
+fn connector_on_garbage() {
+    let out = connector::expand(connector_args(), quote! { fn ( ) -> 1 + });
+    assert_one_error(&out, "`#[connector]` goes on an `impl` block");
+}
+
+#[test]
+fn connector_on_a_struct() {
+    let out = connector::expand(connector_args(), quote! { struct Chat; });
+    assert_one_error(&out, "`#[connector]` goes on an `impl` block");
+}
+
+#[test]
+fn connector_on_an_empty_item() {
+    let out = connector::expand(connector_args(), TokenStream::new());
+    assert_one_error(&out, "`#[connector]` goes on an `impl` block");
+}
+
+#[test]
+fn connector_on_a_trait_impl() {
+    let out = connector::expand(connector_args(), quote! { impl Clone for Chat {} });
+    assert_one_error(&out, "not a trait impl");
+}
+
+#[test]
+fn connector_on_a_generic_impl() {
+    let out = connector::expand(connector_args(), quote! { impl<T> Chat<T> {} });
+    assert_one_error(&out, "a connector cannot be generic");
+    let out = connector::expand(connector_args(), quote! { impl Chat<u8> {} });
+    assert_one_error(&out, "a connector cannot be generic");
+}
+
+#[test]
+fn connector_on_a_path_type() {
+    let out = connector::expand(connector_args(), quote! { impl crate::Chat {} });
+    assert_one_error(&out, "the connector struct's plain name");
+}
+
+#[test]
+fn connector_without_args() {
+    let out = connector::expand(TokenStream::new(), quote! { impl Chat {} });
+    for field in ["id", "name", "version", "config"] {
+        assert_has_error(&out, &format!("Missing field `{field}`"));
+    }
+    assert_eq!(errors(&out).len(), 4);
+}
+
+#[test]
+fn connector_with_garbage_args() {
+    let args = quote! { id = , name = "Chat", version = "1.0.0", config = ChatConfig };
+    let out = connector::expand(args, quote! { impl Chat {} });
+    assert_one_error(&out, "expected an expression");
+    let out = connector::expand(quote! { "chat" }, quote! { impl Chat {} });
+    assert_has_error(&out, "Unexpected meta-item format `literal`");
+    let args = quote! { id = "chat", name = "Chat", version = "1.0.0", config = 42 };
+    let out = connector::expand(args, quote! { impl Chat {} });
+    assert_eq!(errors(&out).len(), 1, "{out}");
+}
+
+#[test]
+fn connector_with_a_misspelt_key() {
+    let args = quote! { id = "chat", nmae = "Chat", version = "1.0.0", config = ChatConfig };
+    let out = connector::expand(args, quote! { impl Chat {} });
+    // One mistake, one error: no "Missing field `name`" beside the suggestion.
+    assert_one_error(&out, "Unknown field: `nmae`. Did you mean `name`?");
+}
+
+#[test]
+fn connector_with_a_bad_id_and_version() {
+    let args = quote! { id = "my chat", name = "Chat", version = "1.0", config = ChatConfig };
+    let out = connector::expand(args, quote! { impl Chat {} });
+    assert_has_error(&out, "the connector id `my chat` has the character ' '");
+    assert_has_error(&out, "`1.0` is not a semantic version");
+    let args = quote! { id = "", name = "Chat", version = "1.0.0", config = ChatConfig };
+    let out = connector::expand(args, quote! { impl Chat {} });
+    assert_one_error(&out, "the connector id must not be empty");
+}
+
+#[test]
+fn action_without_parens() {
+    let out = connector_with(quote! {
+        #[action]
+        async fn send(ctx: &ActionContext<ChatConfig>, input: Send) -> Result<Sent, ActionError> { todo!() }
+    });
+    assert_one_error(&out, "`#[action]` needs arguments");
+    let out = connector_with(quote! {
+        #[trigger = "x"]
+        async fn received(ctx: &TriggerContext<ChatConfig>, p: P) -> Result<Option<P>, ActionError> { todo!() }
+    });
+    assert_one_error(&out, "`#[trigger]` needs arguments");
+}
+
+#[test]
+fn action_with_empty_parens() {
+    let out = connector_with(quote! {
+        #[action()]
+        async fn send(ctx: &ActionContext<ChatConfig>, input: Send) -> Result<Sent, ActionError> { todo!() }
+    });
+    assert_has_error(&out, "Missing field `id`");
+    assert_has_error(&out, "Missing field `name`");
+}
+
+#[test]
+fn action_with_a_misspelt_key() {
+    let out = connector_with(quote! {
+        #[action(id = "send", nmae = "Send")]
+        async fn send(ctx: &ActionContext<ChatConfig>, input: Send) -> Result<Sent, ActionError> { todo!() }
+    });
+    assert_one_error(&out, "Unknown field: `nmae`. Did you mean `name`?");
+}
+
+#[test]
+fn action_with_three_params() {
+    let out = connector_with(quote! {
+        #[action(id = "send", name = "Send")]
+        async fn send(ctx: &ActionContext<ChatConfig>, input: Send, extra: u8) -> Result<Sent, ActionError> { todo!() }
+    });
+    assert_one_error(&out, "`#[action]` fns take two parameters");
+}
+
+#[test]
+fn action_without_params() {
+    let out = connector_with(quote! {
+        #[action(id = "send", name = "Send")]
+        async fn send() -> Result<Sent, ActionError> { todo!() }
+    });
+    assert_one_error(&out, "`#[action]` fns take two parameters");
+}
+
+#[test]
+fn action_with_self() {
+    let out = connector_with(quote! {
+        #[action(id = "send", name = "Send")]
+        async fn send(&self, input: Send) -> Result<Sent, ActionError> { todo!() }
+    });
+    assert_has_error(&out, "`#[action]` fns take no `self`");
+}
+
+#[test]
+fn action_not_async() {
+    let out = connector_with(quote! {
+        #[action(id = "send", name = "Send")]
+        fn send(ctx: &ActionContext<ChatConfig>, input: Send) -> Result<Sent, ActionError> { todo!() }
+    });
+    assert_one_error(
+        &out,
+        "`#[action]` fns must be `async`: write `async fn send`",
+    );
+}
+
+#[test]
+fn action_generic() {
+    let out = connector_with(quote! {
+        #[action(id = "send", name = "Send")]
+        async fn send<T>(ctx: &ActionContext<ChatConfig>, input: T) -> Result<Sent, ActionError> { todo!() }
+    });
+    assert_one_error(&out, "`#[action]` fns cannot be generic");
+}
+
+#[test]
+fn action_without_a_result() {
+    let out = connector_with(quote! {
+        #[action(id = "send", name = "Send")]
+        async fn send(ctx: &ActionContext<ChatConfig>, input: Send) { }
+    });
+    assert_one_error(&out, "an action returns `Result<Output, Error>`");
+    let out = connector_with(quote! {
+        #[action(id = "send", name = "Send")]
+        async fn send(ctx: &ActionContext<ChatConfig>, input: Send) -> Sent { todo!() }
+    });
+    assert_one_error(&out, "an action returns `Result<Output, Error>`");
+}
+
+#[test]
+fn trigger_returning_a_result_without_option() {
+    let out = connector_with(quote! {
+        #[trigger(id = "received", name = "Received")]
+        async fn received(ctx: &TriggerContext<ChatConfig>, p: P) -> Result<P, ActionError> { todo!() }
+    });
+    assert_one_error(
+        &out,
+        "a trigger returns `Result<Option<JobPayload>, Error>`",
+    );
+}
+
+#[test]
+fn trigger_returning_a_bare_option() {
+    let out = connector_with(quote! {
+        #[trigger(id = "received", name = "Received")]
+        async fn received(ctx: &TriggerContext<ChatConfig>, p: P) -> Result<Option, ActionError> { todo!() }
+    });
+    assert_one_error(
+        &out,
+        "a trigger returns `Result<Option<JobPayload>, Error>`",
+    );
+}
+
+#[test]
+fn duplicate_member_ids() {
+    let out = connector_with(quote! {
+        #[action(id = "send", name = "Send")]
+        async fn send(ctx: &ActionContext<ChatConfig>, input: Send) -> Result<Sent, ActionError> { todo!() }
+        #[action(id = "send", name = "Send again")]
+        async fn send_again(ctx: &ActionContext<ChatConfig>, input: Send) -> Result<Sent, ActionError> { todo!() }
+    });
+    assert_one_error(&out, "duplicate action id `send`: `send` uses it already");
+}
+
+#[test]
+fn an_action_and_a_trigger_may_share_an_id() {
+    let out = connector_with(quote! {
+        #[action(id = "message", name = "Send")]
+        async fn send(ctx: &ActionContext<ChatConfig>, input: Send) -> Result<Sent, ActionError> { todo!() }
+        #[trigger(id = "message", name = "Received")]
+        async fn received(ctx: &TriggerContext<ChatConfig>, p: P) -> Result<Option<P>, ActionError> { todo!() }
+    });
+    assert_eq!(errors(&out), Vec::<String>::new());
+}
+
+#[test]
+fn member_named_like_a_generated_fn() {
+    let out = connector_with(quote! {
+        #[action(id = "init", name = "Init")]
+        async fn init(ctx: &ActionContext<ChatConfig>, input: Send) -> Result<Sent, ActionError> { todo!() }
+    });
+    assert_one_error(&out, "`init` is generated by `#[connector]`");
+}
+
+#[test]
+fn member_with_a_bad_id() {
+    let out = connector_with(quote! {
+        #[action(id = "send/message", name = "Send")]
+        async fn send(ctx: &ActionContext<ChatConfig>, input: Send) -> Result<Sent, ActionError> { todo!() }
+    });
+    assert_one_error(&out, "the action id `send/message` has the character '/'");
+}
+
+#[test]
+fn every_member_error_is_reported_at_once() {
+    let out = connector_with(quote! {
+        #[action(id = "", name = "Send")]
+        fn send(ctx: &ActionContext<ChatConfig>, input: Send) -> Result<Sent, ActionError> { todo!() }
+        #[trigger(id = "received", name = "Received")]
+        async fn received(ctx: &TriggerContext<ChatConfig>, p: P) -> Result<P, ActionError> { todo!() }
+    });
+    // Signatures are checked while parsing; ids wait for a parsed model.
+    assert_has_error(&out, "`#[action]` fns must be `async`");
+    assert_has_error(
+        &out,
+        "a trigger returns `Result<Option<JobPayload>, Error>`",
+    );
+}
+
+#[test]
+fn connector_errors_keep_the_users_impl_without_member_attributes() {
+    let out = connector_with(quote! {
+        #[action(id = "", name = "Send")]
+        async fn send(ctx: &ActionContext<ChatConfig>, input: Send) -> Result<Sent, ActionError> { todo!() }
+    });
+    assert_one_error(&out, "the action id must not be empty");
+    let text = out.to_string();
+    assert!(text.contains("impl Chat"), "{text}");
+    assert!(text.contains("async fn send"), "{text}");
+    assert!(!text.contains("# [action"), "{text}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// #[job]
+
+#[test]
+fn job_on_garbage() {
+    let out = job::expand(job_args(), quote! { struct Post; });
+    assert_one_error(
+        &out,
+        "`#[job]` goes on an `async fn(payload, io) -> Result<T, E>`",
+    );
+    let out = job::expand(job_args(), quote! { async fn ( ) -> });
+    assert_one_error(&out, "`#[job]` goes on an `async fn");
+    let out = job::expand(job_args(), TokenStream::new());
+    assert_one_error(&out, "`#[job]` goes on an `async fn");
+}
+
+#[test]
+fn job_without_args() {
+    let out = job::expand(TokenStream::new(), job_fn());
+    for field in ["id", "name", "version"] {
+        assert_has_error(&out, &format!("Missing field `{field}`"));
+    }
+}
+
+#[test]
+fn job_with_event_and_trigger() {
+    let args = quote! { id = "post", name = "Post", version = "1.0.0", event = Requested, trigger = Chat::received };
+    let out = job::expand(args, job_fn());
+    assert_one_error(
+        &out,
+        "a job has one trigger: give `event = ..` or `trigger = ..`, not both",
+    );
+}
+
+#[test]
+fn job_without_a_trigger() {
+    let args = quote! { id = "post", name = "Post", version = "1.0.0" };
+    let out = job::expand(args, job_fn());
+    assert_one_error(&out, "a job needs a trigger");
+}
+
+#[test]
+fn job_trigger_without_a_connector() {
+    let args = quote! { id = "post", name = "Post", version = "1.0.0", trigger = received };
+    let out = job::expand(args, job_fn());
+    assert_one_error(&out, "name the connector and its trigger fn");
+}
+
+#[test]
+fn job_integration_without_a_value() {
+    let args = quote! { id = "post", name = "Post", version = "1.0.0", event = Requested, integrations(chat) };
+    let out = job::expand(args, job_fn());
+    assert_one_error(
+        &out,
+        "expected `key = ConnectorType`, like `chat = SimpleChat`",
+    );
+}
+
+#[test]
+fn job_integration_with_a_literal_value() {
+    let args = quote! { id = "post", name = "Post", version = "1.0.0", event = Requested, integrations(chat = "SimpleChat") };
+    let out = job::expand(args, job_fn());
+    assert_one_error(&out, "expected `key = ConnectorType`");
+}
+
+#[test]
+fn job_integration_named_io() {
+    let args = quote! { id = "post", name = "Post", version = "1.0.0", event = Requested, integrations(io = Chat) };
+    let out = job::expand(args, job_fn());
+    assert_one_error(&out, "`io` is reserved");
+}
+
+#[test]
+fn job_integration_declared_twice() {
+    let args = quote! { id = "post", name = "Post", version = "1.0.0", event = Requested, integrations(chat = Chat, chat = Other) };
+    let out = job::expand(args, job_fn());
+    assert_one_error(&out, "integration `chat` is declared twice");
+}
+
+#[test]
+fn job_with_a_bad_id_and_version() {
+    let args = quote! { id = "post job", name = "Post", version = "v1", event = Requested };
+    let out = job::expand(args, job_fn());
+    assert_has_error(&out, "the job id `post job` has the character ' '");
+    assert_has_error(&out, "`v1` is not a semantic version");
+    assert_eq!(errors(&out).len(), 2);
+}
+
+#[test]
+fn job_not_async() {
+    let out = job::expand(
+        job_args(),
+        quote! { fn post(payload: Requested, io: PostIo<'_>) -> Result<String, JobError> { todo!() } },
+    );
+    assert_one_error(&out, "`#[job]` fns must be `async`: write `async fn post`");
+}
+
+#[test]
+fn job_with_one_param() {
+    let out = job::expand(
+        job_args(),
+        quote! { async fn post(payload: Requested) -> Result<String, JobError> { todo!() } },
+    );
+    assert_one_error(&out, "`#[job]` fns take two parameters");
+}
+
+#[test]
+fn job_with_three_params() {
+    let out = job::expand(
+        job_args(),
+        quote! { async fn post(payload: Requested, io: PostIo<'_>, extra: u8) -> Result<String, JobError> { todo!() } },
+    );
+    assert_one_error(&out, "`#[job]` fns take two parameters");
+}
+
+#[test]
+fn job_with_a_wrong_io_type() {
+    let out = job::expand(
+        job_args(),
+        quote! { async fn post(payload: Requested, io: &Io) -> Result<String, JobError> { todo!() } },
+    );
+    assert_one_error(&out, "write `io: PostIo<'_>`");
+}
+
+#[test]
+fn job_without_a_result() {
+    let out = job::expand(
+        job_args(),
+        quote! { async fn post(payload: Requested, io: PostIo<'_>) { } },
+    );
+    assert_one_error(&out, "a job returns `Result<T, E>`");
+    let out = job::expand(
+        job_args(),
+        quote! { async fn post(payload: Requested, io: PostIo<'_>) -> String { todo!() } },
+    );
+    assert_one_error(&out, "a job returns `Result<T, E>`");
+}
+
+#[test]
+fn job_errors_keep_the_users_fn() {
+    let args = quote! { id = "", name = "Post", version = "1.0.0", event = Requested };
+    let out = job::expand(args, job_fn());
+    assert_one_error(&out, "the job id must not be empty");
+    assert!(out.to_string().contains("async fn post"), "{out}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// #[derive(Event)]
+
+#[test]
+fn event_on_garbage() {
+    let out = event::expand(quote! { struct });
+    assert_eq!(errors(&out).len(), 1, "{out}");
+    let out = event::expand(TokenStream::new());
+    assert_eq!(errors(&out).len(), 1, "{out}");
+}
+
+#[test]
+fn event_without_a_name() {
+    let out = event::expand(quote! { struct Requested { text: String } });
+    assert_one_error(&out, "Missing field `name`");
+    let out = event::expand(quote! { #[event] struct Requested { text: String } });
+    assert_eq!(errors(&out).len(), 1, "{out}");
+}
+
+#[test]
+fn event_with_a_bad_name() {
+    let out = event::expand(quote! { #[event(name = "chat requested")] struct Requested; });
+    assert_one_error(&out, "the event id `chat requested` has the character ' '");
+    let out = event::expand(quote! { #[event(name = "")] struct Requested; });
+    assert_one_error(&out, "the event id must not be empty");
+}
+
+#[test]
+fn event_with_an_unknown_key() {
+    let out =
+        event::expand(quote! { #[event(name = "chat.requested", nmae = "x")] struct Requested; });
+    assert_has_error(&out, "Unknown field: `nmae`");
+}
+
+// ---------------------------------------------------------------------------------------------
+// #[action] / #[trigger] outside #[connector]
+
+#[test]
+fn stray_member_attributes() {
+    for kind in ["action", "trigger"] {
+        let item = quote! { async fn send(ctx: &ActionContext<C>, input: I) -> Result<O, ActionError> { todo!() } };
+        let out = stray::expand(kind, quote! { id = "send", name = "Send" }, item);
+        assert_one_error(
+            &out,
+            &format!(
+                "`#[{kind}]` works only on a fn inside an `impl` block marked `#[connector(..)]`"
+            ),
+        );
+        // The fn itself is kept, so its body still type-checks and nothing else cascades.
+        assert!(out.to_string().contains("async fn send"), "{out}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Truncated input never panics
+
+/// Runs `expand` on every truncation of `tokens`; fails on the first panic.
+fn assert_no_panic_on_truncations(
+    what: &str,
+    tokens: &TokenStream,
+    expand: impl Fn(TokenStream) -> TokenStream,
+) {
+    let cases = truncations(tokens);
+    assert!(cases.len() > 10, "{what}: too few truncations to mean much");
+    let last = cases.len() - 1;
+    for (len, case) in cases.into_iter().enumerate() {
+        let text = case.to_string();
+        let out = catch_unwind(AssertUnwindSafe(|| expand(case)))
+            .unwrap_or_else(|_| panic!("{what} panicked on the truncation {len}: {text}"));
+        // Anything short of the whole input is an error, never silence.
+        if len < last {
+            assert!(
+                !errors(&out).is_empty() || !out.is_empty(),
+                "{what}: truncation {len} expanded to nothing: {text}"
+            );
+        }
+    }
+}
+
+fn full_connector() -> TokenStream {
+    quote! {
+        /// Talks to the chat service.
+        impl Chat {
+            /// Posts a message.
+            #[action(id = "sendMessage", name = "Send Message", retry(max_attempts = 3, min_delay = "200ms"))]
+            pub async fn send_message(ctx: &ActionContext<ChatConfig>, input: SendMessage) -> Result<SentMessage, ActionError> {
+                Ok(SentMessage { id: input.text })
+            }
+
+            /// A message was posted.
+            #[trigger(id = "message.received", name = "Message Received")]
+            pub async fn message_received(ctx: &TriggerContext<ChatConfig>, payload: MessageReceived) -> Result<Option<MessageReceived>, ActionError> {
+                Ok(Some(payload))
+            }
+
+            fn helper() {}
+        }
+    }
+}
+
+#[test]
+fn connector_never_panics_on_truncated_input() {
+    let args = quote! { id = "chat", name = "Chat", version = "1.0.0", config = ChatConfig, description = "Chat." };
+    assert_no_panic_on_truncations("connector item", &full_connector(), |item| {
+        connector::expand(args.clone(), item)
+    });
+    assert_no_panic_on_truncations("connector args", &args, |args| {
+        connector::expand(args, full_connector())
+    });
+}
+
+#[test]
+fn job_never_panics_on_truncated_input() {
+    let item = quote! {
+        /// Posts the message.
+        pub async fn post(payload: Requested, io: PostIo<'_>) -> Result<String, JobError> {
+            let sent = io.chat.send_message("send", SendMessage { text: payload.text }).await?;
+            Ok(sent.id)
+        }
+    };
+    for args in [
+        job_args(),
+        quote! { id = "post", name = "Post", version = "1.0.0", trigger = crate::Chat::message_received, integrations(chat = Chat, tracker = crate::Tracker), concurrency = 2, retry(max_attempts = 2) },
+    ] {
+        assert_no_panic_on_truncations("job item", &item, |item| job::expand(args.clone(), item));
+        assert_no_panic_on_truncations("job args", &args, |args| job::expand(args, item.clone()));
+    }
+}
+
+#[test]
+fn event_never_panics_on_truncated_input() {
+    let item = quote! {
+        /// Someone asked.
+        #[derive(Serialize)]
+        #[event(name = "chat.requested")]
+        pub struct Requested<T: Clone> where T: Send { pub text: String, pub extra: T }
+    };
+    assert_no_panic_on_truncations("event", &item, event::expand);
+}
