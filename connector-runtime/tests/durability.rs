@@ -185,6 +185,34 @@ async fn napper(payload: Nap, io: NapperIo<'_>) -> Result<usize, JobError> {
     Ok(io.remote.fetch("after-nap", Fetch {}).await?.hit)
 }
 
+#[derive(Serialize, Deserialize, JsonSchema, Event)]
+#[event(name = "one.at.a.time")]
+struct OneAtATime {}
+
+#[job(id = "one-at-a-time", name = "One at a time", version = "1.0.0", event = OneAtATime,
+      integrations(remote = Remote), concurrency = 1)]
+async fn one_at_a_time(_payload: OneAtATime, io: OneAtATimeIo<'_>) -> Result<usize, JobError> {
+    Ok(io.remote.fetch("fetch", Fetch {}).await?.hit)
+}
+
+#[derive(Serialize, Deserialize, JsonSchema, Event)]
+#[event(name = "patient")]
+struct Patient {
+    per_call: bool,
+}
+
+/// Two attempts per step by the job's policy; one when the call says so.
+#[job(id = "patient", name = "Patient", version = "1.0.0", event = Patient,
+      integrations(remote = Remote), retry(max_attempts = 2, min_delay = "10ms", jitter = false))]
+async fn patient(payload: Patient, io: PatientIo<'_>) -> Result<usize, JobError> {
+    let remote = if payload.per_call {
+        io.remote.with_retry(RetryPolicy::never())
+    } else {
+        io.remote
+    };
+    Ok(remote.fetch("fetch", Fetch {}).await?.hit)
+}
+
 /// Fast retries, so the tests take milliseconds (Retry-After still rules where given).
 fn quick() -> RetryPolicy {
     RetryPolicy::DEFAULT
@@ -203,6 +231,8 @@ async fn engine_for(script: Arc<Script>, store: Arc<dyn RunStore>, policy: Retry
         .job(FetchTwiceJob)
         .job(LimitedFetchJob)
         .job(NapperJob)
+        .job(OneAtATimeJob)
+        .job(PatientJob)
         .build()
         .unwrap()
 }
@@ -490,4 +520,57 @@ async fn recovery_resumes_a_waiting_run_when_its_wait_ends() {
         waited >= Duration::from_millis(200) && waited < Duration::from_secs(10),
         "the stored wake-up time rules, not the payload's 60 s: {waited:?}"
     );
+}
+
+#[tokio::test]
+async fn a_job_concurrency_limit_runs_one_at_a_time() {
+    let slow = Answer {
+        delay: Duration::from_millis(60),
+        ..status(200)
+    };
+    let script = scripted(vec![slow.clone(), slow.clone(), slow]);
+    let engine = engine_for(script.clone(), Arc::new(MemoryStore::new()), quick()).await;
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        ids.extend(engine.dispatch(OneAtATime {}).await.unwrap());
+    }
+    let waiting = engine.runs(&Default::default()).await.unwrap();
+    assert!(
+        waiting
+            .iter()
+            .filter(|run| run.status == RunStatus::Queued)
+            .count()
+            >= 1,
+        "runs over the limit wait queued"
+    );
+    for run in engine.wait_all(&ids).await.unwrap() {
+        assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error);
+    }
+    assert_eq!(script.max_in_flight.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn the_job_policy_applies_unless_the_call_sets_its_own() {
+    let script = scripted(vec![status(500), status(500), status(500)]);
+    let engine = engine_for(script.clone(), Arc::new(MemoryStore::new()), quick()).await;
+    let by_job = engine
+        .send(Patient { per_call: false })
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(by_job.status, RunStatus::Failed);
+    assert_eq!(
+        by_job.steps[0].attempts, 2,
+        "the job's retry(max_attempts = 2) over the engine's 5"
+    );
+    let by_call = engine
+        .send(Patient { per_call: true })
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(
+        by_call.steps[0].attempts, 1,
+        "with_retry(never) over the job's policy"
+    );
+    assert_eq!(script.hits.load(Ordering::SeqCst), 3);
 }
