@@ -21,12 +21,11 @@ fn collect_errors(tokens: TokenStream, messages: &mut Vec<String>) {
             TokenTree::Ident(ident) if ident == "compile_error" => {
                 if let (Some(TokenTree::Punct(bang)), Some(TokenTree::Group(body))) =
                     (trees.get(i + 1), trees.get(i + 2))
+                    && bang.as_char() == '!'
                 {
-                    if bang.as_char() == '!' {
-                        let message: syn::LitStr = syn::parse2(body.stream())
-                            .expect("compile_error! takes one string literal");
-                        messages.push(message.value());
-                    }
+                    let message: syn::LitStr = syn::parse2(body.stream())
+                        .expect("compile_error! takes one string literal");
+                    messages.push(message.value());
                 }
             }
             TokenTree::Group(group) => collect_errors(group.stream(), messages),

@@ -6,7 +6,7 @@
 use chrono::{Duration, Utc};
 use serde_json::json;
 
-use super::{RunFilter, RunStore, RunUpdate, StoreError};
+use super::{Accepted, Delivery, RunFilter, RunStore, RunUpdate, StoreError};
 use crate::job::TriggerRef;
 use crate::run::{Run, RunId, RunStatus, StepKind, StepRecord, StepStatus};
 
@@ -20,6 +20,111 @@ pub async fn run_all<S: RunStore, F: Fn() -> S>(make: F) {
     listing_filters_and_orders_newest_first(&make()).await;
     schemas_are_kept_by_fingerprint(&make()).await;
     concurrent_writers_lose_nothing(make()).await;
+    deliveries_are_accepted_once_with_their_runs(&make()).await;
+    a_duplicate_run_id_rejects_the_whole_delivery(&make()).await;
+    cursors_are_kept_by_key(&make()).await;
+}
+
+async fn deliveries_are_accepted_once_with_their_runs(store: &impl RunStore) {
+    let delivery = Delivery {
+        source: "webhook:chat/message.received".into(),
+        id: "d-1".into(),
+        received_at: Utc::now(),
+    };
+    let runs = [sample_run("a"), sample_run("b")];
+    assert_eq!(
+        store.accept_delivery(&delivery, &runs).await.unwrap(),
+        Accepted::New
+    );
+    for run in &runs {
+        let back = store
+            .run(&run.id)
+            .await
+            .unwrap()
+            .expect("an accepted delivery's runs are recorded");
+        assert_eq!(back.status, RunStatus::Queued);
+    }
+    let again = store
+        .accept_delivery(&delivery, &[sample_run("a")])
+        .await
+        .unwrap();
+    assert_eq!(
+        again,
+        Accepted::Duplicate {
+            runs: runs.iter().map(|r| r.id.clone()).collect()
+        }
+    );
+    assert_eq!(
+        store.list_runs(&RunFilter::default()).await.unwrap().len(),
+        2,
+        "a duplicate creates no run"
+    );
+
+    let other_source = Delivery {
+        source: "event:other".into(),
+        ..delivery.clone()
+    };
+    assert_eq!(
+        store.accept_delivery(&other_source, &[]).await.unwrap(),
+        Accepted::New,
+        "ids are per source"
+    );
+    assert_eq!(
+        store
+            .accept_delivery(&other_source, &[sample_run("c")])
+            .await
+            .unwrap(),
+        Accepted::Duplicate { runs: vec![] },
+        "a delivery that started no run is still remembered"
+    );
+}
+
+async fn a_duplicate_run_id_rejects_the_whole_delivery(store: &impl RunStore) {
+    let existing = sample_run("a");
+    store.create_run(&existing).await.unwrap();
+    let delivery = Delivery {
+        source: "event:e".into(),
+        id: "d-2".into(),
+        received_at: Utc::now(),
+    };
+    let fresh = sample_run("b");
+    let result = store
+        .accept_delivery(&delivery, &[fresh.clone(), existing.clone()])
+        .await;
+    assert!(
+        matches!(result, Err(StoreError::DuplicateRun(_))),
+        "{result:?}"
+    );
+    assert_eq!(
+        store.run(&fresh.id).await.unwrap(),
+        None,
+        "all or nothing: no run of the failed delivery is kept"
+    );
+    assert_eq!(
+        store.accept_delivery(&delivery, &[fresh]).await.unwrap(),
+        Accepted::New,
+        "the failed delivery was not remembered"
+    );
+}
+
+async fn cursors_are_kept_by_key(store: &impl RunStore) {
+    assert_eq!(
+        store.cursor("poll:tracker/issue.opened").await.unwrap(),
+        None
+    );
+    store
+        .save_cursor("poll:tracker/issue.opened", &json!({"since": 41}))
+        .await
+        .unwrap();
+    store
+        .save_cursor("poll:tracker/issue.opened", &json!({"since": 42}))
+        .await
+        .unwrap();
+    store.save_cursor("poll:other", &json!("x")).await.unwrap();
+    assert_eq!(
+        store.cursor("poll:tracker/issue.opened").await.unwrap(),
+        Some(json!({"since": 42}))
+    );
 }
 
 /// A queued run of `job`, created now.

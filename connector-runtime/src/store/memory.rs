@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use serde_json::Value;
 
-use super::{RunFilter, RunStore, RunUpdate, StoreError};
+use super::{Accepted, Delivery, RunFilter, RunStore, RunUpdate, StoreError};
 use crate::run::{Run, RunId, StepRecord};
 
 /// Keeps runs in memory; everything is lost when the process ends.
@@ -19,6 +19,8 @@ pub struct MemoryStore {
 struct State {
     runs: BTreeMap<RunId, Run>,
     schemas: HashMap<String, Value>,
+    deliveries: HashMap<(String, String), Vec<RunId>>,
+    cursors: HashMap<String, Value>,
 }
 
 impl MemoryStore {
@@ -135,5 +137,45 @@ impl RunStore for MemoryStore {
 
     async fn schema(&self, fingerprint: &str) -> Result<Option<Value>, StoreError> {
         Ok(self.with(|state| state.schemas.get(fingerprint).cloned()))
+    }
+
+    async fn accept_delivery(
+        &self,
+        delivery: &Delivery,
+        runs: &[Run],
+    ) -> Result<Accepted, StoreError> {
+        self.with(|state| {
+            let key = (delivery.source.clone(), delivery.id.clone());
+            if let Some(earlier) = state.deliveries.get(&key) {
+                return Ok(Accepted::Duplicate {
+                    runs: earlier.clone(),
+                });
+            }
+            if let Some(existing) = runs.iter().find(|run| state.runs.contains_key(&run.id)) {
+                return Err(StoreError::DuplicateRun(existing.id.clone()));
+            }
+            for run in runs {
+                state.runs.insert(
+                    run.id.clone(),
+                    Run {
+                        steps: Vec::new(),
+                        ..run.clone()
+                    },
+                );
+            }
+            state
+                .deliveries
+                .insert(key, runs.iter().map(|run| run.id.clone()).collect());
+            Ok(Accepted::New)
+        })
+    }
+
+    async fn cursor(&self, key: &str) -> Result<Option<Value>, StoreError> {
+        Ok(self.with(|state| state.cursors.get(key).cloned()))
+    }
+
+    async fn save_cursor(&self, key: &str, cursor: &Value) -> Result<(), StoreError> {
+        self.with(|state| state.cursors.insert(key.to_owned(), cursor.clone()));
+        Ok(())
     }
 }

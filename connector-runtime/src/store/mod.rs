@@ -87,6 +87,30 @@ impl RunFilter {
     }
 }
 
+/// A delivery accepted from outside — a webhook request, an event sent to the API, an item a
+/// polling trigger found — recorded so that the same delivery is never accepted twice.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delivery {
+    /// Where it came from: `webhook:{connector}/{trigger}`, `event:{name}`, `poll:{connector}/{trigger}`.
+    pub source: String,
+    /// Its id within the source (the sender's delivery id, the event id, the item id).
+    pub id: String,
+    /// When it was accepted.
+    pub received_at: DateTime<Utc>,
+}
+
+/// What [`RunStore::accept_delivery`] did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Accepted {
+    /// The delivery is new: it and its runs are recorded.
+    New,
+    /// The same delivery was accepted before: nothing was recorded; these are the runs it started.
+    Duplicate {
+        /// The runs the first acceptance started.
+        runs: Vec<RunId>,
+    },
+}
+
 /// Where runs and their steps are kept. The engine is written against this trait only, so
 /// stores are interchangeable; [`conformance::run_all`] checks a store keeps the contract.
 ///
@@ -117,4 +141,19 @@ pub trait RunStore: Send + Sync + 'static {
 
     /// The schema kept under a fingerprint.
     async fn schema(&self, fingerprint: &str) -> Result<Option<Value>, StoreError>;
+
+    /// Records a delivery and creates its runs (queued), all or nothing — unless a delivery with
+    /// the same source and id was accepted before, in which case nothing is written and the
+    /// runs it started are returned. `runs` may be empty (no job listens).
+    async fn accept_delivery(
+        &self,
+        delivery: &Delivery,
+        runs: &[Run],
+    ) -> Result<Accepted, StoreError>;
+
+    /// A polling trigger's cursor (what it has read up to), by the trigger's key.
+    async fn cursor(&self, key: &str) -> Result<Option<Value>, StoreError>;
+
+    /// Stores a polling trigger's cursor.
+    async fn save_cursor(&self, key: &str, cursor: &Value) -> Result<(), StoreError>;
 }

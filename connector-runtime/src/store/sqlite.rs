@@ -27,7 +27,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tokio::sync::oneshot;
 
-use super::{RunFilter, RunStore, RunUpdate, StoreError};
+use super::{Accepted, Delivery, RunFilter, RunStore, RunUpdate, StoreError};
 use crate::run::{Run, RunId, StepKind, StepRecord, StepStatus};
 
 /// The schema, one migration per version: entry `i` takes a file from `user_version = i` to
@@ -73,6 +73,22 @@ const MIGRATIONS: &[&str] = &[
     CREATE TABLE schemas (
         fingerprint TEXT NOT NULL PRIMARY KEY,
         schema      TEXT NOT NULL               -- JSON
+    ) STRICT;
+    "#,
+    // 2: deliveries accepted (for dedupe) and polling cursors.
+    r#"
+    CREATE TABLE deliveries (
+        source      TEXT NOT NULL,              -- webhook:{connector}/{trigger}, event:{name}, poll:..
+        id          TEXT NOT NULL,
+        runs        TEXT NOT NULL,              -- JSON array of the run ids it started
+        received_at TEXT NOT NULL,
+        PRIMARY KEY (source, id)
+    ) STRICT;
+
+    CREATE TABLE cursors (
+        "key"       TEXT NOT NULL PRIMARY KEY,
+        cursor      TEXT NOT NULL,              -- JSON
+        updated_at  TEXT NOT NULL
     ) STRICT;
     "#,
 ];
@@ -238,6 +254,11 @@ impl SqliteStore {
 
     /// Sends `op` to the writer thread and waits for its commit.
     async fn write(&self, op: Op) -> Result<(), StoreError> {
+        self.write_for(op).await.map(|_| ())
+    }
+
+    /// [`SqliteStore::write`], answering what the write did.
+    async fn write_for(&self, op: Op) -> Result<Written, StoreError> {
         let stopped = || StoreError::Backend("sqlite: the writer thread has stopped".to_owned());
         let writer = self.writer.as_ref().ok_or_else(stopped)?;
         let (reply, answer) = oneshot::channel();
@@ -274,7 +295,7 @@ impl SqliteStore {
         let (tx, rx) = oneshot::channel();
         let op = Op::Call(Box::new(move |conn| {
             let _ = tx.send(f(conn).map_err(|e| backend("test call".to_owned(), e))?);
-            Ok(())
+            Ok(Written::Done)
         }));
         self.write(op).await?;
         rx.await
@@ -302,27 +323,7 @@ impl Drop for SqliteStore {
 #[async_trait]
 impl RunStore for SqliteStore {
     async fn create_run(&self, run: &Run) -> Result<(), StoreError> {
-        let id = run.id.to_string();
-        let what = || format!("run `{id}`");
-        let row = RunRow {
-            job_id: run.job_id.clone(),
-            job_version: run.job_version.clone(),
-            trigger: to_json(&run.trigger, what, "trigger")?,
-            payload: to_json(&run.payload, what, "payload")?,
-            status: run.status.as_str(),
-            output: run
-                .output
-                .as_ref()
-                .map(|output| to_json(output, what, "output"))
-                .transpose()?,
-            error: run.error.clone(),
-            created_at: timestamp(&run.created_at),
-            updated_at: timestamp(&run.updated_at),
-            wake_at: run.wake_at.as_ref().map(timestamp),
-            executions: run.executions,
-            id,
-        };
-        self.write(Op::CreateRun(Box::new(row))).await
+        self.write(Op::CreateRun(Box::new(run_row(run)?))).await
     }
 
     async fn update_run(&self, id: &RunId, update: &RunUpdate) -> Result<(), StoreError> {
@@ -474,6 +475,47 @@ impl RunStore for SqliteStore {
         self.write(Op::PutSchema {
             fingerprint: fingerprint.to_owned(),
             schema,
+        })
+        .await
+    }
+
+    async fn accept_delivery(
+        &self,
+        delivery: &Delivery,
+        runs: &[Run],
+    ) -> Result<Accepted, StoreError> {
+        let ids: Vec<&RunId> = runs.iter().map(|run| &run.id).collect();
+        let row = DeliveryRow {
+            source: delivery.source.clone(),
+            id: delivery.id.clone(),
+            received_at: timestamp(&delivery.received_at),
+            runs: runs.iter().map(run_row).collect::<Result<_, _>>()?,
+            run_ids: to_json(&ids, || format!("delivery `{}`", delivery.id), "runs")?,
+        };
+        match self.write_for(Op::AcceptDelivery(Box::new(row))).await? {
+            Written::Done => Ok(Accepted::New),
+            Written::Duplicate(runs) => Ok(Accepted::Duplicate { runs }),
+        }
+    }
+
+    async fn cursor(&self, key: &str) -> Result<Option<Value>, StoreError> {
+        let key = key.to_owned();
+        self.read(move |conn| {
+            let text: Option<String> = conn
+                .prepare_cached("SELECT cursor FROM cursors WHERE \"key\" = ?1")
+                .and_then(|mut statement| statement.query_row([&key], |row| row.get(0)).optional())
+                .map_err(|e| backend(format!("reading cursor `{key}`"), e))?;
+            text.map(|text| from_json(&text, || format!("cursor `{key}`"), "cursor"))
+                .transpose()
+        })
+        .await
+    }
+
+    async fn save_cursor(&self, key: &str, cursor: &Value) -> Result<(), StoreError> {
+        let text = to_json(cursor, || format!("cursor `{key}`"), "cursor")?;
+        self.write(Op::SaveCursor {
+            key: key.to_owned(),
+            cursor: text,
         })
         .await
     }
@@ -728,17 +770,29 @@ enum Op {
         fingerprint: String,
         schema: String,
     },
+    AcceptDelivery(Box<DeliveryRow>),
+    SaveCursor {
+        key: String,
+        cursor: String,
+    },
     #[cfg(test)]
     Call(TestCall),
 }
 
 /// A closure a unit test runs on the writer's connection.
 #[cfg(test)]
-type TestCall = Box<dyn FnOnce(&Connection) -> Result<(), StoreError> + Send>;
+type TestCall = Box<dyn FnOnce(&Connection) -> Result<Written, StoreError> + Send>;
 
 struct Command {
     op: Op,
-    reply: oneshot::Sender<Result<(), StoreError>>,
+    reply: oneshot::Sender<Result<Written, StoreError>>,
+}
+
+/// What a write did, when the caller needs more than "done".
+enum Written {
+    Done,
+    /// `AcceptDelivery` found the delivery already accepted, with these runs.
+    Duplicate(Vec<RunId>),
 }
 
 struct RunRow {
@@ -754,6 +808,15 @@ struct RunRow {
     updated_at: String,
     wake_at: Option<String>,
     executions: u32,
+}
+
+struct DeliveryRow {
+    source: String,
+    id: String,
+    received_at: String,
+    runs: Vec<RunRow>,
+    /// JSON array of the runs' ids.
+    run_ids: String,
 }
 
 struct UpdateRow {
@@ -837,7 +900,7 @@ fn run_batch(conn: &Connection, batch: &mut Vec<Command>, commits: &AtomicU64) {
         };
         for (reply, result) in answers {
             let result = match (&failure, result) {
-                (Some(failure), Ok(())) => Err(StoreError::Backend(failure.clone())),
+                (Some(failure), Ok(_)) => Err(StoreError::Backend(failure.clone())),
                 (_, result) => result,
             };
             let _ = reply.send(result);
@@ -851,7 +914,7 @@ fn execute(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
 }
 
 /// Applies one command inside a savepoint, so its failure undoes it alone.
-fn apply_in_savepoint(conn: &Connection, op: Op) -> Result<(), StoreError> {
+fn apply_in_savepoint(conn: &Connection, op: Op) -> Result<Written, StoreError> {
     execute(conn, "SAVEPOINT command").map_err(|e| backend("opening a savepoint".to_owned(), e))?;
     let result = apply(conn, op);
     if conn.is_autocommit() {
@@ -859,47 +922,57 @@ fn apply_in_savepoint(conn: &Connection, op: Op) -> Result<(), StoreError> {
         return result;
     }
     let end = match result {
-        Ok(()) => execute(conn, "RELEASE command"),
+        Ok(_) => execute(conn, "RELEASE command"),
         Err(_) => {
             execute(conn, "ROLLBACK TO command").and_then(|()| execute(conn, "RELEASE command"))
         }
     };
     match (result, end) {
-        (Ok(()), Err(e)) => Err(backend("releasing a savepoint".to_owned(), e)),
+        (Ok(_), Err(e)) => Err(backend("releasing a savepoint".to_owned(), e)),
         (result, _) => result,
     }
 }
 
-fn apply(conn: &Connection, op: Op) -> Result<(), StoreError> {
+fn apply(conn: &Connection, op: Op) -> Result<Written, StoreError> {
     match op {
-        Op::CreateRun(run) => {
-            let inserted = conn
-                .prepare_cached(
-                    "INSERT INTO runs (id, job_id, job_version, \"trigger\", payload, status, output, error, \
-                                       created_at, updated_at, wake_at, executions)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
-                     ON CONFLICT (id) DO NOTHING",
-                )
+        Op::CreateRun(run) => insert_run(conn, *run)?,
+        Op::AcceptDelivery(delivery) => {
+            let DeliveryRow {
+                source,
+                id,
+                received_at,
+                runs,
+                run_ids,
+            } = *delivery;
+            let context = || format!("accepting delivery `{id}` from `{source}`");
+            let earlier: Option<String> = conn
+                .prepare_cached("SELECT runs FROM deliveries WHERE source = ?1 AND id = ?2")
                 .and_then(|mut statement| {
-                    statement.execute(params![
-                        run.id,
-                        run.job_id,
-                        run.job_version,
-                        run.trigger,
-                        run.payload,
-                        run.status,
-                        run.output,
-                        run.error,
-                        run.created_at,
-                        run.updated_at,
-                        run.wake_at,
-                        run.executions,
-                    ])
+                    statement
+                        .query_row(params![source, id], |row| row.get(0))
+                        .optional()
                 })
-                .map_err(|e| backend(format!("inserting run `{}`", run.id), e))?;
-            if inserted == 0 {
-                return Err(StoreError::DuplicateRun(RunId::from(run.id)));
+                .map_err(|e| backend(context(), e))?;
+            if let Some(earlier) = earlier {
+                let runs: Vec<RunId> = from_json(&earlier, context, "runs")?;
+                return Ok(Written::Duplicate(runs));
             }
+            for run in runs {
+                insert_run(conn, run)?;
+            }
+            conn.prepare_cached(
+                "INSERT INTO deliveries (source, id, runs, received_at) VALUES (?1, ?2, ?3, ?4)",
+            )
+            .and_then(|mut statement| statement.execute(params![source, id, run_ids, received_at]))
+            .map_err(|e| backend(context(), e))?;
+        }
+        Op::SaveCursor { key, cursor } => {
+            conn.prepare_cached(
+                "INSERT INTO cursors (\"key\", cursor, updated_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (\"key\") DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at",
+            )
+            .and_then(|mut statement| statement.execute(params![key, cursor, timestamp(&Utc::now())]))
+            .map_err(|e| backend(format!("saving cursor `{key}`"), e))?;
         }
         Op::UpdateRun(update) => {
             let updated = conn
@@ -975,7 +1048,63 @@ fn apply(conn: &Connection, op: Op) -> Result<(), StoreError> {
             .map_err(|e| backend(format!("storing schema `{fingerprint}`"), e))?;
         }
         #[cfg(test)]
-        Op::Call(call) => call(conn)?,
+        Op::Call(call) => return call(conn),
+    }
+    Ok(Written::Done)
+}
+
+/// A run, encoded for the writer thread.
+fn run_row(run: &Run) -> Result<RunRow, StoreError> {
+    let id = run.id.to_string();
+    let what = || format!("run `{id}`");
+    Ok(RunRow {
+        job_id: run.job_id.clone(),
+        job_version: run.job_version.clone(),
+        trigger: to_json(&run.trigger, what, "trigger")?,
+        payload: to_json(&run.payload, what, "payload")?,
+        status: run.status.as_str(),
+        output: run
+            .output
+            .as_ref()
+            .map(|output| to_json(output, what, "output"))
+            .transpose()?,
+        error: run.error.clone(),
+        created_at: timestamp(&run.created_at),
+        updated_at: timestamp(&run.updated_at),
+        wake_at: run.wake_at.as_ref().map(timestamp),
+        executions: run.executions,
+        id,
+    })
+}
+
+/// Inserts a run; an existing id is `DuplicateRun`.
+fn insert_run(conn: &Connection, run: RunRow) -> Result<(), StoreError> {
+    let inserted = conn
+        .prepare_cached(
+            "INSERT INTO runs (id, job_id, job_version, \"trigger\", payload, status, output, error, \
+                               created_at, updated_at, wake_at, executions)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .and_then(|mut statement| {
+            statement.execute(params![
+                run.id,
+                run.job_id,
+                run.job_version,
+                run.trigger,
+                run.payload,
+                run.status,
+                run.output,
+                run.error,
+                run.created_at,
+                run.updated_at,
+                run.wake_at,
+                run.executions,
+            ])
+        })
+        .map_err(|e| backend(format!("inserting run `{}`", run.id), e))?;
+    if inserted == 0 {
+        return Err(StoreError::DuplicateRun(RunId::from(run.id)));
     }
     Ok(())
 }

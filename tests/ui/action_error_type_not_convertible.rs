@@ -1,0 +1,32 @@
+// An action returns an error type that does not convert into `ActionError`.
+use connector_runtime::prelude::*;
+
+#[derive(Deserialize, JsonSchema)]
+struct ChatConfig {
+    token: String,
+}
+
+#[derive(Serialize, Deserialize, JsonSchema)]
+struct SendMessage {
+    channel: String,
+    text: String,
+}
+
+#[derive(Serialize, Deserialize, JsonSchema)]
+struct SentMessage {
+    id: String,
+}
+
+struct NotAnError;
+
+struct Chat;
+
+#[connector(id = "chat", name = "Chat", version = "1.0.0", config = ChatConfig)]
+impl Chat {
+    #[action(id = "sendMessage", name = "Send Message")]
+    async fn send_message(_ctx: &ActionContext<ChatConfig>, input: SendMessage) -> Result<SentMessage, NotAnError> {
+        Ok(SentMessage { id: input.text })
+    }
+}
+
+fn main() {}

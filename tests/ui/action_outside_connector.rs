@@ -1,0 +1,28 @@
+// `#[action]` on a fn of an impl block that has no `#[connector]`.
+use connector_runtime::prelude::*;
+
+#[derive(Deserialize, JsonSchema)]
+struct ChatConfig {
+    token: String,
+}
+
+#[derive(Serialize, Deserialize, JsonSchema)]
+struct SendMessage {
+    channel: String,
+    text: String,
+}
+
+#[derive(Serialize, Deserialize, JsonSchema)]
+struct SentMessage {
+    id: String,
+}
+
+struct Chat;
+impl Chat {
+    #[action(id = "sendMessage", name = "Send Message")]
+    async fn send_message(_ctx: &ActionContext<ChatConfig>, input: SendMessage) -> Result<SentMessage, ActionError> {
+        Ok(SentMessage { id: input.text })
+    }
+}
+
+fn main() {}

@@ -1,0 +1,36 @@
+// `event = ..` names a payload type that has no `#[derive(Event)]`.
+use connector_runtime::prelude::*;
+
+#[derive(Deserialize, JsonSchema)]
+struct ChatConfig {
+    token: String,
+}
+
+#[derive(Serialize, Deserialize, JsonSchema)]
+struct SendMessage {
+    channel: String,
+    text: String,
+}
+
+#[derive(Serialize, Deserialize, JsonSchema)]
+struct SentMessage {
+    id: String,
+}
+
+struct Chat;
+
+#[connector(id = "chat", name = "Chat", version = "1.0.0", config = ChatConfig)]
+impl Chat {
+    #[action(id = "sendMessage", name = "Send Message")]
+    async fn send_message(_ctx: &ActionContext<ChatConfig>, input: SendMessage) -> Result<SentMessage, ActionError> {
+        Ok(SentMessage { id: input.text })
+    }
+}
+
+#[job(id = "post", name = "Post", version = "1.0.0", event = SendMessage, integrations(chat = Chat))]
+async fn post(payload: SendMessage, io: PostIo<'_>) -> Result<String, JobError> {
+    let sent = io.chat.send_message("send", payload).await?;
+    Ok(sent.id)
+}
+
+fn main() {}
