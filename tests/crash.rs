@@ -27,11 +27,7 @@ async fn succeeded_steps(store: &SqliteStore) -> Vec<(String, String)> {
     let mut done = Vec::new();
     for summary in store.list_runs(&RunFilter::default()).await.unwrap() {
         let run = store.run(&summary.id).await.unwrap().unwrap();
-        for step in run
-            .steps
-            .iter()
-            .filter(|s| s.status == StepStatus::Succeeded)
-        {
+        for step in run.steps.iter().filter(|s| s.status == StepStatus::Succeeded) {
             done.push((run.id.to_string(), step.key.clone()));
         }
     }
@@ -52,36 +48,26 @@ async fn killed_workers_resume_without_repeating_completed_steps() {
     let store = SqliteStore::open(&calibration).unwrap();
     for n in 0..RUNS_PER_ROUND {
         let mut run = sample_run("five-steps");
-        run.trigger = TriggerRef::Event {
-            name: "crash.test".into(),
-        };
+        run.trigger = TriggerRef::Event { name: "crash.test".into() };
         run.payload = serde_json::json!({ "tag": format!("calibration-{n}") });
         store.create_run(&run).await.unwrap();
     }
     let started = Instant::now();
     let status = spawn_worker(&calibration, &url, api_key).wait().unwrap();
-    assert!(
-        status.success(),
-        "an uninterrupted worker finishes: {status}"
-    );
+    assert!(status.success(), "an uninterrupted worker finishes: {status}");
     let whole = started.elapsed().as_millis() as u64;
     let calibration_messages = RUNS_PER_ROUND * 4;
 
     // At least ROUNDS rounds, and more until workers were killed at least MIN_KILLS times.
     let mut round = 0;
     while round < ROUNDS || kills < MIN_KILLS {
-        assert!(
-            round < 10 * ROUNDS,
-            "workers keep finishing before they can be killed"
-        );
+        assert!(round < 10 * ROUNDS, "workers keep finishing before they can be killed");
         let db = dir.path().join(format!("round-{round}.sqlite3"));
         // The runs are accepted (recorded) before any worker starts, as an event API would.
         let store = SqliteStore::open(&db).unwrap();
         for n in 0..RUNS_PER_ROUND {
             let mut run = sample_run("five-steps");
-            run.trigger = TriggerRef::Event {
-                name: "crash.test".into(),
-            };
+            run.trigger = TriggerRef::Event { name: "crash.test".into() };
             run.payload = serde_json::json!({ "tag": format!("r{round}-n{n}") });
             store.create_run(&run).await.unwrap();
         }
@@ -105,10 +91,7 @@ async fn killed_workers_resume_without_repeating_completed_steps() {
             };
             match finished {
                 Some(status) => {
-                    assert!(
-                        status.success(),
-                        "round {round}: the worker failed: {status}"
-                    );
+                    assert!(status.success(), "round {round}: the worker failed: {status}");
                     break;
                 }
                 None => {
@@ -122,9 +105,7 @@ async fn killed_workers_resume_without_repeating_completed_steps() {
                     }
                     for done in done_now {
                         let key = format!("{}:{}", done.0, done.1);
-                        seen_done
-                            .entry(done)
-                            .or_insert_with(|| service.requests_with_idempotency_key(&key));
+                        seen_done.entry(done).or_insert_with(|| service.requests_with_idempotency_key(&key));
                     }
                 }
             }
@@ -134,12 +115,7 @@ async fn killed_workers_resume_without_repeating_completed_steps() {
         assert_eq!(runs.len(), RUNS_PER_ROUND);
         for summary in &runs {
             let run = store.run(&summary.id).await.unwrap().unwrap();
-            assert_eq!(
-                run.status,
-                RunStatus::Succeeded,
-                "round {round}: {:?}",
-                run.error
-            );
+            assert_eq!(run.status, RunStatus::Succeeded, "round {round}: {:?}", run.error);
             assert_eq!(run.steps.len(), 5);
         }
         for ((run, step), requests_then) in &seen_done {
@@ -163,19 +139,8 @@ async fn killed_workers_resume_without_repeating_completed_steps() {
         "every message of every run was posted"
     );
     let repeated: Vec<_> = counts.iter().filter(|(_, n)| **n != 1).collect();
-    assert!(
-        repeated.is_empty(),
-        "messages posted more than once: {repeated:?}"
-    );
-    eprintln!(
-        "{kills} kills, {mid_run_kills} of them after some steps had completed and before all had"
-    );
-    assert!(
-        kills >= ROUNDS,
-        "only {kills} kills: the test must interrupt workers"
-    );
-    assert!(
-        mid_run_kills >= ROUNDS / 2,
-        "only {mid_run_kills} kills landed mid-run"
-    );
+    assert!(repeated.is_empty(), "messages posted more than once: {repeated:?}");
+    eprintln!("{kills} kills, {mid_run_kills} of them after some steps had completed and before all had");
+    assert!(kills >= ROUNDS, "only {kills} kills: the test must interrupt workers");
+    assert!(mid_run_kills >= ROUNDS / 2, "only {mid_run_kills} kills landed mid-run");
 }

@@ -22,35 +22,11 @@ pub struct CrashTest {
 async fn five_steps(payload: CrashTest, io: FiveStepsIo<'_>) -> Result<u32, JobError> {
     for step in 1..=3 {
         let message = format!("{}-{step}", payload.tag);
-        io.chat
-            .send_message(
-                &format!("send-{step}"),
-                SendMessage {
-                    channel: "general".into(),
-                    message,
-                },
-            )
-            .await?;
+        io.chat.send_message(&format!("send-{step}"), SendMessage { channel: "general".into(), message }).await?;
     }
-    let info = io
-        .chat
-        .get_channel_info(
-            "info",
-            GetChannelInfo {
-                channel_id: "general".into(),
-            },
-        )
-        .await?;
+    let info = io.chat.get_channel_info("info", GetChannelInfo { channel_id: "general".into() }).await?;
     let message = format!("{}-5", payload.tag);
-    io.chat
-        .send_message(
-            "send-5",
-            SendMessage {
-                channel: "general".into(),
-                message,
-            },
-        )
-        .await?;
+    io.chat.send_message("send-5", SendMessage { channel: "general".into(), message }).await?;
     Ok(info.member_count)
 }
 
@@ -64,13 +40,9 @@ async fn main() -> ExitCode {
     let config = SimpleChatConfig {
         api_key: Secret::new(api_key.as_str()),
         base_url: base_url.clone(),
+        webhook_secret: Secret::new("unused"),
     };
-    let engine = match Engine::builder()
-        .sqlite(db)
-        .connector(SimpleChat::init(config))
-        .job(FiveStepsJob)
-        .build()
-    {
+    let engine = match Engine::builder().sqlite(db).connector(SimpleChat::init(config)).job(FiveStepsJob).build() {
         Ok(engine) => engine,
         Err(error) => {
             eprintln!("crash-worker: {error}");
@@ -80,9 +52,7 @@ async fn main() -> ExitCode {
     let outcome = async {
         let ids = engine.recover().await?;
         let runs = engine.wait_all(&ids).await?;
-        Ok::<_, connector_runtime::EngineError>(
-            runs.iter().all(|run| run.status == RunStatus::Succeeded),
-        )
+        Ok::<_, connector_runtime::EngineError>(runs.iter().all(|run| run.status == RunStatus::Succeeded))
     };
     match outcome.await {
         Ok(true) => ExitCode::SUCCESS,

@@ -7,6 +7,7 @@ use proc_macro2::{Span, TokenStream};
 use syn::{Expr, Ident, Meta, Path};
 
 use crate::policy::{RateLimitArgs, RetryArgs};
+use crate::webhook::WebhookArgs;
 
 /// `#[connector(id = "..", name = "..", version = "..", config = Type, description = "..")]`
 #[derive(Debug, FromMeta)]
@@ -31,6 +32,9 @@ pub struct MemberArgs {
     /// Actions only: the action's own retry policy.
     #[darling(default)]
     pub retry: Option<SpannedValue<RetryArgs>>,
+    /// Triggers only: how deliveries are signed, and the webhook's registration.
+    #[darling(default)]
+    pub webhook: Option<SpannedValue<WebhookArgs>>,
 }
 
 /// `#[job(id, name, version, description, event = T | trigger = C::f, integrations(k = C, ..))]`
@@ -70,33 +74,22 @@ impl FromMeta for Integrations {
         let mut integrations: Vec<IntegrationArg> = Vec::new();
         for item in items {
             let parsed = match item {
-                NestedMeta::Meta(Meta::NameValue(pair)) => {
-                    match (pair.path.get_ident(), &pair.value) {
-                        (Some(key), Expr::Path(connector)) => Ok(IntegrationArg {
-                            key: key.clone(),
-                            connector: connector.path.clone(),
-                        }),
-                        _ => Err(Error::custom(
-                            "expected `key = ConnectorType`, like `chat = SimpleChat`",
-                        )
-                        .with_span(pair)),
+                NestedMeta::Meta(Meta::NameValue(pair)) => match (pair.path.get_ident(), &pair.value) {
+                    (Some(key), Expr::Path(connector)) => {
+                        Ok(IntegrationArg { key: key.clone(), connector: connector.path.clone() })
                     }
+                    _ => Err(Error::custom("expected `key = ConnectorType`, like `chat = SimpleChat`").with_span(pair)),
+                },
+                other => {
+                    Err(Error::custom("expected `key = ConnectorType`, like `chat = SimpleChat`").with_span(other))
                 }
-                other => Err(Error::custom(
-                    "expected `key = ConnectorType`, like `chat = SimpleChat`",
-                )
-                .with_span(other)),
             };
             let Some(parsed) = errors.handle(parsed) else {
                 continue;
             };
-            if integrations
-                .iter()
-                .any(|existing| existing.key == parsed.key)
-            {
+            if integrations.iter().any(|existing| existing.key == parsed.key) {
                 errors.push(
-                    Error::custom(format!("integration `{}` is declared twice", parsed.key))
-                        .with_span(&parsed.key),
+                    Error::custom(format!("integration `{}` is declared twice", parsed.key)).with_span(&parsed.key),
                 );
             } else if parsed.key == "io" {
                 errors.push(
@@ -140,9 +133,7 @@ fn tidy(error: Error, span: Span) -> Error {
         .into_iter()
         .filter(|error| {
             let text = error.to_string();
-            !suggested
-                .iter()
-                .any(|name| text.starts_with(&format!("Missing field `{name}`")))
+            !suggested.iter().any(|name| text.starts_with(&format!("Missing field `{name}`")))
         })
         .map(|error| error.with_span(&span))
         .collect();
@@ -154,10 +145,7 @@ pub fn check_id(what: &str, id: &SpannedValue<String>) -> darling::Result<()> {
     if id.is_empty() {
         return Err(Error::custom(format!("the {what} id must not be empty")).with_span(&id.span()));
     }
-    if let Some(bad) = id
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
-    {
+    if let Some(bad) = id.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))) {
         return Err(Error::custom(format!(
             "the {what} id `{}` has the character {bad:?}; ids use only letters, digits, `.`, `_` and `-`",
             id.as_str()
@@ -190,14 +178,10 @@ fn is_semver(version: &str) -> bool {
     };
     let numbers: Vec<&str> = core.split('.').collect();
     let numeric = |part: &str| {
-        !part.is_empty()
-            && part.bytes().all(|b| b.is_ascii_digit())
-            && (part == "0" || !part.starts_with('0'))
+        !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()) && (part == "0" || !part.starts_with('0'))
     };
     let identifiers = |text: &str| {
-        text.split('.').all(|part| {
-            !part.is_empty() && part.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        })
+        text.split('.').all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
     };
     numbers.len() == 3
         && numbers.iter().all(|part| numeric(part))
@@ -211,19 +195,10 @@ mod tests {
 
     #[test]
     fn semver() {
-        for ok in [
-            "1.0.0",
-            "0.1.2",
-            "10.20.30",
-            "1.0.0-alpha.1",
-            "1.0.0+build.5",
-            "1.0.0-rc-1+x",
-        ] {
+        for ok in ["1.0.0", "0.1.2", "10.20.30", "1.0.0-alpha.1", "1.0.0+build.5", "1.0.0-rc-1+x"] {
             assert!(is_semver(ok), "{ok}");
         }
-        for bad in [
-            "", "1", "1.0", "1.0.0.0", "01.0.0", "1.0.x", "v1.0.0", "1.0.0-", "1.0.0+", "1..0",
-        ] {
+        for bad in ["", "1", "1.0", "1.0.0.0", "01.0.0", "1.0.x", "v1.0.0", "1.0.0-", "1.0.0+", "1..0"] {
             assert!(!is_semver(bad), "{bad}");
         }
     }

@@ -7,10 +7,7 @@ use darling::Error;
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
-use syn::{
-    Attribute, FnArg, GenericArgument, Ident, ImplItem, ImplItemFn, ItemImpl, PathArguments,
-    ReturnType, Type,
-};
+use syn::{Attribute, FnArg, GenericArgument, Ident, ImplItem, ImplItemFn, ItemImpl, PathArguments, ReturnType, Type};
 
 use crate::args::{self, ConnectorArgs, MemberArgs};
 use crate::names;
@@ -57,6 +54,8 @@ struct Member {
     error_span: Span,
     /// `Some(RetryPolicy { .. })` from `retry(..)`.
     retry: Option<TokenStream>,
+    /// Triggers: the body of `TriggerFn::signature`, and `.with_subscription(..)` if any.
+    webhook: Option<(TokenStream, Option<TokenStream>)>,
 }
 
 pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
@@ -130,20 +129,10 @@ fn parse(
         .collect();
     errors.finish()?;
     let (Some(args), Some(ty)) = (args, ty) else {
-        return Err(Error::custom(
-            "internal: arguments missing without an error",
-        ));
+        return Err(Error::custom("internal: arguments missing without an error"));
     };
-    let description = args
-        .description
-        .clone()
-        .unwrap_or_else(|| names::doc_text(&item.attrs));
-    Ok(ConnectorDef {
-        args,
-        ty,
-        description,
-        members,
-    })
+    let description = args.description.clone().unwrap_or_else(|| names::doc_text(&item.attrs));
+    Ok(ConnectorDef { args, ty, description, members })
 }
 
 fn connector_type(item: &ItemImpl) -> darling::Result<Ident> {
@@ -164,27 +153,21 @@ fn connector_type(item: &ItemImpl) -> darling::Result<Ident> {
             }
             Err(Error::custom("a connector cannot be generic").with_span(&segment.arguments))
         }
-        other => Err(Error::custom(
-            "`#[connector]` needs the connector struct's plain name here, like `impl SimpleChat`",
-        )
-        .with_span(other)),
+        other => {
+            Err(Error::custom("`#[connector]` needs the connector struct's plain name here, like `impl SimpleChat`")
+                .with_span(other))
+        }
     }
 }
 
 fn parse_member(function: ImplItemFn, kind: Kind, attr: &Attribute) -> darling::Result<Member> {
     let mut errors = Error::accumulator();
     let member_args = match &attr.meta {
-        syn::Meta::List(list) => errors.handle(args::parse_at::<MemberArgs>(
-            list.tokens.clone(),
-            list.path.span(),
-        )),
+        syn::Meta::List(list) => errors.handle(args::parse_at::<MemberArgs>(list.tokens.clone(), list.path.span())),
         other => {
             errors.push(
-                Error::custom(format!(
-                    "`#[{0}]` needs arguments: `#[{0}(id = \"..\", name = \"..\")]`",
-                    kind.attr()
-                ))
-                .with_span(other),
+                Error::custom(format!("`#[{0}]` needs arguments: `#[{0}(id = \"..\", name = \"..\")]`", kind.attr()))
+                    .with_span(other),
             );
             None
         }
@@ -193,12 +176,26 @@ fn parse_member(function: ImplItemFn, kind: Kind, attr: &Attribute) -> darling::
     let retry = match member_args.as_ref().and_then(|args| args.retry.as_ref()) {
         Some(retry) if kind == Kind::Trigger => {
             errors.push(
-                Error::custom("`retry` is for actions: a trigger runs once per delivery")
-                    .with_span(&retry.span()),
+                Error::custom("`retry` is for actions: a trigger runs once per delivery").with_span(&retry.span()),
             );
             None
         }
         Some(retry) => errors.handle(policy::retry_policy(retry)),
+        None => None,
+    };
+    let webhook = match member_args.as_ref().and_then(|args| args.webhook.as_ref()) {
+        Some(webhook) if kind == Kind::Action => {
+            errors.push(
+                Error::custom("`webhook` is for triggers: an action calls the service, it is not called")
+                    .with_span(&webhook.span()),
+            );
+            None
+        }
+        Some(webhook) => {
+            let signature = errors.handle(crate::webhook::signature(webhook));
+            let subscription = errors.handle(crate::webhook::subscription(webhook));
+            signature.zip(subscription)
+        }
         None => None,
     };
     errors.finish()?;
@@ -207,6 +204,7 @@ fn parse_member(function: ImplItemFn, kind: Kind, attr: &Attribute) -> darling::
     };
     Ok(Member {
         retry,
+        webhook,
         kind,
         args,
         doc: names::doc_text(&function.attrs),
@@ -225,22 +223,15 @@ fn member_signature(kind: Kind, function: &ImplItemFn) -> darling::Result<(Type,
     let mut errors = Error::accumulator();
     if sig.asyncness.is_none() {
         errors.push(
-            Error::custom(format!(
-                "`#[{attr}]` fns must be `async`: write `async fn {}`",
-                sig.ident
-            ))
-            .with_span(&sig.fn_token),
+            Error::custom(format!("`#[{attr}]` fns must be `async`: write `async fn {}`", sig.ident))
+                .with_span(&sig.fn_token),
         );
     }
     if !sig.generics.params.is_empty() {
-        errors.push(
-            Error::custom(format!("`#[{attr}]` fns cannot be generic")).with_span(&sig.generics),
-        );
+        errors.push(Error::custom(format!("`#[{attr}]` fns cannot be generic")).with_span(&sig.generics));
     }
     if let Some(FnArg::Receiver(receiver)) = sig.inputs.first() {
-        errors.push(
-            Error::custom(format!("`#[{attr}]` fns take no `self`: remove it")).with_span(receiver),
-        );
+        errors.push(Error::custom(format!("`#[{attr}]` fns take no `self`: remove it")).with_span(receiver));
     }
     let (context, what) = match kind {
         Kind::Action => ("ctx: &ActionContext<Config>", "its input"),
@@ -257,16 +248,9 @@ fn member_signature(kind: Kind, function: &ImplItemFn) -> darling::Result<(Type,
     let input = match typed.as_slice() {
         [_, input] => Some((*input).clone()),
         _ => {
-            let span = if sig.inputs.is_empty() {
-                sig.ident.span()
-            } else {
-                sig.inputs.span()
-            };
+            let span = if sig.inputs.is_empty() { sig.ident.span() } else { sig.inputs.span() };
             errors.push(
-                Error::custom(format!(
-                    "`#[{attr}]` fns take two parameters: `{context}` and {what}"
-                ))
-                .with_span(&span),
+                Error::custom(format!("`#[{attr}]` fns take two parameters: `{context}` and {what}")).with_span(&span),
             );
             None
         }
@@ -275,18 +259,14 @@ fn member_signature(kind: Kind, function: &ImplItemFn) -> darling::Result<(Type,
     errors.finish()?;
     match (input, output) {
         (Some(input), Some(output)) => Ok((input, output)),
-        _ => Err(Error::custom(
-            "internal: signature missing without an error",
-        )),
+        _ => Err(Error::custom("internal: signature missing without an error")),
     }
 }
 
 fn member_output(kind: Kind, output: &ReturnType, name: &Ident) -> darling::Result<Type> {
     let expected = match kind {
         Kind::Action => "an action returns `Result<Output, Error>`",
-        Kind::Trigger => {
-            "a trigger returns `Result<Option<JobPayload>, Error>` (`None` ignores the delivery)"
-        }
+        Kind::Trigger => "a trigger returns `Result<Option<JobPayload>, Error>` (`None` ignores the delivery)",
     };
     let ReturnType::Type(_, ty) = output else {
         return Err(Error::custom(expected).with_span(name));
@@ -295,16 +275,8 @@ fn member_output(kind: Kind, output: &ReturnType, name: &Ident) -> darling::Resu
     match kind {
         Kind::Action => Ok(ok.clone()),
         Kind::Trigger => match ok {
-            Type::Path(path)
-                if path
-                    .path
-                    .segments
-                    .last()
-                    .is_some_and(|s| s.ident == "Option") =>
-            {
-                first_type_argument(ok)
-                    .cloned()
-                    .ok_or_else(|| Error::custom(expected).with_span(ok))
+            Type::Path(path) if path.path.segments.last().is_some_and(|s| s.ident == "Option") => {
+                first_type_argument(ok).cloned().ok_or_else(|| Error::custom(expected).with_span(ok))
             }
             _ => Err(Error::custom(expected).with_span(ok)),
         },
@@ -356,10 +328,7 @@ fn validate(def: &ConnectorDef) -> darling::Result<()> {
     for member in &def.members {
         let what = member.kind.attr();
         errors.handle(args::check_id(what, &member.args.id));
-        if let Some(first) = seen.insert(
-            (member.kind == Kind::Action, member.args.id.as_str()),
-            &member.fn_name,
-        ) {
+        if let Some(first) = seen.insert((member.kind == Kind::Action, member.args.id.as_str()), &member.fn_name) {
             errors.push(
                 Error::custom(format!(
                     "duplicate {what} id `{}`: `{first}` uses it already; ids must be unique within a connector",
@@ -370,11 +339,8 @@ fn validate(def: &ConnectorDef) -> darling::Result<()> {
         }
         if member.fn_name == "init" || member.fn_name == "client" {
             errors.push(
-                Error::custom(format!(
-                    "`{}` is generated by `#[connector]`; give the fn another name",
-                    member.fn_name
-                ))
-                .with_span(&member.fn_name),
+                Error::custom(format!("`{}` is generated by `#[connector]`; give the fn another name", member.fn_name))
+                    .with_span(&member.fn_name),
             );
         }
     }
@@ -388,25 +354,18 @@ fn generate(def: &ConnectorDef) -> TokenStream {
     let ty = &def.ty;
     let config = &def.args.config;
     let client = format_ident!("{}Client", ty);
-    let (id, name, version, description) = (
-        def.args.id.as_str(),
-        &def.args.name,
-        def.args.version.as_str(),
-        &def.description,
-    );
+    let (id, name, version, description) =
+        (def.args.id.as_str(), &def.args.name, def.args.version.as_str(), &def.description);
     let type_name = ty.to_string();
 
-    let actions: Vec<_> = def
-        .members
-        .iter()
-        .filter(|m| m.kind == Kind::Action)
-        .collect();
-    let triggers: Vec<_> = def
-        .members
-        .iter()
-        .filter(|m| m.kind == Kind::Trigger)
-        .collect();
+    let actions: Vec<_> = def.members.iter().filter(|m| m.kind == Kind::Action).collect();
+    let triggers: Vec<_> = def.members.iter().filter(|m| m.kind == Kind::Trigger).collect();
     let action_types = actions.iter().map(|m| member_type(ty, m));
+    let trigger_entries = triggers.iter().map(|member| {
+        let key = member_key(member);
+        let subscription = member.webhook.as_ref().and_then(|(_, subscription)| subscription.as_ref());
+        quote! { ::connector_runtime::__private::TriggerEntry::of::<#key>() #subscription }
+    });
     let trigger_types = triggers.iter().map(|m| member_type(ty, m));
     let member_impls = def.members.iter().map(|member| member_impl(def, member));
     let member_consts = def.members.iter().map(|member| member_const(ty, member));
@@ -455,6 +414,10 @@ fn generate(def: &ConnectorDef) -> TokenStream {
             fn triggers() -> ::std::vec::Vec<::connector_runtime::__private::TriggerManifest> {
                 ::std::vec::Vec::from([#(::connector_runtime::__private::TriggerManifest::of::<#trigger_types>()),*])
             }
+
+            fn trigger_entries() -> ::std::vec::Vec<::connector_runtime::__private::TriggerEntry<Self>> {
+                ::std::vec::Vec::from([#(#trigger_entries),*])
+            }
         }
 
         #client_doc
@@ -486,17 +449,10 @@ fn generate(def: &ConnectorDef) -> TokenStream {
 /// (`integration.call(SimpleChat::SEND_MESSAGE, input)`, `engine.deliver(SimpleChat::MESSAGE_RECEIVED, p)`).
 fn member_const(ty: &Ident, member: &Member) -> TokenStream {
     let vis = &member.vis;
-    let name = Ident::new(
-        &names::screaming_snake(&member.fn_name.to_string()),
-        member.fn_name.span(),
-    );
+    let name = Ident::new(&names::screaming_snake(&member.fn_name.to_string()), member.fn_name.span());
     let member_type = member_type(ty, member);
-    let doc = format!(
-        "The `{}` {} (the `{}` fn), as a value.",
-        member.args.id.as_str(),
-        member.kind.attr(),
-        member.fn_name
-    );
+    let doc =
+        format!("The `{}` {} (the `{}` fn), as a value.", member.args.id.as_str(), member.kind.attr(), member.fn_name);
     let doc = names::doc_attrs(&doc);
     quote! {
         #doc
@@ -528,15 +484,20 @@ fn member_type(ty: &Ident, member: &Member) -> TokenStream {
 fn member_impl(def: &ConnectorDef, member: &Member) -> TokenStream {
     let ty = &def.ty;
     let (input, output, function) = (&member.input, &member.output, &member.fn_name);
-    let description = member
-        .args
-        .description
-        .clone()
-        .unwrap_or_else(|| member.doc.clone());
+    let description = member.args.description.clone().unwrap_or_else(|| member.doc.clone());
     let (id, name) = (member.args.id.as_str(), &member.args.name);
     let key = member_key(member);
     let retry = member.retry.as_ref().map(|policy| {
         quote! { const RETRY: ::core::option::Option<::connector_runtime::RetryPolicy> = #policy; }
+    });
+    let signature = member.webhook.as_ref().map(|(signature, _)| {
+        quote! {
+            fn signature(
+                config: &::std::sync::Arc<<Self as ::connector_runtime::Connector>::Config>,
+            ) -> ::core::option::Option<::connector_runtime::__private::SignatureScheme> {
+                #signature
+            }
+        }
     });
     // No separate bound checks: the trait's own bounds on `Input`/`Output` (`Payload`/`Output`)
     // already report a missing derive on the user's type, and a second check only repeats it.
@@ -574,6 +535,7 @@ fn member_impl(def: &ConnectorDef, member: &Member) -> TokenStream {
             const NAME: &'static str = #name;
             const DESCRIPTION: &'static str = #description;
             #retry
+            #signature
 
             #run
         }
@@ -581,8 +543,7 @@ fn member_impl(def: &ConnectorDef, member: &Member) -> TokenStream {
 }
 
 fn client_method(ty: &Ident, member: &Member) -> TokenStream {
-    let (input, output, function, vis) =
-        (&member.input, &member.output, &member.fn_name, &member.vis);
+    let (input, output, function, vis) = (&member.input, &member.output, &member.fn_name, &member.vis);
     let id = member.args.id.as_str();
     let action = member_type(ty, member);
     let mut doc = member.doc.clone();

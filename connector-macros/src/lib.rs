@@ -19,6 +19,7 @@ mod policy;
 mod stray;
 #[cfg(test)]
 mod tests;
+mod webhook;
 
 use proc_macro::TokenStream;
 

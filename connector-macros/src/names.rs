@@ -27,13 +27,7 @@ pub fn doc_text(attrs: &[Attribute]) -> String {
 /// `#[doc]` attributes for `text`, one per line with the leading space of `///`, so generated
 /// items read like hand-written ones in expanded code (`cargo expand`, the snapshots).
 pub fn doc_attrs(text: &str) -> TokenStream {
-    let lines = text.lines().map(|line| {
-        if line.is_empty() {
-            String::new()
-        } else {
-            format!(" {line}")
-        }
-    });
+    let lines = text.lines().map(|line| if line.is_empty() { String::new() } else { format!(" {line}") });
     quote! { #(#[doc = #lines])* }
 }
 
@@ -60,10 +54,7 @@ pub fn screaming_snake(snake: &str) -> String {
 
 /// `Prefix` + `send_message` + `Suffix` -> `PrefixSendMessageSuffix`, spanned at `span`.
 pub fn generated(prefix: &str, fn_name: &Ident, suffix: &str, span: Span) -> Ident {
-    Ident::new(
-        &format!("{prefix}{}{suffix}", pascal_case(&fn_name.to_string())),
-        span,
-    )
+    Ident::new(&format!("{prefix}{}{suffix}", pascal_case(&fn_name.to_string())), span)
 }
 
 #[cfg(test)]

@@ -42,8 +42,7 @@ pub fn retry_policy(args: &RetryArgs) -> darling::Result<TokenStream> {
     if let Some(attempts) = &args.max_attempts {
         if **attempts == 0 {
             errors.push(
-                Error::custom("`max_attempts` counts the first attempt too: use 1 or more")
-                    .with_span(&attempts.span()),
+                Error::custom("`max_attempts` counts the first attempt too: use 1 or more").with_span(&attempts.span()),
             );
         }
         let attempts = **attempts;
@@ -51,18 +50,12 @@ pub fn retry_policy(args: &RetryArgs) -> darling::Result<TokenStream> {
     }
     if let Some(factor) = &args.factor {
         if !(factor.is_finite() && **factor >= 1.0) {
-            errors.push(
-                Error::custom("`factor` must be a number of at least 1.0")
-                    .with_span(&factor.span()),
-            );
+            errors.push(Error::custom("`factor` must be a number of at least 1.0").with_span(&factor.span()));
         }
         let factor = **factor;
         fields.push(quote! { factor: #factor, });
     }
-    for (name, value) in [
-        ("min_delay", &args.min_delay),
-        ("max_delay", &args.max_delay),
-    ] {
+    for (name, value) in [("min_delay", &args.min_delay), ("max_delay", &args.max_delay)] {
         if let Some(value) = value
             && let Some(millis) = errors.handle(duration_millis(value))
         {
@@ -95,21 +88,20 @@ pub fn rate_limit(args: &RateLimitArgs) -> TokenStream {
         Some(n) => quote! { ::core::option::Option::Some(#n) },
         None => quote! { ::core::option::Option::None },
     };
-    let (per_second, burst, concurrency) = (
-        option(args.per_second),
-        option(args.burst),
-        option(args.concurrency),
-    );
+    let (per_second, burst, concurrency) = (option(args.per_second), option(args.burst), option(args.concurrency));
     quote! {
         ::connector_runtime::RateLimit { per_second: #per_second, burst: #burst, concurrency: #concurrency }
     }
 }
 
 /// `"250ms"`, `"2s"`, `"1.5s"`, `"3m"`, `"1h"` as milliseconds.
-fn duration_millis(text: &SpannedValue<String>) -> darling::Result<u64> {
+pub fn duration_millis(text: &SpannedValue<String>) -> darling::Result<u64> {
     parse_millis(text).ok_or_else(|| {
-        Error::custom(format!("`{}` is not a duration: write a number and a unit, like \"250ms\", \"2s\", \"5m\" or \"1h\"", text.as_str()))
-            .with_span(&text.span())
+        Error::custom(format!(
+            "`{}` is not a duration: write a number and a unit, like \"250ms\", \"2s\", \"5m\" or \"1h\"",
+            text.as_str()
+        ))
+        .with_span(&text.span())
     })
 }
 
@@ -126,8 +118,7 @@ fn parse_millis(text: &str) -> Option<u64> {
         _ => return None,
     };
     let millis = number * scale;
-    (millis.is_finite() && millis >= 0.0 && millis < u64::MAX as f64)
-        .then_some(millis.round() as u64)
+    (millis.is_finite() && millis >= 0.0 && millis < u64::MAX as f64).then_some(millis.round() as u64)
 }
 
 #[cfg(test)]

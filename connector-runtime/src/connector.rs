@@ -81,6 +81,11 @@ pub trait Connector: Sized + Send + Sync + 'static {
     /// The manifests of the connector's triggers, in declaration order.
     fn triggers() -> Vec<TriggerManifest>;
 
+    /// The connector's triggers, erased, for the webhook server.
+    fn trigger_entries() -> Vec<crate::trigger::TriggerEntry<Self>> {
+        Vec::new()
+    }
+
     /// The connector's manifest.
     fn manifest() -> ConnectorManifest {
         ConnectorManifest::of::<Self>()
@@ -184,6 +189,10 @@ pub trait TriggerFn<const KEY: u64>: Connector {
         ctx: &TriggerContext<Self::Config>,
         payload: Self::Payload,
     ) -> impl Future<Output = Result<Option<Self::Output>, ActionError>> + Send;
+    /// How the trigger's webhook deliveries are signed (`#[trigger(webhook(..))]`), if they are.
+    fn signature(_config: &Arc<Self::Config>) -> Option<crate::webhook::signature::SignatureScheme> {
+        None
+    }
 }
 
 /// The action of connector `C` whose fn name hashes to `KEY`. `#[connector]` names each one
@@ -213,12 +222,7 @@ impl<C, const KEY: u64> Default for ActionOf<C, KEY> {
 
 impl<C: ActionFn<KEY>, const KEY: u64> std::fmt::Debug for ActionOf<C, KEY> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "ActionOf({}.{})",
-            <C as Connector>::ID,
-            <C as ActionFn<KEY>>::ID
-        )
+        write!(f, "ActionOf({}.{})", <C as Connector>::ID, <C as ActionFn<KEY>>::ID)
     }
 }
 
@@ -266,12 +270,7 @@ impl<C, const KEY: u64> Default for TriggerOf<C, KEY> {
 
 impl<C: TriggerFn<KEY>, const KEY: u64> std::fmt::Debug for TriggerOf<C, KEY> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "TriggerOf({}.{})",
-            <C as Connector>::ID,
-            <C as TriggerFn<KEY>>::ID
-        )
+        write!(f, "TriggerOf({}.{})", <C as Connector>::ID, <C as TriggerFn<KEY>>::ID)
     }
 }
 
@@ -325,16 +324,15 @@ impl<C: Connector> Integration<C> {
 
     /// A connector instance with this config and these limits (shared by every run using it).
     pub fn with_rate_limit(config: C::Config, limit: RateLimit) -> Self {
-        Integration {
-            shared: Arc::new(IntegrationShared {
-                config: Arc::new(config),
-                http: HttpClient::new(limit),
-            }),
-        }
+        Integration { shared: Arc::new(IntegrationShared { config: Arc::new(config), http: HttpClient::new(limit) }) }
     }
 
     /// The instance's config.
     pub fn config(&self) -> &C::Config {
+        &self.shared.config
+    }
+
+    pub(crate) fn shared_config(&self) -> &Arc<C::Config> {
         &self.shared.config
     }
 
@@ -351,41 +349,25 @@ impl<C: Connector> Integration<C> {
 
     /// Calls an action once, directly: no run, no step, no retries. For trying a connector in a
     /// test: `SimpleChat::init(config).call(SimpleChat::SEND_MESSAGE, input).await`.
-    pub async fn call<A: Action<Connector = C>>(
-        &self,
-        _action: A,
-        input: A::Input,
-    ) -> Result<A::Output, ActionError> {
+    pub async fn call<A: Action<Connector = C>>(&self, _action: A, input: A::Input) -> Result<A::Output, ActionError> {
         A::run(&self.context(), input).await
     }
 
-    pub(crate) fn step_context(
-        &self,
-        idempotency_key: String,
-        attempt: u32,
-    ) -> ConnectorContext<C::Config> {
-        ConnectorContext {
-            idempotency_key: Some(idempotency_key),
-            attempt,
-            ..self.context()
-        }
+    pub(crate) fn step_context(&self, idempotency_key: String, attempt: u32) -> ConnectorContext<C::Config> {
+        ConnectorContext { idempotency_key: Some(idempotency_key), attempt, ..self.context() }
     }
 }
 
 impl<C: Connector> Clone for Integration<C> {
     fn clone(&self) -> Self {
-        Integration {
-            shared: Arc::clone(&self.shared),
-        }
+        Integration { shared: Arc::clone(&self.shared) }
     }
 }
 
 impl<C: Connector> std::fmt::Debug for Integration<C> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // The config is left out on purpose: it is where secrets live.
-        f.debug_struct("Integration")
-            .field("connector", &C::ID)
-            .finish_non_exhaustive()
+        f.debug_struct("Integration").field("connector", &C::ID).finish_non_exhaustive()
     }
 }
 

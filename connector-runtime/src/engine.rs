@@ -19,10 +19,10 @@ use crate::event::Event;
 use crate::io::{Io, Settings};
 use crate::job::{IntegrationRef, Job, JobTrigger, OnTrigger, TriggerRef};
 use crate::manifest::Manifest;
-use crate::registry::{IntegrationEntry, JobEntry, Registry};
+use crate::registry::{IntegrationEntry, JobEntry, Registry, WebhookTrigger};
 use crate::retry::RetryPolicy;
 use crate::run::{Run, RunId, RunStatus};
-use crate::store::{RunFilter, RunStore, RunUpdate, SqliteStore, StoreError};
+use crate::store::{Accepted, Delivery, RunFilter, RunStore, RunUpdate, SqliteStore, StoreError};
 
 /// Where the default SQLite store lives unless `CONNECTOR_RUNTIME_DB` or
 /// [`EngineBuilder::sqlite`] says otherwise (relative to the working directory).
@@ -53,10 +53,7 @@ impl Default for EngineBuilder {
             registry: Registry::default(),
             declared: Vec::new(),
             store: StoreChoice::Default,
-            settings: Settings {
-                retry: RetryPolicy::DEFAULT,
-                max_step_output: DEFAULT_MAX_STEP_OUTPUT,
-            },
+            settings: Settings { retry: RetryPolicy::DEFAULT, max_step_output: DEFAULT_MAX_STEP_OUTPUT },
             duplicate: None,
         }
     }
@@ -65,15 +62,13 @@ impl Default for EngineBuilder {
 impl EngineBuilder {
     /// Registers a connector instance (what `MyConnector::init(config)` returns).
     pub fn connector<C: Connector>(mut self, integration: Integration<C>) -> Self {
-        let entry = IntegrationEntry {
-            instance: Box::new(integration),
-            manifest: C::manifest,
-        };
+        for trigger in C::trigger_entries() {
+            let id = trigger.id;
+            self.registry.triggers.insert((C::ID, id), WebhookTrigger::of(&integration, trigger));
+        }
+        let entry = IntegrationEntry { instance: Box::new(integration), manifest: C::manifest };
         if self.registry.integrations.insert(C::ID, entry).is_some() {
-            self.duplicate.get_or_insert(EngineError::Duplicate {
-                kind: "connector",
-                id: C::ID,
-            });
+            self.duplicate.get_or_insert(EngineError::Duplicate { kind: "connector", id: C::ID });
         }
         self
     }
@@ -81,17 +76,10 @@ impl EngineBuilder {
     /// Registers a job (the `{FnName}Job` marker `#[job]` generates).
     pub fn job<J: Job>(mut self, _job: J) -> Self {
         if self.registry.job(J::ID).is_some() {
-            self.duplicate.get_or_insert(EngineError::Duplicate {
-                kind: "job",
-                id: J::ID,
-            });
+            self.duplicate.get_or_insert(EngineError::Duplicate { kind: "job", id: J::ID });
         }
         self.registry.jobs.push(JobEntry::of::<J>());
-        self.declared.extend(
-            J::integrations()
-                .into_iter()
-                .map(|integration| (J::ID, integration)),
-        );
+        self.declared.extend(J::integrations().into_iter().map(|integration| (J::ID, integration)));
         self
     }
 
@@ -133,10 +121,8 @@ impl EngineBuilder {
             return Err(error);
         }
         let registry = self.registry;
-        if let Some((job, missing)) = self
-            .declared
-            .into_iter()
-            .find(|(_, i)| !registry.integrations.contains_key(i.connector.as_str()))
+        if let Some((job, missing)) =
+            self.declared.into_iter().find(|(_, i)| !registry.integrations.contains_key(i.connector.as_str()))
         {
             return Err(EngineError::MissingIntegration {
                 job,
@@ -169,6 +155,13 @@ impl EngineBuilder {
             }),
         })
     }
+}
+
+/// What [`Engine::start_runs`] did.
+#[derive(Debug)]
+pub(crate) struct Started {
+    pub(crate) runs: Vec<RunId>,
+    pub(crate) duplicate: bool,
 }
 
 /// Runs jobs: when an event is sent or a trigger delivers, every job started by it gets a run,
@@ -204,32 +197,18 @@ impl Engine {
     /// The manifest document of every registered connector and job.
     pub fn manifest(&self) -> Manifest {
         let registry = &self.shared.registry;
-        let mut connectors: Vec<_> = registry
-            .integrations
-            .values()
-            .map(|entry| (entry.manifest)())
-            .collect();
+        let mut connectors: Vec<_> = registry.integrations.values().map(|entry| (entry.manifest)()).collect();
         connectors.sort_by(|a, b| a.id.cmp(&b.id));
-        Manifest {
-            connectors,
-            jobs: registry.jobs.iter().map(|job| (job.manifest)()).collect(),
-        }
+        Manifest { connectors, jobs: registry.jobs.iter().map(|job| (job.manifest)()).collect() }
     }
 
     /// Sends event `E`: records a run of every job it triggers, starts them, and returns their
     /// ids at once.
     pub async fn dispatch<E: Event>(&self, event: E) -> Result<Vec<RunId>, EngineError> {
-        let payload = serde_json::to_value(&event).map_err(|error| EngineError::Payload {
-            name: E::NAME.to_owned(),
-            message: error.to_string(),
-        })?;
-        self.start_runs(
-            TriggerRef::Event {
-                name: E::NAME.to_owned(),
-            },
-            payload,
-        )
-        .await
+        let payload = serde_json::to_value(&event)
+            .map_err(|error| EngineError::Payload { name: E::NAME.to_owned(), message: error.to_string() })?;
+        let started = self.start_runs(TriggerRef::Event { name: E::NAME.to_owned() }, payload, None).await?;
+        Ok(started.runs)
     }
 
     /// Sends event `E` and waits for the runs it started to finish.
@@ -241,42 +220,25 @@ impl Engine {
     /// Hands a delivery to a trigger (as its webhook would): the trigger function decides what
     /// the jobs receive, or ignores the delivery (no runs). Returns the started runs' ids:
     /// `engine.deliver(SimpleChat::MESSAGE_RECEIVED, payload)`.
-    pub async fn deliver<T: Trigger>(
-        &self,
-        _trigger: T,
-        payload: T::Payload,
-    ) -> Result<Vec<RunId>, ActionError> {
-        let integration = self
-            .shared
-            .registry
-            .integration::<T::Connector>()
-            .ok_or_else(|| {
-                ActionError::permanent(format!(
-                    "connector `{}` is not registered",
-                    <T::Connector as Connector>::ID
-                ))
-            })?;
+    pub async fn deliver<T: Trigger>(&self, _trigger: T, payload: T::Payload) -> Result<Vec<RunId>, ActionError> {
+        let integration = self.shared.registry.integration::<T::Connector>().ok_or_else(|| {
+            ActionError::permanent(format!("connector `{}` is not registered", <T::Connector as Connector>::ID))
+        })?;
         let Some(output) = T::run(&integration.context(), payload).await? else {
             tracing::info!(trigger = T::ID, "delivery ignored by the trigger");
             return Ok(Vec::new());
         };
         let trigger = <OnTrigger<T> as JobTrigger>::trigger_ref();
-        let payload = serde_json::to_value(&output)
-            .map_err(|error| ActionError::InvalidOutput(error.to_string()))?;
-        self.start_runs(trigger, payload)
-            .await
-            .map_err(|error| ActionError::permanent(error.to_string()))
+        let payload = serde_json::to_value(&output).map_err(|error| ActionError::InvalidOutput(error.to_string()))?;
+        let started = self.start_runs(trigger, payload, None).await;
+        started.map(|started| started.runs).map_err(|error| ActionError::permanent(error.to_string()))
     }
 
     /// Resumes every run an earlier process left unfinished (queued, running or waiting): each
     /// executes again from the top, its completed steps replayed from the store. Call it once
     /// at start-up. Returns the resumed runs' ids.
     pub async fn recover(&self) -> Result<Vec<RunId>, EngineError> {
-        let unfinished = self
-            .shared
-            .store
-            .list_runs(&RunFilter::unfinished())
-            .await?;
+        let unfinished = self.shared.store.list_runs(&RunFilter::unfinished()).await?;
         let mut resumed = Vec::new();
         // Oldest first, so runs resume in the order they were accepted.
         for run in unfinished.into_iter().rev() {
@@ -293,23 +255,12 @@ impl Engine {
     /// Resumes or retries one run by id: an unfinished run left by another process, or a
     /// failed run. It executes again from the top; steps that succeeded are not run again.
     pub async fn resume(&self, id: &RunId) -> Result<RunId, EngineError> {
-        let run = self
-            .shared
-            .store
-            .run(id)
-            .await?
-            .ok_or_else(|| EngineError::RunNotFound(id.to_string()))?;
+        let run = self.shared.store.run(id).await?.ok_or_else(|| EngineError::RunNotFound(id.to_string()))?;
         if run.status == RunStatus::Succeeded {
-            return Err(EngineError::NotResumable {
-                id: id.to_string(),
-                reason: "it succeeded already",
-            });
+            return Err(EngineError::NotResumable { id: id.to_string(), reason: "it succeeded already" });
         }
         if self.is_active(id) {
-            return Err(EngineError::NotResumable {
-                id: id.to_string(),
-                reason: "it is executing in this process",
-            });
+            return Err(EngineError::NotResumable { id: id.to_string(), reason: "it is executing in this process" });
         }
         if self.shared.registry.job(&run.job_id).is_none() {
             return Err(EngineError::NotResumable {
@@ -328,11 +279,7 @@ impl Engine {
             // An error means the sender is gone, which happens only after the execution ended.
             let _ = receiver.wait_for(|done| *done).await;
         }
-        self.shared
-            .store
-            .run(id)
-            .await?
-            .ok_or_else(|| EngineError::RunNotFound(id.to_string()))
+        self.shared.store.run(id).await?.ok_or_else(|| EngineError::RunNotFound(id.to_string()))
     }
 
     /// Waits for several runs.
@@ -354,15 +301,20 @@ impl Engine {
         Ok(self.shared.store.list_runs(filter).await?)
     }
 
-    async fn start_runs(
+    /// Records a run of every job `trigger` starts — with the delivery, atomically, when there
+    /// is one, so a repeated delivery starts nothing — then starts them.
+    pub(crate) async fn start_runs(
         &self,
         trigger: TriggerRef,
         payload: Value,
-    ) -> Result<Vec<RunId>, EngineError> {
-        let mut ids = Vec::new();
-        for job in self.shared.registry.jobs_for(&trigger) {
-            let now = Utc::now();
-            let run = Run {
+        delivery: Option<Delivery>,
+    ) -> Result<Started, EngineError> {
+        let now = Utc::now();
+        let runs: Vec<Run> = self
+            .shared
+            .registry
+            .jobs_for(&trigger)
+            .map(|job| Run {
                 id: RunId::new(),
                 job_id: job.id.to_owned(),
                 job_version: job.version.to_owned(),
@@ -376,16 +328,34 @@ impl Engine {
                 wake_at: None,
                 executions: 0,
                 steps: Vec::new(),
-            };
-            // Recorded before anything runs: an accepted run is never lost.
-            self.shared.store.create_run(&run).await?;
-            self.spawn(run.id.clone());
-            ids.push(run.id);
+            })
+            .collect();
+        // Recorded before anything runs: an accepted run is never lost.
+        match &delivery {
+            Some(delivery) => {
+                if let Accepted::Duplicate { runs } = self.shared.store.accept_delivery(delivery, &runs).await? {
+                    tracing::info!(%trigger, delivery = %delivery.id, "delivery seen before; no new runs");
+                    return Ok(Started { runs, duplicate: true });
+                }
+            }
+            None => {
+                for run in &runs {
+                    self.shared.store.create_run(run).await?;
+                }
+            }
         }
-        if ids.is_empty() {
+        if runs.is_empty() {
             tracing::info!(%trigger, "no job is started by this trigger");
         }
-        Ok(ids)
+        let ids: Vec<RunId> = runs.into_iter().map(|run| run.id).collect();
+        for id in &ids {
+            self.spawn(id.clone());
+        }
+        Ok(Started { runs: ids, duplicate: false })
+    }
+
+    pub(crate) fn registry(&self) -> &Registry {
+        &self.shared.registry
     }
 
     fn spawn(&self, id: RunId) {
@@ -400,16 +370,11 @@ impl Engine {
     }
 
     fn is_active(&self, id: &RunId) -> bool {
-        self.lock_active()
-            .get(id)
-            .is_some_and(|done| !*done.borrow())
+        self.lock_active().get(id).is_some_and(|done| !*done.borrow())
     }
 
     fn lock_active(&self) -> std::sync::MutexGuard<'_, HashMap<RunId, watch::Receiver<bool>>> {
-        self.shared
-            .active
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.shared.active.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -417,14 +382,8 @@ impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let registry = &self.shared.registry;
         f.debug_struct("Engine")
-            .field(
-                "connectors",
-                &registry.integrations.keys().collect::<Vec<_>>(),
-            )
-            .field(
-                "jobs",
-                &registry.jobs.iter().map(|job| job.id).collect::<Vec<_>>(),
-            )
+            .field("connectors", &registry.integrations.keys().collect::<Vec<_>>())
+            .field("jobs", &registry.jobs.iter().map(|job| job.id).collect::<Vec<_>>())
             .finish_non_exhaustive()
     }
 }
@@ -459,16 +418,8 @@ async fn execute(shared: &Shared, id: &RunId) {
     .await;
 }
 
-async fn record_outcome(
-    shared: &Shared,
-    job: &JobEntry,
-    id: &RunId,
-    payload: Value,
-) -> Result<(), StoreError> {
-    let running = RunUpdate {
-        new_execution: true,
-        ..RunUpdate::status(RunStatus::Running)
-    };
+async fn record_outcome(shared: &Shared, job: &JobEntry, id: &RunId, payload: Value) -> Result<(), StoreError> {
+    let running = RunUpdate { new_execution: true, ..RunUpdate::status(RunStatus::Running) };
     shared.store.update_run(id, &running).await?;
     tracing::info!("run started");
     let io = Io::new(
@@ -480,34 +431,22 @@ async fn record_outcome(
         Arc::clone(&shared.settings),
     );
     // A panicking job fails its run; it must not take the engine's task (or its record) with it.
-    let result: Result<Value, JobError> = match AssertUnwindSafe((job.execute)(payload, &io))
-        .catch_unwind()
-        .await
-    {
+    let result: Result<Value, JobError> = match AssertUnwindSafe((job.execute)(payload, &io)).catch_unwind().await {
         Ok(result) => result,
         Err(panic) => Err(format!("job panicked: {}", panic_message(&panic)).into()),
     };
     let update = match result {
         Ok(output) => {
             tracing::info!("run succeeded");
-            RunUpdate {
-                output: Some(output),
-                ..RunUpdate::status(RunStatus::Succeeded)
-            }
+            RunUpdate { output: Some(output), ..RunUpdate::status(RunStatus::Succeeded) }
         }
         Err(error) => {
             // A store failure inside a step is not the job's fault: leave the run unfinished.
-            if let Some(store_error) = error
-                .downcast_ref::<crate::StepError>()
-                .and_then(store_failure)
-            {
+            if let Some(store_error) = error.downcast_ref::<crate::StepError>().and_then(store_failure) {
                 return Err(store_error.clone());
             }
             tracing::warn!(%error, "run failed");
-            RunUpdate {
-                error: Some(error.to_string()),
-                ..RunUpdate::status(RunStatus::Failed)
-            }
+            RunUpdate { error: Some(error.to_string()), ..RunUpdate::status(RunStatus::Failed) }
         }
     };
     shared.store.update_run(id, &update).await

@@ -66,9 +66,7 @@ fn retry_after_text(retry_after: Option<Duration>) -> String {
 impl ActionError {
     /// A failure worth retrying.
     pub fn transient(message: impl Into<String>) -> Self {
-        ActionError::Transient {
-            message: message.into(),
-        }
+        ActionError::Transient { message: message.into() }
     }
 
     /// A failure not worth retrying.
@@ -78,10 +76,7 @@ impl ActionError {
 
     /// Whether trying again can succeed.
     pub fn is_retryable(&self) -> bool {
-        matches!(
-            self,
-            ActionError::Transient { .. } | ActionError::RateLimited { .. }
-        )
+        matches!(self, ActionError::Transient { .. } | ActionError::RateLimited { .. })
     }
 }
 
@@ -95,9 +90,7 @@ impl From<reqwest::Error> for ActionError {
             ActionError::Permanent(error.to_string())
         } else {
             // Connect, timeout, request and body errors: the network may recover.
-            ActionError::Transient {
-                message: error.to_string(),
-            }
+            ActionError::Transient { message: error.to_string() }
         }
     }
 }

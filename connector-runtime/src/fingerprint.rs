@@ -21,15 +21,10 @@ pub(crate) struct Fingerprinted {
 pub(crate) fn of<T: JsonSchema + 'static>() -> Arc<Fingerprinted> {
     static CACHE: OnceLock<Mutex<HashMap<TypeId, Arc<Fingerprinted>>>> = OnceLock::new();
     let cache = CACHE.get_or_init(Mutex::default);
-    let mut cache = cache
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut cache = cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     Arc::clone(cache.entry(TypeId::of::<T>()).or_insert_with(|| {
         let schema = schema_of::<T>();
-        Arc::new(Fingerprinted {
-            fingerprint: fingerprint(&schema),
-            schema,
-        })
+        Arc::new(Fingerprinted { fingerprint: fingerprint(&schema), schema })
     }))
 }
 

@@ -35,10 +35,7 @@ impl HttpClient {
             // Building fails only when the TLS backend or system config cannot load; with the
             // features this crate enables there is none, so the default client is equivalent.
             .unwrap_or_default();
-        HttpClient {
-            client,
-            limiter: Limiter::new(limit).map(Arc::new),
-        }
+        HttpClient { client, limiter: Limiter::new(limit).map(Arc::new) }
     }
 }
 
@@ -51,10 +48,7 @@ pub struct StepHttp<'a> {
 
 impl<'a> StepHttp<'a> {
     pub(crate) fn new(client: &'a HttpClient, idempotency_key: Option<&'a str>) -> Self {
-        StepHttp {
-            client,
-            idempotency_key,
-        }
+        StepHttp { client, idempotency_key }
     }
 
     /// A request with any method.
@@ -63,10 +57,7 @@ impl<'a> StepHttp<'a> {
         if let Some(key) = self.idempotency_key {
             builder = builder.header(IDEMPOTENCY_KEY, key);
         }
-        Request {
-            builder,
-            limiter: self.client.limiter.clone(),
-        }
+        Request { builder, limiter: self.client.limiter.clone() }
     }
 
     /// A `GET` request.
@@ -110,10 +101,7 @@ pub struct Request {
 
 impl Request {
     fn map(self, f: impl FnOnce(reqwest::RequestBuilder) -> reqwest::RequestBuilder) -> Self {
-        Request {
-            builder: f(self.builder),
-            limiter: self.limiter,
-        }
+        Request { builder: f(self.builder), limiter: self.limiter }
     }
 
     /// Sets a JSON body.
@@ -162,8 +150,7 @@ impl Request {
     pub async fn send_json<T: DeserializeOwned>(self) -> Result<T, ActionError> {
         let response = self.send().await?;
         let bytes = response.bytes().await?;
-        serde_json::from_slice(&bytes)
-            .map_err(|error| ActionError::InvalidOutput(error.to_string()))
+        serde_json::from_slice(&bytes).map_err(|error| ActionError::InvalidOutput(error.to_string()))
     }
 }
 
@@ -173,25 +160,11 @@ pub fn classify(status: StatusCode, headers: &HeaderMap, body: &str) -> ActionEr
     let message = error_message(body, status);
     let retry_after = retry_after(headers);
     match status.as_u16() {
-        401 | 403 => ActionError::Unauthorized {
-            status: status.as_u16(),
-            message,
-        },
-        429 => ActionError::RateLimited {
-            retry_after,
-            message,
-        },
-        503 if retry_after.is_some() => ActionError::RateLimited {
-            retry_after,
-            message,
-        },
-        408 | 500..=599 => ActionError::Transient {
-            message: format!("HTTP {}: {message}", status.as_u16()),
-        },
-        code => ActionError::Rejected {
-            status: code,
-            message,
-        },
+        401 | 403 => ActionError::Unauthorized { status: status.as_u16(), message },
+        429 => ActionError::RateLimited { retry_after, message },
+        503 if retry_after.is_some() => ActionError::RateLimited { retry_after, message },
+        408 | 500..=599 => ActionError::Transient { message: format!("HTTP {}: {message}", status.as_u16()) },
+        code => ActionError::Rejected { status: code, message },
     }
 }
 
@@ -217,10 +190,7 @@ fn error_message(body: &str, status: StatusCode) -> String {
     }
     let body = body.trim();
     if body.is_empty() {
-        return status
-            .canonical_reason()
-            .unwrap_or("no reason given")
-            .to_owned();
+        return status.canonical_reason().unwrap_or("no reason given").to_owned();
     }
     match body.char_indices().nth(ERROR_BODY_LIMIT) {
         Some((cut, _)) => format!("{}…", &body[..cut]),
@@ -241,26 +211,14 @@ mod tests {
     #[test]
     fn statuses_are_classified() {
         let none = HeaderMap::new();
-        assert!(matches!(
-            classify(StatusCode::UNAUTHORIZED, &none, ""),
-            ActionError::Unauthorized { status: 401, .. }
-        ));
-        assert!(matches!(
-            classify(StatusCode::TOO_MANY_REQUESTS, &none, ""),
-            ActionError::RateLimited { .. }
-        ));
-        assert!(matches!(
-            classify(StatusCode::SERVICE_UNAVAILABLE, &none, ""),
-            ActionError::Transient { .. }
-        ));
+        assert!(matches!(classify(StatusCode::UNAUTHORIZED, &none, ""), ActionError::Unauthorized { status: 401, .. }));
+        assert!(matches!(classify(StatusCode::TOO_MANY_REQUESTS, &none, ""), ActionError::RateLimited { .. }));
+        assert!(matches!(classify(StatusCode::SERVICE_UNAVAILABLE, &none, ""), ActionError::Transient { .. }));
         assert!(matches!(
             classify(StatusCode::SERVICE_UNAVAILABLE, &headers("2"), ""),
             ActionError::RateLimited { retry_after: Some(d), .. } if d == Duration::from_secs(2)
         ));
-        assert!(matches!(
-            classify(StatusCode::REQUEST_TIMEOUT, &none, ""),
-            ActionError::Transient { .. }
-        ));
+        assert!(matches!(classify(StatusCode::REQUEST_TIMEOUT, &none, ""), ActionError::Transient { .. }));
         assert!(
             matches!(classify(StatusCode::NOT_FOUND, &none, r#"{"error":"nope"}"#), ActionError::Rejected { status: 404, message } if message == "nope")
         );
@@ -270,13 +228,7 @@ mod tests {
     fn retry_after_reads_an_http_date() {
         let later = chrono::Utc::now() + chrono::Duration::seconds(30);
         let wait = retry_after(&headers(&later.to_rfc2822())).unwrap();
-        assert!(
-            wait > Duration::from_secs(25) && wait <= Duration::from_secs(30),
-            "{wait:?}"
-        );
-        assert_eq!(
-            retry_after(&headers("Sun, 06 Nov 1994 08:49:37 GMT")),
-            Some(Duration::ZERO)
-        );
+        assert!(wait > Duration::from_secs(25) && wait <= Duration::from_secs(30), "{wait:?}");
+        assert_eq!(retry_after(&headers("Sun, 06 Nov 1994 08:49:37 GMT")), Some(Duration::ZERO));
     }
 }

@@ -86,12 +86,7 @@ impl Io {
     /// struct `#[job]` generates; the engine checked at start-up that the integration exists.
     pub fn client<C: Connector>(&self, key: &'static str) -> Result<C::Client<'_>, StepError> {
         let integration =
-            self.registry
-                .integration::<C>()
-                .ok_or(StepError::MissingIntegration {
-                    key,
-                    connector: C::ID,
-                })?;
+            self.registry.integration::<C>().ok_or(StepError::MissingIntegration { key, connector: C::ID })?;
         Ok(C::client(self, integration))
     }
 
@@ -116,13 +111,8 @@ impl Io {
         self.claim_key(key)?;
         let connector = <A::Connector as Connector>::ID;
         let span = tracing::info_span!("step", step_key = %key, action = %format_args!("{connector}.{}", A::ID));
-        let policy = retry
-            .or(A::RETRY)
-            .or(self.job_retry)
-            .unwrap_or(self.settings.retry);
-        self.run_action::<A>(integration, key, input, policy)
-            .instrument(span)
-            .await
+        let policy = retry.or(A::RETRY).or(self.job_retry).unwrap_or(self.settings.retry);
+        self.run_action::<A>(integration, key, input, policy).instrument(span).await
     }
 
     async fn run_action<A: Action>(
@@ -134,32 +124,22 @@ impl Io {
     ) -> Result<A::Output, StepError> {
         let connector = <A::Connector as Connector>::ID;
         let previous = self.store.step(&self.run_id, key).await?;
-        if let Some(done) = previous
-            .as_ref()
-            .filter(|step| step.status == StepStatus::Succeeded)
-        {
-            tracing::info!(
-                "step succeeded in an earlier execution of this run; reusing its output"
-            );
+        if let Some(done) = previous.as_ref().filter(|step| step.status == StepStatus::Succeeded) {
+            tracing::info!("step succeeded in an earlier execution of this run; reusing its output");
             return self.replay::<A::Output>(key, done).await;
         }
 
         let input = serde_json::to_value(&input).map_err(|e| serialization(key, "input", e))?;
         let mut step = StepRecord {
             key: key.to_owned(),
-            kind: StepKind::Action {
-                connector: connector.to_owned(),
-                action: A::ID.to_owned(),
-            },
+            kind: StepKind::Action { connector: connector.to_owned(), action: A::ID.to_owned() },
             status: StepStatus::Running,
             input,
             output: None,
             error: None,
             output_schema: None,
             attempts: previous.as_ref().map_or(0, |step| step.attempts),
-            started_at: previous
-                .as_ref()
-                .map_or_else(Utc::now, |step| step.started_at),
+            started_at: previous.as_ref().map_or_else(Utc::now, |step| step.started_at),
             finished_at: None,
         };
         let idempotency_key = format!("{}:{key}", self.run_id);
@@ -174,9 +154,7 @@ impl Io {
             }
             let ctx = integration.step_context(idempotency_key.clone(), attempt);
             let result = match serde_json::from_value::<A::Input>(step.input.clone()) {
-                Ok(input) => {
-                    attempt_with_timeout(A::run(&ctx, input), policy.attempt_timeout).await
-                }
+                Ok(input) => attempt_with_timeout(A::run(&ctx, input), policy.attempt_timeout).await,
                 Err(error) => Err(ActionError::InvalidInput(error.to_string())),
             };
             match result {
@@ -193,12 +171,7 @@ impl Io {
                     step.finished_at = Some(Utc::now());
                     self.store.save_step(&self.run_id, &step).await?;
                     tracing::warn!(attempt, error = %source, "step failed");
-                    return Err(StepError::Action {
-                        key: key.to_owned(),
-                        connector,
-                        action: A::ID,
-                        source,
-                    });
+                    return Err(StepError::Action { key: key.to_owned(), connector, action: A::ID, source });
                 }
             }
         }
@@ -206,22 +179,12 @@ impl Io {
     }
 
     /// Records a successful step; the output is durable before the job goes on.
-    async fn succeed<A: Action>(
-        &self,
-        mut step: StepRecord,
-        output: A::Output,
-    ) -> Result<A::Output, StepError> {
+    async fn succeed<A: Action>(&self, mut step: StepRecord, output: A::Output) -> Result<A::Output, StepError> {
         let key = step.key.clone();
         let json = serde_json::to_value(&output).map_err(|e| serialization(&key, "output", e))?;
-        let size = serde_json::to_vec(&json)
-            .map(|bytes| bytes.len())
-            .unwrap_or(0);
+        let size = serde_json::to_vec(&json).map(|bytes| bytes.len()).unwrap_or(0);
         if size > self.settings.max_step_output {
-            let error = StepError::OutputTooLarge {
-                key: key.clone(),
-                size,
-                limit: self.settings.max_step_output,
-            };
+            let error = StepError::OutputTooLarge { key: key.clone(), size, limit: self.settings.max_step_output };
             step.status = StepStatus::Failed;
             step.error = Some(error.to_string());
             step.finished_at = Some(Utc::now());
@@ -229,9 +192,7 @@ impl Io {
             return Err(error);
         }
         let schema = fingerprint::of::<A::Output>();
-        self.store
-            .put_schema(&schema.fingerprint, &schema.schema)
-            .await?;
+        self.store.put_schema(&schema.fingerprint, &schema.schema).await?;
         step.status = StepStatus::Succeeded;
         step.output = Some(json);
         step.output_schema = Some(schema.fingerprint.clone());
@@ -251,27 +212,17 @@ impl Io {
     ) -> Result<T, StepError> {
         let output = done.output.clone().unwrap_or_default();
         let current = fingerprint::of::<T>();
-        let changed = done
-            .output_schema
-            .as_deref()
-            .is_some_and(|stored| stored != current.fingerprint);
+        let changed = done.output_schema.as_deref().is_some_and(|stored| stored != current.fingerprint);
         match serde_json::from_value::<T>(output) {
             Ok(value) => {
                 if changed {
-                    tracing::warn!(
-                        "the output type changed since this step ran; its stored output still fits"
-                    );
+                    tracing::warn!("the output type changed since this step ran; its stored output still fits");
                 }
                 Ok(value)
             }
             Err(error) if changed => {
                 let stored = done.output_schema.clone().unwrap_or_default();
-                let old_schema = self
-                    .store
-                    .schema(&stored)
-                    .await?
-                    .map(|s| s.to_string())
-                    .unwrap_or(stored);
+                let old_schema = self.store.schema(&stored).await?.map(|s| s.to_string()).unwrap_or(stored);
                 Err(StepError::OutputSchemaChanged {
                     key: key.to_owned(),
                     old_schema,
@@ -286,8 +237,7 @@ impl Io {
     /// Sleeps durably until `duration` after this step first ran: a restarted process resumes
     /// the run when the wait ends, not before.
     pub async fn wait_for(&self, key: &str, duration: Duration) -> Result<(), StepError> {
-        let until =
-            Utc::now() + chrono::Duration::from_std(duration).unwrap_or(chrono::Duration::MAX);
+        let until = Utc::now() + chrono::Duration::from_std(duration).unwrap_or(chrono::Duration::MAX);
         self.wait(key, until).await
     }
 
@@ -321,20 +271,13 @@ impl Io {
                     step
                 }
             };
-            let StepKind::Wait { until } = step.kind else {
-                unreachable!("matched a wait step above")
-            };
+            let StepKind::Wait { until } = step.kind else { unreachable!("matched a wait step above") };
             if let Ok(remaining) = (until - Utc::now()).to_std() {
                 tracing::info!(until = %until, "waiting");
-                let waiting = RunUpdate {
-                    wake_at: Some(until),
-                    ..RunUpdate::status(RunStatus::Waiting)
-                };
+                let waiting = RunUpdate { wake_at: Some(until), ..RunUpdate::status(RunStatus::Waiting) };
                 self.store.update_run(&self.run_id, &waiting).await?;
                 tokio::time::sleep(remaining).await;
-                self.store
-                    .update_run(&self.run_id, &RunUpdate::status(RunStatus::Running))
-                    .await?;
+                self.store.update_run(&self.run_id, &RunUpdate::status(RunStatus::Running)).await?;
             }
             step.status = StepStatus::Succeeded;
             step.finished_at = Some(Utc::now());
@@ -350,14 +293,9 @@ impl Io {
         if key.is_empty() {
             return Err(StepError::EmptyKey);
         }
-        let mut used = self
-            .used_keys
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut used = self.used_keys.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if !used.insert(key.to_owned()) {
-            return Err(StepError::DuplicateKey {
-                key: key.to_owned(),
-            });
+            return Err(StepError::DuplicateKey { key: key.to_owned() });
         }
         Ok(())
     }
@@ -365,10 +303,7 @@ impl Io {
 
 impl std::fmt::Debug for Io {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Io")
-            .field("run_id", &self.run_id)
-            .field("job_id", &self.job_id)
-            .finish_non_exhaustive()
+        f.debug_struct("Io").field("run_id", &self.run_id).field("job_id", &self.job_id).finish_non_exhaustive()
     }
 }
 
@@ -378,13 +313,9 @@ async fn attempt_with_timeout<T>(
     timeout: Option<Duration>,
 ) -> Result<T, ActionError> {
     match timeout {
-        Some(limit) => tokio::time::timeout(limit, attempt)
-            .await
-            .unwrap_or_else(|_| {
-                Err(ActionError::Transient {
-                    message: format!("the attempt timed out after {} ms", limit.as_millis()),
-                })
-            }),
+        Some(limit) => tokio::time::timeout(limit, attempt).await.unwrap_or_else(|_| {
+            Err(ActionError::Transient { message: format!("the attempt timed out after {} ms", limit.as_millis()) })
+        }),
         None => attempt.await,
     }
 }
@@ -394,17 +325,11 @@ async fn attempt_with_timeout<T>(
 fn retry_delay(policy: &RetryPolicy, failed: u32, error: &ActionError) -> Duration {
     let backoff = policy.delay_after(failed);
     match error {
-        ActionError::RateLimited {
-            retry_after: Some(wait),
-            ..
-        } => backoff.max(*wait),
+        ActionError::RateLimited { retry_after: Some(wait), .. } => backoff.max(*wait),
         _ => backoff,
     }
 }
 
 fn serialization(key: &str, what: &str, error: serde_json::Error) -> StepError {
-    StepError::Serialization {
-        key: key.to_owned(),
-        message: format!("{what}: {error}"),
-    }
+    StepError::Serialization { key: key.to_owned(), message: format!("{what}: {error}") }
 }

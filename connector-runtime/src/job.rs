@@ -71,9 +71,7 @@ pub struct OnEvent<E>(PhantomData<fn() -> E>);
 impl<E: Event> JobTrigger for OnEvent<E> {
     type Payload = E;
     fn trigger_ref() -> TriggerRef {
-        TriggerRef::Event {
-            name: E::NAME.to_owned(),
-        }
+        TriggerRef::Event { name: E::NAME.to_owned() }
     }
 }
 
@@ -83,10 +81,7 @@ pub struct OnTrigger<T>(PhantomData<fn() -> T>);
 impl<T: Trigger> JobTrigger for OnTrigger<T> {
     type Payload = T::Output;
     fn trigger_ref() -> TriggerRef {
-        TriggerRef::Connector {
-            connector: <T::Connector as Connector>::ID.to_owned(),
-            trigger: T::ID.to_owned(),
-        }
+        TriggerRef::Connector { connector: <T::Connector as Connector>::ID.to_owned(), trigger: T::ID.to_owned() }
     }
 }
 
@@ -143,10 +138,6 @@ impl Eq for IntegrationRef {}
 impl IntegrationRef {
     /// The integration `key` of connector `C`.
     pub fn of<C: Connector>(key: &'static str) -> Self {
-        IntegrationRef {
-            key: key.to_owned(),
-            connector: C::ID.to_owned(),
-            connector_type: C::TYPE_NAME,
-        }
+        IntegrationRef { key: key.to_owned(), connector: C::ID.to_owned(), connector_type: C::TYPE_NAME }
     }
 }

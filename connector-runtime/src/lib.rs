@@ -67,6 +67,7 @@ mod error;
 mod event;
 mod fingerprint;
 pub mod http;
+mod ingest;
 mod io;
 mod job;
 mod logger;
@@ -76,17 +77,21 @@ mod registry;
 mod retry;
 mod run;
 mod secret;
+pub mod server;
 pub mod store;
+pub mod trigger;
+pub mod webhook;
 
 pub use config::{ConfigError, config_from_env};
 pub use connector::{
-    Action, ActionContext, ActionInput, ActionOf, ActionOutput, Connector, ConnectorConfig,
-    ConnectorContext, Integration, Payload, Trigger, TriggerContext, TriggerOf,
+    Action, ActionContext, ActionInput, ActionOf, ActionOutput, Connector, ConnectorConfig, ConnectorContext,
+    Integration, Payload, Trigger, TriggerContext, TriggerOf,
 };
 pub use connector_macros::{Event, action, connector, job, trigger};
 pub use engine::{DEFAULT_DB_PATH, DEFAULT_MAX_STEP_OUTPUT, Engine, EngineBuilder};
 pub use error::{ActionError, EngineError, JobError, StepError};
 pub use event::Event;
+pub use ingest::{Acceptance, DeliveryError, Subscriptions};
 pub use io::Io;
 pub use job::{IntegrationRef, Job, JobTrigger, OnEvent, OnTrigger, TriggerRef};
 pub use logger::Logger;
@@ -104,8 +109,8 @@ pub use serde_json;
 /// Everything a connector or job file needs, in one import.
 pub mod prelude {
     pub use crate::{
-        ActionContext, ActionError, Connector, Engine, Event, Integration, JobError, RetryPolicy,
-        Run, RunStatus, Secret, StepError, TriggerContext, action, connector, job, trigger,
+        ActionContext, ActionError, Connector, Engine, Event, Integration, JobError, RetryPolicy, Run, RunStatus,
+        Secret, StepError, TriggerContext, action, connector, job, trigger,
     };
     pub use schemars::JsonSchema;
     pub use serde::{Deserialize, Serialize};
@@ -117,11 +122,10 @@ pub mod __private {
     pub use crate::connector::{ActionFn, TriggerFn, fn_key};
     pub use crate::job::IntegrationRef;
     pub use crate::manifest::{ActionManifest, TriggerManifest};
+    pub use crate::trigger::TriggerEntry;
+    pub use crate::webhook::signature::SignatureScheme;
 
-    use crate::{
-        ActionError, ActionInput, ActionOutput, ConnectorConfig, Event, JobError, JobTrigger,
-        Payload,
-    };
+    use crate::{ActionError, ActionInput, ActionOutput, ConnectorConfig, Event, JobError, JobTrigger, Payload};
 
     /// Turns an action's own error type into [`ActionError`].
     pub fn action_result<T, E: Into<ActionError>>(result: Result<T, E>) -> Result<T, ActionError> {

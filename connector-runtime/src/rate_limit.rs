@@ -22,11 +22,7 @@ pub struct RateLimit {
 
 impl RateLimit {
     /// No limit.
-    pub const NONE: RateLimit = RateLimit {
-        per_second: None,
-        burst: None,
-        concurrency: None,
-    };
+    pub const NONE: RateLimit = RateLimit { per_second: None, burst: None, concurrency: None };
 }
 
 /// The shared state of one instance's limits.
@@ -44,16 +40,11 @@ pub(crate) struct Admission {
 
 impl Limiter {
     pub(crate) fn new(limit: RateLimit) -> Option<Self> {
-        let rate = limit
-            .per_second
-            .and_then(NonZeroU32::new)
-            .map(|per_second| {
-                let burst = limit.burst.and_then(NonZeroU32::new).unwrap_or(per_second);
-                RateLimiter::direct(Quota::per_second(per_second).allow_burst(burst))
-            });
-        let concurrency = limit
-            .concurrency
-            .map(|n| Arc::new(Semaphore::new(n.max(1) as usize)));
+        let rate = limit.per_second.and_then(NonZeroU32::new).map(|per_second| {
+            let burst = limit.burst.and_then(NonZeroU32::new).unwrap_or(per_second);
+            RateLimiter::direct(Quota::per_second(per_second).allow_burst(burst))
+        });
+        let concurrency = limit.concurrency.map(|n| Arc::new(Semaphore::new(n.max(1) as usize)));
         (rate.is_some() || concurrency.is_some()).then_some(Limiter { rate, concurrency })
     }
 

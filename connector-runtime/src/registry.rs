@@ -6,12 +6,52 @@ use std::collections::HashMap;
 use futures::future::BoxFuture;
 use serde_json::Value;
 
+use axum::body::Bytes;
+
 use crate::connector::{Connector, Integration};
+use crate::error::ActionError;
 use crate::error::JobError;
 use crate::io::Io;
 use crate::job::{Job, JobTrigger, TriggerRef};
 use crate::manifest::{ConnectorManifest, JobManifest};
 use crate::retry::RetryPolicy;
+use crate::trigger::{TriggerEntry, TriggerFailure, check_value};
+use crate::webhook::signature::SignatureScheme;
+
+/// A connector trigger, erased, bound to its connector instance.
+pub(crate) struct WebhookTrigger {
+    pub(crate) signature: Option<SignatureScheme>,
+    pub(crate) run: Box<dyn Fn(Bytes) -> BoxFuture<'static, Result<Option<Value>, TriggerFailure>> + Send + Sync>,
+    pub(crate) subscription: Option<Subscription>,
+}
+
+type Subscribe = Box<dyn Fn(String) -> BoxFuture<'static, Result<String, ActionError>> + Send + Sync>;
+type Unsubscribe = Box<dyn Fn(String) -> BoxFuture<'static, Result<(), ActionError>> + Send + Sync>;
+
+/// How to register and remove a trigger's webhook with its service.
+pub(crate) struct Subscription {
+    pub(crate) subscribe: Subscribe,
+    pub(crate) unsubscribe: Unsubscribe,
+}
+
+impl WebhookTrigger {
+    pub(crate) fn of<C: Connector>(integration: &Integration<C>, entry: TriggerEntry<C>) -> Self {
+        let runner = integration.clone();
+        let run = entry.run;
+        let subscription = entry.subscription.map(|(subscribe, unsubscribe)| {
+            let (on, off) = (integration.clone(), integration.clone());
+            Subscription {
+                subscribe: Box::new(move |url| subscribe(on.clone(), url)) as Subscribe,
+                unsubscribe: Box::new(move |id| unsubscribe(off.clone(), id)) as Unsubscribe,
+            }
+        });
+        WebhookTrigger {
+            signature: (entry.signature)(integration.shared_config()),
+            run: Box::new(move |body| run(runner.clone(), body)),
+            subscription,
+        }
+    }
+}
 
 /// A registered connector instance.
 pub(crate) struct IntegrationEntry {
@@ -27,6 +67,8 @@ pub(crate) struct JobEntry {
     pub(crate) manifest: fn() -> JobManifest,
     pub(crate) retry: Option<RetryPolicy>,
     pub(crate) concurrency: Option<usize>,
+    /// Checks a JSON payload fits the job's payload type, naming the field that does not.
+    pub(crate) check_payload: fn(&Value) -> Result<(), TriggerFailure>,
     pub(crate) execute: for<'io> fn(Value, &'io Io) -> BoxFuture<'io, Result<Value, JobError>>,
 }
 
@@ -39,9 +81,14 @@ impl JobEntry {
             manifest: J::manifest,
             retry: J::RETRY,
             concurrency: J::CONCURRENCY,
+            check_payload: check_payload::<J>,
             execute: execute::<J>,
         }
     }
+}
+
+fn check_payload<J: Job>(payload: &Value) -> Result<(), TriggerFailure> {
+    check_value::<<J::Trigger as JobTrigger>::Payload>(payload).map(drop)
 }
 
 fn execute<J: Job>(payload: Value, io: &Io) -> BoxFuture<'_, Result<Value, JobError>> {
@@ -53,25 +100,21 @@ fn execute<J: Job>(payload: Value, io: &Io) -> BoxFuture<'_, Result<Value, JobEr
     })
 }
 
-/// The registered connector instances (by connector id) and jobs.
+/// The registered connector instances (by connector id), their triggers (by connector and
+/// trigger id), and jobs.
 #[derive(Default)]
 pub(crate) struct Registry {
     pub(crate) integrations: HashMap<&'static str, IntegrationEntry>,
+    pub(crate) triggers: HashMap<(&'static str, &'static str), WebhookTrigger>,
     pub(crate) jobs: Vec<JobEntry>,
 }
 
 impl Registry {
     pub(crate) fn integration<C: Connector>(&self) -> Option<&Integration<C>> {
-        self.integrations
-            .get(C::ID)?
-            .instance
-            .downcast_ref::<Integration<C>>()
+        self.integrations.get(C::ID)?.instance.downcast_ref::<Integration<C>>()
     }
 
-    pub(crate) fn jobs_for<'a>(
-        &'a self,
-        trigger: &'a TriggerRef,
-    ) -> impl Iterator<Item = &'a JobEntry> + 'a {
+    pub(crate) fn jobs_for<'a>(&'a self, trigger: &'a TriggerRef) -> impl Iterator<Item = &'a JobEntry> + 'a {
         self.jobs.iter().filter(move |job| &job.trigger == trigger)
     }
 

@@ -43,10 +43,7 @@ impl RetryPolicy {
 
     /// One attempt, no retries.
     pub const fn never() -> Self {
-        RetryPolicy {
-            max_attempts: 1,
-            ..RetryPolicy::DEFAULT
-        }
+        RetryPolicy { max_attempts: 1, ..RetryPolicy::DEFAULT }
     }
 
     /// The delay before attempt `failed + 1`, after attempt `failed` (from 1) failed.
@@ -54,11 +51,7 @@ impl RetryPolicy {
         let exponent = failed.saturating_sub(1).min(64) as i32;
         let base = self.min_delay.as_secs_f64() * self.factor.max(1.0).powi(exponent);
         let capped = base.min(self.max_delay.as_secs_f64()).max(0.0);
-        let seconds = if self.jitter {
-            capped * (0.5 + fastrand::f64() * 0.5)
-        } else {
-            capped
-        };
+        let seconds = if self.jitter { capped * (0.5 + fastrand::f64() * 0.5) } else { capped };
         Duration::from_secs_f64(seconds)
     }
 
@@ -102,10 +95,7 @@ mod tests {
     fn delays_grow_by_the_factor_up_to_the_cap() {
         let policy = RetryPolicy::DEFAULT.without_jitter();
         let delays: Vec<u128> = (1..=9).map(|n| policy.delay_after(n).as_millis()).collect();
-        assert_eq!(
-            delays,
-            [1000, 1800, 3240, 5832, 10497, 18895, 34012, 60000, 60000]
-        );
+        assert_eq!(delays, [1000, 1800, 3240, 5832, 10497, 18895, 34012, 60000, 60000]);
     }
 
     #[test]

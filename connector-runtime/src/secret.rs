@@ -39,9 +39,7 @@ impl Secret {
     pub fn from_env(name: &str) -> Result<Self, crate::ConfigError> {
         match std::env::var(name) {
             Ok(value) if !value.is_empty() => Ok(Secret::new(value)),
-            _ => Err(crate::ConfigError::MissingEnv {
-                var: name.to_owned(),
-            }),
+            _ => Err(crate::ConfigError::MissingEnv { var: name.to_owned() }),
         }
     }
 

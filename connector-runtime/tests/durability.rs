@@ -23,11 +23,7 @@ struct Answer {
 }
 
 fn status(status: u16) -> Answer {
-    Answer {
-        status,
-        retry_after: None,
-        delay: Duration::ZERO,
-    }
+    Answer { status, retry_after: None, delay: Duration::ZERO }
 }
 
 /// A scripted HTTP service: answers from the script in order, then 200.
@@ -48,41 +44,25 @@ async fn answer(State(script): State<Arc<Script>>, headers: HeaderMap) -> Respon
     }
     let now = script.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
     script.max_in_flight.fetch_max(now, Ordering::SeqCst);
-    let next = script
-        .answers
-        .lock()
-        .unwrap()
-        .pop_front()
-        .unwrap_or(status(200));
+    let next = script.answers.lock().unwrap().pop_front().unwrap_or(status(200));
     tokio::time::sleep(next.delay.max(Duration::from_millis(5))).await;
     script.in_flight.fetch_sub(1, Ordering::SeqCst);
     let code = StatusCode::from_u16(next.status).unwrap();
     if !code.is_success() {
-        let mut response = (
-            code,
-            axum::Json(serde_json::json!({"error": format!("scripted {}", next.status)})),
-        )
-            .into_response();
+        let mut response =
+            (code, axum::Json(serde_json::json!({"error": format!("scripted {}", next.status)}))).into_response();
         if let Some(wait) = next.retry_after {
-            response
-                .headers_mut()
-                .insert("retry-after", wait.parse().unwrap());
+            response.headers_mut().insert("retry-after", wait.parse().unwrap());
         }
         return response;
     }
-    let payload = if script.big {
-        "x".repeat(4096)
-    } else {
-        String::new()
-    };
+    let payload = if script.big { "x".repeat(4096) } else { String::new() };
     axum::Json(serde_json::json!({"hit": hit, "payload": payload})).into_response()
 }
 
 /// Starts the scripted server on 127.0.0.1 and returns its base URL.
 async fn serve(script: Arc<Script>) -> String {
-    let app = axum::Router::new()
-        .route("/thing", axum::routing::get(answer))
-        .with_state(script);
+    let app = axum::Router::new().route("/thing", axum::routing::get(answer)).with_state(script);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -109,14 +89,8 @@ struct Remote;
 #[connector(id = "remote", name = "Remote", version = "1.0.0", config = RemoteConfig)]
 impl Remote {
     #[action(id = "fetch", name = "Fetch")]
-    async fn fetch(
-        ctx: &ActionContext<RemoteConfig>,
-        _input: Fetch,
-    ) -> Result<Fetched, ActionError> {
-        ctx.http()
-            .get(format!("{}/thing", ctx.config().url))
-            .send_json()
-            .await
+    async fn fetch(ctx: &ActionContext<RemoteConfig>, _input: Fetch) -> Result<Fetched, ActionError> {
+        ctx.http().get(format!("{}/thing", ctx.config().url)).send_json().await
     }
 }
 
@@ -127,14 +101,8 @@ struct Limited;
             rate_limit(per_second = 5, burst = 1, concurrency = 1))]
 impl Limited {
     #[action(id = "fetch", name = "Fetch")]
-    async fn fetch(
-        ctx: &ActionContext<RemoteConfig>,
-        _input: Fetch,
-    ) -> Result<Fetched, ActionError> {
-        ctx.http()
-            .get(format!("{}/thing", ctx.config().url))
-            .send_json()
-            .await
+    async fn fetch(ctx: &ActionContext<RemoteConfig>, _input: Fetch) -> Result<Fetched, ActionError> {
+        ctx.http().get(format!("{}/thing", ctx.config().url)).send_json().await
     }
 }
 
@@ -180,8 +148,7 @@ struct Nap {
 
 #[job(id = "napper", name = "Napper", version = "1.0.0", event = Nap, integrations(remote = Remote))]
 async fn napper(payload: Nap, io: NapperIo<'_>) -> Result<usize, JobError> {
-    io.wait_for("nap", Duration::from_millis(payload.millis))
-        .await?;
+    io.wait_for("nap", Duration::from_millis(payload.millis)).await?;
     Ok(io.remote.fetch("after-nap", Fetch {}).await?.hit)
 }
 
@@ -205,19 +172,13 @@ struct Patient {
 #[job(id = "patient", name = "Patient", version = "1.0.0", event = Patient,
       integrations(remote = Remote), retry(max_attempts = 2, min_delay = "10ms", jitter = false))]
 async fn patient(payload: Patient, io: PatientIo<'_>) -> Result<usize, JobError> {
-    let remote = if payload.per_call {
-        io.remote.with_retry(RetryPolicy::never())
-    } else {
-        io.remote
-    };
+    let remote = if payload.per_call { io.remote.with_retry(RetryPolicy::never()) } else { io.remote };
     Ok(remote.fetch("fetch", Fetch {}).await?.hit)
 }
 
 /// Fast retries, so the tests take milliseconds (Retry-After still rules where given).
 fn quick() -> RetryPolicy {
-    RetryPolicy::DEFAULT
-        .with_delays(Duration::from_millis(10), Duration::from_millis(50))
-        .without_jitter()
+    RetryPolicy::DEFAULT.with_delays(Duration::from_millis(10), Duration::from_millis(50)).without_jitter()
 }
 
 async fn engine_for(script: Arc<Script>, store: Arc<dyn RunStore>, policy: RetryPolicy) -> Engine {
@@ -238,10 +199,7 @@ async fn engine_for(script: Arc<Script>, store: Arc<dyn RunStore>, policy: Retry
 }
 
 fn scripted(answers: Vec<Answer>) -> Arc<Script> {
-    Arc::new(Script {
-        answers: Mutex::new(answers.into()),
-        ..Default::default()
-    })
+    Arc::new(Script { answers: Mutex::new(answers.into()), ..Default::default() })
 }
 
 #[tokio::test]
@@ -263,19 +221,12 @@ async fn two_500s_then_200_succeeds_on_the_third_attempt() {
 
 #[tokio::test]
 async fn a_429_with_retry_after_waits_at_least_that_long() {
-    let script = scripted(vec![Answer {
-        retry_after: Some("1"),
-        ..status(429)
-    }]);
+    let script = scripted(vec![Answer { retry_after: Some("1"), ..status(429) }]);
     let engine = engine_for(script.clone(), Arc::new(MemoryStore::new()), quick()).await;
     let started = Instant::now();
     let run = engine.send(FetchOnce {}).await.unwrap().remove(0);
     assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error);
-    assert!(
-        started.elapsed() >= Duration::from_secs(1),
-        "waited only {:?}",
-        started.elapsed()
-    );
+    assert!(started.elapsed() >= Duration::from_secs(1), "waited only {:?}", started.elapsed());
     assert_eq!(run.steps[0].attempts, 2);
 }
 
@@ -285,17 +236,10 @@ async fn a_401_fails_at_once_and_says_to_check_the_credentials() {
     let engine = engine_for(script.clone(), Arc::new(MemoryStore::new()), quick()).await;
     let run = engine.send(FetchOnce {}).await.unwrap().remove(0);
     assert_eq!(run.status, RunStatus::Failed);
-    assert_eq!(
-        script.hits.load(Ordering::SeqCst),
-        1,
-        "credentials errors are not retried"
-    );
+    assert_eq!(script.hits.load(Ordering::SeqCst), 1, "credentials errors are not retried");
     assert_eq!(run.steps[0].attempts, 1);
     let error = run.error.unwrap();
-    assert!(
-        error.contains("check the connector's credentials"),
-        "{error}"
-    );
+    assert!(error.contains("check the connector's credentials"), "{error}");
 }
 
 #[tokio::test]
@@ -309,32 +253,16 @@ async fn other_4xx_are_not_retried() {
 
 #[tokio::test]
 async fn a_hanging_server_hits_the_per_attempt_timeout() {
-    let hang = Answer {
-        delay: Duration::from_secs(30),
-        ..status(200)
-    };
+    let hang = Answer { delay: Duration::from_secs(30), ..status(200) };
     let script = scripted(vec![hang.clone(), hang]);
-    let policy = quick()
-        .with_max_attempts(2)
-        .with_attempt_timeout(Some(Duration::from_millis(200)));
+    let policy = quick().with_max_attempts(2).with_attempt_timeout(Some(Duration::from_millis(200)));
     let engine = engine_for(script.clone(), Arc::new(MemoryStore::new()), policy).await;
     let started = Instant::now();
     let run = engine.send(FetchOnce {}).await.unwrap().remove(0);
     assert_eq!(run.status, RunStatus::Failed);
-    assert!(
-        started.elapsed() < Duration::from_secs(5),
-        "took {:?}",
-        started.elapsed()
-    );
+    assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
     assert_eq!(run.steps[0].attempts, 2);
-    assert!(
-        run.error
-            .as_deref()
-            .unwrap()
-            .contains("timed out after 200 ms"),
-        "{:?}",
-        run.error
-    );
+    assert!(run.error.as_deref().unwrap().contains("timed out after 200 ms"), "{:?}", run.error);
 }
 
 #[tokio::test]
@@ -351,24 +279,13 @@ async fn a_connector_rate_limit_spaces_and_serializes_requests() {
         assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error);
     }
     // 6 requests at 5/s with a burst of 1: the last may go 1 s after the first.
-    assert!(
-        started.elapsed() >= Duration::from_millis(950),
-        "took {:?}",
-        started.elapsed()
-    );
-    assert_eq!(
-        script.max_in_flight.load(Ordering::SeqCst),
-        1,
-        "concurrency = 1 across both runs"
-    );
+    assert!(started.elapsed() >= Duration::from_millis(950), "took {:?}", started.elapsed());
+    assert_eq!(script.max_in_flight.load(Ordering::SeqCst), 1, "concurrency = 1 across both runs");
 }
 
 #[tokio::test]
 async fn an_output_over_the_limit_fails_the_step() {
-    let script = Arc::new(Script {
-        big: true,
-        ..Default::default()
-    });
+    let script = Arc::new(Script { big: true, ..Default::default() });
     let url = serve(script).await;
     let engine = Engine::builder()
         .store(MemoryStore::new())
@@ -396,22 +313,11 @@ async fn a_resumed_run_does_not_repeat_completed_steps() {
     engine.resume(&failed.id).await.unwrap();
     let resumed = engine.wait(&failed.id).await.unwrap();
     assert_eq!(resumed.status, RunStatus::Succeeded, "{:?}", resumed.error);
-    assert_eq!(
-        resumed.output,
-        Some(serde_json::json!([1, 3])),
-        "the first step's output is the stored one"
-    );
-    assert_eq!(
-        script.hits.load(Ordering::SeqCst),
-        3,
-        "only the failed step ran again"
-    );
+    assert_eq!(resumed.output, Some(serde_json::json!([1, 3])), "the first step's output is the stored one");
+    assert_eq!(script.hits.load(Ordering::SeqCst), 3, "only the failed step ran again");
     assert_eq!(resumed.executions, 2);
     let again = engine.resume(&failed.id).await.unwrap_err();
-    assert!(
-        again.to_string().contains("it succeeded already"),
-        "{again}"
-    );
+    assert!(again.to_string().contains("it succeeded already"), "{again}");
 }
 
 #[tokio::test]
@@ -422,18 +328,11 @@ async fn a_stored_output_that_no_longer_fits_fails_with_both_schemas() {
     // A run that completed its step under an older connector whose output was `{"count": n}`.
     let run = connector_runtime::store::conformance::sample_run("fetch-once");
     store.create_run(&run).await.unwrap();
-    let old_schema =
-        serde_json::json!({"type": "object", "properties": {"count": {"type": "integer"}}});
-    store
-        .put_schema("00000000000old01", &old_schema)
-        .await
-        .unwrap();
+    let old_schema = serde_json::json!({"type": "object", "properties": {"count": {"type": "integer"}}});
+    store.put_schema("00000000000old01", &old_schema).await.unwrap();
     let step = StepRecord {
         key: "fetch".into(),
-        kind: StepKind::Action {
-            connector: "remote".into(),
-            action: "fetch".into(),
-        },
+        kind: StepKind::Action { connector: "remote".into(), action: "fetch".into() },
         status: StepStatus::Succeeded,
         input: serde_json::json!({}),
         output: Some(serde_json::json!({"count": 7})),
@@ -449,30 +348,16 @@ async fn a_stored_output_that_no_longer_fits_fails_with_both_schemas() {
     let run = engine.wait(&run.id).await.unwrap();
     assert_eq!(run.status, RunStatus::Failed);
     let error = run.error.unwrap();
-    assert!(
-        error.contains("step `fetch`") && error.contains("no longer fits"),
-        "{error}"
-    );
-    assert!(
-        error.contains(r#""count""#) && error.contains(r#""hit""#),
-        "names the old and the new schema: {error}"
-    );
-    assert_eq!(
-        script.hits.load(Ordering::SeqCst),
-        0,
-        "never a silent re-run or a wrong value"
-    );
+    assert!(error.contains("step `fetch`") && error.contains("no longer fits"), "{error}");
+    assert!(error.contains(r#""count""#) && error.contains(r#""hit""#), "names the old and the new schema: {error}");
+    assert_eq!(script.hits.load(Ordering::SeqCst), 0, "never a silent re-run or a wrong value");
 }
 
 #[tokio::test]
 async fn a_durable_wait_marks_the_run_waiting_then_goes_on() {
     let script = scripted(vec![]);
     let engine = engine_for(script, Arc::new(MemoryStore::new()), quick()).await;
-    let id = engine
-        .dispatch(Nap { millis: 400 })
-        .await
-        .unwrap()
-        .remove(0);
+    let id = engine.dispatch(Nap { millis: 400 }).await.unwrap().remove(0);
     tokio::time::sleep(Duration::from_millis(150)).await;
     let waiting = engine.run(&id).await.unwrap().unwrap();
     assert_eq!(waiting.status, RunStatus::Waiting);
@@ -524,10 +409,7 @@ async fn recovery_resumes_a_waiting_run_when_its_wait_ends() {
 
 #[tokio::test]
 async fn a_job_concurrency_limit_runs_one_at_a_time() {
-    let slow = Answer {
-        delay: Duration::from_millis(60),
-        ..status(200)
-    };
+    let slow = Answer { delay: Duration::from_millis(60), ..status(200) };
     let script = scripted(vec![slow.clone(), slow.clone(), slow]);
     let engine = engine_for(script.clone(), Arc::new(MemoryStore::new()), quick()).await;
     let mut ids = Vec::new();
@@ -536,11 +418,7 @@ async fn a_job_concurrency_limit_runs_one_at_a_time() {
     }
     let waiting = engine.runs(&Default::default()).await.unwrap();
     assert!(
-        waiting
-            .iter()
-            .filter(|run| run.status == RunStatus::Queued)
-            .count()
-            >= 1,
+        waiting.iter().filter(|run| run.status == RunStatus::Queued).count() >= 1,
         "runs over the limit wait queued"
     );
     for run in engine.wait_all(&ids).await.unwrap() {
@@ -553,24 +431,10 @@ async fn a_job_concurrency_limit_runs_one_at_a_time() {
 async fn the_job_policy_applies_unless_the_call_sets_its_own() {
     let script = scripted(vec![status(500), status(500), status(500)]);
     let engine = engine_for(script.clone(), Arc::new(MemoryStore::new()), quick()).await;
-    let by_job = engine
-        .send(Patient { per_call: false })
-        .await
-        .unwrap()
-        .remove(0);
+    let by_job = engine.send(Patient { per_call: false }).await.unwrap().remove(0);
     assert_eq!(by_job.status, RunStatus::Failed);
-    assert_eq!(
-        by_job.steps[0].attempts, 2,
-        "the job's retry(max_attempts = 2) over the engine's 5"
-    );
-    let by_call = engine
-        .send(Patient { per_call: true })
-        .await
-        .unwrap()
-        .remove(0);
-    assert_eq!(
-        by_call.steps[0].attempts, 1,
-        "with_retry(never) over the job's policy"
-    );
+    assert_eq!(by_job.steps[0].attempts, 2, "the job's retry(max_attempts = 2) over the engine's 5");
+    let by_call = engine.send(Patient { per_call: true }).await.unwrap().remove(0);
+    assert_eq!(by_call.steps[0].attempts, 1, "with_retry(never) over the job's policy");
     assert_eq!(script.hits.load(Ordering::SeqCst), 3);
 }

@@ -31,20 +31,11 @@ impl Counter {
     /// Adds `amount` to 100.
     #[action(id = "add", name = "Add")]
     async fn add(ctx: &ActionContext<CounterConfig>, input: Add) -> Result<Total, ActionError> {
-        ctx.logger().info(format!(
-            "adding {} with token {:?}",
-            input.amount,
-            ctx.config().token
-        ));
+        ctx.logger().info(format!("adding {} with token {:?}", input.amount, ctx.config().token));
         if input.amount < 0 {
-            return Err(ActionError::Rejected {
-                status: 400,
-                message: "negative amount".into(),
-            });
+            return Err(ActionError::Rejected { status: 400, message: "negative amount".into() });
         }
-        Ok(Total {
-            total: 100 + input.amount,
-        })
+        Ok(Total { total: 100 + input.amount })
     }
 }
 
@@ -58,11 +49,7 @@ struct Numbers {
 async fn sum(payload: Numbers, io: SumIo<'_>) -> Result<i64, JobError> {
     let mut total = 0;
     for (i, amount) in payload.amounts.into_iter().enumerate() {
-        total += io
-            .counter
-            .add(&format!("add-{i}"), Add { amount })
-            .await?
-            .total;
+        total += io.counter.add(&format!("add-{i}"), Add { amount }).await?.total;
     }
     Ok(total)
 }
@@ -92,9 +79,7 @@ const TOKEN: &str = "tok_9d8e7f_super_secret";
 fn engine() -> Engine {
     Engine::builder()
         .store(MemoryStore::new())
-        .connector(Counter::init(CounterConfig {
-            token: Secret::new(TOKEN),
-        }))
+        .connector(Counter::init(CounterConfig { token: Secret::new(TOKEN) }))
         .job(SumJob)
         .job(SameKeyJob)
         .job(PanicsJob)
@@ -104,12 +89,7 @@ fn engine() -> Engine {
 
 #[tokio::test]
 async fn a_sent_event_runs_its_job_and_records_every_step() {
-    let runs = engine()
-        .send(Numbers {
-            amounts: vec![1, 2, 3],
-        })
-        .await
-        .unwrap();
+    let runs = engine().send(Numbers { amounts: vec![1, 2, 3] }).await.unwrap();
     assert_eq!(runs.len(), 1);
     let run = &runs[0];
     assert_eq!(run.job_id, "sum");
@@ -117,46 +97,26 @@ async fn a_sent_event_runs_its_job_and_records_every_step() {
     assert_eq!(run.output, Some(serde_json::json!(306)));
     let keys: Vec<&str> = run.steps.iter().map(|s| s.key.as_str()).collect();
     assert_eq!(keys, ["add-0", "add-1", "add-2"]);
-    assert!(
-        run.steps
-            .iter()
-            .all(|s| s.status == StepStatus::Succeeded && s.attempts == 1)
-    );
+    assert!(run.steps.iter().all(|s| s.status == StepStatus::Succeeded && s.attempts == 1));
     assert_eq!(run.steps[1].input, serde_json::json!({"amount": 2}));
     assert_eq!(run.steps[1].output, Some(serde_json::json!({"total": 102})));
 }
 
 #[tokio::test]
 async fn a_failing_action_fails_the_step_and_the_run() {
-    let run = engine()
-        .send(Numbers {
-            amounts: vec![5, -1, 7],
-        })
-        .await
-        .unwrap()
-        .remove(0);
+    let run = engine().send(Numbers { amounts: vec![5, -1, 7] }).await.unwrap().remove(0);
     assert_eq!(run.status, RunStatus::Failed);
     assert_eq!(run.steps.len(), 2, "the step after the failure never ran");
     assert_eq!(run.steps[1].status, StepStatus::Failed);
     let error = run.error.unwrap();
-    assert!(
-        error.contains("step `add-1` (counter.add) failed") && error.contains("negative amount"),
-        "{error}"
-    );
+    assert!(error.contains("step `add-1` (counter.add) failed") && error.contains("negative amount"), "{error}");
 }
 
 #[tokio::test]
 async fn a_step_key_used_twice_is_an_error() {
     let run = engine().send(Twice {}).await.unwrap().remove(0);
     assert_eq!(run.status, RunStatus::Failed);
-    assert!(
-        run.error
-            .as_deref()
-            .unwrap()
-            .contains("step key `once` is used twice"),
-        "{:?}",
-        run.error
-    );
+    assert!(run.error.as_deref().unwrap().contains("step key `once` is used twice"), "{:?}", run.error);
     assert_eq!(run.steps.len(), 1);
 }
 
@@ -165,17 +125,8 @@ async fn a_panicking_job_fails_its_run_and_the_engine_goes_on() {
     let engine = engine();
     let run = engine.send(Boom {}).await.unwrap().remove(0);
     assert_eq!(run.status, RunStatus::Failed);
-    assert!(
-        run.error
-            .as_deref()
-            .unwrap()
-            .contains("the job lost its mind")
-    );
-    let next = engine
-        .send(Numbers { amounts: vec![1] })
-        .await
-        .unwrap()
-        .remove(0);
+    assert!(run.error.as_deref().unwrap().contains("the job lost its mind"));
+    let next = engine.send(Numbers { amounts: vec![1] }).await.unwrap().remove(0);
     assert_eq!(next.status, RunStatus::Succeeded);
 }
 
@@ -200,9 +151,7 @@ fn a_job_whose_integration_is_missing_is_refused_at_build() {
 #[test]
 fn a_job_registered_twice_is_refused() {
     let error = Engine::builder()
-        .connector(Counter::init(CounterConfig {
-            token: Secret::new("t"),
-        }))
+        .connector(Counter::init(CounterConfig { token: Secret::new("t") }))
         .job(SumJob)
         .job(SumJob)
         .build()
@@ -213,31 +162,18 @@ fn a_job_registered_twice_is_refused() {
 #[tokio::test]
 async fn runs_are_listed_and_found_by_id() {
     let engine = engine();
-    let first = engine
-        .send(Numbers { amounts: vec![1] })
-        .await
-        .unwrap()
-        .remove(0);
+    let first = engine.send(Numbers { amounts: vec![1] }).await.unwrap().remove(0);
     let second = engine.send(Twice {}).await.unwrap().remove(0);
     let listed = engine.runs(&Default::default()).await.unwrap();
-    assert_eq!(
-        listed.iter().map(|r| &r.id).collect::<Vec<_>>(),
-        [&second.id, &first.id],
-        "newest first"
-    );
+    assert_eq!(listed.iter().map(|r| &r.id).collect::<Vec<_>>(), [&second.id, &first.id], "newest first");
     let found = engine.run(&first.id).await.unwrap().unwrap();
     assert_eq!(found, first);
 }
 
 #[tokio::test]
 async fn an_action_can_be_called_without_a_job() {
-    let counter = Counter::init(CounterConfig {
-        token: Secret::new("t"),
-    });
-    assert_eq!(
-        counter.call(Counter::ADD, Add { amount: 5 }).await.unwrap(),
-        Total { total: 105 }
-    );
+    let counter = Counter::init(CounterConfig { token: Secret::new("t") });
+    assert_eq!(counter.call(Counter::ADD, Add { amount: 5 }).await.unwrap(), Total { total: 105 });
 }
 
 /// Captures everything `tracing` writes while a test runs on this thread.
@@ -258,51 +194,19 @@ impl Write for Captured {
 async fn every_log_line_of_a_run_carries_run_job_and_step_and_no_secret() {
     let captured = Captured::default();
     let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
+    let subscriber = tracing_subscriber::fmt().with_writer(move || writer.clone()).with_ansi(false).finish();
     let _guard = tracing::subscriber::set_default(subscriber);
 
-    let run = engine()
-        .send(Numbers {
-            amounts: vec![4, 5],
-        })
-        .await
-        .unwrap()
-        .remove(0);
+    let run = engine().send(Numbers { amounts: vec![4, 5] }).await.unwrap().remove(0);
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     let run_lines: Vec<&str> = logs.lines().filter(|line| line.contains("run{")).collect();
     assert!(run_lines.len() >= 6, "{logs}");
     for line in &run_lines {
-        assert!(
-            line.contains(&format!("run_id={}", run.id)) && line.contains("job_id=\"sum\""),
-            "{line}"
-        );
+        assert!(line.contains(&format!("run_id={}", run.id)) && line.contains("job_id=\"sum\""), "{line}");
     }
-    let step_lines: Vec<&str> = run_lines
-        .iter()
-        .copied()
-        .filter(|line| line.contains("step{"))
-        .collect();
-    assert!(
-        step_lines
-            .iter()
-            .any(|line| line.contains("step_key=add-0") && line.contains("adding 4")),
-        "{logs}"
-    );
-    assert!(
-        step_lines
-            .iter()
-            .any(|line| line.contains("step_key=add-1") && line.contains("step succeeded")),
-        "{logs}"
-    );
-    assert!(
-        !logs.contains(TOKEN),
-        "the token leaked into the logs:\n{logs}"
-    );
-    assert!(
-        logs.contains("[redacted]"),
-        "the action logged the redacted token:\n{logs}"
-    );
+    let step_lines: Vec<&str> = run_lines.iter().copied().filter(|line| line.contains("step{")).collect();
+    assert!(step_lines.iter().any(|line| line.contains("step_key=add-0") && line.contains("adding 4")), "{logs}");
+    assert!(step_lines.iter().any(|line| line.contains("step_key=add-1") && line.contains("step succeeded")), "{logs}");
+    assert!(!logs.contains(TOKEN), "the token leaked into the logs:\n{logs}");
+    assert!(logs.contains("[redacted]"), "the action logged the redacted token:\n{logs}");
 }

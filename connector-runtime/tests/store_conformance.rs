@@ -4,9 +4,7 @@
 use std::sync::{Arc, Mutex};
 
 use connector_runtime::store::conformance::{run_all, sample_run, sample_step};
-use connector_runtime::store::{
-    MemoryStore, RunFilter, RunStore, RunUpdate, SqliteStore, StoreError,
-};
+use connector_runtime::store::{MemoryStore, RunFilter, RunStore, RunUpdate, SqliteStore, StoreError};
 use connector_runtime::{RunStatus, StepStatus};
 use serde_json::json;
 use tempfile::TempDir;
@@ -53,60 +51,26 @@ async fn runs_survive_closing_and_reopening_the_file() {
     {
         let store = SqliteStore::open(&path).unwrap();
         store.create_run(&run).await.unwrap();
-        store
-            .save_step(&run.id, &sample_step("first"))
-            .await
-            .unwrap();
+        store.save_step(&run.id, &sample_step("first")).await.unwrap();
         store.save_step(&run.id, &step).await.unwrap();
-        let update = RunUpdate {
-            new_execution: true,
-            ..RunUpdate::status(RunStatus::Running)
-        };
+        let update = RunUpdate { new_execution: true, ..RunUpdate::status(RunStatus::Running) };
         store.update_run(&run.id, &update).await.unwrap();
-        store
-            .put_schema("fp", &json!({"type": "string"}))
-            .await
-            .unwrap();
+        store.put_schema("fp", &json!({"type": "string"})).await.unwrap();
     }
     let store = SqliteStore::open(&path).unwrap();
-    let back = store
-        .run(&run.id)
-        .await
-        .unwrap()
-        .expect("the run survives a reopen");
+    let back = store.run(&run.id).await.unwrap().expect("the run survives a reopen");
     assert_eq!(back.status, RunStatus::Running);
     assert_eq!(back.executions, 1);
     assert_eq!(back.payload, run.payload);
-    assert_eq!(
-        back.created_at, run.created_at,
-        "timestamps read back exactly"
-    );
-    assert_eq!(
-        back.steps
-            .iter()
-            .map(|s| s.key.as_str())
-            .collect::<Vec<_>>(),
-        ["first", "charge"]
-    );
+    assert_eq!(back.created_at, run.created_at, "timestamps read back exactly");
+    assert_eq!(back.steps.iter().map(|s| s.key.as_str()).collect::<Vec<_>>(), ["first", "charge"]);
     assert_eq!(back.steps[1], step, "steps read back exactly");
-    assert_eq!(
-        store.schema("fp").await.unwrap(),
-        Some(json!({"type": "string"}))
-    );
+    assert_eq!(store.schema("fp").await.unwrap(), Some(json!({"type": "string"})));
 
     // The order of steps carries on after a reopen.
-    store
-        .save_step(&run.id, &sample_step("after"))
-        .await
-        .unwrap();
+    store.save_step(&run.id, &sample_step("after")).await.unwrap();
     let back = store.run(&run.id).await.unwrap().unwrap();
-    assert_eq!(
-        back.steps
-            .iter()
-            .map(|s| s.key.as_str())
-            .collect::<Vec<_>>(),
-        ["first", "charge", "after"]
-    );
+    assert_eq!(back.steps.iter().map(|s| s.key.as_str()).collect::<Vec<_>>(), ["first", "charge", "after"]);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -118,24 +82,14 @@ async fn two_stores_on_one_file_see_each_others_writes() {
 
     let run = sample_run("job");
     first.create_run(&run).await.unwrap();
-    let seen = second
-        .run(&run.id)
-        .await
-        .unwrap()
-        .expect("a run created by one store is visible to the other");
+    let seen = second.run(&run.id).await.unwrap().expect("a run created by one store is visible to the other");
     assert_eq!(seen.id, run.id);
 
     second.save_step(&run.id, &sample_step("s")).await.unwrap();
-    second
-        .update_run(&run.id, &RunUpdate::status(RunStatus::Succeeded))
-        .await
-        .unwrap();
+    second.update_run(&run.id, &RunUpdate::status(RunStatus::Succeeded)).await.unwrap();
     let seen = first.run(&run.id).await.unwrap().unwrap();
     assert_eq!((seen.status, seen.steps.len()), (RunStatus::Succeeded, 1));
-    let error = second
-        .create_run(&run)
-        .await
-        .expect_err("the id is taken in the shared file");
+    let error = second.create_run(&run).await.expect_err("the id is taken in the shared file");
     assert!(matches!(error, StoreError::DuplicateRun(_)));
 }
 
@@ -154,15 +108,9 @@ async fn concurrent_writes_all_land_in_fewer_commits() {
             let run = sample_run(&format!("job-{}", worker % 4));
             store.create_run(&run).await.unwrap();
             for step in 0..STEPS {
-                store
-                    .save_step(&run.id, &sample_step(&format!("step-{step}")))
-                    .await
-                    .unwrap();
+                store.save_step(&run.id, &sample_step(&format!("step-{step}"))).await.unwrap();
             }
-            store
-                .update_run(&run.id, &RunUpdate::status(RunStatus::Succeeded))
-                .await
-                .unwrap();
+            store.update_run(&run.id, &RunUpdate::status(RunStatus::Succeeded)).await.unwrap();
             run.id
         }));
     }
@@ -180,18 +128,10 @@ async fn concurrent_writes_all_land_in_fewer_commits() {
         let expected: Vec<String> = (0..STEPS).map(|step| format!("step-{step}")).collect();
         assert_eq!(keys, expected, "run {id} lost or reordered steps");
     }
-    let listed = store
-        .list_runs(&RunFilter {
-            statuses: vec![RunStatus::Succeeded],
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    let listed =
+        store.list_runs(&RunFilter { statuses: vec![RunStatus::Succeeded], ..Default::default() }).await.unwrap();
     assert_eq!(listed.len(), TASKS);
-    assert!(
-        commits < writes,
-        "group commit batches concurrent writes: {commits} commits for {writes} writes"
-    );
+    assert!(commits < writes, "group commit batches concurrent writes: {commits} commits for {writes} writes");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -204,42 +144,17 @@ async fn corrupt_rows_are_errors_not_panics() {
     store.save_step(&run.id, &sample_step("s")).await.unwrap();
 
     let raw = rusqlite::Connection::open(&path).unwrap();
-    raw.execute(
-        "UPDATE runs SET payload = '{not json' WHERE id = ?1",
-        [run.id.as_str()],
-    )
-    .unwrap();
-    let error = store
-        .run(&run.id)
-        .await
-        .expect_err("a corrupt payload is an error");
-    let StoreError::Backend(message) = &error else {
-        panic!("expected a backend error, got {error:?}")
-    };
-    assert!(
-        message.contains(run.id.as_str()) && message.contains("payload"),
-        "{message}"
-    );
+    raw.execute("UPDATE runs SET payload = '{not json' WHERE id = ?1", [run.id.as_str()]).unwrap();
+    let error = store.run(&run.id).await.expect_err("a corrupt payload is an error");
+    let StoreError::Backend(message) = &error else { panic!("expected a backend error, got {error:?}") };
+    assert!(message.contains(run.id.as_str()) && message.contains("payload"), "{message}");
     assert!(store.list_runs(&RunFilter::default()).await.is_err());
 
-    raw.execute(
-        "UPDATE runs SET payload = '{}' WHERE id = ?1",
-        [run.id.as_str()],
-    )
-    .unwrap();
-    raw.execute(
-        "UPDATE steps SET started_at = 'yesterday', status = 'bogus' WHERE run_id = ?1",
-        [run.id.as_str()],
-    )
-    .unwrap();
-    let error = store
-        .step(&run.id, "s")
-        .await
-        .expect_err("a corrupt step is an error");
-    assert!(
-        matches!(&error, StoreError::Backend(m) if m.contains("step `s`")),
-        "{error:?}"
-    );
+    raw.execute("UPDATE runs SET payload = '{}' WHERE id = ?1", [run.id.as_str()]).unwrap();
+    raw.execute("UPDATE steps SET started_at = 'yesterday', status = 'bogus' WHERE run_id = ?1", [run.id.as_str()])
+        .unwrap();
+    let error = store.step(&run.id, "s").await.expect_err("a corrupt step is an error");
+    assert!(matches!(&error, StoreError::Backend(m) if m.contains("step `s`")), "{error:?}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -247,15 +162,9 @@ async fn a_file_from_a_newer_version_is_refused() {
     let dir = TempDir::new().unwrap();
     let path = dir.path().join("runs.db");
     drop(SqliteStore::open(&path).unwrap());
-    rusqlite::Connection::open(&path)
-        .unwrap()
-        .pragma_update(None, "user_version", 999)
-        .unwrap();
+    rusqlite::Connection::open(&path).unwrap().pragma_update(None, "user_version", 999).unwrap();
     let error = SqliteStore::open(&path).expect_err("an unknown schema version is refused");
-    assert!(
-        matches!(&error, StoreError::Backend(m) if m.contains("999")),
-        "{error:?}"
-    );
+    assert!(matches!(&error, StoreError::Backend(m) if m.contains("999")), "{error:?}");
 }
 
 #[test]

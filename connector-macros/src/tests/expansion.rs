@@ -10,8 +10,8 @@ use quote::quote;
 use crate::{connector, event, job};
 
 fn pretty(tokens: TokenStream) -> String {
-    let file: syn::File = syn::parse2(tokens.clone())
-        .unwrap_or_else(|error| panic!("the expansion is not Rust ({error}): {tokens}"));
+    let file: syn::File =
+        syn::parse2(tokens.clone()).unwrap_or_else(|error| panic!("the expansion is not Rust ({error}): {tokens}"));
     prettyplease::unparse(&file)
 }
 

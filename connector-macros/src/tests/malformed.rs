@@ -177,10 +177,7 @@ fn action_not_async() {
         #[action(id = "send", name = "Send")]
         fn send(ctx: &ActionContext<ChatConfig>, input: Send) -> Result<Sent, ActionError> { todo!() }
     });
-    assert_one_error(
-        &out,
-        "`#[action]` fns must be `async`: write `async fn send`",
-    );
+    assert_one_error(&out, "`#[action]` fns must be `async`: write `async fn send`");
 }
 
 #[test]
@@ -212,10 +209,7 @@ fn trigger_returning_a_result_without_option() {
         #[trigger(id = "received", name = "Received")]
         async fn received(ctx: &TriggerContext<ChatConfig>, p: P) -> Result<P, ActionError> { todo!() }
     });
-    assert_one_error(
-        &out,
-        "a trigger returns `Result<Option<JobPayload>, Error>`",
-    );
+    assert_one_error(&out, "a trigger returns `Result<Option<JobPayload>, Error>`");
 }
 
 #[test]
@@ -224,10 +218,7 @@ fn trigger_returning_a_bare_option() {
         #[trigger(id = "received", name = "Received")]
         async fn received(ctx: &TriggerContext<ChatConfig>, p: P) -> Result<Option, ActionError> { todo!() }
     });
-    assert_one_error(
-        &out,
-        "a trigger returns `Result<Option<JobPayload>, Error>`",
-    );
+    assert_one_error(&out, "a trigger returns `Result<Option<JobPayload>, Error>`");
 }
 
 #[test]
@@ -280,10 +271,7 @@ fn every_member_error_is_reported_at_once() {
     });
     // Signatures are checked while parsing; ids wait for a parsed model.
     assert_has_error(&out, "`#[action]` fns must be `async`");
-    assert_has_error(
-        &out,
-        "a trigger returns `Result<Option<JobPayload>, Error>`",
-    );
+    assert_has_error(&out, "a trigger returns `Result<Option<JobPayload>, Error>`");
 }
 
 #[test]
@@ -305,10 +293,7 @@ fn connector_errors_keep_the_users_impl_without_member_attributes() {
 #[test]
 fn job_on_garbage() {
     let out = job::expand(job_args(), quote! { struct Post; });
-    assert_one_error(
-        &out,
-        "`#[job]` goes on an `async fn(payload, io) -> Result<T, E>`",
-    );
+    assert_one_error(&out, "`#[job]` goes on an `async fn(payload, io) -> Result<T, E>`");
     let out = job::expand(job_args(), quote! { async fn ( ) -> });
     assert_one_error(&out, "`#[job]` goes on an `async fn");
     let out = job::expand(job_args(), TokenStream::new());
@@ -327,10 +312,7 @@ fn job_without_args() {
 fn job_with_event_and_trigger() {
     let args = quote! { id = "post", name = "Post", version = "1.0.0", event = Requested, trigger = Chat::received };
     let out = job::expand(args, job_fn());
-    assert_one_error(
-        &out,
-        "a job has one trigger: give `event = ..` or `trigger = ..`, not both",
-    );
+    assert_one_error(&out, "a job has one trigger: give `event = ..` or `trigger = ..`, not both");
 }
 
 #[test]
@@ -351,15 +333,13 @@ fn job_trigger_without_a_connector() {
 fn job_integration_without_a_value() {
     let args = quote! { id = "post", name = "Post", version = "1.0.0", event = Requested, integrations(chat) };
     let out = job::expand(args, job_fn());
-    assert_one_error(
-        &out,
-        "expected `key = ConnectorType`, like `chat = SimpleChat`",
-    );
+    assert_one_error(&out, "expected `key = ConnectorType`, like `chat = SimpleChat`");
 }
 
 #[test]
 fn job_integration_with_a_literal_value() {
-    let args = quote! { id = "post", name = "Post", version = "1.0.0", event = Requested, integrations(chat = "SimpleChat") };
+    let args =
+        quote! { id = "post", name = "Post", version = "1.0.0", event = Requested, integrations(chat = "SimpleChat") };
     let out = job::expand(args, job_fn());
     assert_one_error(&out, "expected `key = ConnectorType`");
 }
@@ -398,10 +378,8 @@ fn job_not_async() {
 
 #[test]
 fn job_with_one_param() {
-    let out = job::expand(
-        job_args(),
-        quote! { async fn post(payload: Requested) -> Result<String, JobError> { todo!() } },
-    );
+    let out =
+        job::expand(job_args(), quote! { async fn post(payload: Requested) -> Result<String, JobError> { todo!() } });
     assert_one_error(&out, "`#[job]` fns take two parameters");
 }
 
@@ -425,15 +403,10 @@ fn job_with_a_wrong_io_type() {
 
 #[test]
 fn job_without_a_result() {
-    let out = job::expand(
-        job_args(),
-        quote! { async fn post(payload: Requested, io: PostIo<'_>) { } },
-    );
+    let out = job::expand(job_args(), quote! { async fn post(payload: Requested, io: PostIo<'_>) { } });
     assert_one_error(&out, "a job returns `Result<T, E>`");
-    let out = job::expand(
-        job_args(),
-        quote! { async fn post(payload: Requested, io: PostIo<'_>) -> String { todo!() } },
-    );
+    let out =
+        job::expand(job_args(), quote! { async fn post(payload: Requested, io: PostIo<'_>) -> String { todo!() } });
     assert_one_error(&out, "a job returns `Result<T, E>`");
 }
 
@@ -474,8 +447,7 @@ fn event_with_a_bad_name() {
 
 #[test]
 fn event_with_an_unknown_key() {
-    let out =
-        event::expand(quote! { #[event(name = "chat.requested", nmae = "x")] struct Requested; });
+    let out = event::expand(quote! { #[event(name = "chat.requested", nmae = "x")] struct Requested; });
     assert_has_error(&out, "Unknown field: `nmae`");
 }
 
@@ -489,9 +461,7 @@ fn stray_member_attributes() {
         let out = stray::expand(kind, quote! { id = "send", name = "Send" }, item);
         assert_one_error(
             &out,
-            &format!(
-                "`#[{kind}]` works only on a fn inside an `impl` block marked `#[connector(..)]`"
-            ),
+            &format!("`#[{kind}]` works only on a fn inside an `impl` block marked `#[connector(..)]`"),
         );
         // The fn itself is kept, so its body still type-checks and nothing else cascades.
         assert!(out.to_string().contains("async fn send"), "{out}");
@@ -502,11 +472,7 @@ fn stray_member_attributes() {
 // Truncated input never panics
 
 /// Runs `expand` on every truncation of `tokens`; fails on the first panic.
-fn assert_no_panic_on_truncations(
-    what: &str,
-    tokens: &TokenStream,
-    expand: impl Fn(TokenStream) -> TokenStream,
-) {
+fn assert_no_panic_on_truncations(what: &str, tokens: &TokenStream, expand: impl Fn(TokenStream) -> TokenStream) {
     let cases = truncations(tokens);
     assert!(cases.len() > 10, "{what}: too few truncations to mean much");
     let last = cases.len() - 1;
@@ -548,12 +514,8 @@ fn full_connector() -> TokenStream {
 #[test]
 fn connector_never_panics_on_truncated_input() {
     let args = quote! { id = "chat", name = "Chat", version = "1.0.0", config = ChatConfig, description = "Chat." };
-    assert_no_panic_on_truncations("connector item", &full_connector(), |item| {
-        connector::expand(args.clone(), item)
-    });
-    assert_no_panic_on_truncations("connector args", &args, |args| {
-        connector::expand(args, full_connector())
-    });
+    assert_no_panic_on_truncations("connector item", &full_connector(), |item| connector::expand(args.clone(), item));
+    assert_no_panic_on_truncations("connector args", &args, |args| connector::expand(args, full_connector()));
 }
 
 #[test]

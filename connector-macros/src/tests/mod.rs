@@ -23,8 +23,8 @@ fn collect_errors(tokens: TokenStream, messages: &mut Vec<String>) {
                     (trees.get(i + 1), trees.get(i + 2))
                     && bang.as_char() == '!'
                 {
-                    let message: syn::LitStr = syn::parse2(body.stream())
-                        .expect("compile_error! takes one string literal");
+                    let message: syn::LitStr =
+                        syn::parse2(body.stream()).expect("compile_error! takes one string literal");
                     messages.push(message.value());
                 }
             }
@@ -38,16 +38,8 @@ fn collect_errors(tokens: TokenStream, messages: &mut Vec<String>) {
 #[track_caller]
 pub fn assert_one_error(tokens: &TokenStream, expected: &str) {
     let messages = errors(tokens);
-    assert_eq!(
-        messages.len(),
-        1,
-        "expected one error containing {expected:?}, got {messages:#?}"
-    );
-    assert!(
-        messages[0].contains(expected),
-        "expected an error containing {expected:?}, got {:?}",
-        messages[0]
-    );
+    assert_eq!(messages.len(), 1, "expected one error containing {expected:?}, got {messages:#?}");
+    assert!(messages[0].contains(expected), "expected an error containing {expected:?}, got {:?}", messages[0]);
 }
 
 /// Asserts that one of the `compile_error!`s in `tokens` contains `expected`.
@@ -86,9 +78,7 @@ fn flatten(tokens: TokenStream, steps: &mut Vec<Step>) {
 pub fn truncations(tokens: &TokenStream) -> Vec<TokenStream> {
     let mut steps = Vec::new();
     flatten(tokens.clone(), &mut steps);
-    (0..=steps.len())
-        .map(|len| rebuild(&steps[..len]))
-        .collect()
+    (0..=steps.len()).map(|len| rebuild(&steps[..len])).collect()
 }
 
 fn rebuild(steps: &[Step]) -> TokenStream {
@@ -96,25 +86,14 @@ fn rebuild(steps: &[Step]) -> TokenStream {
     let mut stack: Vec<(Option<Delimiter>, Vec<TokenTree>)> = vec![(None, Vec::new())];
     let close = |stack: &mut Vec<(Option<Delimiter>, Vec<TokenTree>)>| {
         let (delimiter, trees) = stack.pop().expect("a group to close");
-        let group = Group::new(
-            delimiter.expect("the stream itself is never closed"),
-            trees.into_iter().collect(),
-        );
-        stack
-            .last_mut()
-            .expect("an enclosing stream")
-            .1
-            .push(TokenTree::Group(group));
+        let group = Group::new(delimiter.expect("the stream itself is never closed"), trees.into_iter().collect());
+        stack.last_mut().expect("an enclosing stream").1.push(TokenTree::Group(group));
     };
     for step in steps {
         match step {
             Step::Open(delimiter) => stack.push((Some(*delimiter), Vec::new())),
             Step::Close => close(&mut stack),
-            Step::Leaf(tree) => stack
-                .last_mut()
-                .expect("an enclosing stream")
-                .1
-                .push(tree.clone()),
+            Step::Leaf(tree) => stack.last_mut().expect("an enclosing stream").1.push(tree.clone()),
         }
     }
     while stack.len() > 1 {

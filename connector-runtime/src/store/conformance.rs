@@ -26,54 +26,22 @@ pub async fn run_all<S: RunStore, F: Fn() -> S>(make: F) {
 }
 
 async fn deliveries_are_accepted_once_with_their_runs(store: &impl RunStore) {
-    let delivery = Delivery {
-        source: "webhook:chat/message.received".into(),
-        id: "d-1".into(),
-        received_at: Utc::now(),
-    };
+    let delivery =
+        Delivery { source: "webhook:chat/message.received".into(), id: "d-1".into(), received_at: Utc::now() };
     let runs = [sample_run("a"), sample_run("b")];
-    assert_eq!(
-        store.accept_delivery(&delivery, &runs).await.unwrap(),
-        Accepted::New
-    );
+    assert_eq!(store.accept_delivery(&delivery, &runs).await.unwrap(), Accepted::New);
     for run in &runs {
-        let back = store
-            .run(&run.id)
-            .await
-            .unwrap()
-            .expect("an accepted delivery's runs are recorded");
+        let back = store.run(&run.id).await.unwrap().expect("an accepted delivery's runs are recorded");
         assert_eq!(back.status, RunStatus::Queued);
     }
-    let again = store
-        .accept_delivery(&delivery, &[sample_run("a")])
-        .await
-        .unwrap();
-    assert_eq!(
-        again,
-        Accepted::Duplicate {
-            runs: runs.iter().map(|r| r.id.clone()).collect()
-        }
-    );
-    assert_eq!(
-        store.list_runs(&RunFilter::default()).await.unwrap().len(),
-        2,
-        "a duplicate creates no run"
-    );
+    let again = store.accept_delivery(&delivery, &[sample_run("a")]).await.unwrap();
+    assert_eq!(again, Accepted::Duplicate { runs: runs.iter().map(|r| r.id.clone()).collect() });
+    assert_eq!(store.list_runs(&RunFilter::default()).await.unwrap().len(), 2, "a duplicate creates no run");
 
-    let other_source = Delivery {
-        source: "event:other".into(),
-        ..delivery.clone()
-    };
+    let other_source = Delivery { source: "event:other".into(), ..delivery.clone() };
+    assert_eq!(store.accept_delivery(&other_source, &[]).await.unwrap(), Accepted::New, "ids are per source");
     assert_eq!(
-        store.accept_delivery(&other_source, &[]).await.unwrap(),
-        Accepted::New,
-        "ids are per source"
-    );
-    assert_eq!(
-        store
-            .accept_delivery(&other_source, &[sample_run("c")])
-            .await
-            .unwrap(),
+        store.accept_delivery(&other_source, &[sample_run("c")]).await.unwrap(),
         Accepted::Duplicate { runs: vec![] },
         "a delivery that started no run is still remembered"
     );
@@ -82,24 +50,11 @@ async fn deliveries_are_accepted_once_with_their_runs(store: &impl RunStore) {
 async fn a_duplicate_run_id_rejects_the_whole_delivery(store: &impl RunStore) {
     let existing = sample_run("a");
     store.create_run(&existing).await.unwrap();
-    let delivery = Delivery {
-        source: "event:e".into(),
-        id: "d-2".into(),
-        received_at: Utc::now(),
-    };
+    let delivery = Delivery { source: "event:e".into(), id: "d-2".into(), received_at: Utc::now() };
     let fresh = sample_run("b");
-    let result = store
-        .accept_delivery(&delivery, &[fresh.clone(), existing.clone()])
-        .await;
-    assert!(
-        matches!(result, Err(StoreError::DuplicateRun(_))),
-        "{result:?}"
-    );
-    assert_eq!(
-        store.run(&fresh.id).await.unwrap(),
-        None,
-        "all or nothing: no run of the failed delivery is kept"
-    );
+    let result = store.accept_delivery(&delivery, &[fresh.clone(), existing.clone()]).await;
+    assert!(matches!(result, Err(StoreError::DuplicateRun(_))), "{result:?}");
+    assert_eq!(store.run(&fresh.id).await.unwrap(), None, "all or nothing: no run of the failed delivery is kept");
     assert_eq!(
         store.accept_delivery(&delivery, &[fresh]).await.unwrap(),
         Accepted::New,
@@ -108,23 +63,11 @@ async fn a_duplicate_run_id_rejects_the_whole_delivery(store: &impl RunStore) {
 }
 
 async fn cursors_are_kept_by_key(store: &impl RunStore) {
-    assert_eq!(
-        store.cursor("poll:tracker/issue.opened").await.unwrap(),
-        None
-    );
-    store
-        .save_cursor("poll:tracker/issue.opened", &json!({"since": 41}))
-        .await
-        .unwrap();
-    store
-        .save_cursor("poll:tracker/issue.opened", &json!({"since": 42}))
-        .await
-        .unwrap();
+    assert_eq!(store.cursor("poll:tracker/issue.opened").await.unwrap(), None);
+    store.save_cursor("poll:tracker/issue.opened", &json!({"since": 41})).await.unwrap();
+    store.save_cursor("poll:tracker/issue.opened", &json!({"since": 42})).await.unwrap();
     store.save_cursor("poll:other", &json!("x")).await.unwrap();
-    assert_eq!(
-        store.cursor("poll:tracker/issue.opened").await.unwrap(),
-        Some(json!({"since": 42}))
-    );
+    assert_eq!(store.cursor("poll:tracker/issue.opened").await.unwrap(), Some(json!({"since": 42})));
 }
 
 /// A queued run of `job`, created now.
@@ -134,9 +77,7 @@ pub fn sample_run(job: &str) -> Run {
         id: RunId::new(),
         job_id: job.to_owned(),
         job_version: "1.0.0".to_owned(),
-        trigger: TriggerRef::Event {
-            name: "sample.event".to_owned(),
-        },
+        trigger: TriggerRef::Event { name: "sample.event".to_owned() },
         payload: json!({"channel": "general", "message": "héllo ✓"}),
         status: RunStatus::Queued,
         output: None,
@@ -153,10 +94,7 @@ pub fn sample_run(job: &str) -> Run {
 pub fn sample_step(key: &str) -> StepRecord {
     StepRecord {
         key: key.to_owned(),
-        kind: StepKind::Action {
-            connector: "simple-chat".to_owned(),
-            action: "sendMessage".to_owned(),
-        },
+        kind: StepKind::Action { connector: "simple-chat".to_owned(), action: "sendMessage".to_owned() },
         status: StepStatus::Running,
         input: json!({"channel": "general", "message": key}),
         output: None,
@@ -171,36 +109,22 @@ pub fn sample_step(key: &str) -> StepRecord {
 async fn created_runs_read_back(store: &impl RunStore) {
     let run = sample_run("job-a");
     store.create_run(&run).await.expect("create_run");
-    let back = store
-        .run(&run.id)
-        .await
-        .expect("run")
-        .expect("the created run is found");
+    let back = store.run(&run.id).await.expect("run").expect("the created run is found");
     assert_eq!(back.id, run.id);
     assert_eq!(back.job_id, run.job_id);
     assert_eq!(back.job_version, run.job_version);
     assert_eq!(back.trigger, run.trigger);
-    assert_eq!(
-        back.payload, run.payload,
-        "the payload reads back unchanged"
-    );
+    assert_eq!(back.payload, run.payload, "the payload reads back unchanged");
     assert_eq!(back.status, RunStatus::Queued);
     assert_eq!(back.executions, 0);
     assert!(back.steps.is_empty());
-    assert_eq!(
-        back.created_at.timestamp_millis(),
-        run.created_at.timestamp_millis(),
-        "millisecond precision at least"
-    );
+    assert_eq!(back.created_at.timestamp_millis(), run.created_at.timestamp_millis(), "millisecond precision at least");
 }
 
 async fn duplicate_run_ids_are_refused(store: &impl RunStore) {
     let run = sample_run("job-a");
     store.create_run(&run).await.expect("create_run");
-    let error = store
-        .create_run(&run)
-        .await
-        .expect_err("a second run with the same id must be refused");
+    let error = store.create_run(&run).await.expect_err("a second run with the same id must be refused");
     assert!(matches!(error, StoreError::DuplicateRun(id) if id == run.id));
 }
 
@@ -208,25 +132,15 @@ async fn updates_change_status_output_error_and_wake_time(store: &impl RunStore)
     let run = sample_run("job-a");
     store.create_run(&run).await.unwrap();
     let wake = Utc::now() + Duration::seconds(30);
-    let waiting = RunUpdate {
-        wake_at: Some(wake),
-        new_execution: true,
-        ..RunUpdate::status(RunStatus::Waiting)
-    };
+    let waiting = RunUpdate { wake_at: Some(wake), new_execution: true, ..RunUpdate::status(RunStatus::Waiting) };
     store.update_run(&run.id, &waiting).await.unwrap();
     let back = store.run(&run.id).await.unwrap().unwrap();
     assert_eq!(back.status, RunStatus::Waiting);
-    assert_eq!(
-        back.wake_at.map(|t| t.timestamp_millis()),
-        Some(wake.timestamp_millis())
-    );
+    assert_eq!(back.wake_at.map(|t| t.timestamp_millis()), Some(wake.timestamp_millis()));
     assert_eq!(back.executions, 1, "new_execution counts one execution");
 
-    let done = RunUpdate {
-        output: Some(json!({"ok": true})),
-        new_execution: true,
-        ..RunUpdate::status(RunStatus::Succeeded)
-    };
+    let done =
+        RunUpdate { output: Some(json!({"ok": true})), new_execution: true, ..RunUpdate::status(RunStatus::Succeeded) };
     store.update_run(&run.id, &done).await.unwrap();
     let back = store.run(&run.id).await.unwrap().unwrap();
     assert_eq!(back.status, RunStatus::Succeeded);
@@ -235,20 +149,11 @@ async fn updates_change_status_output_error_and_wake_time(store: &impl RunStore)
     assert_eq!(back.executions, 2);
     assert!(back.updated_at >= back.created_at);
 
-    let failed = RunUpdate {
-        error: Some("boom".into()),
-        ..RunUpdate::status(RunStatus::Failed)
-    };
+    let failed = RunUpdate { error: Some("boom".into()), ..RunUpdate::status(RunStatus::Failed) };
     store.update_run(&run.id, &failed).await.unwrap();
     let back = store.run(&run.id).await.unwrap().unwrap();
-    assert_eq!(
-        (back.status, back.output, back.error.as_deref()),
-        (RunStatus::Failed, None, Some("boom"))
-    );
-    assert_eq!(
-        back.executions, 2,
-        "an update without new_execution keeps the count"
-    );
+    assert_eq!((back.status, back.output, back.error.as_deref()), (RunStatus::Failed, None, Some("boom")));
+    assert_eq!(back.executions, 2, "an update without new_execution keeps the count");
 }
 
 async fn steps_are_upserted_by_key_in_start_order(store: &impl RunStore) {
@@ -265,11 +170,7 @@ async fn steps_are_upserted_by_key_in_start_order(store: &impl RunStore) {
     done.finished_at = Some(Utc::now());
     store.save_step(&run.id, &done).await.unwrap();
 
-    let back = store
-        .step(&run.id, "second")
-        .await
-        .unwrap()
-        .expect("the step is found by key");
+    let back = store.step(&run.id, "second").await.unwrap().expect("the step is found by key");
     assert_eq!(back.status, StepStatus::Succeeded);
     assert_eq!(back.output, done.output);
     assert_eq!(back.output_schema.as_deref(), Some("abc123"));
@@ -289,10 +190,7 @@ async fn steps_are_upserted_by_key_in_start_order(store: &impl RunStore) {
     failed.error = Some("timed out".into());
     store.save_step(&run.id, &failed).await.unwrap();
     let back = store.step(&run.id, "third").await.unwrap().unwrap();
-    assert_eq!(
-        (back.status, back.error.as_deref()),
-        (StepStatus::Failed, Some("timed out"))
-    );
+    assert_eq!((back.status, back.error.as_deref()), (StepStatus::Failed, Some("timed out")));
 
     // Step keys belong to their run: the same key in another run is another step.
     let other = sample_run("job-a");
@@ -315,11 +213,7 @@ async fn steps_are_upserted_by_key_in_start_order(store: &impl RunStore) {
 
     let run = store.run(&run.id).await.unwrap().unwrap();
     let keys: Vec<&str> = run.steps.iter().map(|s| s.key.as_str()).collect();
-    assert_eq!(
-        keys,
-        ["first", "second", "third", "nap"],
-        "steps come back in the order they started"
-    );
+    assert_eq!(keys, ["first", "second", "third", "nap"], "steps come back in the order they started");
     match &run.steps[3].kind {
         StepKind::Wait { until: back } => {
             assert_eq!(back.timestamp_millis(), until.timestamp_millis())
@@ -331,94 +225,46 @@ async fn steps_are_upserted_by_key_in_start_order(store: &impl RunStore) {
 async fn unknown_runs_are_reported(store: &impl RunStore) {
     let id = RunId::new();
     assert_eq!(store.run(&id).await.unwrap(), None);
-    let update = store
-        .update_run(&id, &RunUpdate::status(RunStatus::Running))
-        .await;
-    assert!(
-        matches!(update, Err(StoreError::RunNotFound(_))),
-        "update of an unknown run: {update:?}"
-    );
+    let update = store.update_run(&id, &RunUpdate::status(RunStatus::Running)).await;
+    assert!(matches!(update, Err(StoreError::RunNotFound(_))), "update of an unknown run: {update:?}");
     let save = store.save_step(&id, &sample_step("k")).await;
-    assert!(
-        matches!(save, Err(StoreError::RunNotFound(_))),
-        "step of an unknown run: {save:?}"
-    );
+    assert!(matches!(save, Err(StoreError::RunNotFound(_))), "step of an unknown run: {save:?}");
     let step = store.step(&id, "k").await;
-    assert!(
-        matches!(step, Err(StoreError::RunNotFound(_))),
-        "reading a step of an unknown run: {step:?}"
-    );
+    assert!(matches!(step, Err(StoreError::RunNotFound(_))), "reading a step of an unknown run: {step:?}");
 }
 
 async fn listing_filters_and_orders_newest_first(store: &impl RunStore) {
     let mut ids = Vec::new();
-    for (job, status) in [
-        ("a", RunStatus::Succeeded),
-        ("b", RunStatus::Running),
-        ("a", RunStatus::Waiting),
-        ("a", RunStatus::Queued),
-    ] {
+    for (job, status) in
+        [("a", RunStatus::Succeeded), ("b", RunStatus::Running), ("a", RunStatus::Waiting), ("a", RunStatus::Queued)]
+    {
         let run = sample_run(job);
         store.create_run(&run).await.unwrap();
         store.save_step(&run.id, &sample_step("s")).await.unwrap();
-        store
-            .update_run(&run.id, &RunUpdate::status(status))
-            .await
-            .unwrap();
+        store.update_run(&run.id, &RunUpdate::status(status)).await.unwrap();
         ids.push(run.id);
     }
     let all = store.list_runs(&RunFilter::default()).await.unwrap();
     let listed: Vec<&RunId> = all.iter().map(|r| &r.id).collect();
     assert_eq!(listed, ids.iter().rev().collect::<Vec<_>>(), "newest first");
-    assert!(
-        all.iter().all(|r| r.steps.is_empty()),
-        "listings leave steps out"
-    );
+    assert!(all.iter().all(|r| r.steps.is_empty()), "listings leave steps out");
 
-    let of_a = store
-        .list_runs(&RunFilter {
-            job_id: Some("a".into()),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    let of_a = store.list_runs(&RunFilter { job_id: Some("a".into()), ..Default::default() }).await.unwrap();
     assert_eq!(of_a.len(), 3);
     let unfinished = store.list_runs(&RunFilter::unfinished()).await.unwrap();
-    assert_eq!(
-        unfinished.iter().map(|r| &r.id).collect::<Vec<_>>(),
-        [&ids[3], &ids[2], &ids[1]]
-    );
-    let limited = store
-        .list_runs(&RunFilter {
-            limit: Some(2),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    assert_eq!(
-        limited.iter().map(|r| &r.id).collect::<Vec<_>>(),
-        [&ids[3], &ids[2]]
-    );
+    assert_eq!(unfinished.iter().map(|r| &r.id).collect::<Vec<_>>(), [&ids[3], &ids[2], &ids[1]]);
+    let limited = store.list_runs(&RunFilter { limit: Some(2), ..Default::default() }).await.unwrap();
+    assert_eq!(limited.iter().map(|r| &r.id).collect::<Vec<_>>(), [&ids[3], &ids[2]]);
 }
 
 async fn schemas_are_kept_by_fingerprint(store: &impl RunStore) {
     let schema = json!({"type": "object", "properties": {"id": {"type": "string"}}});
     assert_eq!(store.schema("f1").await.unwrap(), None);
     store.put_schema("f1", &schema).await.unwrap();
-    store
-        .put_schema("f1", &schema)
-        .await
-        .expect("putting a schema twice is fine");
+    store.put_schema("f1", &schema).await.expect("putting a schema twice is fine");
     assert_eq!(store.schema("f1").await.unwrap(), Some(schema.clone()));
-    store
-        .put_schema("f1", &json!({"type": "string"}))
-        .await
-        .unwrap();
-    assert_eq!(
-        store.schema("f1").await.unwrap(),
-        Some(schema),
-        "a fingerprint keeps the first schema put under it"
-    );
+    store.put_schema("f1", &json!({"type": "string"})).await.unwrap();
+    assert_eq!(store.schema("f1").await.unwrap(), Some(schema), "a fingerprint keeps the first schema put under it");
 }
 
 async fn concurrent_writers_lose_nothing<S: RunStore>(store: S) {
@@ -430,15 +276,9 @@ async fn concurrent_writers_lose_nothing<S: RunStore>(store: S) {
             let run = sample_run(&format!("job-{worker}"));
             store.create_run(&run).await.unwrap();
             for step in 0..10 {
-                store
-                    .save_step(&run.id, &sample_step(&format!("step-{step}")))
-                    .await
-                    .unwrap();
+                store.save_step(&run.id, &sample_step(&format!("step-{step}"))).await.unwrap();
             }
-            store
-                .update_run(&run.id, &RunUpdate::status(RunStatus::Succeeded))
-                .await
-                .unwrap();
+            store.update_run(&run.id, &RunUpdate::status(RunStatus::Succeeded)).await.unwrap();
             run.id
         }));
     }

@@ -32,10 +32,7 @@ impl MemoryStore {
     fn with<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
         // Every change is a single assignment, so a lock poisoned by a panic elsewhere still
         // guards consistent data.
-        let mut state = self
-            .state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut state = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         f(&mut state)
     }
 }
@@ -47,23 +44,14 @@ impl RunStore for MemoryStore {
             if state.runs.contains_key(&run.id) {
                 return Err(StoreError::DuplicateRun(run.id.clone()));
             }
-            state.runs.insert(
-                run.id.clone(),
-                Run {
-                    steps: Vec::new(),
-                    ..run.clone()
-                },
-            );
+            state.runs.insert(run.id.clone(), Run { steps: Vec::new(), ..run.clone() });
             Ok(())
         })
     }
 
     async fn update_run(&self, id: &RunId, update: &RunUpdate) -> Result<(), StoreError> {
         self.with(|state| {
-            let run = state
-                .runs
-                .get_mut(id)
-                .ok_or_else(|| StoreError::RunNotFound(id.clone()))?;
+            let run = state.runs.get_mut(id).ok_or_else(|| StoreError::RunNotFound(id.clone()))?;
             run.status = update.status;
             run.output = update.output.clone();
             run.error = update.error.clone();
@@ -88,35 +76,22 @@ impl RunStore for MemoryStore {
                 .rev()
                 .filter(|run| filter.matches(run))
                 .take(filter.limit.unwrap_or(usize::MAX))
-                .map(|run| Run {
-                    steps: Vec::new(),
-                    ..run.clone()
-                })
+                .map(|run| Run { steps: Vec::new(), ..run.clone() })
                 .collect()
         }))
     }
 
     async fn step(&self, run: &RunId, key: &str) -> Result<Option<StepRecord>, StoreError> {
         self.with(|state| {
-            let run = state
-                .runs
-                .get(run)
-                .ok_or_else(|| StoreError::RunNotFound(run.clone()))?;
+            let run = state.runs.get(run).ok_or_else(|| StoreError::RunNotFound(run.clone()))?;
             Ok(run.step(key).cloned())
         })
     }
 
     async fn save_step(&self, run: &RunId, step: &StepRecord) -> Result<(), StoreError> {
         self.with(|state| {
-            let run = state
-                .runs
-                .get_mut(run)
-                .ok_or_else(|| StoreError::RunNotFound(run.clone()))?;
-            match run
-                .steps
-                .iter_mut()
-                .find(|existing| existing.key == step.key)
-            {
+            let run = state.runs.get_mut(run).ok_or_else(|| StoreError::RunNotFound(run.clone()))?;
+            match run.steps.iter_mut().find(|existing| existing.key == step.key) {
                 Some(existing) => *existing = step.clone(),
                 None => run.steps.push(step.clone()),
             }
@@ -127,10 +102,7 @@ impl RunStore for MemoryStore {
 
     async fn put_schema(&self, fingerprint: &str, schema: &Value) -> Result<(), StoreError> {
         self.with(|state| {
-            state
-                .schemas
-                .entry(fingerprint.to_owned())
-                .or_insert_with(|| schema.clone());
+            state.schemas.entry(fingerprint.to_owned()).or_insert_with(|| schema.clone());
         });
         Ok(())
     }
@@ -139,33 +111,19 @@ impl RunStore for MemoryStore {
         Ok(self.with(|state| state.schemas.get(fingerprint).cloned()))
     }
 
-    async fn accept_delivery(
-        &self,
-        delivery: &Delivery,
-        runs: &[Run],
-    ) -> Result<Accepted, StoreError> {
+    async fn accept_delivery(&self, delivery: &Delivery, runs: &[Run]) -> Result<Accepted, StoreError> {
         self.with(|state| {
             let key = (delivery.source.clone(), delivery.id.clone());
             if let Some(earlier) = state.deliveries.get(&key) {
-                return Ok(Accepted::Duplicate {
-                    runs: earlier.clone(),
-                });
+                return Ok(Accepted::Duplicate { runs: earlier.clone() });
             }
             if let Some(existing) = runs.iter().find(|run| state.runs.contains_key(&run.id)) {
                 return Err(StoreError::DuplicateRun(existing.id.clone()));
             }
             for run in runs {
-                state.runs.insert(
-                    run.id.clone(),
-                    Run {
-                        steps: Vec::new(),
-                        ..run.clone()
-                    },
-                );
+                state.runs.insert(run.id.clone(), Run { steps: Vec::new(), ..run.clone() });
             }
-            state
-                .deliveries
-                .insert(key, runs.iter().map(|run| run.id.clone()).collect());
+            state.deliveries.insert(key, runs.iter().map(|run| run.id.clone()).collect());
             Ok(Accepted::New)
         })
     }

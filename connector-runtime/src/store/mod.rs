@@ -50,13 +50,7 @@ pub struct RunUpdate {
 impl RunUpdate {
     /// Just a status.
     pub fn status(status: RunStatus) -> Self {
-        RunUpdate {
-            status,
-            output: None,
-            error: None,
-            wake_at: None,
-            new_execution: false,
-        }
+        RunUpdate { status, output: None, error: None, wake_at: None, new_execution: false }
     }
 }
 
@@ -74,10 +68,7 @@ pub struct RunFilter {
 impl RunFilter {
     /// Runs that have not finished: queued, running or waiting.
     pub fn unfinished() -> Self {
-        RunFilter {
-            statuses: vec![RunStatus::Queued, RunStatus::Running, RunStatus::Waiting],
-            ..Default::default()
-        }
+        RunFilter { statuses: vec![RunStatus::Queued, RunStatus::Running, RunStatus::Waiting], ..Default::default() }
     }
 
     /// Whether `run` passes the filter (ignoring `limit`).
@@ -145,11 +136,7 @@ pub trait RunStore: Send + Sync + 'static {
     /// Records a delivery and creates its runs (queued), all or nothing — unless a delivery with
     /// the same source and id was accepted before, in which case nothing is written and the
     /// runs it started are returned. `runs` may be empty (no job listens).
-    async fn accept_delivery(
-        &self,
-        delivery: &Delivery,
-        runs: &[Run],
-    ) -> Result<Accepted, StoreError>;
+    async fn accept_delivery(&self, delivery: &Delivery, runs: &[Run]) -> Result<Accepted, StoreError>;
 
     /// A polling trigger's cursor (what it has read up to), by the trigger's key.
     async fn cursor(&self, key: &str) -> Result<Option<Value>, StoreError>;

@@ -19,9 +19,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
-use rusqlite::{
-    Connection, OpenFlags, OptionalExtension, TransactionBehavior, params, params_from_iter,
-};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params, params_from_iter};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -196,16 +194,11 @@ impl SqliteStore {
     pub fn open_with(path: impl AsRef<Path>, options: SqliteOptions) -> Result<Self, StoreError> {
         let path = path.as_ref().to_path_buf();
         let shown = path.display().to_string();
-        if let Some(parent) = path
-            .parent()
-            .filter(|parent| !parent.as_os_str().is_empty())
-        {
-            std::fs::create_dir_all(parent).map_err(|e| {
-                backend(format!("creating the directory `{}`", parent.display()), e)
-            })?;
+        if let Some(parent) = path.parent().filter(|parent| !parent.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| backend(format!("creating the directory `{}`", parent.display()), e))?;
         }
-        let mut conn =
-            Connection::open(&path).map_err(|e| backend(format!("opening `{shown}`"), e))?;
+        let mut conn = Connection::open(&path).map_err(|e| backend(format!("opening `{shown}`"), e))?;
         configure_writer(&conn, options.synchronous, &shown)?;
         migrate(&mut conn).map_err(|e| match e {
             MigrateError::Sqlite(e) => backend(format!("migrating the schema of `{shown}`"), e),
@@ -227,15 +220,9 @@ impl SqliteStore {
             .map_err(|e| backend("starting the writer thread".to_owned(), e))?;
 
         Ok(SqliteStore {
-            readers: Arc::new(ReadPool {
-                path: path.clone(),
-                idle: Mutex::new(Vec::new()),
-            }),
+            readers: Arc::new(ReadPool { path: path.clone(), idle: Mutex::new(Vec::new()) }),
             path,
-            writer: Some(Writer {
-                commands: sender,
-                thread,
-            }),
+            writer: Some(Writer { commands: sender, thread }),
             commits,
         })
     }
@@ -262,10 +249,7 @@ impl SqliteStore {
         let stopped = || StoreError::Backend("sqlite: the writer thread has stopped".to_owned());
         let writer = self.writer.as_ref().ok_or_else(stopped)?;
         let (reply, answer) = oneshot::channel();
-        writer
-            .commands
-            .send(Command { op, reply })
-            .map_err(|_| stopped())?;
+        writer.commands.send(Command { op, reply }).map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
     }
 
@@ -298,8 +282,7 @@ impl SqliteStore {
             Ok(Written::Done)
         }));
         self.write(op).await?;
-        rx.await
-            .map_err(|_| StoreError::Backend("sqlite: no answer".to_owned()))
+        rx.await.map_err(|_| StoreError::Backend("sqlite: no answer".to_owned()))
     }
 }
 
@@ -307,11 +290,7 @@ impl Drop for SqliteStore {
     fn drop(&mut self) {
         // Readers first, so the writer's connection is the last one: closing it checkpoints the
         // log into the database file.
-        self.readers
-            .idle
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clear();
+        self.readers.idle.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clear();
         if let Some(Writer { commands, thread }) = self.writer.take() {
             // The thread finishes the commands queued, sees the channel closed, and returns.
             drop(commands);
@@ -331,11 +310,7 @@ impl RunStore for SqliteStore {
         let row = UpdateRow {
             id: id.to_string(),
             status: update.status.as_str(),
-            output: update
-                .output
-                .as_ref()
-                .map(|output| to_json(output, what, "output"))
-                .transpose()?,
+            output: update.output.as_ref().map(|output| to_json(output, what, "output")).transpose()?,
             error: update.error.clone(),
             wake_at: update.wake_at.as_ref().map(timestamp),
             new_execution: update.new_execution,
@@ -351,28 +326,17 @@ impl RunStore for SqliteStore {
             let tx = conn.transaction().map_err(|e| backend(context(), e))?;
             let raw = tx
                 .prepare_cached(&format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1"))
-                .and_then(|mut statement| {
-                    statement
-                        .query_row([id.as_str()], RawRun::from_row)
-                        .optional()
-                })
+                .and_then(|mut statement| statement.query_row([id.as_str()], RawRun::from_row).optional())
                 .map_err(|e| backend(context(), e))?;
             let Some(raw) = raw else { return Ok(None) };
             let steps = tx
-                .prepare_cached(&format!(
-                    "SELECT {STEP_COLUMNS} FROM steps WHERE run_id = ?1 ORDER BY seq"
-                ))
+                .prepare_cached(&format!("SELECT {STEP_COLUMNS} FROM steps WHERE run_id = ?1 ORDER BY seq"))
                 .and_then(|mut statement| {
-                    statement
-                        .query_map([id.as_str()], RawStep::from_row)?
-                        .collect::<Result<Vec<_>, _>>()
+                    statement.query_map([id.as_str()], RawStep::from_row)?.collect::<Result<Vec<_>, _>>()
                 })
                 .map_err(|e| backend(context(), e))?;
             let mut run = raw.decode()?;
-            run.steps = steps
-                .into_iter()
-                .map(|step| step.decode(&run.id))
-                .collect::<Result<_, _>>()?;
+            run.steps = steps.into_iter().map(|step| step.decode(&run.id)).collect::<Result<_, _>>()?;
             Ok(Some(run))
         })
         .await
@@ -390,26 +354,16 @@ impl RunStore for SqliteStore {
             if !filter.statuses.is_empty() {
                 let marks = vec!["?"; filter.statuses.len()].join(", ");
                 sql.push_str(&format!(" AND status IN ({marks})"));
-                args.extend(
-                    filter
-                        .statuses
-                        .iter()
-                        .map(|status| status.as_str().to_owned()),
-                );
+                args.extend(filter.statuses.iter().map(|status| status.as_str().to_owned()));
             }
             sql.push_str(" ORDER BY created_at DESC, id DESC");
             if let Some(limit) = filter.limit {
-                sql.push_str(&format!(
-                    " LIMIT {}",
-                    i64::try_from(limit).unwrap_or(i64::MAX)
-                ));
+                sql.push_str(&format!(" LIMIT {}", i64::try_from(limit).unwrap_or(i64::MAX)));
             }
             let raws = conn
                 .prepare_cached(&sql)
                 .and_then(|mut statement| {
-                    statement
-                        .query_map(params_from_iter(&args), RawRun::from_row)?
-                        .collect::<Result<Vec<_>, _>>()
+                    statement.query_map(params_from_iter(&args), RawRun::from_row)?.collect::<Result<Vec<_>, _>>()
                 })
                 .map_err(|e| backend("listing runs".to_owned(), e))?;
             raws.into_iter().map(RawRun::decode).collect()
@@ -423,14 +377,8 @@ impl RunStore for SqliteStore {
             let context = || format!("reading step `{key}` of run `{run}`");
             let tx = conn.transaction().map_err(|e| backend(context(), e))?;
             let raw = tx
-                .prepare_cached(&format!(
-                    "SELECT {STEP_COLUMNS} FROM steps WHERE run_id = ?1 AND \"key\" = ?2"
-                ))
-                .and_then(|mut statement| {
-                    statement
-                        .query_row([run.as_str(), &key], RawStep::from_row)
-                        .optional()
-                })
+                .prepare_cached(&format!("SELECT {STEP_COLUMNS} FROM steps WHERE run_id = ?1 AND \"key\" = ?2"))
+                .and_then(|mut statement| statement.query_row([run.as_str(), &key], RawStep::from_row).optional())
                 .map_err(|e| backend(context(), e))?;
             if let Some(raw) = raw {
                 return raw.decode(&run).map(Some);
@@ -439,11 +387,7 @@ impl RunStore for SqliteStore {
                 .prepare_cached("SELECT 1 FROM runs WHERE id = ?1")
                 .and_then(|mut statement| statement.exists([run.as_str()]))
                 .map_err(|e| backend(context(), e))?;
-            if exists {
-                Ok(None)
-            } else {
-                Err(StoreError::RunNotFound(run))
-            }
+            if exists { Ok(None) } else { Err(StoreError::RunNotFound(run)) }
         })
         .await
     }
@@ -456,11 +400,7 @@ impl RunStore for SqliteStore {
             kind: to_json(&step.kind, what, "kind")?,
             status: enum_text(&step.status, what, "status")?,
             input: to_json(&step.input, what, "input")?,
-            output: step
-                .output
-                .as_ref()
-                .map(|output| to_json(output, what, "output"))
-                .transpose()?,
+            output: step.output.as_ref().map(|output| to_json(output, what, "output")).transpose()?,
             error: step.error.clone(),
             output_schema: step.output_schema.clone(),
             attempts: step.attempts,
@@ -472,18 +412,10 @@ impl RunStore for SqliteStore {
 
     async fn put_schema(&self, fingerprint: &str, schema: &Value) -> Result<(), StoreError> {
         let schema = to_json(schema, || format!("schema `{fingerprint}`"), "schema")?;
-        self.write(Op::PutSchema {
-            fingerprint: fingerprint.to_owned(),
-            schema,
-        })
-        .await
+        self.write(Op::PutSchema { fingerprint: fingerprint.to_owned(), schema }).await
     }
 
-    async fn accept_delivery(
-        &self,
-        delivery: &Delivery,
-        runs: &[Run],
-    ) -> Result<Accepted, StoreError> {
+    async fn accept_delivery(&self, delivery: &Delivery, runs: &[Run]) -> Result<Accepted, StoreError> {
         let ids: Vec<&RunId> = runs.iter().map(|run| &run.id).collect();
         let row = DeliveryRow {
             source: delivery.source.clone(),
@@ -505,19 +437,14 @@ impl RunStore for SqliteStore {
                 .prepare_cached("SELECT cursor FROM cursors WHERE \"key\" = ?1")
                 .and_then(|mut statement| statement.query_row([&key], |row| row.get(0)).optional())
                 .map_err(|e| backend(format!("reading cursor `{key}`"), e))?;
-            text.map(|text| from_json(&text, || format!("cursor `{key}`"), "cursor"))
-                .transpose()
+            text.map(|text| from_json(&text, || format!("cursor `{key}`"), "cursor")).transpose()
         })
         .await
     }
 
     async fn save_cursor(&self, key: &str, cursor: &Value) -> Result<(), StoreError> {
         let text = to_json(cursor, || format!("cursor `{key}`"), "cursor")?;
-        self.write(Op::SaveCursor {
-            key: key.to_owned(),
-            cursor: text,
-        })
-        .await
+        self.write(Op::SaveCursor { key: key.to_owned(), cursor: text }).await
     }
 
     async fn schema(&self, fingerprint: &str) -> Result<Option<Value>, StoreError> {
@@ -525,14 +452,9 @@ impl RunStore for SqliteStore {
         self.read(move |conn| {
             let text: Option<String> = conn
                 .prepare_cached("SELECT schema FROM schemas WHERE fingerprint = ?1")
-                .and_then(|mut statement| {
-                    statement
-                        .query_row([&fingerprint], |row| row.get(0))
-                        .optional()
-                })
+                .and_then(|mut statement| statement.query_row([&fingerprint], |row| row.get(0)).optional())
                 .map_err(|e| backend(format!("reading schema `{fingerprint}`"), e))?;
-            text.map(|text| from_json(&text, || format!("schema `{fingerprint}`"), "schema"))
-                .transpose()
+            text.map(|text| from_json(&text, || format!("schema `{fingerprint}`"), "schema")).transpose()
         })
         .await
     }
@@ -541,21 +463,14 @@ impl RunStore for SqliteStore {
 // ---------------------------------------------------------------------------------------------
 // Opening
 
-fn configure_writer(
-    conn: &Connection,
-    synchronous: Synchronous,
-    shown: &str,
-) -> Result<(), StoreError> {
+fn configure_writer(conn: &Connection, synchronous: Synchronous, shown: &str) -> Result<(), StoreError> {
     let context = || format!("configuring `{shown}`");
-    conn.busy_timeout(BUSY_TIMEOUT)
-        .map_err(|e| backend(context(), e))?;
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(|e| backend(context(), e))?;
     let mode: String = conn
         .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
         .map_err(|e| backend(context(), e))?;
     if !mode.eq_ignore_ascii_case("wal") {
-        return Err(StoreError::Backend(format!(
-            "sqlite: `{shown}` refused WAL mode (it stays in `{mode}` mode)"
-        )));
+        return Err(StoreError::Backend(format!("sqlite: `{shown}` refused WAL mode (it stays in `{mode}` mode)")));
     }
     conn.pragma_update(None, "synchronous", synchronous.pragma())
         .and_then(|()| conn.pragma_update(None, "foreign_keys", true))
@@ -579,10 +494,8 @@ fn migrate(conn: &mut Connection) -> Result<(), MigrateError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let version: i64 = tx.pragma_query_value(None, "user_version", |row| row.get(0))?;
     let known = MIGRATIONS.len();
-    let applied = usize::try_from(version)
-        .ok()
-        .filter(|applied| *applied <= known)
-        .ok_or(MigrateError::TooNew(version))?;
+    let applied =
+        usize::try_from(version).ok().filter(|applied| *applied <= known).ok_or(MigrateError::TooNew(version))?;
     for (index, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
         tx.execute_batch(sql)?;
         tx.pragma_update(None, "user_version", index as i64 + 1)?;
@@ -600,24 +513,14 @@ struct ReadPool {
 }
 
 impl ReadPool {
-    fn with<T>(
-        &self,
-        read: impl FnOnce(&mut Connection) -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
-        let idle = self
-            .idle
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .pop();
+    fn with<T>(&self, read: impl FnOnce(&mut Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let idle = self.idle.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).pop();
         let mut conn = match idle {
             Some(conn) => conn,
             None => self.connect()?,
         };
         let result = read(&mut conn);
-        let mut idle = self
-            .idle
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut idle = self.idle.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if idle.len() < MAX_IDLE_READERS {
             idle.push(conn);
         }
@@ -628,8 +531,7 @@ impl ReadPool {
         let context = || format!("opening a read connection to `{}`", self.path.display());
         // Not `Connection::open`: a reader must not create an empty file where the store's was.
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let conn =
-            Connection::open_with_flags(&self.path, flags).map_err(|e| backend(context(), e))?;
+        let conn = Connection::open_with_flags(&self.path, flags).map_err(|e| backend(context(), e))?;
         conn.busy_timeout(BUSY_TIMEOUT)
             .and_then(|()| conn.pragma_update(None, "query_only", true))
             .map_err(|e| backend(context(), e))?;
@@ -683,17 +585,11 @@ impl RawRun {
             trigger: from_json(&self.trigger, what, "trigger")?,
             payload: from_json(&self.payload, what, "payload")?,
             status: from_enum_text(&self.status, what, "status")?,
-            output: self
-                .output
-                .map(|output| from_json(&output, what, "output"))
-                .transpose()?,
+            output: self.output.map(|output| from_json(&output, what, "output")).transpose()?,
             error: self.error,
             created_at: parse_timestamp(&self.created_at, what, "created_at")?,
             updated_at: parse_timestamp(&self.updated_at, what, "updated_at")?,
-            wake_at: self
-                .wake_at
-                .map(|wake_at| parse_timestamp(&wake_at, what, "wake_at"))
-                .transpose()?,
+            wake_at: self.wake_at.map(|wake_at| parse_timestamp(&wake_at, what, "wake_at")).transpose()?,
             executions: from_integer(self.executions, what, "executions")?,
             steps: Vec::new(),
             id: RunId::from(id),
@@ -741,18 +637,12 @@ impl RawStep {
             kind: from_json::<StepKind>(&self.kind, what, "kind")?,
             status: from_enum_text::<StepStatus>(&self.status, what, "status")?,
             input: from_json(&self.input, what, "input")?,
-            output: self
-                .output
-                .map(|output| from_json(&output, what, "output"))
-                .transpose()?,
+            output: self.output.map(|output| from_json(&output, what, "output")).transpose()?,
             error: self.error,
             output_schema: self.output_schema,
             attempts: from_integer(self.attempts, what, "attempts")?,
             started_at: parse_timestamp(&self.started_at, what, "started_at")?,
-            finished_at: self
-                .finished_at
-                .map(|at| parse_timestamp(&at, what, "finished_at"))
-                .transpose()?,
+            finished_at: self.finished_at.map(|at| parse_timestamp(&at, what, "finished_at")).transpose()?,
             key,
         })
     }
@@ -923,9 +813,7 @@ fn apply_in_savepoint(conn: &Connection, op: Op) -> Result<Written, StoreError> 
     }
     let end = match result {
         Ok(_) => execute(conn, "RELEASE command"),
-        Err(_) => {
-            execute(conn, "ROLLBACK TO command").and_then(|()| execute(conn, "RELEASE command"))
-        }
+        Err(_) => execute(conn, "ROLLBACK TO command").and_then(|()| execute(conn, "RELEASE command")),
     };
     match (result, end) {
         (Ok(_), Err(e)) => Err(backend("releasing a savepoint".to_owned(), e)),
@@ -937,21 +825,11 @@ fn apply(conn: &Connection, op: Op) -> Result<Written, StoreError> {
     match op {
         Op::CreateRun(run) => insert_run(conn, *run)?,
         Op::AcceptDelivery(delivery) => {
-            let DeliveryRow {
-                source,
-                id,
-                received_at,
-                runs,
-                run_ids,
-            } = *delivery;
+            let DeliveryRow { source, id, received_at, runs, run_ids } = *delivery;
             let context = || format!("accepting delivery `{id}` from `{source}`");
             let earlier: Option<String> = conn
                 .prepare_cached("SELECT runs FROM deliveries WHERE source = ?1 AND id = ?2")
-                .and_then(|mut statement| {
-                    statement
-                        .query_row(params![source, id], |row| row.get(0))
-                        .optional()
-                })
+                .and_then(|mut statement| statement.query_row(params![source, id], |row| row.get(0)).optional())
                 .map_err(|e| backend(context(), e))?;
             if let Some(earlier) = earlier {
                 let runs: Vec<RunId> = from_json(&earlier, context, "runs")?;
@@ -960,11 +838,9 @@ fn apply(conn: &Connection, op: Op) -> Result<Written, StoreError> {
             for run in runs {
                 insert_run(conn, run)?;
             }
-            conn.prepare_cached(
-                "INSERT INTO deliveries (source, id, runs, received_at) VALUES (?1, ?2, ?3, ?4)",
-            )
-            .and_then(|mut statement| statement.execute(params![source, id, run_ids, received_at]))
-            .map_err(|e| backend(context(), e))?;
+            conn.prepare_cached("INSERT INTO deliveries (source, id, runs, received_at) VALUES (?1, ?2, ?3, ?4)")
+                .and_then(|mut statement| statement.execute(params![source, id, run_ids, received_at]))
+                .map_err(|e| backend(context(), e))?;
         }
         Op::SaveCursor { key, cursor } => {
             conn.prepare_cached(
@@ -1001,9 +877,7 @@ fn apply(conn: &Connection, op: Op) -> Result<Written, StoreError> {
             // Touching the run checks it exists, and records the change.
             let touched = conn
                 .prepare_cached("UPDATE runs SET updated_at = ?2 WHERE id = ?1")
-                .and_then(|mut statement| {
-                    statement.execute(params![step.run_id, timestamp(&Utc::now())])
-                })
+                .and_then(|mut statement| statement.execute(params![step.run_id, timestamp(&Utc::now())]))
                 .map_err(|e| backend(context(), e))?;
             if touched == 0 {
                 return Err(StoreError::RunNotFound(RunId::from(step.run_id)));
@@ -1037,15 +911,10 @@ fn apply(conn: &Connection, op: Op) -> Result<Written, StoreError> {
             })
             .map_err(|e| backend(context(), e))?;
         }
-        Op::PutSchema {
-            fingerprint,
-            schema,
-        } => {
-            conn.prepare_cached(
-                "INSERT INTO schemas (fingerprint, schema) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
-            )
-            .and_then(|mut statement| statement.execute(params![fingerprint, schema]))
-            .map_err(|e| backend(format!("storing schema `{fingerprint}`"), e))?;
+        Op::PutSchema { fingerprint, schema } => {
+            conn.prepare_cached("INSERT INTO schemas (fingerprint, schema) VALUES (?1, ?2) ON CONFLICT DO NOTHING")
+                .and_then(|mut statement| statement.execute(params![fingerprint, schema]))
+                .map_err(|e| backend(format!("storing schema `{fingerprint}`"), e))?;
         }
         #[cfg(test)]
         Op::Call(call) => return call(conn),
@@ -1063,11 +932,7 @@ fn run_row(run: &Run) -> Result<RunRow, StoreError> {
         trigger: to_json(&run.trigger, what, "trigger")?,
         payload: to_json(&run.payload, what, "payload")?,
         status: run.status.as_str(),
-        output: run
-            .output
-            .as_ref()
-            .map(|output| to_json(output, what, "output"))
-            .transpose()?,
+        output: run.output.as_ref().map(|output| to_json(output, what, "output")).transpose()?,
         error: run.error.clone(),
         created_at: timestamp(&run.created_at),
         updated_at: timestamp(&run.updated_at),
@@ -1121,79 +986,38 @@ fn timestamp(at: &DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Nanos, true)
 }
 
-fn parse_timestamp(
-    text: &str,
-    what: impl Fn() -> String,
-    column: &str,
-) -> Result<DateTime<Utc>, StoreError> {
-    DateTime::parse_from_rfc3339(text)
-        .map(|at| at.with_timezone(&Utc))
-        .map_err(|e| {
-            StoreError::Backend(format!(
-                "sqlite: {}: `{column}` is not an RFC 3339 time ({e}): {text:?}",
-                what()
-            ))
-        })
-}
-
-fn to_json<T: Serialize + ?Sized>(
-    value: &T,
-    what: impl Fn() -> String,
-    column: &str,
-) -> Result<String, StoreError> {
-    serde_json::to_string(value).map_err(|e| {
-        StoreError::Backend(format!(
-            "sqlite: {}: cannot encode `{column}` as JSON: {e}",
-            what()
-        ))
+fn parse_timestamp(text: &str, what: impl Fn() -> String, column: &str) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::parse_from_rfc3339(text).map(|at| at.with_timezone(&Utc)).map_err(|e| {
+        StoreError::Backend(format!("sqlite: {}: `{column}` is not an RFC 3339 time ({e}): {text:?}", what()))
     })
 }
 
-fn from_json<T: DeserializeOwned>(
-    text: &str,
-    what: impl Fn() -> String,
-    column: &str,
-) -> Result<T, StoreError> {
-    serde_json::from_str(text).map_err(|e| {
-        StoreError::Backend(format!(
-            "sqlite: {}: `{column}` holds invalid JSON ({e})",
-            what()
-        ))
-    })
+fn to_json<T: Serialize + ?Sized>(value: &T, what: impl Fn() -> String, column: &str) -> Result<String, StoreError> {
+    serde_json::to_string(value)
+        .map_err(|e| StoreError::Backend(format!("sqlite: {}: cannot encode `{column}` as JSON: {e}", what())))
+}
+
+fn from_json<T: DeserializeOwned>(text: &str, what: impl Fn() -> String, column: &str) -> Result<T, StoreError> {
+    serde_json::from_str(text)
+        .map_err(|e| StoreError::Backend(format!("sqlite: {}: `{column}` holds invalid JSON ({e})", what())))
 }
 
 /// A unit enum variant as its serde name (`"running"`).
-fn enum_text<T: Serialize>(
-    value: &T,
-    what: impl Fn() -> String,
-    column: &str,
-) -> Result<String, StoreError> {
+fn enum_text<T: Serialize>(value: &T, what: impl Fn() -> String, column: &str) -> Result<String, StoreError> {
     match serde_json::to_value(value) {
         Ok(Value::String(text)) => Ok(text),
-        _ => Err(StoreError::Backend(format!(
-            "sqlite: {}: cannot encode `{column}` as text",
-            what()
-        ))),
+        _ => Err(StoreError::Backend(format!("sqlite: {}: cannot encode `{column}` as text", what()))),
     }
 }
 
-fn from_enum_text<T: DeserializeOwned>(
-    text: &str,
-    what: impl Fn() -> String,
-    column: &str,
-) -> Result<T, StoreError> {
-    serde_json::from_value(Value::String(text.to_owned())).map_err(|_| {
-        StoreError::Backend(format!("sqlite: {}: unknown `{column}` {text:?}", what()))
-    })
+fn from_enum_text<T: DeserializeOwned>(text: &str, what: impl Fn() -> String, column: &str) -> Result<T, StoreError> {
+    serde_json::from_value(Value::String(text.to_owned()))
+        .map_err(|_| StoreError::Backend(format!("sqlite: {}: unknown `{column}` {text:?}", what())))
 }
 
 fn from_integer(value: i64, what: impl Fn() -> String, column: &str) -> Result<u32, StoreError> {
-    u32::try_from(value).map_err(|_| {
-        StoreError::Backend(format!(
-            "sqlite: {}: `{column}` is out of range: {value}",
-            what()
-        ))
-    })
+    u32::try_from(value)
+        .map_err(|_| StoreError::Backend(format!("sqlite: {}: `{column}` is out of range: {value}", what())))
 }
 
 #[cfg(test)]
@@ -1205,51 +1029,35 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut conn = Connection::open(dir.path().join("m.db")).unwrap();
         assert!(migrate(&mut conn).is_ok());
-        let version: i64 = conn
-            .pragma_query_value(None, "user_version", |row| row.get(0))
-            .unwrap();
+        let version: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0)).unwrap();
         assert_eq!(version, MIGRATIONS.len() as i64);
         assert!(migrate(&mut conn).is_ok(), "migrating twice is a no-op");
     }
 
     #[test]
     fn timestamps_sort_as_text() {
-        let early = DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
-            .unwrap()
-            .with_timezone(&Utc);
+        let early = DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z").unwrap().with_timezone(&Utc);
         let later = early + chrono::Duration::nanoseconds(1);
         assert!(timestamp(&early) < timestamp(&later));
         assert_eq!(timestamp(&early).len(), timestamp(&later).len());
-        assert_eq!(
-            parse_timestamp(&timestamp(&later), String::new, "t").unwrap(),
-            later
-        );
+        assert_eq!(parse_timestamp(&timestamp(&later), String::new, "t").unwrap(), later);
     }
 
     #[tokio::test(flavor = "multi_thread")]
     async fn options_set_the_pragmas() {
         let dir = tempfile::tempdir().unwrap();
         for (synchronous, expected) in [(Synchronous::Full, 2), (Synchronous::Normal, 1)] {
-            let store =
-                SqliteStore::open_with(dir.path().join("p.db"), SqliteOptions { synchronous })
-                    .unwrap();
+            let store = SqliteStore::open_with(dir.path().join("p.db"), SqliteOptions { synchronous }).unwrap();
             let (level, mode, keys) = store
                 .with_writer(|conn| {
-                    let level: i64 =
-                        conn.pragma_query_value(None, "synchronous", |row| row.get(0))?;
-                    let mode: String =
-                        conn.pragma_query_value(None, "journal_mode", |row| row.get(0))?;
-                    let keys: i64 =
-                        conn.pragma_query_value(None, "foreign_keys", |row| row.get(0))?;
+                    let level: i64 = conn.pragma_query_value(None, "synchronous", |row| row.get(0))?;
+                    let mode: String = conn.pragma_query_value(None, "journal_mode", |row| row.get(0))?;
+                    let keys: i64 = conn.pragma_query_value(None, "foreign_keys", |row| row.get(0))?;
                     Ok((level, mode, keys))
                 })
                 .await
                 .unwrap();
-            assert_eq!(
-                (level, mode.as_str(), keys),
-                (expected, "wal", 1),
-                "{synchronous:?}"
-            );
+            assert_eq!((level, mode.as_str(), keys), (expected, "wal", 1), "{synchronous:?}");
         }
     }
 
@@ -1263,18 +1071,9 @@ mod tests {
         let mut tasks = Vec::new();
         for i in 0..200 {
             let store = Arc::clone(&store);
-            let id = if i % 2 == 0 {
-                run.id.clone()
-            } else {
-                RunId::new()
-            };
+            let id = if i % 2 == 0 { run.id.clone() } else { RunId::new() };
             tasks.push(tokio::spawn(async move {
-                store
-                    .save_step(
-                        &id,
-                        &crate::store::conformance::sample_step(&format!("s{i}")),
-                    )
-                    .await
+                store.save_step(&id, &crate::store::conformance::sample_step(&format!("s{i}"))).await
             }));
         }
         for (i, task) in tasks.into_iter().enumerate() {
@@ -1282,10 +1081,7 @@ mod tests {
             if i % 2 == 0 {
                 result.unwrap();
             } else {
-                assert!(
-                    matches!(result, Err(StoreError::RunNotFound(_))),
-                    "{result:?}"
-                );
+                assert!(matches!(result, Err(StoreError::RunNotFound(_))), "{result:?}");
             }
         }
         assert_eq!(store.run(&run.id).await.unwrap().unwrap().steps.len(), 100);

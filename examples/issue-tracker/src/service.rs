@@ -86,11 +86,7 @@ impl TrackerOptions {
     /// Options for the client `client_id` with `client_secret`, and tokens that live
     /// [`DEFAULT_TOKEN_TTL`].
     pub fn new(client_id: impl Into<String>, client_secret: impl Into<String>) -> Self {
-        Self {
-            client_id: client_id.into(),
-            client_secret: client_secret.into(),
-            token_ttl: DEFAULT_TOKEN_TTL,
-        }
+        Self { client_id: client_id.into(), client_secret: client_secret.into(), token_ttl: DEFAULT_TOKEN_TTL }
     }
 
     /// The same options with access tokens that live `token_ttl`.
@@ -127,21 +123,12 @@ impl TrackerService {
     ///
     /// Fails if the client id or secret is empty, the token lifetime is zero, `addr` cannot be
     /// bound, or it is not called from within a Tokio runtime.
-    pub async fn start_on(
-        addr: SocketAddr,
-        options: TrackerOptions,
-    ) -> io::Result<TrackerServiceHandle> {
+    pub async fn start_on(addr: SocketAddr, options: TrackerOptions) -> io::Result<TrackerServiceHandle> {
         if options.client_id.is_empty() || options.client_secret.is_empty() {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "the client id and secret must not be empty",
-            ));
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "the client id and secret must not be empty"));
         }
         if options.token_ttl.is_zero() {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "the token lifetime must not be zero",
-            ));
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "the token lifetime must not be zero"));
         }
         let runtime = tokio::runtime::Handle::try_current().map_err(io::Error::other)?;
 
@@ -164,20 +151,14 @@ impl TrackerService {
         });
 
         let (stop, stopped) = oneshot::channel::<()>();
-        let server =
-            axum::serve(listener, router(shared.clone())).with_graceful_shutdown(async move {
-                // Either a shutdown request or a dropped handle stops the server.
-                let _ = stopped.await;
-            });
+        let server = axum::serve(listener, router(shared.clone())).with_graceful_shutdown(async move {
+            // Either a shutdown request or a dropped handle stops the server.
+            let _ = stopped.await;
+        });
         let server = runtime.spawn(server.into_future());
         tracing::info!(%addr, "issue tracker listening");
 
-        Ok(TrackerServiceHandle {
-            addr,
-            shared,
-            stop: Some(stop),
-            server: Some(server),
-        })
+        Ok(TrackerServiceHandle { addr, shared, stop: Some(stop), server: Some(server) })
     }
 }
 
@@ -292,16 +273,8 @@ impl TrackerServiceHandle {
             tracing::warn!(status, "not an HTTP status code; injecting 500 instead");
             StatusCode::INTERNAL_SERVER_ERROR
         });
-        let fault = (n > 0).then_some(Fault {
-            remaining: n,
-            status,
-            retry_after,
-        });
-        *self
-            .shared
-            .fault
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = fault;
+        let fault = (n > 0).then_some(Fault { remaining: n, status, retry_after });
+        *self.shared.fault.lock().unwrap_or_else(PoisonError::into_inner) = fault;
     }
 }
 
@@ -346,9 +319,7 @@ impl Shared {
     /// Whether `id` and `secret` are the configured client's, compared in constant time.
     fn client_matches(&self, id: &str, secret: &str) -> bool {
         let id_ok = id.as_bytes().ct_eq(self.options.client_id.as_bytes());
-        let secret_ok = secret
-            .as_bytes()
-            .ct_eq(self.options.client_secret.as_bytes());
+        let secret_ok = secret.as_bytes().ct_eq(self.options.client_secret.as_bytes());
         bool::from(id_ok & secret_ok)
     }
 
@@ -383,18 +354,11 @@ impl Shared {
         let ttl = self.options.token_ttl;
         let mut store = self.store();
         store.access.retain(|_, expires| *expires > now);
-        store
-            .access
-            .insert(access_token.clone(), now.checked_add(ttl).unwrap_or(now));
+        store.access.insert(access_token.clone(), now.checked_add(ttl).unwrap_or(now));
         store.refresh.insert(refresh_token.clone());
         drop(store);
         self.grants.fetch_add(1, Ordering::SeqCst);
-        TokenResponse {
-            access_token,
-            token_type: "Bearer",
-            expires_in: ttl.as_secs(),
-            refresh_token,
-        }
+        TokenResponse { access_token, token_type: "Bearer", expires_in: ttl.as_secs(), refresh_token }
     }
 
     /// Takes one pending injected failure, if any.
@@ -436,11 +400,7 @@ fn router(shared: Arc<Shared>) -> Router {
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(shared.clone(), gate))
         .with_state(shared.clone());
-    Router::new()
-        .route("/oauth/token", post(token))
-        .with_state(shared)
-        .nest("/api", api)
-        .fallback(not_found)
+    Router::new().route("/oauth/token", post(token)).with_state(shared).nest("/api", api).fallback(not_found)
 }
 
 /// Counts every `/api` request, checks its access token, then serves any pending injected
@@ -449,18 +409,15 @@ async fn gate(State(shared): State<Arc<Shared>>, request: Request, next: Next) -
     shared.requests.fetch_add(1, Ordering::SeqCst);
     if !shared.authorized(request.headers()) {
         let mut response = ApiError::new(StatusCode::UNAUTHORIZED, "invalid_token").into_response();
-        response.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            HeaderValue::from_static("Bearer error=\"invalid_token\""),
-        );
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer error=\"invalid_token\""));
         return response;
     }
     if let Some((status, retry_after)) = shared.take_fault() {
         let mut response = ApiError::new(status, "injected failure").into_response();
         if let Some(secs) = retry_after {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         return response;
     }
@@ -476,10 +433,7 @@ struct ApiError {
 
 impl ApiError {
     fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            message: message.into(),
-        }
+        Self { status, message: message.into() }
     }
 
     fn bad_request(message: impl Into<String>) -> Self {
@@ -547,11 +501,7 @@ struct OAuthError {
 
 impl OAuthError {
     fn invalid_request(description: impl Into<String>) -> Self {
-        Self {
-            status: StatusCode::BAD_REQUEST,
-            error: "invalid_request",
-            description: description.into(),
-        }
+        Self { status: StatusCode::BAD_REQUEST, error: "invalid_request", description: description.into() }
     }
 
     fn invalid_client() -> Self {
@@ -565,17 +515,11 @@ impl OAuthError {
 
 impl IntoResponse for OAuthError {
     fn into_response(self) -> Response {
-        let mut response = (
-            self.status,
-            no_store(),
-            Json(json!({ "error": self.error, "error_description": self.description })),
-        )
-            .into_response();
+        let mut response =
+            (self.status, no_store(), Json(json!({ "error": self.error, "error_description": self.description })))
+                .into_response();
         if self.status == StatusCode::UNAUTHORIZED {
-            response.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Basic realm=\"oauth\""),
-            );
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"oauth\""));
         }
         response
     }
@@ -595,8 +539,7 @@ async fn token(
     form: Result<Form<TokenRequest>, FormRejection>,
 ) -> Result<Response, OAuthError> {
     shared.token_requests.fetch_add(1, Ordering::SeqCst);
-    let Form(request) =
-        form.map_err(|rejection| OAuthError::invalid_request(rejection.body_text()))?;
+    let Form(request) = form.map_err(|rejection| OAuthError::invalid_request(rejection.body_text()))?;
     let client = match (&request.client_id, &request.client_secret) {
         (Some(id), Some(secret)) => Some(shared.client_matches(id, secret)),
         (None, None) => None,
@@ -654,9 +597,7 @@ fn valid_title(title: &str) -> Result<String, ApiError> {
         return Err(ApiError::bad_request("title must not be empty"));
     }
     if title.chars().count() > MAX_TITLE_CHARS {
-        return Err(ApiError::bad_request(format!(
-            "title must have at most {MAX_TITLE_CHARS} characters"
-        )));
+        return Err(ApiError::bad_request(format!("title must have at most {MAX_TITLE_CHARS} characters")));
     }
     Ok(title.to_owned())
 }
@@ -672,10 +613,7 @@ async fn create_issue(
         return Err(ApiError::bad_request("labels must not be empty"));
     }
     let mut store = shared.store();
-    let number = store
-        .issues
-        .last_key_value()
-        .map_or(1, |(last, _)| last + 1);
+    let number = store.issues.last_key_value().map_or(1, |(last, _)| last + 1);
     let issue = Issue {
         number,
         title,
@@ -695,10 +633,7 @@ async fn get_issue(
 ) -> Result<Json<Issue>, ApiError> {
     let Path(number) = number?;
     let store = shared.store();
-    let issue = store
-        .issues
-        .get(&number)
-        .ok_or_else(ApiError::issue_not_found)?;
+    let issue = store.issues.get(&number).ok_or_else(ApiError::issue_not_found)?;
     Ok(Json(issue.clone()))
 }
 
@@ -719,10 +654,7 @@ async fn update_issue(
     let Json(patch) = body?;
     let title = patch.title.as_deref().map(valid_title).transpose()?;
     let mut store = shared.store();
-    let issue = store
-        .issues
-        .get_mut(&number)
-        .ok_or_else(ApiError::issue_not_found)?;
+    let issue = store.issues.get_mut(&number).ok_or_else(ApiError::issue_not_found)?;
     if let Some(title) = title {
         issue.title = title;
     }
@@ -789,10 +721,7 @@ async fn list_issues(
 
     let (total, issues) = {
         let store = shared.store();
-        let matching = store
-            .issues
-            .values()
-            .filter(|issue| query.state.matches(issue.state));
+        let matching = store.issues.values().filter(|issue| query.state.matches(issue.state));
         let total = matching.clone().count();
         let skip = (page - 1).saturating_mul(per_page);
         let issues: Vec<Issue> = matching.skip(skip).take(per_page).cloned().collect();

@@ -14,10 +14,7 @@ const CLIENT_SECRET: &str = "s3cr3t-0123456789";
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
 fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .no_proxy()
-        .build()
-        .expect("a reqwest client builds")
+    reqwest::Client::builder().no_proxy().build().expect("a reqwest client builds")
 }
 
 async fn start_with_ttl(ttl: Duration) -> TrackerServiceHandle {
@@ -36,31 +33,16 @@ async fn token_request(
     tracker: &TrackerServiceHandle,
     fields: &[(&str, &str)],
 ) -> reqwest::Result<reqwest::Response> {
-    let body = fields
-        .iter()
-        .map(|(name, value)| format!("{name}={value}"))
-        .collect::<Vec<_>>()
-        .join("&");
-    http.post(tracker.token_url())
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(body)
-        .send()
-        .await
+    let body = fields.iter().map(|(name, value)| format!("{name}={value}")).collect::<Vec<_>>().join("&");
+    http.post(tracker.token_url()).header("content-type", "application/x-www-form-urlencoded").body(body).send().await
 }
 
 /// A token response from the client-credentials grant.
-async fn grant(
-    http: &reqwest::Client,
-    tracker: &TrackerServiceHandle,
-) -> Result<Value, reqwest::Error> {
+async fn grant(http: &reqwest::Client, tracker: &TrackerServiceHandle) -> Result<Value, reqwest::Error> {
     token_request(
         http,
         tracker,
-        &[
-            ("grant_type", "client_credentials"),
-            ("client_id", CLIENT_ID),
-            ("client_secret", CLIENT_SECRET),
-        ],
+        &[("grant_type", "client_credentials"), ("client_id", CLIENT_ID), ("client_secret", CLIENT_SECRET)],
     )
     .await?
     .error_for_status()?
@@ -70,10 +52,7 @@ async fn grant(
 
 async fn access_token(http: &reqwest::Client, tracker: &TrackerServiceHandle) -> String {
     let token = grant(http, tracker).await.expect("a token is granted");
-    token["access_token"]
-        .as_str()
-        .expect("access_token is a string")
-        .to_owned()
+    token["access_token"].as_str().expect("access_token is a string").to_owned()
 }
 
 async fn create_issue(
@@ -82,11 +61,7 @@ async fn create_issue(
     token: &str,
     body: &Value,
 ) -> reqwest::Result<reqwest::Response> {
-    http.post(format!("{}/api/issues", tracker.base_url()))
-        .bearer_auth(token)
-        .json(body)
-        .send()
-        .await
+    http.post(format!("{}/api/issues", tracker.base_url())).bearer_auth(token).json(body).send().await
 }
 
 #[tokio::test]
@@ -97,21 +72,11 @@ async fn client_credentials_grant_issues_bearer_tokens() -> TestResult {
     let response = token_request(
         &http,
         &tracker,
-        &[
-            ("grant_type", "client_credentials"),
-            ("client_id", CLIENT_ID),
-            ("client_secret", CLIENT_SECRET),
-        ],
+        &[("grant_type", "client_credentials"), ("client_id", CLIENT_ID), ("client_secret", CLIENT_SECRET)],
     )
     .await?;
     assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(
-        response
-            .headers()
-            .get("cache-control")
-            .map(|v| v.as_bytes()),
-        Some(&b"no-store"[..])
-    );
+    assert_eq!(response.headers().get("cache-control").map(|v| v.as_bytes()), Some(&b"no-store"[..]));
     let token: Value = response.json().await?;
     assert_eq!(token["token_type"], "Bearer");
     assert_eq!(token["expires_in"], 90);
@@ -135,65 +100,27 @@ async fn token_endpoint_refuses_bad_requests_per_rfc_6749() -> TestResult {
     let http = client();
 
     /// Form fields, the expected status and the expected `error`.
-    type Case = (
-        &'static [(&'static str, &'static str)],
-        StatusCode,
-        &'static str,
-    );
+    type Case = (&'static [(&'static str, &'static str)], StatusCode, &'static str);
     let cases: [Case; 7] = [
         (
-            &[
-                ("grant_type", "client_credentials"),
-                ("client_id", CLIENT_ID),
-                ("client_secret", "wrong"),
-            ],
+            &[("grant_type", "client_credentials"), ("client_id", CLIENT_ID), ("client_secret", "wrong")],
             StatusCode::UNAUTHORIZED,
             "invalid_client",
         ),
         (
-            &[
-                ("grant_type", "client_credentials"),
-                ("client_id", "someone"),
-                ("client_secret", CLIENT_SECRET),
-            ],
+            &[("grant_type", "client_credentials"), ("client_id", "someone"), ("client_secret", CLIENT_SECRET)],
             StatusCode::UNAUTHORIZED,
             "invalid_client",
         ),
+        (&[("grant_type", "client_credentials"), ("client_id", CLIENT_ID)], StatusCode::UNAUTHORIZED, "invalid_client"),
+        (&[("grant_type", "client_credentials")], StatusCode::UNAUTHORIZED, "invalid_client"),
+        (&[("client_id", CLIENT_ID), ("client_secret", CLIENT_SECRET)], StatusCode::BAD_REQUEST, "invalid_request"),
         (
-            &[
-                ("grant_type", "client_credentials"),
-                ("client_id", CLIENT_ID),
-            ],
-            StatusCode::UNAUTHORIZED,
-            "invalid_client",
-        ),
-        (
-            &[("grant_type", "client_credentials")],
-            StatusCode::UNAUTHORIZED,
-            "invalid_client",
-        ),
-        (
-            &[("client_id", CLIENT_ID), ("client_secret", CLIENT_SECRET)],
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-        ),
-        (
-            &[
-                ("grant_type", "password"),
-                ("client_id", CLIENT_ID),
-                ("client_secret", CLIENT_SECRET),
-            ],
+            &[("grant_type", "password"), ("client_id", CLIENT_ID), ("client_secret", CLIENT_SECRET)],
             StatusCode::BAD_REQUEST,
             "unsupported_grant_type",
         ),
-        (
-            &[
-                ("grant_type", "refresh_token"),
-                ("refresh_token", "rt_made_up"),
-            ],
-            StatusCode::BAD_REQUEST,
-            "invalid_grant",
-        ),
+        (&[("grant_type", "refresh_token"), ("refresh_token", "rt_made_up")], StatusCode::BAD_REQUEST, "invalid_grant"),
     ];
     for (fields, status, error) in cases {
         let response = token_request(&http, &tracker, fields).await?;
@@ -230,20 +157,14 @@ async fn api_needs_a_valid_access_token() -> TestResult {
         http.get(&url).bearer_auth("at_made_up"),
         http.get(&url).bearer_auth(refresh),
         http.get(&url).bearer_auth(CLIENT_SECRET),
-        http.get(&url).header(
-            "authorization",
-            format!("Token {}", token["access_token"].as_str().ok_or("token")?),
-        ),
+        http.get(&url).header("authorization", format!("Token {}", token["access_token"].as_str().ok_or("token")?)),
     ];
     let count = refused.len();
     for request in refused {
         let response = request.send().await?;
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
         assert!(response.headers().contains_key("www-authenticate"));
-        assert_eq!(
-            response.json::<Value>().await?,
-            json!({"error": "invalid_token"})
-        );
+        assert_eq!(response.json::<Value>().await?, json!({"error": "invalid_token"}));
     }
     let response = create_issue(&http, &tracker, "at_made_up", &json!({"title": "nope"})).await?;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
@@ -281,21 +202,13 @@ async fn create_read_and_update_issues() -> TestResult {
     let created_at: DateTime<Utc> = first["createdAt"].as_str().ok_or("createdAt")?.parse()?;
     assert!(created_at >= before - chrono::Duration::milliseconds(1) && created_at <= Utc::now());
 
-    let second: Value = create_issue(
-        &http,
-        &tracker,
-        &token,
-        &json!({"title": "Docs", "body": null, "labels": []}),
-    )
-    .await?
-    .json()
-    .await?;
-    assert_eq!(second["number"], 2);
-    assert_eq!(second["body"], Value::Null);
-    let third: Value = create_issue(&http, &tracker, &token, &json!({"title": "Minimal"}))
+    let second: Value = create_issue(&http, &tracker, &token, &json!({"title": "Docs", "body": null, "labels": []}))
         .await?
         .json()
         .await?;
+    assert_eq!(second["number"], 2);
+    assert_eq!(second["body"], Value::Null);
+    let third: Value = create_issue(&http, &tracker, &token, &json!({"title": "Minimal"})).await?.json().await?;
     assert_eq!(third["number"], 3);
     assert_eq!(third["labels"], json!([]));
 
@@ -346,9 +259,7 @@ async fn bad_issue_requests_are_400_and_unknown_issues_404() -> TestResult {
     let tracker = start().await;
     let http = client();
     let token = access_token(&http, &tracker).await;
-    create_issue(&http, &tracker, &token, &json!({"title": "Exists"}))
-        .await?
-        .error_for_status()?;
+    create_issue(&http, &tracker, &token, &json!({"title": "Exists"})).await?.error_for_status()?;
 
     for body in [
         json!({"title": ""}),
@@ -373,28 +284,17 @@ async fn bad_issue_requests_are_400_and_unknown_issues_404() -> TestResult {
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
 
     for patch in [json!({"state": "reopened"}), json!({"title": ""})] {
-        let response = http
-            .patch(format!("{}/api/issues/1", tracker.base_url()))
-            .bearer_auth(&token)
-            .json(&patch)
-            .send()
-            .await?;
+        let response =
+            http.patch(format!("{}/api/issues/1", tracker.base_url())).bearer_auth(&token).json(&patch).send().await?;
         assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{patch}");
     }
     assert_eq!(tracker.issues().len(), 1);
     assert_eq!(tracker.issues()[0].title, "Exists");
     assert_eq!(tracker.issues()[0].state, IssueState::Open);
 
-    let response = http
-        .get(format!("{}/api/issues/99", tracker.base_url()))
-        .bearer_auth(&token)
-        .send()
-        .await?;
+    let response = http.get(format!("{}/api/issues/99", tracker.base_url())).bearer_auth(&token).send().await?;
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
-    assert_eq!(
-        response.json::<Value>().await?,
-        json!({"error": "issue not found"})
-    );
+    assert_eq!(response.json::<Value>().await?, json!({"error": "issue not found"}));
     let response = http
         .patch(format!("{}/api/issues/99", tracker.base_url()))
         .bearer_auth(&token)
@@ -402,17 +302,9 @@ async fn bad_issue_requests_are_400_and_unknown_issues_404() -> TestResult {
         .send()
         .await?;
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
-    let response = http
-        .get(format!("{}/api/issues/one", tracker.base_url()))
-        .bearer_auth(&token)
-        .send()
-        .await?;
+    let response = http.get(format!("{}/api/issues/one", tracker.base_url())).bearer_auth(&token).send().await?;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
-    let response = http
-        .get(format!("{}/api/nothing", tracker.base_url()))
-        .bearer_auth(&token)
-        .send()
-        .await?;
+    let response = http.get(format!("{}/api/nothing", tracker.base_url())).bearer_auth(&token).send().await?;
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
     Ok(())
 }
@@ -434,20 +326,12 @@ fn links(response: &reqwest::Response) -> Vec<(String, String)> {
 }
 
 fn link<'a>(links: &'a [(String, String)], rel: &str) -> Option<&'a str> {
-    links
-        .iter()
-        .find(|(r, _)| r == rel)
-        .map(|(_, target)| target.as_str())
+    links.iter().find(|(r, _)| r == rel).map(|(_, target)| target.as_str())
 }
 
 fn numbers(page: &Value) -> Vec<u64> {
     page.as_array()
-        .map(|issues| {
-            issues
-                .iter()
-                .filter_map(|issue| issue["number"].as_u64())
-                .collect()
-        })
+        .map(|issues| issues.iter().filter_map(|issue| issue["number"].as_u64()).collect())
         .unwrap_or_default()
 }
 
@@ -457,14 +341,7 @@ async fn issues_are_listed_in_pages_with_link_headers() -> TestResult {
     let http = client();
     let token = access_token(&http, &tracker).await;
     for n in 1..=65 {
-        create_issue(
-            &http,
-            &tracker,
-            &token,
-            &json!({"title": format!("Issue {n}")}),
-        )
-        .await?
-        .error_for_status()?;
+        create_issue(&http, &tracker, &token, &json!({"title": format!("Issue {n}")})).await?.error_for_status()?;
     }
     for n in (10..=60).step_by(10) {
         http.patch(format!("{}/api/issues/{n}", tracker.base_url()))
@@ -479,36 +356,14 @@ async fn issues_are_listed_in_pages_with_link_headers() -> TestResult {
     let list = format!("{}/api/issues", tracker.base_url());
 
     // Defaults: open issues, 30 a page.
-    let response = http
-        .get(&list)
-        .bearer_auth(&token)
-        .send()
-        .await?
-        .error_for_status()?;
-    assert_eq!(
-        response
-            .headers()
-            .get("x-total-count")
-            .map(|v| v.as_bytes()),
-        Some(&b"59"[..])
-    );
+    let response = http.get(&list).bearer_auth(&token).send().await?.error_for_status()?;
+    assert_eq!(response.headers().get("x-total-count").map(|v| v.as_bytes()), Some(&b"59"[..]));
     let first_links = links(&response);
     let page: Value = response.json().await?;
     assert_eq!(numbers(&page), open[..30]);
-    assert!(
-        page.as_array()
-            .ok_or("array")?
-            .iter()
-            .all(|issue| issue["state"] == "open")
-    );
-    assert_eq!(
-        link(&first_links, "next"),
-        Some(format!("{list}?state=open&page=2&per_page=30").as_str())
-    );
-    assert_eq!(
-        link(&first_links, "last"),
-        Some(format!("{list}?state=open&page=2&per_page=30").as_str())
-    );
+    assert!(page.as_array().ok_or("array")?.iter().all(|issue| issue["state"] == "open"));
+    assert_eq!(link(&first_links, "next"), Some(format!("{list}?state=open&page=2&per_page=30").as_str()));
+    assert_eq!(link(&first_links, "last"), Some(format!("{list}?state=open&page=2&per_page=30").as_str()));
     assert_eq!(link(&first_links, "prev"), None);
 
     // Following `next` visits every open issue once, in order.
@@ -516,12 +371,7 @@ async fn issues_are_listed_in_pages_with_link_headers() -> TestResult {
     let mut next = Some(format!("{list}?state=open&per_page=7"));
     let mut pages = 0;
     while let Some(url) = next.take() {
-        let response = http
-            .get(&url)
-            .bearer_auth(&token)
-            .send()
-            .await?
-            .error_for_status()?;
+        let response = http.get(&url).bearer_auth(&token).send().await?.error_for_status()?;
         next = link(&links(&response), "next").map(str::to_owned);
         let page: Value = response.json().await?;
         assert!(page.as_array().ok_or("array")?.len() <= 7);
@@ -533,79 +383,30 @@ async fn issues_are_listed_in_pages_with_link_headers() -> TestResult {
     assert_eq!(seen, open);
 
     // The last page has first/prev links and no next one.
-    let response = http
-        .get(&list)
-        .query(&[("page", "9"), ("per_page", "7")])
-        .bearer_auth(&token)
-        .send()
-        .await?;
+    let response = http.get(&list).query(&[("page", "9"), ("per_page", "7")]).bearer_auth(&token).send().await?;
     let last_links = links(&response);
     assert_eq!(link(&last_links, "next"), None);
-    assert_eq!(
-        link(&last_links, "prev"),
-        Some(format!("{list}?state=open&page=8&per_page=7").as_str())
-    );
-    assert_eq!(
-        link(&last_links, "first"),
-        Some(format!("{list}?state=open&page=1&per_page=7").as_str())
-    );
+    assert_eq!(link(&last_links, "prev"), Some(format!("{list}?state=open&page=8&per_page=7").as_str()));
+    assert_eq!(link(&last_links, "first"), Some(format!("{list}?state=open&page=1&per_page=7").as_str()));
     assert_eq!(numbers(&response.json().await?), open[56..]);
 
     // Past the end: an empty page. per_page is capped at 100.
-    let response = http
-        .get(&list)
-        .query(&[("page", "20")])
-        .bearer_auth(&token)
-        .send()
-        .await?;
+    let response = http.get(&list).query(&[("page", "20")]).bearer_auth(&token).send().await?;
     assert_eq!(link(&links(&response), "next"), None);
     assert_eq!(response.json::<Value>().await?, json!([]));
-    let response = http
-        .get(&list)
-        .query(&[("per_page", "1000")])
-        .bearer_auth(&token)
-        .send()
-        .await?;
+    let response = http.get(&list).query(&[("per_page", "1000")]).bearer_auth(&token).send().await?;
     assert!(links(&response).is_empty());
     assert_eq!(numbers(&response.json().await?), open);
 
     // Other states.
-    let closed: Value = http
-        .get(&list)
-        .query(&[("state", "closed")])
-        .bearer_auth(&token)
-        .send()
-        .await?
-        .json()
-        .await?;
+    let closed: Value = http.get(&list).query(&[("state", "closed")]).bearer_auth(&token).send().await?.json().await?;
     assert_eq!(numbers(&closed), vec![10, 20, 30, 40, 50, 60]);
-    let response = http
-        .get(&list)
-        .query(&[("state", "all"), ("per_page", "50")])
-        .bearer_auth(&token)
-        .send()
-        .await?;
-    assert_eq!(
-        link(&links(&response), "next"),
-        Some(format!("{list}?state=all&page=2&per_page=50").as_str())
-    );
-    assert_eq!(
-        numbers(&response.json().await?),
-        (1..=50).collect::<Vec<_>>()
-    );
+    let response = http.get(&list).query(&[("state", "all"), ("per_page", "50")]).bearer_auth(&token).send().await?;
+    assert_eq!(link(&links(&response), "next"), Some(format!("{list}?state=all&page=2&per_page=50").as_str()));
+    assert_eq!(numbers(&response.json().await?), (1..=50).collect::<Vec<_>>());
 
-    for query in [
-        [("state", "bogus")],
-        [("page", "0")],
-        [("per_page", "0")],
-        [("per_page", "many")],
-    ] {
-        let response = http
-            .get(&list)
-            .query(&query)
-            .bearer_auth(&token)
-            .send()
-            .await?;
+    for query in [[("state", "bogus")], [("page", "0")], [("per_page", "0")], [("per_page", "many")]] {
+        let response = http.get(&list).query(&query).bearer_auth(&token).send().await?;
         assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{query:?}");
         assert!(response.json::<Value>().await?["error"].is_string());
     }
@@ -618,30 +419,12 @@ async fn per_page_is_capped_at_100() -> TestResult {
     let http = client();
     let token = access_token(&http, &tracker).await;
     for n in 1..=101 {
-        create_issue(
-            &http,
-            &tracker,
-            &token,
-            &json!({"title": format!("Issue {n}")}),
-        )
-        .await?
-        .error_for_status()?;
+        create_issue(&http, &tracker, &token, &json!({"title": format!("Issue {n}")})).await?.error_for_status()?;
     }
     let list = format!("{}/api/issues", tracker.base_url());
-    let response = http
-        .get(&list)
-        .query(&[("per_page", "1000")])
-        .bearer_auth(&token)
-        .send()
-        .await?;
-    assert_eq!(
-        link(&links(&response), "next"),
-        Some(format!("{list}?state=open&page=2&per_page=100").as_str())
-    );
-    assert_eq!(
-        numbers(&response.json().await?),
-        (1..=100).collect::<Vec<_>>()
-    );
+    let response = http.get(&list).query(&[("per_page", "1000")]).bearer_auth(&token).send().await?;
+    assert_eq!(link(&links(&response), "next"), Some(format!("{list}?state=open&page=2&per_page=100").as_str()));
+    assert_eq!(numbers(&response.json().await?), (1..=100).collect::<Vec<_>>());
     Ok(())
 }
 
@@ -652,25 +435,15 @@ async fn expired_tokens_are_refused_and_refresh_tokens_rotate() -> TestResult {
     let url = format!("{}/api/issues", tracker.base_url());
 
     let token = grant(&http, &tracker).await?;
-    assert_eq!(
-        token["expires_in"], 0,
-        "the lifetime is in whole seconds, rounded down"
-    );
+    assert_eq!(token["expires_in"], 0, "the lifetime is in whole seconds, rounded down");
     let access = token["access_token"].as_str().ok_or("access_token")?;
     let refresh = token["refresh_token"].as_str().ok_or("refresh_token")?;
-    http.get(&url)
-        .bearer_auth(access)
-        .send()
-        .await?
-        .error_for_status()?;
+    http.get(&url).bearer_auth(access).send().await?.error_for_status()?;
 
     tokio::time::sleep(Duration::from_millis(900)).await;
     let response = http.get(&url).bearer_auth(access).send().await?;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(
-        response.json::<Value>().await?,
-        json!({"error": "invalid_token"})
-    );
+    assert_eq!(response.json::<Value>().await?, json!({"error": "invalid_token"}));
 
     // Refreshing with the wrong client secret fails and keeps the refresh token usable.
     let response = token_request(
@@ -686,33 +459,22 @@ async fn expired_tokens_are_refused_and_refresh_tokens_rotate() -> TestResult {
     .await?;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
 
-    let refreshed: Value = token_request(
-        &http,
-        &tracker,
-        &[("grant_type", "refresh_token"), ("refresh_token", refresh)],
-    )
-    .await?
-    .error_for_status()?
-    .json()
-    .await?;
+    let refreshed: Value =
+        token_request(&http, &tracker, &[("grant_type", "refresh_token"), ("refresh_token", refresh)])
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
     assert_eq!(refreshed["token_type"], "Bearer");
     assert_ne!(refreshed["access_token"], token["access_token"]);
     assert_ne!(refreshed["refresh_token"], token["refresh_token"]);
     let new_access = refreshed["access_token"].as_str().ok_or("access_token")?;
-    http.get(&url)
-        .bearer_auth(new_access)
-        .send()
-        .await?
-        .error_for_status()?;
+    http.get(&url).bearer_auth(new_access).send().await?.error_for_status()?;
     assert_eq!(tracker.token_grants(), 2);
 
     // A refresh token is good once.
-    let response = token_request(
-        &http,
-        &tracker,
-        &[("grant_type", "refresh_token"), ("refresh_token", refresh)],
-    )
-    .await?;
+    let response =
+        token_request(&http, &tracker, &[("grant_type", "refresh_token"), ("refresh_token", refresh)]).await?;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     assert_eq!(response.json::<Value>().await?["error"], "invalid_grant");
     // The new one works, with the client's credentials too.
@@ -741,11 +503,7 @@ async fn expire_tokens_invalidates_every_access_token_at_once() -> TestResult {
     let first = access_token(&http, &tracker).await;
     let second = access_token(&http, &tracker).await;
     for token in [&first, &second] {
-        http.get(&url)
-            .bearer_auth(token)
-            .send()
-            .await?
-            .error_for_status()?;
+        http.get(&url).bearer_auth(token).send().await?.error_for_status()?;
     }
     tracker.expire_tokens();
     for token in [&first, &second] {
@@ -753,11 +511,7 @@ async fn expire_tokens_invalidates_every_access_token_at_once() -> TestResult {
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     }
     let third = access_token(&http, &tracker).await;
-    http.get(&url)
-        .bearer_auth(&third)
-        .send()
-        .await?
-        .error_for_status()?;
+    http.get(&url).bearer_auth(&third).send().await?.error_for_status()?;
     Ok(())
 }
 
@@ -773,10 +527,7 @@ async fn injected_failures_come_after_auth_and_before_work() -> TestResult {
     for _ in 0..2 {
         let response = create_issue(&http, &tracker, &token, &json!({"title": "retried"})).await?;
         assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
-        assert_eq!(
-            response.json::<Value>().await?,
-            json!({"error": "injected failure"})
-        );
+        assert_eq!(response.json::<Value>().await?, json!({"error": "injected failure"}));
     }
     assert!(tracker.issues().is_empty());
     let response = create_issue(&http, &tracker, &token, &json!({"title": "retried"})).await?;
@@ -784,30 +535,15 @@ async fn injected_failures_come_after_auth_and_before_work() -> TestResult {
     assert_eq!(tracker.issues().len(), 1);
 
     tracker.fail_next_with_retry_after(1, 429, 3);
-    let response = http
-        .get(format!("{}/api/issues/1", tracker.base_url()))
-        .bearer_auth(&token)
-        .send()
-        .await?;
+    let response = http.get(format!("{}/api/issues/1", tracker.base_url())).bearer_auth(&token).send().await?;
     assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
-    assert_eq!(
-        response.headers().get("retry-after").map(|v| v.as_bytes()),
-        Some(&b"3"[..])
-    );
+    assert_eq!(response.headers().get("retry-after").map(|v| v.as_bytes()), Some(&b"3"[..]));
     // The token endpoint is not affected by injected failures.
     tracker.fail_next(1, 500);
     grant(&http, &tracker).await?;
-    let response = http
-        .get(format!("{}/api/issues/1", tracker.base_url()))
-        .bearer_auth(&token)
-        .send()
-        .await?;
+    let response = http.get(format!("{}/api/issues/1", tracker.base_url())).bearer_auth(&token).send().await?;
     assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
-    let response = http
-        .get(format!("{}/api/issues/1", tracker.base_url()))
-        .bearer_auth(&token)
-        .send()
-        .await?;
+    let response = http.get(format!("{}/api/issues/1", tracker.base_url())).bearer_auth(&token).send().await?;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(tracker.request_count(), 7);
     Ok(())
@@ -820,14 +556,8 @@ async fn bad_options_are_refused() {
         TrackerOptions::new(CLIENT_ID, ""),
         TrackerOptions::new(CLIENT_ID, CLIENT_SECRET).with_token_ttl(Duration::ZERO),
     ] {
-        let error = TrackerService::start_with(options.clone())
-            .await
-            .expect_err("bad options are refused");
-        assert_eq!(
-            error.kind(),
-            std::io::ErrorKind::InvalidInput,
-            "{options:?}"
-        );
+        let error = TrackerService::start_with(options.clone()).await.expect_err("bad options are refused");
+        assert_eq!(error.kind(), std::io::ErrorKind::InvalidInput, "{options:?}");
     }
     let debug = format!("{:?}", TrackerOptions::new(CLIENT_ID, CLIENT_SECRET));
     assert!(!debug.contains(CLIENT_SECRET));
@@ -837,10 +567,7 @@ async fn bad_options_are_refused() {
 async fn shutdown_and_drop_stop_the_server() -> TestResult {
     let tracker = start().await;
     assert!(tracker.addr().ip().is_loopback());
-    assert_eq!(
-        tracker.base_url(),
-        format!("http://127.0.0.1:{}", tracker.addr().port())
-    );
+    assert_eq!(tracker.base_url(), format!("http://127.0.0.1:{}", tracker.addr().port()));
     let url = tracker.token_url();
     grant(&client(), &tracker).await?;
     tracker.shutdown().await?;

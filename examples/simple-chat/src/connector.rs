@@ -11,6 +11,8 @@ pub struct SimpleChatConfig {
     pub api_key: Secret,
     /// Where the Simple Chat API lives.
     pub base_url: String,
+    /// The secret the service signs webhook deliveries with (`X-Chat-Signature`).
+    pub webhook_secret: Secret,
 }
 
 /// Input of `sendMessage`.
@@ -81,6 +83,15 @@ struct PostedMessage {
     timestamp: DateTime<Utc>,
 }
 
+/// The sender the service gives messages posted through its API.
+const API_SENDER: &str = "api";
+
+/// What the service answers to a webhook subscription.
+#[derive(Deserialize)]
+struct Subscribed {
+    id: String,
+}
+
 /// What the service answers about a channel.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -94,18 +105,13 @@ struct ChannelResponse {
 #[connector(id = "simple-chat", name = "Simple Chat Service", version = "1.0.0", config = SimpleChatConfig)]
 impl SimpleChat {
     /// Posts a message to a channel.
-    #[action(
-        id = "sendMessage",
-        name = "Send Message",
-        retry(max_attempts = 5, min_delay = "250ms")
-    )]
+    #[action(id = "sendMessage", name = "Send Message", retry(max_attempts = 5, min_delay = "250ms"))]
     pub async fn send_message(
         ctx: &ActionContext<SimpleChatConfig>,
         input: SendMessage,
     ) -> Result<SentMessage, ActionError> {
         let config = ctx.config();
-        ctx.logger()
-            .info(format!("sending a message to #{}", input.channel));
+        ctx.logger().info(format!("sending a message to #{}", input.channel));
         let posted: PostedMessage = ctx
             .http()
             .post(format!("{}/v1/messages", config.base_url))
@@ -113,11 +119,7 @@ impl SimpleChat {
             .json(&input)
             .send_json()
             .await?;
-        Ok(SentMessage {
-            message_id: posted.message_id,
-            channel: posted.channel,
-            timestamp: posted.timestamp,
-        })
+        Ok(SentMessage { message_id: posted.message_id, channel: posted.channel, timestamp: posted.timestamp })
     }
 
     /// Reads a channel's name, member count and topic.
@@ -127,14 +129,10 @@ impl SimpleChat {
         input: GetChannelInfo,
     ) -> Result<ChannelInfo, ActionError> {
         let config = ctx.config();
-        ctx.logger()
-            .info(format!("fetching info for channel {}", input.channel_id));
+        ctx.logger().info(format!("fetching info for channel {}", input.channel_id));
         let response = ctx
             .http()
-            .get(format!(
-                "{}/v1/channels/{}",
-                config.base_url, input.channel_id
-            ))
+            .get(format!("{}/v1/channels/{}", config.base_url, input.channel_id))
             .bearer_auth(&config.api_key)
             .send_json::<ChannelResponse>()
             .await;
@@ -156,16 +154,50 @@ impl SimpleChat {
         }
     }
 
-    /// A message was posted in a channel. Messages with no text are ignored.
-    #[trigger(id = "message.received", name = "Message Received")]
+    /// A member posted a message in a channel. Messages with no text, and messages posted
+    /// through the API (by connectors, this one included), are ignored.
+    #[trigger(
+        id = "message.received",
+        name = "Message Received",
+        webhook(
+            hmac_sha256(header = "X-Chat-Signature", prefix = "sha256=", secret = webhook_secret, delivery_id = "X-Chat-Delivery"),
+            subscribe = Self::subscribe_messages,
+            unsubscribe = Self::unsubscribe_messages,
+        )
+    )]
     pub async fn message_received(
         ctx: &TriggerContext<SimpleChatConfig>,
         payload: MessageReceived,
     ) -> Result<Option<MessageReceived>, ActionError> {
-        ctx.logger().info(format!(
-            "received a message from {} in #{}",
-            payload.sender, payload.channel
-        ));
-        Ok((!payload.text.trim().is_empty()).then_some(payload))
+        // Without this a job that answers messages would answer its own answers, forever.
+        if payload.sender == API_SENDER || payload.text.trim().is_empty() {
+            return Ok(None);
+        }
+        ctx.logger().info(format!("received a message from {} in #{}", payload.sender, payload.channel));
+        Ok(Some(payload))
+    }
+
+    /// Subscribes `url` to new messages; returns the subscription's id.
+    pub async fn subscribe_messages(
+        ctx: &TriggerContext<SimpleChatConfig>,
+        url: String,
+    ) -> Result<String, ActionError> {
+        let config = ctx.config();
+        let body = serde_json::json!({ "url": url, "secret": config.webhook_secret.expose() });
+        let subscribed: Subscribed = ctx
+            .http()
+            .post(format!("{}/v1/webhooks", config.base_url))
+            .bearer_auth(&config.api_key)
+            .json(&body)
+            .send_json()
+            .await?;
+        Ok(subscribed.id)
+    }
+
+    /// Removes a subscription made by [`SimpleChat::subscribe_messages`].
+    pub async fn unsubscribe_messages(ctx: &TriggerContext<SimpleChatConfig>, id: String) -> Result<(), ActionError> {
+        let config = ctx.config();
+        ctx.http().delete(format!("{}/v1/webhooks/{id}", config.base_url)).bearer_auth(&config.api_key).send().await?;
+        Ok(())
     }
 }

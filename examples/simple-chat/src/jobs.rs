@@ -47,22 +47,10 @@ pub async fn send_chat_message(
 ) -> Result<MessageProcessed, JobError> {
     let sent = io
         .chat
-        .send_message(
-            "send-message-action",
-            SendMessage {
-                channel: payload.channel,
-                message: payload.message,
-            },
-        )
+        .send_message("send-message-action", SendMessage { channel: payload.channel, message: payload.message })
         .await?;
-    io.logger().info(format!(
-        "Message sent successfully! Message ID: {}",
-        sent.message_id
-    ));
-    Ok(MessageProcessed {
-        status: "message_processed".into(),
-        message_id: sent.message_id,
-    })
+    io.logger().info(format!("Message sent successfully! Message ID: {}", sent.message_id));
+    Ok(MessageProcessed { status: "message_processed".into(), message_id: sent.message_id })
 }
 
 /// Looks a channel up and logs what it finds.
@@ -79,12 +67,7 @@ pub async fn get_chat_channel_info(
 ) -> Result<ChannelInfo, JobError> {
     let info = io
         .chat
-        .get_channel_info(
-            "get-channel-info-step",
-            GetChannelInfo {
-                channel_id: payload.channel_id.clone(),
-            },
-        )
+        .get_channel_info("get-channel-info-step", GetChannelInfo { channel_id: payload.channel_id.clone() })
         .await?;
     if info.found {
         io.logger().info(format!("Channel Name: {}", info.name));
@@ -93,8 +76,7 @@ pub async fn get_chat_channel_info(
             io.logger().info(format!("Topic: {topic}"));
         }
     } else {
-        io.logger()
-            .warn(format!("Channel with ID {} not found.", payload.channel_id));
+        io.logger().warn(format!("Channel with ID {} not found.", payload.channel_id));
     }
     Ok(info)
 }
@@ -107,32 +89,10 @@ pub async fn get_chat_channel_info(
     trigger = SimpleChat::message_received,
     integrations(chat = SimpleChat)
 )]
-pub async fn acknowledge_message(
-    payload: MessageReceived,
-    io: AcknowledgeMessageIo<'_>,
-) -> Result<String, JobError> {
-    let info = io
-        .chat
-        .get_channel_info(
-            "channel",
-            GetChannelInfo {
-                channel_id: payload.channel.clone(),
-            },
-        )
-        .await?;
-    let reply = format!(
-        "{} said \"{}\" to {} members",
-        payload.sender, payload.text, info.member_count
-    );
-    let sent = io
-        .chat
-        .send_message(
-            "acknowledge",
-            SendMessage {
-                channel: payload.channel,
-                message: reply.clone(),
-            },
-        )
-        .await?;
+pub async fn acknowledge_message(payload: MessageReceived, io: AcknowledgeMessageIo<'_>) -> Result<String, JobError> {
+    let info = io.chat.get_channel_info("channel", GetChannelInfo { channel_id: payload.channel.clone() }).await?;
+    let reply = format!("{} said \"{}\" to {} members", payload.sender, payload.text, info.member_count);
+    let sent =
+        io.chat.send_message("acknowledge", SendMessage { channel: payload.channel, message: reply.clone() }).await?;
     Ok(sent.message_id)
 }

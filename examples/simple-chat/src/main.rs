@@ -4,12 +4,11 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use chrono::Utc;
 use clap::{Args, Parser, Subcommand};
+use connector_runtime::server::{self, ServerConfig};
 use connector_runtime::store::{RunFilter, RunStore, SqliteStore};
 use connector_runtime::{Engine, Run, RunId, RunStatus, Secret};
 use simple_chat::SimpleChatConfig;
-use simple_chat::connector::{MessageReceived, SimpleChat};
 use simple_chat::jobs::{GetChannelInfoEvent, SendMessageEvent};
 use simple_chat::service::{ChatService, ChatServiceHandle};
 
@@ -38,6 +37,12 @@ enum Command {
     Resume {
         /// The run's id.
         id: String,
+    },
+    /// Serve webhooks and the API (with the chat service beside it) until Ctrl-C.
+    Serve {
+        /// The port to listen on, on 127.0.0.1.
+        #[arg(long, default_value_t = server::DEFAULT_PORT)]
+        port: u16,
     },
 }
 
@@ -90,6 +95,7 @@ async fn main() -> ExitCode {
         Command::Manifest => print_manifest(),
         Command::Runs(args) => runs(db, args).await,
         Command::Resume { id } => resume(db, id).await,
+        Command::Serve { port } => serve(db, port).await,
     };
     match result {
         Ok(code) => code,
@@ -101,26 +107,19 @@ async fn main() -> ExitCode {
 }
 
 fn default_db() -> PathBuf {
-    std::env::var_os("CONNECTOR_RUNTIME_DB").map_or_else(
-        || PathBuf::from(connector_runtime::DEFAULT_DB_PATH),
-        PathBuf::from,
-    )
+    std::env::var_os("CONNECTOR_RUNTIME_DB")
+        .map_or_else(|| PathBuf::from(connector_runtime::DEFAULT_DB_PATH), PathBuf::from)
 }
 
 fn init_logs() {
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
         .init();
 }
 
 fn print_manifest() -> Result<ExitCode, AnyError> {
-    say!(
-        "{}",
-        serde_json::to_string_pretty(&simple_chat::manifest())?
-    );
+    say!("{}", serde_json::to_string_pretty(&simple_chat::manifest())?);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -133,6 +132,7 @@ async fn start(db: PathBuf) -> Result<(ChatServiceHandle, Engine), AnyError> {
     let config = SimpleChatConfig {
         api_key: Secret::new(api_key),
         base_url: service.base_url(),
+        webhook_secret: Secret::new(format!("whsec-{}", uuid::Uuid::new_v4())),
     };
     let engine = simple_chat::engine(config).sqlite(db).build()?;
     Ok((service, engine))
@@ -145,63 +145,72 @@ async fn demo(db: PathBuf) -> Result<ExitCode, AnyError> {
     let mut runs = Vec::new();
     say!("\n== event manual.send.message (the service fails the first two tries with 503)");
     service.fail_next(2, 503);
-    runs.extend(
-        engine
-            .send(SendMessageEvent {
-                channel: "general".into(),
-                message: "Hello from Rust!".into(),
-            })
-            .await?,
-    );
+    runs.extend(engine.send(SendMessageEvent { channel: "general".into(), message: "Hello from Rust!".into() }).await?);
     say!("\n== event manual.get.channel.info (dev-team, then an unknown channel)");
-    runs.extend(
-        engine
-            .send(GetChannelInfoEvent {
-                channel_id: "dev-team".into(),
-            })
-            .await?,
-    );
-    runs.extend(
-        engine
-            .send(GetChannelInfoEvent {
-                channel_id: "random".into(),
-            })
-            .await?,
-    );
+    runs.extend(engine.send(GetChannelInfoEvent { channel_id: "dev-team".into() }).await?);
+    runs.extend(engine.send(GetChannelInfoEvent { channel_id: "random".into() }).await?);
 
-    say!("\n== trigger simple-chat/message.received");
-    let received = MessageReceived {
-        channel: "general".into(),
-        sender: "ada".into(),
-        text: "Is the build green?".into(),
-        timestamp: Utc::now(),
-    };
-    let ids = engine
-        .deliver(SimpleChat::MESSAGE_RECEIVED, received)
-        .await?;
-    runs.extend(engine.wait_all(&ids).await?);
+    say!("\n== trigger simple-chat/message.received: a member posts, the service calls our webhook");
+    let local = ServerConfig { bind: std::net::SocketAddr::from(([127, 0, 0, 1], 0)), ..ServerConfig::default() };
+    let server = server::start(engine.clone(), local).await?;
+    say!("webhook server listening on {} (the trigger registered its webhook with the service)", server.url());
+    service.receive_message("general", "ada", "Is the build green?")?;
+    runs.push(wait_for_job(&engine, "acknowledge-message").await?);
+    server.shutdown().await?;
 
     say!("");
     for run in &runs {
         print_run(run);
     }
-    say!(
-        "\nThe chat service stored {} message(s).",
-        service.posted_messages().len()
-    );
+    say!("\nThe chat service stored {} message(s).", service.posted_messages().len());
 
-    let failed = runs
-        .iter()
-        .filter(|run| run.status != RunStatus::Succeeded)
-        .count();
+    let failed = runs.iter().filter(|run| run.status != RunStatus::Succeeded).count();
     if failed > 0 {
         say!("{failed} run(s) failed");
         return Ok(ExitCode::FAILURE);
     }
+    say!("All {} runs succeeded. List them with `cargo run -p simple-chat -- runs`.", runs.len());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Waits (up to 10 s) for the first finished run of `job`.
+async fn wait_for_job(engine: &Engine, job: &str) -> Result<Run, AnyError> {
+    let filter = RunFilter { job_id: Some(job.to_owned()), ..RunFilter::default() };
+    for _ in 0..200 {
+        let runs = engine.runs(&filter).await?;
+        if let Some(run) = runs.iter().find(|run| run.status.is_finished()) {
+            return Ok(engine.wait(&run.id).await?);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    Err(format!("no run of `{job}` finished within 10 s").into())
+}
+
+async fn serve(db: PathBuf, port: u16) -> Result<ExitCode, AnyError> {
+    init_logs();
+    let (_service, engine) = start(db).await?;
+    let resumed = engine.recover().await?;
+    if !resumed.is_empty() {
+        say!("resumed {} unfinished run(s)", resumed.len());
+    }
+    let api_key =
+        std::env::var("SIMPLE_CHAT_SERVER_API_KEY").unwrap_or_else(|_| format!("key-{}", uuid::Uuid::new_v4()));
+    let config = ServerConfig {
+        bind: std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+        api_key: Some(Secret::new(api_key.clone())),
+        ..ServerConfig::default()
+    };
+    say!("serving on http://127.0.0.1:{port} (API key from SIMPLE_CHAT_SERVER_API_KEY, or this one: {api_key})");
+    say!("  curl -s -H 'Authorization: Bearer {api_key}' -H 'Content-Type: application/json' \\");
     say!(
-        "All {} runs succeeded. List them with `cargo run -p simple-chat -- runs`.",
-        runs.len()
+        "       -d '{{\"name\":\"manual.send.message\",\"payload\":{{\"channel\":\"general\",\"message\":\"hi\"}}}}' \\"
     );
+    say!("       http://127.0.0.1:{port}/api/events");
+    say!("  curl -s -H 'Authorization: Bearer {api_key}' http://127.0.0.1:{port}/api/runs");
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    server::serve(engine, config, shutdown).await?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -215,31 +224,22 @@ async fn runs(db: PathBuf, args: RunsArgs) -> Result<ExitCode, AnyError> {
         say!("{}", serde_json::to_string_pretty(&run)?);
         return Ok(ExitCode::SUCCESS);
     }
-    let statuses = match args.status.as_deref() {
-        Some(status) => {
-            vec![serde_json::from_value::<RunStatus>(serde_json::json!(status)).map_err(|_| {
-            format!("unknown status `{status}`: use queued, running, waiting, succeeded or failed")
-        })?]
-        }
-        None => Vec::new(),
-    };
-    let filter = RunFilter {
-        job_id: args.job,
-        statuses,
-        limit: Some(args.limit),
-    };
+    let statuses =
+        match args.status.as_deref() {
+            Some(status) => {
+                vec![serde_json::from_value::<RunStatus>(serde_json::json!(status)).map_err(|_| {
+                    format!("unknown status `{status}`: use queued, running, waiting, succeeded or failed")
+                })?]
+            }
+            None => Vec::new(),
+        };
+    let filter = RunFilter { job_id: args.job, statuses, limit: Some(args.limit) };
     let runs = store.list_runs(&filter).await?;
     if runs.is_empty() {
         say!("no runs in {}", db.display());
     }
     for run in runs {
-        say!(
-            "{}  {:<10} {:<24} {}",
-            run.id,
-            run.status,
-            run.job_id,
-            run.created_at.format("%Y-%m-%d %H:%M:%S")
-        );
+        say!("{}  {:<10} {:<24} {}", run.id, run.status, run.job_id, run.created_at.format("%Y-%m-%d %H:%M:%S"));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -250,11 +250,7 @@ async fn resume(db: PathBuf, id: String) -> Result<ExitCode, AnyError> {
     let id = engine.resume(&RunId::from(id)).await?;
     let run = engine.wait(&id).await?;
     print_run(&run);
-    Ok(if run.status == RunStatus::Succeeded {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    Ok(if run.status == RunStatus::Succeeded { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
 fn print_run(run: &Run) {
@@ -265,10 +261,7 @@ fn print_run(run: &Run) {
             step.key,
             format!("{:?}", step.status).to_lowercase(),
             step.attempts,
-            step.output
-                .as_ref()
-                .map(|o| o.to_string())
-                .unwrap_or_else(|| "-".into()),
+            step.output.as_ref().map(|o| o.to_string()).unwrap_or_else(|| "-".into()),
         );
         if let Some(error) = &step.error {
             say!("    last error: {error}");

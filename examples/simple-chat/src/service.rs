@@ -82,23 +82,13 @@ impl ChatService {
     ///
     /// Fails if `api_key` is empty, if `addr` cannot be bound, or if it is not called from
     /// within a Tokio runtime.
-    pub async fn start_on(
-        addr: SocketAddr,
-        api_key: impl Into<String>,
-    ) -> io::Result<ChatServiceHandle> {
+    pub async fn start_on(addr: SocketAddr, api_key: impl Into<String>) -> io::Result<ChatServiceHandle> {
         let api_key = api_key.into();
         if api_key.is_empty() {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "the API key must not be empty",
-            ));
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "the API key must not be empty"));
         }
         let runtime = tokio::runtime::Handle::try_current().map_err(io::Error::other)?;
-        let http = reqwest::Client::builder()
-            .timeout(DELIVERY_TIMEOUT)
-            .no_proxy()
-            .build()
-            .map_err(io::Error::other)?;
+        let http = reqwest::Client::builder().timeout(DELIVERY_TIMEOUT).no_proxy().build().map_err(io::Error::other)?;
 
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
@@ -122,20 +112,14 @@ impl ChatService {
         });
 
         let (stop, stopped) = oneshot::channel::<()>();
-        let server =
-            axum::serve(listener, router(shared.clone())).with_graceful_shutdown(async move {
-                // Either a shutdown request or a dropped handle stops the server.
-                let _ = stopped.await;
-            });
+        let server = axum::serve(listener, router(shared.clone())).with_graceful_shutdown(async move {
+            // Either a shutdown request or a dropped handle stops the server.
+            let _ = stopped.await;
+        });
         let server = runtime.spawn(server.into_future());
         tracing::info!(%addr, "Simple Chat service listening");
 
-        Ok(ChatServiceHandle {
-            addr,
-            shared,
-            stop: Some(stop),
-            server: Some(server),
-        })
+        Ok(ChatServiceHandle { addr, shared, stop: Some(stop), server: Some(server) })
     }
 }
 
@@ -241,19 +225,13 @@ impl ChatServiceHandle {
 
     /// Stores a message as if the member `sender` had posted it in `channel` from a chat client,
     /// and delivers it to the subscribed webhooks like any other message.
-    pub fn receive_message(
-        &self,
-        channel: &str,
-        sender: &str,
-        text: &str,
-    ) -> Result<PostedMessage, ChatError> {
+    pub fn receive_message(&self, channel: &str, sender: &str, text: &str) -> Result<PostedMessage, ChatError> {
         if text.trim().is_empty() {
             return Err(ChatError::EmptyMessage);
         }
         let mut store = self.shared.store();
-        let message = store
-            .append(channel, sender, text)
-            .ok_or_else(|| ChatError::UnknownChannel(channel.to_owned()))?;
+        let message =
+            store.append(channel, sender, text).ok_or_else(|| ChatError::UnknownChannel(channel.to_owned()))?;
         self.shared.enqueue_deliveries(&store, &message);
         Ok(message)
     }
@@ -275,16 +253,8 @@ impl ChatServiceHandle {
             tracing::warn!(status, "not an HTTP status code; injecting 500 instead");
             StatusCode::INTERNAL_SERVER_ERROR
         });
-        let fault = (n > 0).then_some(Fault {
-            remaining: n,
-            status,
-            retry_after,
-        });
-        *self
-            .shared
-            .fault
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = fault;
+        let fault = (n > 0).then_some(Fault { remaining: n, status, retry_after });
+        *self.shared.fault.lock().unwrap_or_else(PoisonError::into_inner) = fault;
     }
 }
 
@@ -315,9 +285,7 @@ struct Shared {
 impl fmt::Debug for Shared {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Never show the API key.
-        f.debug_struct("Shared")
-            .field("requests", &self.requests)
-            .finish_non_exhaustive()
+        f.debug_struct("Shared").field("requests", &self.requests).finish_non_exhaustive()
     }
 }
 
@@ -437,18 +405,8 @@ impl Store {
             messages: Vec::new(),
         };
         let channels = HashMap::from([
-            (
-                "general".to_owned(),
-                channel("General Chat", 123, "Discussions about everything!"),
-            ),
-            (
-                "dev-team".to_owned(),
-                channel(
-                    "Development Team",
-                    15,
-                    "Daily standups and coding questions.",
-                ),
-            ),
+            ("general".to_owned(), channel("General Chat", 123, "Discussions about everything!")),
+            ("dev-team".to_owned(), channel("Development Team", 15, "Daily standups and coding questions.")),
         ]);
         Self {
             channels,
@@ -494,31 +452,19 @@ fn router(shared: Arc<Shared>) -> Router {
 /// Counts every `/v1` request, checks its API key, then serves any pending injected failure.
 async fn gate(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
     shared.requests.fetch_add(1, Ordering::SeqCst);
-    if let Some(key) = request
-        .headers()
-        .get(IDEMPOTENCY_KEY_HEADER)
-        .and_then(|value| value.to_str().ok())
-    {
-        let mut counts = shared
-            .keyed_requests
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+    if let Some(key) = request.headers().get(IDEMPOTENCY_KEY_HEADER).and_then(|value| value.to_str().ok()) {
+        let mut counts = shared.keyed_requests.lock().unwrap_or_else(PoisonError::into_inner);
         *counts.entry(key.trim().to_owned()).or_default() += 1;
     }
     if !shared.authorized(request.headers()) {
-        let mut response =
-            ApiError::new(StatusCode::UNAUTHORIZED, "invalid API key").into_response();
-        response
-            .headers_mut()
-            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        let mut response = ApiError::new(StatusCode::UNAUTHORIZED, "invalid API key").into_response();
+        response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         return response;
     }
     if let Some((status, retry_after)) = shared.take_fault() {
         let mut response = ApiError::new(status, "injected failure").into_response();
         if let Some(secs) = retry_after {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         return response;
     }
@@ -534,10 +480,7 @@ struct ApiError {
 
 impl ApiError {
     fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            message: message.into(),
-        }
+        Self { status, message: message.into() }
     }
 
     fn bad_request(message: impl Into<String>) -> Self {
@@ -604,10 +547,8 @@ async fn post_message(
     let key = match headers.get(IDEMPOTENCY_KEY_HEADER) {
         None => None,
         Some(value) => {
-            let key = value
-                .to_str()
-                .map_err(|_| ApiError::bad_request("Idempotency-Key must be visible ASCII"))?
-                .trim();
+            let key =
+                value.to_str().map_err(|_| ApiError::bad_request("Idempotency-Key must be visible ASCII"))?.trim();
             if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY_LEN {
                 return Err(ApiError::bad_request(format!(
                     "Idempotency-Key must have 1 to {MAX_IDEMPOTENCY_KEY_LEN} characters"
@@ -632,28 +573,17 @@ async fn post_message(
                 "Idempotency-Key was already used with a different request",
             ));
         }
-        let mut response = (
-            StatusCode::CREATED,
-            Json(MessageCreated::from(&earlier.stored)),
-        )
-            .into_response();
-        response
-            .headers_mut()
-            .insert("idempotent-replayed", HeaderValue::from_static("true"));
+        let mut response = (StatusCode::CREATED, Json(MessageCreated::from(&earlier.stored))).into_response();
+        response.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
         return Ok(response);
     }
     let stored = store
         .append(&input.channel, API_SENDER, &input.message)
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "channel not found"))?;
     if let Some(key) = key {
-        store.idempotent.insert(
-            key,
-            IdempotentPost {
-                channel: input.channel,
-                message: input.message,
-                stored: stored.clone(),
-            },
-        );
+        store
+            .idempotent
+            .insert(key, IdempotentPost { channel: input.channel, message: input.message, stored: stored.clone() });
     }
     shared.enqueue_deliveries(&store, &stored);
     drop(store);
@@ -669,10 +599,8 @@ async fn get_channel(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let Path(channel_id) = channel_id?;
     let store = shared.store();
-    let channel = store
-        .channels
-        .get(&channel_id)
-        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "channel not found"))?;
+    let channel =
+        store.channels.get(&channel_id).ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "channel not found"))?;
     Ok(Json(json!({
         "channelId": channel_id,
         "name": channel.name,
@@ -688,10 +616,8 @@ async fn list_messages(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let Path(channel_id) = channel_id?;
     let store = shared.store();
-    let channel = store
-        .channels
-        .get(&channel_id)
-        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "channel not found"))?;
+    let channel =
+        store.channels.get(&channel_id).ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "channel not found"))?;
     Ok(Json(json!({ "messages": channel.messages })))
 }
 
@@ -718,13 +644,7 @@ async fn subscribe(
     let mut store = shared.store();
     let id = format!("wh_{}", store.next_webhook);
     store.next_webhook += 1;
-    store.webhooks.insert(
-        id.clone(),
-        Webhook {
-            url,
-            secret: input.secret,
-        },
-    );
+    store.webhooks.insert(id.clone(), Webhook { url, secret: input.secret });
     Ok((StatusCode::CREATED, Json(json!({ "id": id }))))
 }
 
@@ -765,10 +685,7 @@ async fn deliver_webhooks(http: reqwest::Client, mut queue: mpsc::UnboundedRecei
         let result = http
             .post(delivery.url.clone())
             .header(header::CONTENT_TYPE, "application/json")
-            .header(
-                SIGNATURE_HEADER,
-                signature(&delivery.secret, &delivery.body),
-            )
+            .header(SIGNATURE_HEADER, signature(&delivery.secret, &delivery.body))
             .header(DELIVERY_HEADER, &delivery_id)
             .body(delivery.body)
             .send()

@@ -22,16 +22,11 @@ const KEY: &str = "test-key-0123456789";
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
 fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .no_proxy()
-        .build()
-        .expect("a reqwest client builds")
+    reqwest::Client::builder().no_proxy().build().expect("a reqwest client builds")
 }
 
 async fn start() -> ChatServiceHandle {
-    ChatService::start(KEY)
-        .await
-        .expect("the chat service starts")
+    ChatService::start(KEY).await.expect("the chat service starts")
 }
 
 /// `POST /v1/messages` with the right key and an optional idempotency key.
@@ -41,10 +36,7 @@ async fn post_message(
     body: &Value,
     idempotency_key: Option<&str>,
 ) -> reqwest::Result<reqwest::Response> {
-    let mut request = http
-        .post(format!("{}/v1/messages", chat.base_url()))
-        .bearer_auth(KEY)
-        .json(body);
+    let mut request = http.post(format!("{}/v1/messages", chat.base_url())).bearer_auth(KEY).json(body);
     if let Some(key) = idempotency_key {
         request = request.header("Idempotency-Key", key);
     }
@@ -56,17 +48,12 @@ async fn base_url_is_loopback_with_the_bound_port() {
     let chat = start().await;
     assert!(chat.addr().ip().is_loopback());
     assert_ne!(chat.addr().port(), 0);
-    assert_eq!(
-        chat.base_url(),
-        format!("http://127.0.0.1:{}", chat.addr().port())
-    );
+    assert_eq!(chat.base_url(), format!("http://127.0.0.1:{}", chat.addr().port()));
 }
 
 #[tokio::test]
 async fn empty_api_key_is_refused() {
-    let error = ChatService::start("")
-        .await
-        .expect_err("an empty key is refused");
+    let error = ChatService::start("").await.expect_err("an empty key is refused");
     assert_eq!(error.kind(), std::io::ErrorKind::InvalidInput);
 }
 
@@ -80,35 +67,19 @@ async fn missing_or_wrong_key_is_401_and_nothing_is_posted() -> TestResult {
     let attempts = [
         http.post(&url).json(&body),
         http.post(&url).bearer_auth("wrong-key").json(&body),
-        http.post(&url)
-            .bearer_auth(&KEY[..KEY.len() - 1])
-            .json(&body),
+        http.post(&url).bearer_auth(&KEY[..KEY.len() - 1]).json(&body),
         http.post(&url).bearer_auth(format!("{KEY}x")).json(&body),
         http.post(&url).header("Authorization", KEY).json(&body),
-        http.post(&url)
-            .header("Authorization", format!("Basic {KEY}"))
-            .json(&body),
+        http.post(&url).header("Authorization", format!("Basic {KEY}")).json(&body),
     ];
     let count = attempts.len();
     for attempt in attempts {
         let response = attempt.send().await?;
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-        assert_eq!(
-            response
-                .headers()
-                .get("www-authenticate")
-                .map(|v| v.as_bytes()),
-            Some(&b"Bearer"[..])
-        );
-        assert_eq!(
-            response.json::<Value>().await?,
-            json!({"error": "invalid API key"})
-        );
+        assert_eq!(response.headers().get("www-authenticate").map(|v| v.as_bytes()), Some(&b"Bearer"[..]));
+        assert_eq!(response.json::<Value>().await?, json!({"error": "invalid API key"}));
     }
-    let response = http
-        .get(format!("{}/v1/channels/general", chat.base_url()))
-        .send()
-        .await?;
+    let response = http.get(format!("{}/v1/channels/general", chat.base_url())).send().await?;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
 
     assert!(chat.posted_messages().is_empty());
@@ -130,32 +101,18 @@ async fn post_then_read_channel_and_messages() -> TestResult {
     let http = client();
     let before = Utc::now();
 
-    let response = post_message(
-        &http,
-        &chat,
-        &json!({"channel": "general", "message": "Hello from Rust!"}),
-        None,
-    )
-    .await?;
+    let response =
+        post_message(&http, &chat, &json!({"channel": "general", "message": "Hello from Rust!"}), None).await?;
     assert_eq!(response.status(), StatusCode::CREATED);
     let created: Value = response.json().await?;
     assert_eq!(created["messageId"], "msg_1");
     assert_eq!(created["channel"], "general");
     assert_eq!(created["message"], "Hello from Rust!");
-    let timestamp: DateTime<Utc> = created["timestamp"]
-        .as_str()
-        .ok_or("timestamp is a string")?
-        .parse()?;
+    let timestamp: DateTime<Utc> = created["timestamp"].as_str().ok_or("timestamp is a string")?.parse()?;
     assert!(timestamp >= before - chrono::Duration::milliseconds(1));
     assert!(timestamp <= Utc::now());
 
-    let second = post_message(
-        &http,
-        &chat,
-        &json!({"channel": "dev-team", "message": "standup in 5"}),
-        None,
-    )
-    .await?;
+    let second = post_message(&http, &chat, &json!({"channel": "dev-team", "message": "standup in 5"}), None).await?;
     assert_eq!(second.status(), StatusCode::CREATED);
     assert_eq!(second.json::<Value>().await?["messageId"], "msg_2");
 
@@ -224,22 +181,11 @@ async fn malformed_bodies_and_empty_messages_are_400() -> TestResult {
     let url = format!("{}/v1/messages", chat.base_url());
 
     let bad = [
-        http.post(&url)
-            .bearer_auth(KEY)
-            .header("content-type", "application/json")
-            .body("{not json"),
-        http.post(&url)
-            .bearer_auth(KEY)
-            .json(&json!({"channel": "general"})),
-        http.post(&url)
-            .bearer_auth(KEY)
-            .json(&json!({"channel": "general", "message": 42})),
-        http.post(&url)
-            .bearer_auth(KEY)
-            .json(&json!({"channel": "general", "message": ""})),
-        http.post(&url)
-            .bearer_auth(KEY)
-            .json(&json!({"channel": "general", "message": "   "})),
+        http.post(&url).bearer_auth(KEY).header("content-type", "application/json").body("{not json"),
+        http.post(&url).bearer_auth(KEY).json(&json!({"channel": "general"})),
+        http.post(&url).bearer_auth(KEY).json(&json!({"channel": "general", "message": 42})),
+        http.post(&url).bearer_auth(KEY).json(&json!({"channel": "general", "message": ""})),
+        http.post(&url).bearer_auth(KEY).json(&json!({"channel": "general", "message": "   "})),
         http.post(&url).bearer_auth(KEY).body("plain text"),
     ];
     for request in bad {
@@ -259,37 +205,17 @@ async fn unknown_channels_and_routes_are_404() -> TestResult {
     let http = client();
 
     for path in ["/v1/channels/random", "/v1/channels/random/messages"] {
-        let response = http
-            .get(format!("{}{path}", chat.base_url()))
-            .bearer_auth(KEY)
-            .send()
-            .await?;
+        let response = http.get(format!("{}{path}", chat.base_url())).bearer_auth(KEY).send().await?;
         assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
-        assert_eq!(
-            response.json::<Value>().await?,
-            json!({"error": "channel not found"})
-        );
+        assert_eq!(response.json::<Value>().await?, json!({"error": "channel not found"}));
     }
 
-    let response = post_message(
-        &http,
-        &chat,
-        &json!({"channel": "random", "message": "anyone?"}),
-        None,
-    )
-    .await?;
+    let response = post_message(&http, &chat, &json!({"channel": "random", "message": "anyone?"}), None).await?;
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
-    assert_eq!(
-        response.json::<Value>().await?,
-        json!({"error": "channel not found"})
-    );
+    assert_eq!(response.json::<Value>().await?, json!({"error": "channel not found"}));
     assert!(chat.posted_messages().is_empty());
 
-    let response = http
-        .get(format!("{}/v1/nothing/here", chat.base_url()))
-        .bearer_auth(KEY)
-        .send()
-        .await?;
+    let response = http.get(format!("{}/v1/nothing/here", chat.base_url())).bearer_auth(KEY).send().await?;
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
     assert!(response.json::<Value>().await?["error"].is_string());
     Ok(())
@@ -308,13 +234,7 @@ async fn same_idempotency_key_posts_once_and_replays_the_first_answer() -> TestR
 
     let again = post_message(&http, &chat, &body, Some("run-1/step-a")).await?;
     assert_eq!(again.status(), StatusCode::CREATED);
-    assert_eq!(
-        again
-            .headers()
-            .get("idempotent-replayed")
-            .map(|v| v.as_bytes()),
-        Some(&b"true"[..])
-    );
+    assert_eq!(again.headers().get("idempotent-replayed").map(|v| v.as_bytes()), Some(&b"true"[..]));
     assert_eq!(again.json::<Value>().await?, first);
     assert_eq!(chat.posted_messages().len(), 1);
 
@@ -327,10 +247,7 @@ async fn same_idempotency_key_posts_once_and_replays_the_first_answer() -> TestR
     // Another key, or no key, posts again.
     let other = post_message(&http, &chat, &body, Some("run-1/step-b")).await?;
     assert_eq!(other.status(), StatusCode::CREATED);
-    assert_ne!(
-        other.json::<Value>().await?["messageId"],
-        first["messageId"]
-    );
+    assert_ne!(other.json::<Value>().await?["messageId"], first["messageId"]);
     let unkeyed = post_message(&http, &chat, &body, None).await?;
     assert_eq!(unkeyed.status(), StatusCode::CREATED);
     assert_eq!(chat.posted_messages().len(), 3);
@@ -352,13 +269,8 @@ async fn concurrent_posts_with_one_idempotency_key_store_one_message() -> TestRe
         let url = format!("{}/v1/messages", chat.base_url());
         let body = body.clone();
         tasks.push(tokio::spawn(async move {
-            let response = http
-                .post(url)
-                .bearer_auth(KEY)
-                .header("Idempotency-Key", "same-key")
-                .json(&body)
-                .send()
-                .await?;
+            let response =
+                http.post(url).bearer_auth(KEY).header("Idempotency-Key", "same-key").json(&body).send().await?;
             let status = response.status();
             let body: Value = response.json().await?;
             Ok::<_, reqwest::Error>((status, body["messageId"].clone()))
@@ -385,21 +297,14 @@ async fn injected_failures_come_first_then_requests_succeed() -> TestResult {
 
     chat.fail_next(2, 503);
     // A request without the key is refused before the failure is taken.
-    let unauthorized = http
-        .post(format!("{}/v1/messages", chat.base_url()))
-        .json(&body)
-        .send()
-        .await?;
+    let unauthorized = http.post(format!("{}/v1/messages", chat.base_url())).json(&body).send().await?;
     assert_eq!(unauthorized.status(), StatusCode::UNAUTHORIZED);
 
     for _ in 0..2 {
         let response = post_message(&http, &chat, &body, Some("retry-key")).await?;
         assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert!(response.headers().get("retry-after").is_none());
-        assert_eq!(
-            response.json::<Value>().await?,
-            json!({"error": "injected failure"})
-        );
+        assert_eq!(response.json::<Value>().await?, json!({"error": "injected failure"}));
         assert!(chat.posted_messages().is_empty());
     }
     let response = post_message(&http, &chat, &body, Some("retry-key")).await?;
@@ -410,21 +315,10 @@ async fn injected_failures_come_first_then_requests_succeed() -> TestResult {
     assert_eq!(chat.requests_with_idempotency_key("retry-key"), 3);
 
     chat.fail_next_with_retry_after(1, 429, 7);
-    let response = http
-        .get(format!("{}/v1/channels/general", chat.base_url()))
-        .bearer_auth(KEY)
-        .send()
-        .await?;
+    let response = http.get(format!("{}/v1/channels/general", chat.base_url())).bearer_auth(KEY).send().await?;
     assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
-    assert_eq!(
-        response.headers().get("retry-after").map(|v| v.as_bytes()),
-        Some(&b"7"[..])
-    );
-    let response = http
-        .get(format!("{}/v1/channels/general", chat.base_url()))
-        .bearer_auth(KEY)
-        .send()
-        .await?;
+    assert_eq!(response.headers().get("retry-after").map(|v| v.as_bytes()), Some(&b"7"[..]));
+    let response = http.get(format!("{}/v1/channels/general", chat.base_url())).bearer_auth(KEY).send().await?;
     assert_eq!(response.status(), StatusCode::OK);
 
     // n = 0 clears pending failures; an invalid status becomes 500.
@@ -444,26 +338,20 @@ async fn injected_failures_come_first_then_requests_succeed() -> TestResult {
 type Received = (HeaderMap, Bytes);
 
 /// A webhook receiver on loopback; answers `status` and passes every delivery on.
-async fn start_receiver(
-    status: axum::http::StatusCode,
-) -> (SocketAddr, mpsc::UnboundedReceiver<Received>) {
+async fn start_receiver(status: axum::http::StatusCode) -> (SocketAddr, mpsc::UnboundedReceiver<Received>) {
     let (tx, rx) = mpsc::unbounded_channel::<Received>();
     let app = Router::new()
         .route(
             "/hook",
             post(
-                move |State(tx): State<mpsc::UnboundedSender<Received>>,
-                      headers: HeaderMap,
-                      body: Bytes| async move {
+                move |State(tx): State<mpsc::UnboundedSender<Received>>, headers: HeaderMap, body: Bytes| async move {
                     let _ = tx.send((headers, body));
                     status
                 },
             ),
         )
         .with_state(tx);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("the receiver binds");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("the receiver binds");
     let addr = listener.local_addr().expect("the receiver has an address");
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
@@ -509,15 +397,8 @@ async fn webhooks_receive_signed_deliveries() -> TestResult {
     assert_eq!(response.json::<Value>().await?, json!({"id": "wh_1"}));
     assert_eq!(chat.webhook_count(), 1);
 
-    let created: Value = post_message(
-        &http,
-        &chat,
-        &json!({"channel": "general", "message": "ping"}),
-        Some("k1"),
-    )
-    .await?
-    .json()
-    .await?;
+    let created: Value =
+        post_message(&http, &chat, &json!({"channel": "general", "message": "ping"}), Some("k1")).await?.json().await?;
     let (headers, body) = next_delivery(&mut deliveries).await;
     let event: Value = serde_json::from_slice(&body)?;
     assert_eq!(
@@ -529,10 +410,7 @@ async fn webhooks_receive_signed_deliveries() -> TestResult {
             "timestamp": created["timestamp"],
         })
     );
-    assert_eq!(
-        headers.get("content-type").map(|v| v.as_bytes()),
-        Some(&b"application/json"[..])
-    );
+    assert_eq!(headers.get("content-type").map(|v| v.as_bytes()), Some(&b"application/json"[..]));
     let signature = headers.get("x-chat-signature").ok_or("signed")?.to_str()?;
     assert_eq!(signature, expected_signature(secret, &body));
     assert_eq!(signature, service::signature(secret, &body));
@@ -540,21 +418,11 @@ async fn webhooks_receive_signed_deliveries() -> TestResult {
     assert!(!service::verify_signature("other-secret", &body, signature));
     assert!(!service::verify_signature(secret, b"{}", signature));
     assert!(!service::verify_signature(secret, &body, "sha256=zz"));
-    let first_delivery = headers
-        .get("x-chat-delivery")
-        .ok_or("delivery id")?
-        .to_str()?
-        .to_owned();
+    let first_delivery = headers.get("x-chat-delivery").ok_or("delivery id")?.to_str()?.to_owned();
     assert!(!first_delivery.is_empty());
 
     // A replayed idempotent POST delivers nothing; a member's message is delivered as theirs.
-    post_message(
-        &http,
-        &chat,
-        &json!({"channel": "general", "message": "ping"}),
-        Some("k1"),
-    )
-    .await?;
+    post_message(&http, &chat, &json!({"channel": "general", "message": "ping"}), Some("k1")).await?;
     let received = chat.receive_message("dev-team", "ada", "Is the build green?")?;
     assert_eq!(received.sender, "ada");
     let (headers, body) = next_delivery(&mut deliveries).await;
@@ -567,20 +435,10 @@ async fn webhooks_receive_signed_deliveries() -> TestResult {
     assert_eq!(chat.posted_messages().len(), 2);
 
     // Unsubscribed: nothing more arrives.
-    let response = http
-        .delete(format!("{}/v1/webhooks/wh_1", chat.base_url()))
-        .bearer_auth(KEY)
-        .send()
-        .await?;
+    let response = http.delete(format!("{}/v1/webhooks/wh_1", chat.base_url())).bearer_auth(KEY).send().await?;
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
     assert_eq!(chat.webhook_count(), 0);
-    post_message(
-        &http,
-        &chat,
-        &json!({"channel": "general", "message": "silence"}),
-        None,
-    )
-    .await?;
+    post_message(&http, &chat, &json!({"channel": "general", "message": "silence"}), None).await?;
     let nothing = tokio::time::timeout(Duration::from_millis(300), deliveries.recv()).await;
     assert!(nothing.is_err(), "no delivery after unsubscribing");
     assert_eq!(chat.delivery_count(), 2);
@@ -588,36 +446,21 @@ async fn webhooks_receive_signed_deliveries() -> TestResult {
 }
 
 #[tokio::test]
-async fn every_subscriber_gets_every_message_in_order_and_failures_do_not_stop_delivery()
--> TestResult {
+async fn every_subscriber_gets_every_message_in_order_and_failures_do_not_stop_delivery() -> TestResult {
     let chat = start().await;
     let http = client();
     let (ok_addr, mut ok) = start_receiver(axum::http::StatusCode::OK).await;
-    let (failing_addr, mut failing) =
-        start_receiver(axum::http::StatusCode::INTERNAL_SERVER_ERROR).await;
-    subscribe(&http, &chat, &format!("http://{failing_addr}/hook"), "one")
-        .await?
-        .error_for_status()?;
-    subscribe(&http, &chat, &format!("http://{ok_addr}/hook"), "two")
-        .await?
-        .error_for_status()?;
+    let (failing_addr, mut failing) = start_receiver(axum::http::StatusCode::INTERNAL_SERVER_ERROR).await;
+    subscribe(&http, &chat, &format!("http://{failing_addr}/hook"), "one").await?.error_for_status()?;
+    subscribe(&http, &chat, &format!("http://{ok_addr}/hook"), "two").await?.error_for_status()?;
     // Nobody listens at this one's port once the listener is dropped.
     let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let closed_addr = closed.local_addr()?;
     drop(closed);
-    subscribe(&http, &chat, &format!("http://{closed_addr}/hook"), "three")
-        .await?
-        .error_for_status()?;
+    subscribe(&http, &chat, &format!("http://{closed_addr}/hook"), "three").await?.error_for_status()?;
 
     for text in ["first", "second", "third"] {
-        post_message(
-            &http,
-            &chat,
-            &json!({"channel": "general", "message": text}),
-            None,
-        )
-        .await?
-        .error_for_status()?;
+        post_message(&http, &chat, &json!({"channel": "general", "message": text}), None).await?.error_for_status()?;
     }
     for text in ["first", "second", "third"] {
         let (headers, body) = next_delivery(&mut ok).await;
@@ -644,33 +487,15 @@ async fn every_subscriber_gets_every_message_in_order_and_failures_do_not_stop_d
 async fn webhook_requests_are_validated() -> TestResult {
     let chat = start().await;
     let http = client();
-    for (url, secret) in [
-        ("not a url", "s"),
-        ("ftp://127.0.0.1/hook", "s"),
-        ("http://127.0.0.1/hook", ""),
-    ] {
+    for (url, secret) in [("not a url", "s"), ("ftp://127.0.0.1/hook", "s"), ("http://127.0.0.1/hook", "")] {
         let response = subscribe(&http, &chat, url, secret).await?;
-        assert_eq!(
-            response.status(),
-            StatusCode::BAD_REQUEST,
-            "{url} {secret:?}"
-        );
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{url} {secret:?}");
         assert!(response.json::<Value>().await?["error"].is_string());
     }
-    let response = http
-        .delete(format!("{}/v1/webhooks/wh_9", chat.base_url()))
-        .bearer_auth(KEY)
-        .send()
-        .await?;
+    let response = http.delete(format!("{}/v1/webhooks/wh_9", chat.base_url())).bearer_auth(KEY).send().await?;
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
-    assert_eq!(
-        response.json::<Value>().await?,
-        json!({"error": "webhook not found"})
-    );
-    let response = http
-        .delete(format!("{}/v1/webhooks/wh_1", chat.base_url()))
-        .send()
-        .await?;
+    assert_eq!(response.json::<Value>().await?, json!({"error": "webhook not found"}));
+    let response = http.delete(format!("{}/v1/webhooks/wh_1", chat.base_url())).send().await?;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(chat.webhook_count(), 0);
     Ok(())
@@ -679,14 +504,8 @@ async fn webhook_requests_are_validated() -> TestResult {
 #[tokio::test]
 async fn receive_message_refuses_unknown_channels_and_empty_text() {
     let chat = start().await;
-    assert_eq!(
-        chat.receive_message("random", "ada", "hi"),
-        Err(service::ChatError::UnknownChannel("random".into()))
-    );
-    assert_eq!(
-        chat.receive_message("general", "ada", " "),
-        Err(service::ChatError::EmptyMessage)
-    );
+    assert_eq!(chat.receive_message("random", "ada", "hi"), Err(service::ChatError::UnknownChannel("random".into())));
+    assert_eq!(chat.receive_message("general", "ada", " "), Err(service::ChatError::EmptyMessage));
     assert!(chat.posted_messages().is_empty());
 }
 
@@ -696,22 +515,14 @@ async fn shutdown_and_drop_stop_the_server() -> TestResult {
 
     let chat = start().await;
     let url = format!("{}/v1/channels/general", chat.base_url());
-    http.get(&url)
-        .bearer_auth(KEY)
-        .send()
-        .await?
-        .error_for_status()?;
+    http.get(&url).bearer_auth(KEY).send().await?.error_for_status()?;
     chat.shutdown().await?;
     // A fresh client, so no pooled connection hides the closed listener.
     assert!(client().get(&url).bearer_auth(KEY).send().await.is_err());
 
     let chat = start().await;
     let url = format!("{}/v1/channels/general", chat.base_url());
-    http.get(&url)
-        .bearer_auth(KEY)
-        .send()
-        .await?
-        .error_for_status()?;
+    http.get(&url).bearer_auth(KEY).send().await?.error_for_status()?;
     drop(chat);
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert!(client().get(&url).bearer_auth(KEY).send().await.is_err());

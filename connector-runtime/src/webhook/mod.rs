@@ -1,0 +1,2 @@
+//! Webhooks: how deliveries are signed and verified.
+pub mod signature;
