@@ -7,6 +7,7 @@ use proc_macro2::{Span, TokenStream};
 use syn::{Expr, Ident, Meta, Path};
 
 use crate::policy::{RateLimitArgs, RetryArgs};
+use crate::schedule::PollArgs;
 use crate::webhook::WebhookArgs;
 
 /// `#[connector(id = "..", name = "..", version = "..", config = Type, description = "..")]`
@@ -20,6 +21,12 @@ pub struct ConnectorArgs {
     pub description: Option<String>,
     #[darling(default)]
     pub rate_limit: Option<RateLimitArgs>,
+    /// `auth = Self::auth`: `fn(&Config) -> Auth`.
+    #[darling(default)]
+    pub auth: Option<Path>,
+    /// `check = Self::check`: `async fn(&ConnectorContext<Config>) -> Result<(), E>`.
+    #[darling(default)]
+    pub check: Option<Path>,
 }
 
 /// `#[action(id = "..", name = "..", description = "..")]` and `#[trigger(..)]` alike.
@@ -35,9 +42,12 @@ pub struct MemberArgs {
     /// Triggers only: how deliveries are signed, and the webhook's registration.
     #[darling(default)]
     pub webhook: Option<SpannedValue<WebhookArgs>>,
+    /// Triggers only: a polling trigger, and how often it polls.
+    #[darling(default)]
+    pub poll: Option<SpannedValue<PollArgs>>,
 }
 
-/// `#[job(id, name, version, description, event = T | trigger = C::f, integrations(k = C, ..))]`
+/// `#[job(id, name, version, description, event = T | trigger = C::f | cron = ".." | every = "..", integrations(k = C, ..))]`
 #[derive(Debug, FromMeta)]
 pub struct JobArgs {
     pub id: SpannedValue<String>,
@@ -49,6 +59,10 @@ pub struct JobArgs {
     pub event: Option<Path>,
     #[darling(default)]
     pub trigger: Option<Path>,
+    #[darling(default)]
+    pub cron: Option<SpannedValue<String>>,
+    #[darling(default)]
+    pub every: Option<SpannedValue<String>>,
     #[darling(default)]
     pub integrations: Integrations,
     #[darling(default)]

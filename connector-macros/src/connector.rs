@@ -12,6 +12,7 @@ use syn::{Attribute, FnArg, GenericArgument, Ident, ImplItem, ImplItemFn, ItemIm
 use crate::args::{self, ConnectorArgs, MemberArgs};
 use crate::names;
 use crate::policy;
+use crate::schedule::{self, PollTrigger};
 
 /// What kind of member a fn is.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -56,6 +57,9 @@ struct Member {
     retry: Option<TokenStream>,
     /// Triggers: the body of `TriggerFn::signature`, and `.with_subscription(..)` if any.
     webhook: Option<(TokenStream, Option<TokenStream>)>,
+    /// Polling triggers (`poll(every = ..)`): the interval and the cursor type. For them `input`
+    /// is the cursor parameter's type and `output` the item type.
+    poll: Option<PollTrigger>,
 }
 
 pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
@@ -172,7 +176,42 @@ fn parse_member(function: ImplItemFn, kind: Kind, attr: &Attribute) -> darling::
             None
         }
     };
-    let signature = errors.handle(member_signature(kind, &function));
+    // A polling trigger has its own signature: one with `poll(..)`, or returning `Polled<..>`
+    // (then missing `poll(..)` is the one mistake reported).
+    let poll_args = member_args.as_ref().and_then(|args| args.poll.as_ref());
+    let returns_polled = returns_polled(&function.sig.output);
+    let polling = kind == Kind::Trigger && (poll_args.is_some() || returns_polled);
+    let signature = errors.handle(member_signature(kind, polling, &function));
+    let poll_every = match poll_args {
+        Some(poll) if kind == Kind::Action => {
+            errors.push(
+                Error::custom("`poll` is for triggers: an action is called by jobs, it does not poll")
+                    .with_span(&poll.span()),
+            );
+            None
+        }
+        Some(poll) => errors.handle(schedule::every(&poll.every, "a polling trigger's interval")),
+        None => {
+            if kind == Kind::Trigger && member_args.is_some() && returns_polled {
+                errors.push(
+                    Error::custom(
+                        "this trigger returns `Polled<..>`, so it is a polling trigger: say how often it polls, \
+                         like `#[trigger(.., poll(every = \"30s\"))]`",
+                    )
+                    .with_span(&function.sig.ident),
+                );
+            }
+            None
+        }
+    };
+    if poll_args.is_some()
+        && let Some(webhook) = member_args.as_ref().and_then(|args| args.webhook.as_ref())
+    {
+        errors.push(
+            Error::custom("a trigger either receives webhooks or polls: remove `webhook(..)` or `poll(..)`")
+                .with_span(&webhook.span()),
+        );
+    }
     let retry = match member_args.as_ref().and_then(|args| args.retry.as_ref()) {
         Some(retry) if kind == Kind::Trigger => {
             errors.push(
@@ -199,12 +238,17 @@ fn parse_member(function: ImplItemFn, kind: Kind, attr: &Attribute) -> darling::
         None => None,
     };
     errors.finish()?;
-    let (Some(args), Some((input, output))) = (member_args, signature) else {
+    let (Some(args), Some((input, output, cursor))) = (member_args, signature) else {
         return Err(Error::custom("internal: member missing without an error"));
+    };
+    let poll = match (poll_every, cursor) {
+        (Some(millis), Some(cursor)) => Some(PollTrigger { millis, cursor }),
+        _ => None,
     };
     Ok(Member {
         retry,
         webhook,
+        poll,
         kind,
         args,
         doc: names::doc_text(&function.attrs),
@@ -216,8 +260,17 @@ fn parse_member(function: ImplItemFn, kind: Kind, attr: &Attribute) -> darling::
     })
 }
 
-/// Checks the fn's shape and returns its input and output types.
-fn member_signature(kind: Kind, function: &ImplItemFn) -> darling::Result<(Type, Type)> {
+/// Whether the fn returns `Result<Polled<..>, E>`: the shape of a polling trigger.
+fn returns_polled(output: &ReturnType) -> bool {
+    match output {
+        ReturnType::Type(_, ty) => first_type_argument(ty).is_some_and(|ok| schedule::polled_types(ok).is_some()),
+        ReturnType::Default => false,
+    }
+}
+
+/// Checks the fn's shape and returns its input and output types, and a polling trigger's cursor
+/// type.
+fn member_signature(kind: Kind, polling: bool, function: &ImplItemFn) -> darling::Result<(Type, Type, Option<Type>)> {
     let sig = &function.sig;
     let attr = kind.attr();
     let mut errors = Error::accumulator();
@@ -235,6 +288,7 @@ fn member_signature(kind: Kind, function: &ImplItemFn) -> darling::Result<(Type,
     }
     let (context, what) = match kind {
         Kind::Action => ("ctx: &ActionContext<Config>", "its input"),
+        Kind::Trigger if polling => ("ctx: &TriggerContext<Config>", "`cursor: Option<Cursor>`"),
         Kind::Trigger => ("ctx: &TriggerContext<Config>", "the service's payload"),
     };
     let typed: Vec<&Type> = sig
@@ -255,12 +309,28 @@ fn member_signature(kind: Kind, function: &ImplItemFn) -> darling::Result<(Type,
             None
         }
     };
-    let output = errors.handle(member_output(kind, &sig.output, &sig.ident));
+    let output = if polling {
+        errors.handle(poll_output(&sig.output, &sig.ident)).map(|(item, cursor)| (item, Some(cursor)))
+    } else {
+        errors.handle(member_output(kind, &sig.output, &sig.ident)).map(|output| (output, None))
+    };
     errors.finish()?;
     match (input, output) {
-        (Some(input), Some(output)) => Ok((input, output)),
+        (Some(input), Some((output, cursor))) => Ok((input, output, cursor)),
         _ => Err(Error::custom("internal: signature missing without an error")),
     }
+}
+
+/// A polling trigger's item and cursor types, from `Result<Polled<Item, Cursor>, E>`.
+fn poll_output(output: &ReturnType, name: &Ident) -> darling::Result<(Type, Type)> {
+    let expected = "a polling trigger returns `Result<Polled<Item, Cursor>, Error>`: the new items with their ids, \
+                    and the cursor to poll from next";
+    let ReturnType::Type(_, ty) = output else {
+        return Err(Error::custom(expected).with_span(name));
+    };
+    let ok = first_type_argument(ty).ok_or_else(|| Error::custom(expected).with_span(&**ty))?;
+    let (item, cursor) = schedule::polled_types(ok).ok_or_else(|| Error::custom(expected).with_span(ok))?;
+    Ok((item.clone(), cursor.clone()))
 }
 
 fn member_output(kind: Kind, output: &ReturnType, name: &Ident) -> darling::Result<Type> {
@@ -361,18 +431,56 @@ fn generate(def: &ConnectorDef) -> TokenStream {
     let actions: Vec<_> = def.members.iter().filter(|m| m.kind == Kind::Action).collect();
     let triggers: Vec<_> = def.members.iter().filter(|m| m.kind == Kind::Trigger).collect();
     let action_types = actions.iter().map(|m| member_type(ty, m));
-    let trigger_entries = triggers.iter().map(|member| {
+    let trigger_entries = triggers.iter().filter(|member| member.poll.is_none()).map(|member| {
         let key = member_key(member);
         let subscription = member.webhook.as_ref().and_then(|(_, subscription)| subscription.as_ref());
         quote! { ::connector_runtime::__private::TriggerEntry::of::<#key>() #subscription }
     });
-    let trigger_types = triggers.iter().map(|m| member_type(ty, m));
+    let polls: Vec<_> =
+        triggers.iter().filter(|member| member.poll.is_some()).map(|member| member_key(member)).collect();
+    let poll_entries = (!polls.is_empty()).then(|| {
+        quote! {
+            fn poll_entries() -> ::std::vec::Vec<::connector_runtime::__private::PollEntry<Self>> {
+                ::std::vec::Vec::from([#(::connector_runtime::__private::PollEntry::of::<#polls>()),*])
+            }
+        }
+    });
+    let trigger_manifests = triggers.iter().map(|member| {
+        let member_type = member_type(ty, member);
+        match member.poll {
+            Some(_) => quote! { ::connector_runtime::__private::TriggerManifest::of_poll::<#member_type>() },
+            None => quote! { ::connector_runtime::__private::TriggerManifest::of::<#member_type>() },
+        }
+    });
+    let job_trigger_impls = triggers.iter().map(|member| job_trigger_impl(ty, member));
     let member_impls = def.members.iter().map(|member| member_impl(def, member));
     let member_consts = def.members.iter().map(|member| member_const(ty, member));
     let client_methods = actions.iter().map(|member| client_method(ty, member));
     let client_doc = format!(
         "The typed client of the [`{type_name}`] connector: one method per action, each run as a step of the job's run.\n\nJobs reach it through their `io` (`io.chat.send_message(\"step-key\", input)`)."
     );
+    let action_entries = actions.iter().map(|member| {
+        let key = member_key(member);
+        quote! { ::connector_runtime::__private::ActionEntry::of::<#key>() }
+    });
+    let auth = def.args.auth.as_ref().map(|auth| {
+        quote! {
+            fn auth(config: &#config) -> ::connector_runtime::auth::Auth {
+                #auth(config)
+            }
+        }
+    });
+    let check = def.args.check.as_ref().map(|check| {
+        quote! {
+            const HAS_CHECK: bool = true;
+
+            async fn check(
+                ctx: &::connector_runtime::ConnectorContext<#config>,
+            ) -> ::core::result::Result<(), ::connector_runtime::ActionError> {
+                ::connector_runtime::__private::action_result(#check(ctx).await)
+            }
+        }
+    });
     let rate_limit = def.args.rate_limit.as_ref().map(|limit| {
         let limit = policy::rate_limit(limit);
         quote! { const RATE_LIMIT: ::connector_runtime::RateLimit = #limit; }
@@ -412,12 +520,21 @@ fn generate(def: &ConnectorDef) -> TokenStream {
             }
 
             fn triggers() -> ::std::vec::Vec<::connector_runtime::__private::TriggerManifest> {
-                ::std::vec::Vec::from([#(::connector_runtime::__private::TriggerManifest::of::<#trigger_types>()),*])
+                ::std::vec::Vec::from([#(#trigger_manifests),*])
             }
 
             fn trigger_entries() -> ::std::vec::Vec<::connector_runtime::__private::TriggerEntry<Self>> {
                 ::std::vec::Vec::from([#(#trigger_entries),*])
             }
+
+            fn action_entries() -> ::std::vec::Vec<::connector_runtime::__private::ActionEntry<Self>> {
+                ::std::vec::Vec::from([#(#action_entries),*])
+            }
+
+            #auth
+            #check
+
+            #poll_entries
         }
 
         #client_doc
@@ -442,6 +559,20 @@ fn generate(def: &ConnectorDef) -> TokenStream {
         }
 
         #(#member_impls)*
+
+        #(#job_trigger_impls)*
+    }
+}
+
+/// `impl JobTriggerFn<KEY> for SimpleChat`: what a job started by the trigger receives, for a
+/// webhook and a polling trigger alike (`#[job(trigger = SimpleChat::message_received)]`).
+fn job_trigger_impl(ty: &Ident, member: &Member) -> TokenStream {
+    let (key, output, id) = (member_key(member), &member.output, member.args.id.as_str());
+    quote! {
+        impl ::connector_runtime::__private::JobTriggerFn<#key> for #ty {
+            type Output = #output;
+            const ID: &'static str = #id;
+        }
     }
 }
 
@@ -475,6 +606,7 @@ fn member_type(ty: &Ident, member: &Member) -> TokenStream {
     let key = member_key(member);
     match member.kind {
         Kind::Action => quote! { ::connector_runtime::ActionOf<#ty, #key> },
+        Kind::Trigger if member.poll.is_some() => quote! { ::connector_runtime::PollOf<#ty, #key> },
         Kind::Trigger => quote! { ::connector_runtime::TriggerOf<#ty, #key> },
     }
 }
@@ -482,6 +614,9 @@ fn member_type(ty: &Ident, member: &Member) -> TokenStream {
 /// `impl ActionFn<KEY> for SimpleChat` (or `TriggerFn`): on the connector type itself, so the
 /// impl is as visible as the connector and may name every type the connector can.
 fn member_impl(def: &ConnectorDef, member: &Member) -> TokenStream {
+    if let Some(poll) = &member.poll {
+        return poll_impl(def, member, poll);
+    }
     let ty = &def.ty;
     let (input, output, function) = (&member.input, &member.output, &member.fn_name);
     let description = member.args.description.clone().unwrap_or_else(|| member.doc.clone());
@@ -542,6 +677,43 @@ fn member_impl(def: &ConnectorDef, member: &Member) -> TokenStream {
     }
 }
 
+/// `impl PollFn<KEY> for Tracker`: a polling trigger, on the connector type like `TriggerFn`.
+fn poll_impl(def: &ConnectorDef, member: &Member, poll: &PollTrigger) -> TokenStream {
+    let ty = &def.ty;
+    let (item, cursor, function) = (&member.output, &poll.cursor, &member.fn_name);
+    let description = member.args.description.clone().unwrap_or_else(|| member.doc.clone());
+    let (id, name, millis) = (member.args.id.as_str(), &member.args.name, poll.millis);
+    let key = member_key(member);
+    let convert = quote_spanned! {member.error_span=>
+        ::connector_runtime::__private::action_result(result)
+    };
+    // Spanned on the user's cursor parameter: a cursor type other than `Polled`'s is reported there.
+    let cursor_argument = quote_spanned! {member.input.span()=> cursor };
+    let mut callee = ty.clone();
+    callee.set_span(function.span());
+    let run = quote_spanned! {function.span()=>
+        async fn poll(
+            ctx: &::connector_runtime::ConnectorContext<<#ty as ::connector_runtime::Connector>::Config>,
+            cursor: ::core::option::Option<#cursor>,
+        ) -> ::core::result::Result<::connector_runtime::Polled<#item, #cursor>, ::connector_runtime::ActionError> {
+            let result = #callee::#function(ctx, #cursor_argument).await;
+            #convert
+        }
+    };
+    quote! {
+        impl ::connector_runtime::__private::PollFn<#key> for #ty {
+            type Item = #item;
+            type Cursor = #cursor;
+            const ID: &'static str = #id;
+            const NAME: &'static str = #name;
+            const DESCRIPTION: &'static str = #description;
+            const EVERY: ::core::time::Duration = ::core::time::Duration::from_millis(#millis);
+
+            #run
+        }
+    }
+}
+
 fn client_method(ty: &Ident, member: &Member) -> TokenStream {
     let (input, output, function, vis) = (&member.input, &member.output, &member.fn_name, &member.vis);
     let id = member.args.id.as_str();
@@ -557,6 +729,8 @@ fn client_method(ty: &Ident, member: &Member) -> TokenStream {
     // Spanned on the user's fn name, so "go to definition" on a client call lands on the action.
     quote_spanned! {function.span()=>
         #doc
+        // An action may be used only by id (a CLI, an MCP tool) and never through a job's io.
+        #[allow(dead_code)]
         #vis async fn #function(
             &self,
             key: &str,

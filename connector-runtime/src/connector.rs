@@ -8,6 +8,7 @@ use schemars::JsonSchema;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::auth::Auth;
 use crate::error::ActionError;
 use crate::http::HttpClient;
 use crate::io::Io;
@@ -81,8 +82,32 @@ pub trait Connector: Sized + Send + Sync + 'static {
     /// The manifests of the connector's triggers, in declaration order.
     fn triggers() -> Vec<TriggerManifest>;
 
+    /// How requests to the service authenticate (`#[connector(auth = Self::auth)]`); the HTTP
+    /// helper applies it to every request.
+    fn auth(_config: &Self::Config) -> Auth {
+        Auth::None
+    }
+
+    /// Whether the connector declares a credential check (`#[connector(check = Self::check)]`).
+    const HAS_CHECK: bool = false;
+
+    /// Verifies the config against the service (a cheap authenticated call).
+    fn check(_ctx: &ConnectorContext<Self::Config>) -> impl Future<Output = Result<(), ActionError>> + Send {
+        async { Ok(()) }
+    }
+
+    /// The connector's actions, erased to JSON, for calling one by id (a CLI, an MCP server).
+    fn action_entries() -> Vec<crate::call::ActionEntry<Self>> {
+        Vec::new()
+    }
+
     /// The connector's triggers, erased, for the webhook server.
     fn trigger_entries() -> Vec<crate::trigger::TriggerEntry<Self>> {
+        Vec::new()
+    }
+
+    /// The connector's polling triggers, erased, for the engine's poll tasks.
+    fn poll_entries() -> Vec<crate::poll::PollEntry<Self>> {
         Vec::new()
     }
 
@@ -324,7 +349,10 @@ impl<C: Connector> Integration<C> {
 
     /// A connector instance with this config and these limits (shared by every run using it).
     pub fn with_rate_limit(config: C::Config, limit: RateLimit) -> Self {
-        Integration { shared: Arc::new(IntegrationShared { config: Arc::new(config), http: HttpClient::new(limit) }) }
+        let auth = C::auth(&config);
+        Integration {
+            shared: Arc::new(IntegrationShared { config: Arc::new(config), http: HttpClient::new(limit, auth) }),
+        }
     }
 
     /// The instance's config.
@@ -334,6 +362,19 @@ impl<C: Connector> Integration<C> {
 
     pub(crate) fn shared_config(&self) -> &Arc<C::Config> {
         &self.shared.config
+    }
+
+    pub(crate) fn auth(&self) -> &Auth {
+        self.shared.http.auth()
+    }
+
+    /// Verifies the config against the service with the connector's check, saying what is
+    /// wrong: the credentials, or reaching the service.
+    pub async fn check(&self) -> Result<(), crate::call::CheckError> {
+        if !C::HAS_CHECK {
+            return Err(crate::call::CheckError::NoCheck { connector: C::ID });
+        }
+        C::check(&self.context()).await.map_err(|error| crate::call::CheckError::from_action(C::ID, error))
     }
 
     /// A context for calling an action or trigger of this instance outside a run.

@@ -13,6 +13,7 @@ use serde_json::Value;
 use tokio::sync::{Semaphore, watch};
 use tracing::Instrument;
 
+use crate::call::{CallError, CheckError};
 use crate::connector::{Connector, Integration, Trigger};
 use crate::error::{ActionError, EngineError, JobError};
 use crate::event::Event;
@@ -66,7 +67,10 @@ impl EngineBuilder {
             let id = trigger.id;
             self.registry.triggers.insert((C::ID, id), WebhookTrigger::of(&integration, trigger));
         }
-        let entry = IntegrationEntry { instance: Box::new(integration), manifest: C::manifest };
+        for poll in C::poll_entries() {
+            self.registry.polls.push(crate::poll::RegisteredPoll::of(&integration, poll));
+        }
+        let entry = IntegrationEntry::of(integration);
         if self.registry.integrations.insert(C::ID, entry).is_some() {
             self.duplicate.get_or_insert(EngineError::Duplicate { kind: "connector", id: C::ID });
         }
@@ -131,6 +135,15 @@ impl EngineBuilder {
                 connector_type: missing.connector_type,
             });
         }
+        for job in &registry.jobs {
+            if let Some(schedule) = &job.schedule {
+                crate::schedule::check(schedule).map_err(|reason| EngineError::InvalidSchedule {
+                    job: job.id,
+                    schedule: schedule.to_string(),
+                    reason,
+                })?;
+            }
+        }
         let store: Arc<dyn RunStore> = match self.store {
             StoreChoice::Given(store) => store,
             StoreChoice::Sqlite(path) => Arc::new(SqliteStore::open(path)?),
@@ -140,6 +153,9 @@ impl EngineBuilder {
                 Arc::new(SqliteStore::open(path)?)
             }
         };
+        for (id, integration) in &registry.integrations {
+            integration.auth.attach_store(&store, format!("oauth2:{id}"));
+        }
         let job_slots = registry
             .jobs
             .iter()
@@ -232,6 +248,49 @@ impl Engine {
         let payload = serde_json::to_value(&output).map_err(|error| ActionError::InvalidOutput(error.to_string()))?;
         let started = self.start_runs(trigger, payload, None).await;
         started.map(|started| started.runs).map_err(|error| ActionError::permanent(error.to_string()))
+    }
+
+    /// Calls action `action` of connector `connector` once, directly, with JSON input checked
+    /// against the action's input type: no run, no step (a CLI's `call`, an MCP tool).
+    pub async fn call_action(&self, connector: &str, action: &str, input: Value) -> Result<Value, CallError> {
+        let integration = self
+            .shared
+            .registry
+            .integrations
+            .get(connector)
+            .ok_or_else(|| CallError::NotFound(format!("no connector `{connector}` is registered")))?;
+        let call = integration.actions.get(action).ok_or_else(|| {
+            let mut known: Vec<&str> = integration.actions.keys().copied().collect();
+            known.sort_unstable();
+            CallError::NotFound(format!(
+                "connector `{connector}` has no action `{action}` (it has: {})",
+                known.join(", ")
+            ))
+        })?;
+        call(input).await
+    }
+
+    /// Checks the credentials of connector `connector` against its service.
+    pub async fn check(&self, connector: &str) -> Result<(), CheckError> {
+        match self.shared.registry.integrations.get(connector) {
+            Some(integration) => (integration.check)().await,
+            None => {
+                Err(CheckError::Failed { connector: "?", reason: format!("no connector `{connector}` is registered") })
+            }
+        }
+    }
+
+    /// Checks every registered connector that declares a check (say, at start-up); returns the
+    /// failures.
+    pub async fn check_all(&self) -> Vec<CheckError> {
+        let mut failures = Vec::new();
+        for integration in self.shared.registry.integrations.values() {
+            match (integration.check)().await {
+                Ok(()) | Err(CheckError::NoCheck { .. }) => {}
+                Err(failure) => failures.push(failure),
+            }
+        }
+        failures
     }
 
     /// Resumes every run an earlier process left unfinished (queued, running or waiting): each
@@ -445,8 +504,9 @@ async fn record_outcome(shared: &Shared, job: &JobEntry, id: &RunId, payload: Va
             if let Some(store_error) = error.downcast_ref::<crate::StepError>().and_then(store_failure) {
                 return Err(store_error.clone());
             }
+            let error = crate::secret::redact(&error.to_string()).into_owned();
             tracing::warn!(%error, "run failed");
-            RunUpdate { error: Some(error.to_string()), ..RunUpdate::status(RunStatus::Failed) }
+            RunUpdate { error: Some(error), ..RunUpdate::status(RunStatus::Failed) }
         }
     };
     shared.store.update_run(id, &update).await

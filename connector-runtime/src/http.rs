@@ -9,6 +9,7 @@ use reqwest::{Method, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::auth::Auth;
 use crate::error::ActionError;
 use crate::rate_limit::{Limiter, RateLimit};
 use crate::secret::Secret;
@@ -19,15 +20,17 @@ pub const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
 /// How much of an error body is kept in an error message.
 const ERROR_BODY_LIMIT: usize = 512;
 
-/// A connector instance's HTTP client: one connection pool shared by all its calls.
+/// A connector instance's HTTP client: one connection pool, one rate limiter and one set of
+/// credentials shared by all its calls.
 #[derive(Debug, Clone)]
 pub struct HttpClient {
     client: reqwest::Client,
-    limiter: Option<Arc<Limiter>>,
+    limiter: Arc<Limiter>,
+    auth: Arc<Auth>,
 }
 
 impl HttpClient {
-    pub(crate) fn new(limit: RateLimit) -> Self {
+    pub(crate) fn new(limit: RateLimit, auth: Auth) -> Self {
         let client = reqwest::Client::builder()
             .tcp_nodelay(true)
             .connect_timeout(Duration::from_secs(10))
@@ -35,7 +38,11 @@ impl HttpClient {
             // Building fails only when the TLS backend or system config cannot load; with the
             // features this crate enables there is none, so the default client is equivalent.
             .unwrap_or_default();
-        HttpClient { client, limiter: Limiter::new(limit).map(Arc::new) }
+        HttpClient { client, limiter: Arc::new(Limiter::new(limit)), auth: Arc::new(auth) }
+    }
+
+    pub(crate) fn auth(&self) -> &Auth {
+        &self.auth
     }
 }
 
@@ -57,7 +64,7 @@ impl<'a> StepHttp<'a> {
         if let Some(key) = self.idempotency_key {
             builder = builder.header(IDEMPOTENCY_KEY, key);
         }
-        Request { builder, limiter: self.client.limiter.clone() }
+        Request { builder, client: self.client.clone() }
     }
 
     /// A `GET` request.
@@ -96,12 +103,12 @@ impl<'a> StepHttp<'a> {
 #[must_use = "a request does nothing until it is sent"]
 pub struct Request {
     builder: reqwest::RequestBuilder,
-    limiter: Option<Arc<Limiter>>,
+    client: HttpClient,
 }
 
 impl Request {
     fn map(self, f: impl FnOnce(reqwest::RequestBuilder) -> reqwest::RequestBuilder) -> Self {
-        Request { builder: f(self.builder), limiter: self.limiter }
+        Request { builder: f(self.builder), client: self.client }
     }
 
     /// Sets a JSON body.
@@ -129,21 +136,21 @@ impl Request {
         self.map(|builder| builder.timeout(timeout))
     }
 
-    /// Sends the request; a non-2xx answer becomes the matching [`ActionError`].
+    /// Sends the request with the connector's credentials; a non-2xx answer becomes the
+    /// matching [`ActionError`]. An OAuth2 token the service refuses is refreshed and the
+    /// request sent once more.
     pub async fn send(self) -> Result<reqwest::Response, ActionError> {
-        // Held until the answer's head arrives: the connector's rate limit and concurrency.
-        let _admission = match &self.limiter {
-            Some(limiter) => Some(limiter.admit().await),
-            None => None,
-        };
-        let response = self.builder.send().await?;
-        let status = response.status();
-        if status.is_success() {
-            return Ok(response);
-        }
-        let headers = response.headers().clone();
-        let body = response.text().await.unwrap_or_default();
-        Err(classify(status, &headers, &body))
+        let request = self.builder.build()?;
+        send_request(&self.client, request).await
+    }
+
+    /// Pages through a list endpoint: the items of every page, in order, as a stream; each page
+    /// is one request, retried like a step's attempts. See [`Pages`](crate::paginate::Pages).
+    pub fn paginate<T: DeserializeOwned + Send + 'static>(
+        self,
+        pages: crate::paginate::Pages,
+    ) -> impl futures::Stream<Item = Result<T, ActionError>> + Send + 'static {
+        crate::paginate::stream(self.client, self.builder.build(), pages)
     }
 
     /// Sends the request and reads a JSON answer of type `T`.
@@ -152,6 +159,50 @@ impl Request {
         let bytes = response.bytes().await?;
         serde_json::from_slice(&bytes).map_err(|error| ActionError::InvalidOutput(error.to_string()))
     }
+}
+
+/// Sends a built request: credentials, limits, one reactive credential refresh, classification.
+pub(crate) async fn send_request(
+    client: &HttpClient,
+    request: reqwest::Request,
+) -> Result<reqwest::Response, ActionError> {
+    // A copy to send again if the service refuses the access token (a streamed body has none).
+    let again = request.try_clone();
+    let (response, token) = send_with_auth(client, request).await?;
+    if let Some(again) = again
+        && !response.status().is_success()
+        && client.auth.reject(response.status(), token.as_ref()).await
+    {
+        tracing::info!(status = response.status().as_u16(), "the service refused the access token; refreshing it once");
+        let (response, _) = send_with_auth(client, again).await?;
+        return checked(response).await;
+    }
+    checked(response).await
+}
+
+async fn send_with_auth(
+    client: &HttpClient,
+    mut request: reqwest::Request,
+) -> Result<(reqwest::Response, Option<Secret>), ActionError> {
+    let token = client.auth.apply(&mut request).await?;
+    // Held until the answer's head arrives: the connector's rate limit and concurrency.
+    let admission = client.limiter.admit().await;
+    let response = client.client.execute(request).await?;
+    drop(admission);
+    // The answer's rate-limit headers slow the calls after it, before a 429.
+    client.limiter.observe(response.status(), response.headers());
+    Ok((response, token))
+}
+
+async fn checked(response: reqwest::Response) -> Result<reqwest::Response, ActionError> {
+    if response.status().is_success() { Ok(response) } else { Err(failure(response).await) }
+}
+
+async fn failure(response: reqwest::Response) -> ActionError {
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = response.text().await.unwrap_or_default();
+    classify(status, &headers, &body)
 }
 
 /// Classifies a non-2xx answer: 401/403 credentials, 429 (and 503 with `Retry-After`) rate
@@ -181,6 +232,11 @@ pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
 
 /// The service's own words: a JSON `error`/`message` field, or the start of the body.
 fn error_message(body: &str, status: StatusCode) -> String {
+    // The service may echo what it was sent, credentials included.
+    crate::secret::redact(&raw_error_message(body, status)).into_owned()
+}
+
+fn raw_error_message(body: &str, status: StatusCode) -> String {
     if let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(body) {
         for field in ["error", "message", "error_description", "detail"] {
             if let Some(text) = map.get(field).and_then(|v| v.as_str()) {

@@ -17,6 +17,7 @@ use crate::logger::Logger;
 use crate::registry::Registry;
 use crate::retry::RetryPolicy;
 use crate::run::{RunId, RunStatus, StepKind, StepRecord, StepStatus};
+use crate::secret::redact;
 use crate::store::{RunStore, RunUpdate};
 
 /// Engine-wide settings every run's `Io` reads.
@@ -161,16 +162,16 @@ impl Io {
                 Ok(output) => return self.succeed::<A>(step, output).await,
                 Err(error) if error.is_retryable() && attempt < last_attempt => {
                     let wait = retry_delay(&policy, attempt + 1 - first_attempt, &error);
-                    tracing::warn!(attempt, error = %error, retry_in_ms = wait.as_millis() as u64, "attempt failed; retrying");
-                    step.error = Some(error.to_string());
+                    tracing::warn!(attempt, error = %redact(&error.to_string()), retry_in_ms = wait.as_millis() as u64, "attempt failed; retrying");
+                    step.error = Some(redact(&error.to_string()).into_owned());
                     tokio::time::sleep(wait).await;
                 }
                 Err(source) => {
                     step.status = StepStatus::Failed;
-                    step.error = Some(source.to_string());
+                    step.error = Some(redact(&source.to_string()).into_owned());
                     step.finished_at = Some(Utc::now());
                     self.store.save_step(&self.run_id, &step).await?;
-                    tracing::warn!(attempt, error = %source, "step failed");
+                    tracing::warn!(attempt, error = %redact(&source.to_string()), "step failed");
                     return Err(StepError::Action { key: key.to_owned(), connector, action: A::ID, source });
                 }
             }
@@ -186,7 +187,7 @@ impl Io {
         if size > self.settings.max_step_output {
             let error = StepError::OutputTooLarge { key: key.clone(), size, limit: self.settings.max_step_output };
             step.status = StepStatus::Failed;
-            step.error = Some(error.to_string());
+            step.error = Some(redact(&error.to_string()).into_owned());
             step.finished_at = Some(Utc::now());
             self.store.save_step(&self.run_id, &step).await?;
             return Err(error);

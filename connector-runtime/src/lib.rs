@@ -60,6 +60,8 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod auth;
+pub mod call;
 mod config;
 mod connector;
 mod engine;
@@ -72,13 +74,17 @@ mod io;
 mod job;
 mod logger;
 pub mod manifest;
+pub mod paginate;
+mod poll;
 mod rate_limit;
 mod registry;
 mod retry;
 mod run;
+mod schedule;
 mod secret;
 pub mod server;
 pub mod store;
+mod tasks;
 pub mod trigger;
 pub mod webhook;
 
@@ -93,13 +99,16 @@ pub use error::{ActionError, EngineError, JobError, StepError};
 pub use event::Event;
 pub use ingest::{Acceptance, DeliveryError, Subscriptions};
 pub use io::Io;
-pub use job::{IntegrationRef, Job, JobTrigger, OnEvent, OnTrigger, TriggerRef};
+pub use job::{IntegrationRef, Job, JobTrigger, OnEvent, OnTrigger, OnTriggerFn, TriggerRef};
 pub use logger::Logger;
 pub use manifest::{ConnectorManifest, Manifest, schema_of};
+pub use poll::{PollCursor, PollError, PollOf, PollReport, PollTrigger, Polled};
 pub use rate_limit::RateLimit;
 pub use retry::RetryPolicy;
 pub use run::{Run, RunId, RunStatus, StepKind, StepRecord, StepStatus};
-pub use secret::{REDACTED, Secret};
+pub use schedule::{OnSchedule, Schedule, ScheduleRef, ScheduledJob, Tick};
+pub use secret::{REDACTED, Secret, redact};
+pub use tasks::TriggerTasks;
 
 // Re-exported so users' derives and the generated code agree on one version of each.
 pub use schemars;
@@ -109,8 +118,8 @@ pub use serde_json;
 /// Everything a connector or job file needs, in one import.
 pub mod prelude {
     pub use crate::{
-        ActionContext, ActionError, Connector, Engine, Event, Integration, JobError, RetryPolicy, Run, RunStatus,
-        Secret, StepError, TriggerContext, action, connector, job, trigger,
+        ActionContext, ActionError, Connector, Engine, Event, Integration, JobError, Polled, RetryPolicy, Run,
+        RunStatus, Secret, StepError, Tick, TriggerContext, action, connector, job, trigger,
     };
     pub use schemars::JsonSchema;
     pub use serde::{Deserialize, Serialize};
@@ -119,9 +128,11 @@ pub mod prelude {
 /// What generated code calls. Not public API: it changes without notice.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::call::ActionEntry;
     pub use crate::connector::{ActionFn, TriggerFn, fn_key};
-    pub use crate::job::IntegrationRef;
+    pub use crate::job::{IntegrationRef, JobTriggerFn};
     pub use crate::manifest::{ActionManifest, TriggerManifest};
+    pub use crate::poll::{PollEntry, PollFn};
     pub use crate::trigger::TriggerEntry;
     pub use crate::webhook::signature::SignatureScheme;
 

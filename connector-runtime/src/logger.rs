@@ -1,7 +1,7 @@
 //! [`Logger`]: the seed's `ctx.logger.info(...)`, on top of `tracing`.
 
 /// Logs through `tracing`, inside the current run and step spans, so every line carries the run
-/// id, job id and step key. Plain `tracing::info!` works just as well; this is for code ported
+/// id, job id and step key; known secret values are masked. Plain `tracing::info!` works just as well; this is for code ported
 /// from the seed's `ctx.logger.info(...)`.
 #[derive(Debug, Clone)]
 pub struct Logger {
@@ -15,21 +15,21 @@ impl Logger {
 
     /// Logs at `INFO`.
     pub fn info(&self, message: impl std::fmt::Display) {
-        tracing::info!(source = self.source, "{message}");
+        tracing::info!(source = self.source, "{}", crate::secret::redact(&message.to_string()));
     }
 
     /// Logs at `WARN`.
     pub fn warn(&self, message: impl std::fmt::Display) {
-        tracing::warn!(source = self.source, "{message}");
+        tracing::warn!(source = self.source, "{}", crate::secret::redact(&message.to_string()));
     }
 
     /// Logs at `ERROR`.
     pub fn error(&self, message: impl std::fmt::Display) {
-        tracing::error!(source = self.source, "{message}");
+        tracing::error!(source = self.source, "{}", crate::secret::redact(&message.to_string()));
     }
 
     /// Logs at `DEBUG`.
     pub fn debug(&self, message: impl std::fmt::Display) {
-        tracing::debug!(source = self.source, "{message}");
+        tracing::debug!(source = self.source, "{}", crate::secret::redact(&message.to_string()));
     }
 }

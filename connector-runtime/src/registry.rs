@@ -8,6 +8,8 @@ use serde_json::Value;
 
 use axum::body::Bytes;
 
+use crate::auth::Auth;
+use crate::call::{CallError, CheckError};
 use crate::connector::{Connector, Integration};
 use crate::error::ActionError;
 use crate::error::JobError;
@@ -57,6 +59,36 @@ impl WebhookTrigger {
 pub(crate) struct IntegrationEntry {
     pub(crate) instance: Box<dyn Any + Send + Sync>,
     pub(crate) manifest: fn() -> ConnectorManifest,
+    pub(crate) auth: Auth,
+    pub(crate) actions: HashMap<&'static str, ErasedCall>,
+    pub(crate) check: ErasedCheck,
+}
+
+type ErasedCall = Box<dyn Fn(Value) -> BoxFuture<'static, Result<Value, CallError>> + Send + Sync>;
+type ErasedCheck = Box<dyn Fn() -> BoxFuture<'static, Result<(), CheckError>> + Send + Sync>;
+
+impl IntegrationEntry {
+    pub(crate) fn of<C: Connector>(integration: Integration<C>) -> Self {
+        let actions = C::action_entries()
+            .into_iter()
+            .map(|entry| {
+                let (integration, call) = (integration.clone(), entry.call);
+                (entry.id, Box::new(move |input| call(integration.clone(), input)) as ErasedCall)
+            })
+            .collect();
+        let checked = integration.clone();
+        let check: ErasedCheck = Box::new(move || {
+            let integration = checked.clone();
+            Box::pin(async move { integration.check().await })
+        });
+        IntegrationEntry {
+            auth: integration.auth().clone(),
+            instance: Box::new(integration),
+            manifest: C::manifest,
+            actions,
+            check,
+        }
+    }
 }
 
 /// A registered job, erased to JSON in and out.
@@ -67,6 +99,8 @@ pub(crate) struct JobEntry {
     pub(crate) manifest: fn() -> JobManifest,
     pub(crate) retry: Option<RetryPolicy>,
     pub(crate) concurrency: Option<usize>,
+    /// When a scheduled job runs.
+    pub(crate) schedule: Option<crate::schedule::Schedule>,
     /// Checks a JSON payload fits the job's payload type, naming the field that does not.
     pub(crate) check_payload: fn(&Value) -> Result<(), TriggerFailure>,
     pub(crate) execute: for<'io> fn(Value, &'io Io) -> BoxFuture<'io, Result<Value, JobError>>,
@@ -81,6 +115,7 @@ impl JobEntry {
             manifest: J::manifest,
             retry: J::RETRY,
             concurrency: J::CONCURRENCY,
+            schedule: <J::Trigger as JobTrigger>::schedule(),
             check_payload: check_payload::<J>,
             execute: execute::<J>,
         }
@@ -106,6 +141,7 @@ fn execute<J: Job>(payload: Value, io: &Io) -> BoxFuture<'_, Result<Value, JobEr
 pub(crate) struct Registry {
     pub(crate) integrations: HashMap<&'static str, IntegrationEntry>,
     pub(crate) triggers: HashMap<(&'static str, &'static str), WebhookTrigger>,
+    pub(crate) polls: Vec<crate::poll::RegisteredPoll>,
     pub(crate) jobs: Vec<JobEntry>,
 }
 

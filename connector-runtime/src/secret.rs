@@ -1,8 +1,9 @@
 //! [`Secret`]: a string that never shows its value by accident.
 
 use std::borrow::Cow;
+use std::collections::VecDeque;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -30,9 +31,11 @@ pub const REDACTED: &str = "[redacted]";
 pub struct Secret(Arc<str>);
 
 impl Secret {
-    /// Wraps a value.
+    /// Wraps a value; from now on [`redact`] masks it in any text.
     pub fn new(value: impl Into<String>) -> Self {
-        Secret(Arc::from(value.into()))
+        let value: Arc<str> = Arc::from(value.into());
+        remember_shared(&value);
+        Secret(value)
     }
 
     /// Reads the secret from the environment variable `name`.
@@ -47,6 +50,52 @@ impl Secret {
     pub fn expose(&self) -> &str {
         &self.0
     }
+}
+
+/// Secrets shorter than this are not masked in free text: masking every `"a"` would garble
+/// messages and protect nothing.
+const MIN_REDACTED_LEN: usize = 6;
+
+/// How many secret values are remembered for masking (the oldest are forgotten first).
+const MAX_REMEMBERED: usize = 4096;
+
+fn remembered() -> &'static Mutex<VecDeque<Arc<str>>> {
+    static KNOWN: OnceLock<Mutex<VecDeque<Arc<str>>>> = OnceLock::new();
+    KNOWN.get_or_init(Mutex::default)
+}
+
+fn remember_shared(value: &Arc<str>) {
+    if value.len() < MIN_REDACTED_LEN {
+        return;
+    }
+    let mut known = remembered().lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if known.iter().any(|existing| **existing == **value) {
+        return;
+    }
+    if known.len() == MAX_REMEMBERED {
+        known.pop_front();
+    }
+    known.push_back(Arc::clone(value));
+}
+
+/// Remembers a credential that never was a [`Secret`] (a token a service issued), so
+/// [`redact`] masks it too.
+pub(crate) fn remember(value: &str) {
+    remember_shared(&Arc::from(value));
+}
+
+/// `text` with every known secret value replaced by [`REDACTED`]. The engine passes error
+/// messages (the service's own words included), stored step and run errors, and the logger's
+/// lines through it, so a secret that comes back inside an upstream error body is masked too.
+pub fn redact(text: &str) -> Cow<'_, str> {
+    let known = remembered().lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut text = Cow::Borrowed(text);
+    for secret in known.iter() {
+        if text.contains(&**secret) {
+            text = Cow::Owned(text.replace(&**secret, REDACTED));
+        }
+    }
+    text
 }
 
 impl fmt::Debug for Secret {

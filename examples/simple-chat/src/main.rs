@@ -132,7 +132,9 @@ async fn start(db: PathBuf) -> Result<(ChatServiceHandle, Engine), AnyError> {
     let config = SimpleChatConfig {
         api_key: Secret::new(api_key),
         base_url: service.base_url(),
-        webhook_secret: Secret::new(format!("whsec-{}", uuid::Uuid::new_v4())),
+        webhook_secret: Secret::new(
+            std::env::var("SIMPLE_CHAT_WEBHOOK_SECRET").unwrap_or_else(|_| format!("whsec-{}", uuid::Uuid::new_v4())),
+        ),
     };
     let engine = simple_chat::engine(config).sqlite(db).build()?;
     Ok((service, engine))
@@ -201,6 +203,7 @@ async fn serve(db: PathBuf, port: u16) -> Result<ExitCode, AnyError> {
         ..ServerConfig::default()
     };
     say!("serving on http://127.0.0.1:{port} (API key from SIMPLE_CHAT_SERVER_API_KEY, or this one: {api_key})");
+    say!("webhook deliveries are signed with SIMPLE_CHAT_WEBHOOK_SECRET (random when unset)");
     say!("  curl -s -H 'Authorization: Bearer {api_key}' -H 'Content-Type: application/json' \\");
     say!(
         "       -d '{{\"name\":\"manual.send.message\",\"payload\":{{\"channel\":\"general\",\"message\":\"hi\"}}}}' \\"
