@@ -102,8 +102,15 @@ struct ChannelResponse {
 }
 
 /// Talks to the Simple Chat HTTP API with the configured API key.
-#[connector(id = "simple-chat", name = "Simple Chat Service", version = "1.0.0", config = SimpleChatConfig)]
+#[connector(id = "simple-chat", name = "Simple Chat Service", version = "1.0.0", config = SimpleChatConfig, check = Self::check)]
 impl SimpleChat {
+    /// Verifies the API key with a cheap authenticated read.
+    async fn check(ctx: &ActionContext<SimpleChatConfig>) -> Result<(), ActionError> {
+        let config = ctx.config();
+        ctx.http().get(format!("{}/v1/channels/general", config.base_url)).bearer_auth(&config.api_key).send().await?;
+        Ok(())
+    }
+
     /// Posts a message to a channel.
     #[action(id = "sendMessage", name = "Send Message", retry(max_attempts = 5, min_delay = "250ms"))]
     pub async fn send_message(

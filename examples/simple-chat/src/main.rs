@@ -38,6 +38,19 @@ enum Command {
         /// The run's id.
         id: String,
     },
+    /// Call one action directly with JSON input, checked against its input type:
+    /// `call simple-chat sendMessage '{"channel":"general","message":"hi"}'`.
+    Call {
+        /// The connector's id.
+        connector: String,
+        /// The action's id.
+        action: String,
+        /// The input, as JSON.
+        input: String,
+    },
+    /// Check the connector's credentials against the service (set SIMPLE_CHAT_API_KEY to try
+    /// another key).
+    Check,
     /// Serve webhooks and the API (with the chat service beside it) until Ctrl-C.
     Serve {
         /// The port to listen on, on 127.0.0.1.
@@ -96,6 +109,8 @@ async fn main() -> ExitCode {
         Command::Runs(args) => runs(db, args).await,
         Command::Resume { id } => resume(db, id).await,
         Command::Serve { port } => serve(db, port).await,
+        Command::Call { connector, action, input } => call(db, connector, action, input).await,
+        Command::Check => check(db).await,
     };
     match result {
         Ok(code) => code,
@@ -123,12 +138,15 @@ fn print_manifest() -> Result<ExitCode, AnyError> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Starts the chat service and an engine talking to it, keeping runs in `db`.
+/// Starts the chat service and an engine talking to it, keeping runs in `db`. The connector
+/// uses the service's key unless SIMPLE_CHAT_API_KEY says otherwise.
 async fn start(db: PathBuf) -> Result<(ChatServiceHandle, Engine), AnyError> {
-    let api_key = format!("demo-{}", uuid::Uuid::new_v4());
-    let service = ChatService::start(api_key.clone()).await?;
-    say!("Simple Chat service listening on {}", service.base_url());
-    say!("Runs are kept in {}", db.display());
+    let service_key = format!("demo-{}", uuid::Uuid::new_v4());
+    let service = ChatService::start(service_key.clone()).await?;
+    let api_key = std::env::var("SIMPLE_CHAT_API_KEY").unwrap_or(service_key);
+    // On stderr, so `call`'s JSON on stdout stays clean.
+    eprintln!("Simple Chat service listening on {}", service.base_url());
+    eprintln!("Runs are kept in {}", db.display());
     let config = SimpleChatConfig {
         api_key: Secret::new(api_key),
         base_url: service.base_url(),
@@ -215,6 +233,36 @@ async fn serve(db: PathBuf, port: u16) -> Result<ExitCode, AnyError> {
     };
     server::serve(engine, config, shutdown).await?;
     Ok(ExitCode::SUCCESS)
+}
+
+async fn call(db: PathBuf, connector: String, action: String, input: String) -> Result<ExitCode, AnyError> {
+    let input: serde_json::Value =
+        serde_json::from_str(&input).map_err(|error| format!("the input is not JSON: {error}"))?;
+    let (_service, engine) = start(db).await?;
+    match engine.call_action(&connector, &action, input).await {
+        Ok(output) => {
+            say!("{}", serde_json::to_string_pretty(&output)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(error) => {
+            eprintln!("error: {error}");
+            Ok(ExitCode::from(2))
+        }
+    }
+}
+
+async fn check(db: PathBuf) -> Result<ExitCode, AnyError> {
+    let (_service, engine) = start(db).await?;
+    match engine.check("simple-chat").await {
+        Ok(()) => {
+            say!("simple-chat: the service accepted the credentials");
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(error) => {
+            eprintln!("error: {error}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
 }
 
 async fn runs(db: PathBuf, args: RunsArgs) -> Result<ExitCode, AnyError> {
