@@ -11,6 +11,7 @@ use crate::args::{self, IntegrationArg, JobArgs};
 use crate::connector::{error_type_span, first_type_argument};
 use crate::names;
 use crate::policy;
+use crate::schedule::{self, JobSchedule};
 
 /// The job, as this crate models it.
 struct JobDef {
@@ -34,6 +35,8 @@ enum TriggerSource {
     Event(Path),
     /// `trigger = SimpleChat::message_received`: the path as written, and the connector's path.
     Connector { written: Path, connector: Path, function: Ident },
+    /// `cron = ".."` or `every = ".."`.
+    Schedule(JobSchedule),
 }
 
 pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
@@ -85,16 +88,42 @@ fn parse(args: TokenStream, function: ItemFn) -> darling::Result<JobDef> {
 }
 
 fn trigger_source(args: &JobArgs) -> darling::Result<TriggerSource> {
-    match (&args.event, &args.trigger) {
-        (Some(event), None) => Ok(TriggerSource::Event(event.clone())),
-        (None, Some(trigger)) => connector_trigger(trigger),
-        (Some(event), Some(_)) => {
-            Err(Error::custom("a job has one trigger: give `event = ..` or `trigger = ..`, not both").with_span(event))
-        }
-        (None, None) => Err(Error::custom(
-            "a job needs a trigger: `event = EventType` (a `#[derive(Event)]` type) or `trigger = Connector::trigger_fn`",
-        )),
+    // Each trigger given, by key, with the span of its value.
+    let given: Vec<(&str, Span)> = [
+        args.event.as_ref().map(|event| ("event", event.span())),
+        args.trigger.as_ref().map(|trigger| ("trigger", trigger.span())),
+        args.cron.as_ref().map(|cron| ("cron", cron.span())),
+        args.every.as_ref().map(|every| ("every", every.span())),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if let [_, (_, second), ..] = given.as_slice() {
+        let keys: Vec<String> = given.iter().map(|(key, _)| format!("`{key} = ..`")).collect();
+        let (last, rest) = keys.split_last().unwrap_or((&keys[0], &[]));
+        return Err(Error::custom(format!(
+            "a job has one trigger, and this one has {} and {last}: keep one of them",
+            rest.join(", ")
+        ))
+        .with_span(second));
     }
+    if let Some(event) = &args.event {
+        return Ok(TriggerSource::Event(event.clone()));
+    }
+    if let Some(trigger) = &args.trigger {
+        return connector_trigger(trigger);
+    }
+    if let Some(cron) = &args.cron {
+        return schedule::cron(cron).map(TriggerSource::Schedule);
+    }
+    if let Some(every) = &args.every {
+        let millis = schedule::every(every, "a job's interval")?;
+        return Ok(TriggerSource::Schedule(JobSchedule::Every(millis)));
+    }
+    Err(Error::custom(
+        "a job needs a trigger: `event = EventType` (a `#[derive(Event)]` type), `trigger = Connector::trigger_fn`, \
+         `cron = \"*/5 * * * *\"` or `every = \"30s\"`",
+    ))
 }
 
 /// `a::SimpleChat::message_received` -> connector `a::SimpleChat`, fn `message_received`.
@@ -231,14 +260,26 @@ fn generate(def: &JobDef) -> TokenStream {
             // missing fn (with rustc's "similar name" hint), and the failed constant silences
             // the follow-up errors about `TriggerFn` not being implemented.
             quote_spanned! {written.span()=>
-                ::connector_runtime::OnTrigger<
-                    ::connector_runtime::TriggerOf<
-                        #connector,
-                        { let _ = #written; ::connector_runtime::__private::fn_key(#name) },
-                    >,
+                ::connector_runtime::OnTriggerFn<
+                    #connector,
+                    { let _ = #written; ::connector_runtime::__private::fn_key(#name) },
                 >
             }
         }
+        TriggerSource::Schedule(_) => quote! { ::connector_runtime::OnSchedule<#marker> },
+    };
+    // A scheduled job's payload is a `Tick`: `run` takes `<OnSchedule<Self> as JobTrigger>::Payload`,
+    // so any other payload type is reported on the user's parameter, as for events and triggers.
+    let scheduled = match &def.trigger {
+        TriggerSource::Schedule(schedule) => {
+            let schedule = schedule.expand();
+            Some(quote! {
+                impl ::connector_runtime::ScheduledJob for #marker {
+                    const SCHEDULE: ::connector_runtime::Schedule = #schedule;
+                }
+            })
+        }
+        _ => None,
     };
 
     let fields = integrations.iter().map(|IntegrationArg { key, connector }| {
@@ -321,5 +362,7 @@ fn generate(def: &JobDef) -> TokenStream {
 
             #run
         }
+
+        #scheduled
     }
 }

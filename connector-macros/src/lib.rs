@@ -16,6 +16,7 @@ mod event;
 mod job;
 mod names;
 mod policy;
+mod schedule;
 mod stray;
 #[cfg(test)]
 mod tests;
@@ -50,6 +51,10 @@ pub fn action(args: TokenStream, item: TokenStream) -> TokenStream {
 /// `#[trigger(id = "message.received", name = "Message Received")]`. The fn takes
 /// `ctx: &TriggerContext<Config>` and the service's payload, and returns
 /// `Result<Option<JobPayload>, E>` (`None` ignores the delivery).
+///
+/// With `poll(every = "30s")` it is a polling trigger instead: the fn takes the context and
+/// `cursor: Option<Cursor>` and returns `Result<Polled<Item, Cursor>, E>`, the new items with
+/// their ids and the cursor to poll from next.
 #[proc_macro_attribute]
 pub fn trigger(args: TokenStream, item: TokenStream) -> TokenStream {
     stray::expand("trigger", args.into(), item.into()).into()
@@ -58,7 +63,8 @@ pub fn trigger(args: TokenStream, item: TokenStream) -> TokenStream {
 /// Declares a job on an `async fn(payload, io) -> Result<T, E>`.
 ///
 /// Arguments: `id`, `name`, `version` (semver), optionally `description`, exactly one of
-/// `event = EventType` or `trigger = Connector::trigger_fn`, and `integrations(key = Connector, ..)`.
+/// `event = EventType`, `trigger = Connector::trigger_fn`, `cron = "*/5 * * * *"` or
+/// `every = "30s"` (a scheduled job's payload is a `Tick`), and `integrations(key = Connector, ..)`.
 ///
 /// Generates, for `fn send_chat_message`: the marker `SendChatMessageJob` to register with the
 /// engine, and `SendChatMessageIo<'io>`, the type of the `io` parameter, with one typed client

@@ -41,8 +41,8 @@ pub enum Auth {
     Bearer(Secret),
     /// An API key in a header.
     ApiKeyHeader {
-        /// The header's name.
-        header: HeaderName,
+        /// The header's name (checked when a request is sent).
+        header: String,
         /// The key.
         key: Secret,
     },
@@ -68,8 +68,8 @@ pub enum Auth {
 
 impl Auth {
     /// An API key in the header `header`.
-    pub fn api_key_header(header: &'static str, key: Secret) -> Self {
-        Auth::ApiKeyHeader { header: HeaderName::from_static(header), key }
+    pub fn api_key_header(header: impl Into<String>, key: Secret) -> Self {
+        Auth::ApiKeyHeader { header: header.into(), key }
     }
 
     /// An API key in the query parameter `param`.
@@ -106,7 +106,9 @@ impl Auth {
                 request.headers_mut().insert(AUTHORIZATION, header(format!("Bearer {}", token.expose()))?);
             }
             Auth::ApiKeyHeader { header: name, key } => {
-                request.headers_mut().insert(name.clone(), header(key.expose().to_owned())?);
+                let name = HeaderName::from_bytes(name.as_bytes())
+                    .map_err(|_| ActionError::permanent(format!("`{name}` is not a valid header name")))?;
+                request.headers_mut().insert(name, header(key.expose().to_owned())?);
             }
             Auth::ApiKeyQuery { param, key } => {
                 request.url_mut().query_pairs_mut().append_pair(param, key.expose());

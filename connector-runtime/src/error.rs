@@ -195,6 +195,16 @@ pub enum EngineError {
         /// The id.
         id: &'static str,
     },
+    /// A scheduled job's schedule does not parse, or never fires.
+    #[error("job `{job}` has the schedule `{schedule}`, which is not valid: {reason}")]
+    InvalidSchedule {
+        /// The job's id.
+        job: &'static str,
+        /// The schedule, as written (`cron = "..."`, `every = "..."`).
+        schedule: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// No run with that id.
     #[error("no run with id `{0}`")]
     RunNotFound(String),

@@ -63,6 +63,11 @@ pub trait JobTrigger: Send + Sync + 'static {
     type Payload: Payload;
     /// Which event or connector trigger this is.
     fn trigger_ref() -> TriggerRef;
+    /// When the job runs, for a scheduled job.
+    #[doc(hidden)]
+    fn schedule() -> Option<crate::schedule::Schedule> {
+        None
+    }
 }
 
 /// A job started by a typed event.
@@ -85,6 +90,34 @@ impl<T: Trigger> JobTrigger for OnTrigger<T> {
     }
 }
 
+/// One `#[trigger]` fn of connector `Self`, webhook or polling, as a job names it: what the job
+/// receives. `#[connector]` implements it for each trigger fn, keyed like [`crate::__private::TriggerFn`].
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` has no `#[trigger]` fn of this name",
+    note = "a job names a connector trigger by its fn: `trigger = SimpleChat::message_received`"
+)]
+pub trait JobTriggerFn<const KEY: u64>: Connector {
+    /// What a job started by the trigger receives.
+    type Output: Payload;
+    /// The trigger's id.
+    const ID: &'static str;
+}
+
+/// A job started by the `#[trigger]` fn of connector `C` keyed `KEY` (a webhook or a polling
+/// trigger): what `#[job(trigger = SimpleChat::message_received)]` names.
+pub struct OnTriggerFn<C, const KEY: u64>(PhantomData<fn() -> C>);
+
+impl<C: JobTriggerFn<KEY>, const KEY: u64> JobTrigger for OnTriggerFn<C, KEY> {
+    type Payload = <C as JobTriggerFn<KEY>>::Output;
+    fn trigger_ref() -> TriggerRef {
+        TriggerRef::Connector {
+            connector: <C as Connector>::ID.to_owned(),
+            trigger: <C as JobTriggerFn<KEY>>::ID.to_owned(),
+        }
+    }
+}
+
 /// Names what starts a job, in manifests and runs.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "camelCase")]
@@ -101,6 +134,15 @@ pub enum TriggerRef {
         /// The trigger's id.
         trigger: String,
     },
+    /// A job's schedule: `{"kind": "schedule", "job": "..", "cron": "*/5 * * * *"}` or
+    /// `{"kind": "schedule", "job": "..", "every": "30s"}`. Each schedule starts its own job only.
+    Schedule {
+        /// The job the schedule starts.
+        job: String,
+        /// When.
+        #[serde(flatten)]
+        schedule: crate::schedule::ScheduleRef,
+    },
 }
 
 impl std::fmt::Display for TriggerRef {
@@ -110,6 +152,7 @@ impl std::fmt::Display for TriggerRef {
             TriggerRef::Connector { connector, trigger } => {
                 write!(f, "trigger `{connector}/{trigger}`")
             }
+            TriggerRef::Schedule { job, schedule } => write!(f, "schedule `{schedule}` of job `{job}`"),
         }
     }
 }

@@ -108,6 +108,16 @@ pub struct TriggerManifest {
     pub payload: Value,
     /// The schema of what a job receives.
     pub output: Value,
+    /// How a polling trigger polls (`{"every": "30s"}`); absent for a webhook trigger.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub poll: Option<PollManifest>,
+}
+
+/// How a polling trigger polls.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PollManifest {
+    /// The interval (`"30s"`, `"5m"`).
+    pub every: String,
 }
 
 impl TriggerManifest {
@@ -119,6 +129,20 @@ impl TriggerManifest {
             description: non_empty(T::DESCRIPTION),
             payload: schema_of::<T::Payload>(),
             output: schema_of::<T::Output>(),
+            poll: None,
+        }
+    }
+
+    /// The manifest of polling trigger `P`: its payload and output are both the item's schema.
+    pub fn of_poll<P: crate::poll::PollTrigger>() -> Self {
+        let item = schema_of::<P::Item>();
+        TriggerManifest {
+            id: P::ID.to_owned(),
+            name: P::NAME.to_owned(),
+            description: non_empty(P::DESCRIPTION),
+            payload: item.clone(),
+            output: item,
+            poll: Some(PollManifest { every: crate::schedule::format_duration(P::EVERY) }),
         }
     }
 }

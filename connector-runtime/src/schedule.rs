@@ -120,9 +120,9 @@ pub(crate) fn format_duration(duration: Duration) -> String {
     let millis = duration.as_millis();
     match millis {
         0 => "0ms".to_owned(),
-        m if m % 3_600_000 == 0 => format!("{}h", m / 3_600_000),
-        m if m % 60_000 == 0 => format!("{}m", m / 60_000),
-        m if m % 1_000 == 0 => format!("{}s", m / 1_000),
+        m if m.is_multiple_of(3_600_000) => format!("{}h", m / 3_600_000),
+        m if m.is_multiple_of(60_000) => format!("{}m", m / 60_000),
+        m if m.is_multiple_of(1_000) => format!("{}s", m / 1_000),
         m => format!("{m}ms"),
     }
 }
@@ -215,10 +215,17 @@ pub(crate) async fn sleep_for(wait: Duration, stop: &mut watch::Receiver<bool>) 
 }
 
 /// The task of one scheduled job: sleeps until each tick is due and starts a run for it.
-pub(crate) async fn run_schedule(engine: Engine, job: &'static str, schedule: Schedule, mut stop: watch::Receiver<bool>) {
+pub(crate) async fn run_schedule(
+    engine: Engine,
+    job: &'static str,
+    schedule: Schedule,
+    mut stop: watch::Receiver<bool>,
+) {
     let timer = match Timer::new(&schedule) {
         Ok(timer) => timer,
-        Err(error) => return tracing::error!(job, %schedule, %error, "the job's schedule does not parse; it never runs"),
+        Err(error) => {
+            return tracing::error!(job, %schedule, %error, "the job's schedule does not parse; it never runs");
+        }
     };
     let trigger = TriggerRef::Schedule { job: job.to_owned(), schedule: schedule.to_ref() };
     let source = format!("schedule:{job}");
@@ -283,7 +290,10 @@ mod tests {
         assert_eq!(five.next_after(at("2030-01-01T10:05:00Z")), Some(at("2030-01-01T10:10:00Z")));
         assert_eq!(five.next_after(at("2030-01-01T10:05:00.001Z")), Some(at("2030-01-01T10:10:00Z")));
         // Day of week 1 is Monday, as in crontab; 2030-01-07 is a Monday.
-        assert_eq!(Schedule::Cron("0 9 * * 1").next_after(at("2030-01-01T00:00:00Z")), Some(at("2030-01-07T09:00:00Z")));
+        assert_eq!(
+            Schedule::Cron("0 9 * * 1").next_after(at("2030-01-01T00:00:00Z")),
+            Some(at("2030-01-07T09:00:00Z"))
+        );
         let seconds = Schedule::Cron("*/10 * * * * *");
         assert_eq!(seconds.next_after(at("2030-01-01T10:00:00.500Z")), Some(at("2030-01-01T10:00:10Z")));
     }
@@ -299,11 +309,13 @@ mod tests {
 
     #[test]
     fn schedule_refs_serialize_flat() {
-        let trigger = TriggerRef::Schedule { job: "report".into(), schedule: ScheduleRef::Cron { cron: "0 3 * * *".into() } };
+        let trigger =
+            TriggerRef::Schedule { job: "report".into(), schedule: ScheduleRef::Cron { cron: "0 3 * * *".into() } };
         let json = serde_json::to_value(&trigger).unwrap();
         assert_eq!(json, serde_json::json!({"kind": "schedule", "job": "report", "cron": "0 3 * * *"}));
         assert_eq!(serde_json::from_value::<TriggerRef>(json).unwrap(), trigger);
-        let trigger = TriggerRef::Schedule { job: "sync".into(), schedule: Schedule::Every(Duration::from_secs(30)).to_ref() };
+        let trigger =
+            TriggerRef::Schedule { job: "sync".into(), schedule: Schedule::Every(Duration::from_secs(30)).to_ref() };
         let json = serde_json::to_value(&trigger).unwrap();
         assert_eq!(json, serde_json::json!({"kind": "schedule", "job": "sync", "every": "30s"}));
         assert_eq!(serde_json::from_value::<TriggerRef>(json).unwrap(), trigger);

@@ -157,8 +157,10 @@ async fn serve_on(
         let _ = stream.set_nodelay(true);
     });
     let subscriptions = engine.subscribe_webhooks(&public_url).await;
+    let triggers = engine.start_triggers();
     tracing::info!(%addr, "serving webhooks and the API");
     let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+    triggers.stop().await;
     engine.unsubscribe_webhooks(subscriptions).await;
     served
 }

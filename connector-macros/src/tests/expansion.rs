@@ -116,3 +116,40 @@ fn generic_event_expansion() {
     };
     insta::assert_snapshot!(pretty(event::expand(item)));
 }
+
+#[test]
+fn job_on_schedule_expansion() {
+    let args = quote! {
+        id = "nightly-report",
+        name = "Nightly Report",
+        version = "1.0.0",
+        cron = "0 3 * * *"
+    };
+    let item = quote! {
+        /// Sums up the day.
+        async fn nightly_report(tick: Tick, io: NightlyReportIo<'_>) -> Result<String, JobError> {
+            Ok(tick.scheduled_at.to_string())
+        }
+    };
+    insta::assert_snapshot!(pretty(job::expand(args, item)));
+}
+
+#[test]
+fn polling_trigger_expansion() {
+    let args = quote! {
+        id = "tracker", name = "Tracker", version = "1.0.0", config = TrackerConfig
+    };
+    let item = quote! {
+        impl Tracker {
+            /// Issues opened since the last poll.
+            #[trigger(id = "issues.new", name = "New Issues", poll(every = "30s"))]
+            pub async fn new_issues(
+                ctx: &TriggerContext<TrackerConfig>,
+                cursor: Option<u64>,
+            ) -> Result<Polled<Issue, u64>, ActionError> {
+                Ok(Polled::nothing())
+            }
+        }
+    };
+    insta::assert_snapshot!(pretty(connector::expand(args, item)));
+}

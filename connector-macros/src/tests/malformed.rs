@@ -312,7 +312,7 @@ fn job_without_args() {
 fn job_with_event_and_trigger() {
     let args = quote! { id = "post", name = "Post", version = "1.0.0", event = Requested, trigger = Chat::received };
     let out = job::expand(args, job_fn());
-    assert_one_error(&out, "a job has one trigger: give `event = ..` or `trigger = ..`, not both");
+    assert_one_error(&out, "a job has one trigger, and this one has `event = ..` and `trigger = ..`: keep one of them");
 }
 
 #[test]
@@ -419,6 +419,207 @@ fn job_errors_keep_the_users_fn() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// #[job(cron = ..)] / #[job(every = ..)]
+
+fn tick_fn() -> TokenStream {
+    quote! {
+        async fn post(tick: Tick, io: PostIo<'_>) -> Result<(), JobError> {
+            Ok(())
+        }
+    }
+}
+
+#[test]
+fn job_with_cron_and_event() {
+    let args = quote! { id = "post", name = "Post", version = "1.0.0", event = Requested, cron = "*/5 * * * *" };
+    let out = job::expand(args, tick_fn());
+    assert_one_error(&out, "a job has one trigger, and this one has `event = ..` and `cron = ..`: keep one of them");
+}
+
+#[test]
+fn job_with_every_kind_of_trigger() {
+    let args = quote! {
+        id = "post", name = "Post", version = "1.0.0",
+        event = Requested, trigger = Chat::received, cron = "* * * * *", every = "1m"
+    };
+    let out = job::expand(args, tick_fn());
+    assert_one_error(&out, "this one has `event = ..`, `trigger = ..`, `cron = ..` and `every = ..`: keep one of them");
+}
+
+#[test]
+fn job_with_cron_and_every() {
+    let args = quote! { id = "post", name = "Post", version = "1.0.0", cron = "* * * * *", every = "1m" };
+    let out = job::expand(args, tick_fn());
+    assert_one_error(&out, "this one has `cron = ..` and `every = ..`");
+}
+
+#[test]
+fn job_with_an_empty_cron() {
+    for cron in ["", "   "] {
+        let args = quote! { id = "post", name = "Post", version = "1.0.0", cron = #cron };
+        let out = job::expand(args, tick_fn());
+        assert_one_error(&out, "the cron expression is empty: a cron expression has 5 fields");
+    }
+}
+
+#[test]
+fn job_with_a_cron_of_the_wrong_length() {
+    let args = quote! { id = "post", name = "Post", version = "1.0.0", cron = "*/5 * * *" };
+    let out = job::expand(args, tick_fn());
+    assert_one_error(&out, "`*/5 * * *` has 4 fields: a cron expression has 5 fields");
+    let args = quote! { id = "post", name = "Post", version = "1.0.0", cron = "0 0 0 * * * 2030 x" };
+    let out = job::expand(args, tick_fn());
+    assert_one_error(&out, "has 8 fields");
+    let args = quote! { id = "post", name = "Post", version = "1.0.0", cron = "@hourly *" };
+    let out = job::expand(args, tick_fn());
+    assert_one_error(&out, "`@hourly *` is an alias followed by more fields");
+}
+
+#[test]
+fn job_with_a_cron_that_is_not_a_string() {
+    let args = quote! { id = "post", name = "Post", version = "1.0.0", cron = 5 };
+    let out = job::expand(args, tick_fn());
+    assert_eq!(errors(&out).len(), 1, "{out}");
+    let args = quote! { id = "post", name = "Post", version = "1.0.0", cron };
+    let out = job::expand(args, tick_fn());
+    assert_eq!(errors(&out).len(), 1, "{out}");
+}
+
+#[test]
+fn job_with_a_bad_interval() {
+    let args = quote! { id = "post", name = "Post", version = "1.0.0", every = "5 parsecs" };
+    let out = job::expand(args, tick_fn());
+    assert_one_error(&out, "`5 parsecs` is not a duration");
+    let args = quote! { id = "post", name = "Post", version = "1.0.0", every = "0s" };
+    let out = job::expand(args, tick_fn());
+    assert_one_error(&out, "a job's interval must be at least 1ms, not `0s`");
+    let args = quote! { id = "post", name = "Post", version = "1.0.0", every = 30 };
+    let out = job::expand(args, tick_fn());
+    assert_eq!(errors(&out).len(), 1, "{out}");
+}
+
+#[test]
+fn scheduled_jobs_expand_without_errors() {
+    for schedule in [quote! { cron = "*/5 * * * *" }, quote! { cron = "@daily" }, quote! { every = "30s" }] {
+        let args = quote! { id = "post", name = "Post", version = "1.0.0", #schedule };
+        let out = job::expand(args, tick_fn());
+        assert!(errors(&out).is_empty(), "{out}");
+        let text = out.to_string();
+        assert!(text.contains("OnSchedule < PostJob >"), "{text}");
+        assert!(text.contains("impl :: connector_runtime :: ScheduledJob for PostJob"), "{text}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// #[trigger(poll(..))]
+
+#[test]
+fn polling_trigger_expands_without_errors() {
+    let out = connector_with(quote! {
+        #[trigger(id = "new", name = "New", poll(every = "30s"))]
+        async fn new_items(ctx: &TriggerContext<ChatConfig>, cursor: Option<u64>) -> Result<Polled<Item, u64>, ActionError> { todo!() }
+    });
+    assert!(errors(&out).is_empty(), "{out}");
+    let text = out.to_string();
+    assert!(text.contains("PollFn"), "{text}");
+    assert!(text.contains("fn poll_entries"), "{text}");
+    assert!(text.contains("JobTriggerFn"), "{text}");
+}
+
+#[test]
+fn polling_trigger_without_every() {
+    let out = connector_with(quote! {
+        #[trigger(id = "new", name = "New", poll())]
+        async fn new_items(ctx: &TriggerContext<ChatConfig>, cursor: Option<u64>) -> Result<Polled<Item, u64>, ActionError> { todo!() }
+    });
+    assert_one_error(&out, "Missing field `every`");
+}
+
+#[test]
+fn polling_trigger_with_a_bad_interval() {
+    let out = connector_with(quote! {
+        #[trigger(id = "new", name = "New", poll(every = "soon"))]
+        async fn new_items(ctx: &TriggerContext<ChatConfig>, cursor: Option<u64>) -> Result<Polled<Item, u64>, ActionError> { todo!() }
+    });
+    assert_one_error(&out, "`soon` is not a duration");
+    let out = connector_with(quote! {
+        #[trigger(id = "new", name = "New", poll(every = "0ms"))]
+        async fn new_items(ctx: &TriggerContext<ChatConfig>, cursor: Option<u64>) -> Result<Polled<Item, u64>, ActionError> { todo!() }
+    });
+    assert_one_error(&out, "a polling trigger's interval must be at least 1ms");
+}
+
+#[test]
+fn polling_trigger_with_a_misspelt_key() {
+    let out = connector_with(quote! {
+        #[trigger(id = "new", name = "New", poll(evrey = "30s"))]
+        async fn new_items(ctx: &TriggerContext<ChatConfig>, cursor: Option<u64>) -> Result<Polled<Item, u64>, ActionError> { todo!() }
+    });
+    assert_one_error(&out, "Unknown field: `evrey`. Did you mean `every`?");
+}
+
+#[test]
+fn polling_trigger_not_returning_polled() {
+    let out = connector_with(quote! {
+        #[trigger(id = "new", name = "New", poll(every = "30s"))]
+        async fn new_items(ctx: &TriggerContext<ChatConfig>, cursor: Option<u64>) -> Result<Option<Item>, ActionError> { todo!() }
+    });
+    assert_one_error(&out, "a polling trigger returns `Result<Polled<Item, Cursor>, Error>`");
+    let out = connector_with(quote! {
+        #[trigger(id = "new", name = "New", poll(every = "30s"))]
+        async fn new_items(ctx: &TriggerContext<ChatConfig>, cursor: Option<u64>) -> Result<Polled<Item>, ActionError> { todo!() }
+    });
+    assert_one_error(&out, "a polling trigger returns `Result<Polled<Item, Cursor>, Error>`");
+}
+
+#[test]
+fn polling_trigger_without_a_cursor_parameter() {
+    let out = connector_with(quote! {
+        #[trigger(id = "new", name = "New", poll(every = "30s"))]
+        async fn new_items(ctx: &TriggerContext<ChatConfig>) -> Result<Polled<Item, u64>, ActionError> { todo!() }
+    });
+    assert_one_error(&out, "fns take two parameters: `ctx: &TriggerContext<Config>` and `cursor: Option<Cursor>`");
+}
+
+#[test]
+fn trigger_returning_polled_without_poll() {
+    let out = connector_with(quote! {
+        #[trigger(id = "new", name = "New")]
+        async fn new_items(ctx: &TriggerContext<ChatConfig>, cursor: Option<u64>) -> Result<Polled<Item, u64>, ActionError> { todo!() }
+    });
+    assert_one_error(&out, "this trigger returns `Polled<..>`, so it is a polling trigger");
+}
+
+#[test]
+fn polling_trigger_with_a_webhook() {
+    let out = connector_with(quote! {
+        #[trigger(id = "new", name = "New", poll(every = "30s"), webhook(github(secret = secret)))]
+        async fn new_items(ctx: &TriggerContext<ChatConfig>, cursor: Option<u64>) -> Result<Polled<Item, u64>, ActionError> { todo!() }
+    });
+    assert_one_error(&out, "a trigger either receives webhooks or polls");
+}
+
+#[test]
+fn action_with_poll() {
+    let out = connector_with(quote! {
+        #[action(id = "send", name = "Send", poll(every = "30s"))]
+        async fn send(ctx: &ActionContext<ChatConfig>, input: Send) -> Result<Sent, ActionError> { todo!() }
+    });
+    assert_one_error(&out, "`poll` is for triggers");
+}
+
+#[test]
+fn polling_trigger_with_broken_args_is_one_error() {
+    // The arguments do not parse; the `Polled` return type still marks it as a polling trigger,
+    // so its signature is not reported as a malformed webhook trigger on top.
+    let out = connector_with(quote! {
+        #[trigger(id = "new", nmae = "New", poll(every = "30s"))]
+        async fn new_items(ctx: &TriggerContext<ChatConfig>, cursor: Option<u64>) -> Result<Polled<Item, u64>, ActionError> { todo!() }
+    });
+    assert_one_error(&out, "Unknown field: `nmae`. Did you mean `name`?");
+}
+
+// ---------------------------------------------------------------------------------------------
 // #[derive(Event)]
 
 #[test]
@@ -506,6 +707,12 @@ fn full_connector() -> TokenStream {
                 Ok(Some(payload))
             }
 
+            /// Messages since the cursor.
+            #[trigger(id = "messages.new", name = "New Messages", poll(every = "30s"))]
+            pub async fn new_messages(ctx: &TriggerContext<ChatConfig>, cursor: Option<u64>) -> Result<Polled<MessageReceived, u64>, ActionError> {
+                Ok(Polled::nothing())
+            }
+
             fn helper() {}
         }
     }
@@ -530,6 +737,8 @@ fn job_never_panics_on_truncated_input() {
     for args in [
         job_args(),
         quote! { id = "post", name = "Post", version = "1.0.0", trigger = crate::Chat::message_received, integrations(chat = Chat, tracker = crate::Tracker), concurrency = 2, retry(max_attempts = 2) },
+        quote! { id = "post", name = "Post", version = "1.0.0", cron = "*/5 * * * *", integrations(chat = Chat) },
+        quote! { id = "post", name = "Post", version = "1.0.0", every = "30s", integrations(chat = Chat) },
     ] {
         assert_no_panic_on_truncations("job item", &item, |item| job::expand(args.clone(), item));
         assert_no_panic_on_truncations("job args", &args, |args| job::expand(args, item.clone()));
