@@ -23,10 +23,11 @@ use crate::webhook::signature::SignatureScheme;
 /// A connector trigger, erased, bound to its connector instance.
 pub(crate) struct WebhookTrigger {
     pub(crate) signature: Option<SignatureScheme>,
-    pub(crate) run: Box<dyn Fn(Bytes) -> BoxFuture<'static, Result<Option<Value>, TriggerFailure>> + Send + Sync>,
+    pub(crate) run: ErasedRun,
     pub(crate) subscription: Option<Subscription>,
 }
 
+type ErasedRun = Box<dyn Fn(Bytes) -> BoxFuture<'static, Result<Option<Value>, TriggerFailure>> + Send + Sync>;
 type Subscribe = Box<dyn Fn(String) -> BoxFuture<'static, Result<String, ActionError>> + Send + Sync>;
 type Unsubscribe = Box<dyn Fn(String) -> BoxFuture<'static, Result<(), ActionError>> + Send + Sync>;
 

@@ -19,11 +19,14 @@ pub type SubscribeFn<C> = fn(Integration<C>, String) -> BoxFuture<'static, Resul
 /// Removes a subscription by the id [`SubscribeFn`] returned.
 pub type UnsubscribeFn<C> = fn(Integration<C>, String) -> BoxFuture<'static, Result<(), ActionError>>;
 
+/// Runs a trigger fn on a raw delivery body: the job payload as JSON, or `None` when ignored.
+pub type RunTrigger<C> = fn(Integration<C>, Bytes) -> BoxFuture<'static, Result<Option<Value>, TriggerFailure>>;
+
 /// One trigger of connector `C`, with its types erased to JSON.
 pub struct TriggerEntry<C: Connector> {
     pub(crate) id: &'static str,
     pub(crate) signature: fn(&Arc<C::Config>) -> Option<SignatureScheme>,
-    pub(crate) run: fn(Integration<C>, Bytes) -> BoxFuture<'static, Result<Option<Value>, TriggerFailure>>,
+    pub(crate) run: RunTrigger<C>,
     pub(crate) subscription: Option<(SubscribeFn<C>, UnsubscribeFn<C>)>,
 }
 
