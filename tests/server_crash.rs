@@ -79,15 +79,14 @@ async fn every_acknowledged_delivery_survives_a_sigkill() {
                         .body(body.clone())
                         .send()
                         .await;
-                    if let Ok(response) = sent {
-                        if response.status().is_success() {
-                            let answer: serde_json::Value = response.json().await.unwrap();
-                            let runs =
-                                answer["runs"].as_array().unwrap().iter().map(|r| r.as_str().unwrap().to_owned());
-                            answers.lock().await.entry(n).or_default().extend(runs);
-                            acknowledged.fetch_add(1, Ordering::SeqCst);
-                            break;
-                        }
+                    if let Ok(response) = sent
+                        && response.status().is_success()
+                    {
+                        let answer: serde_json::Value = response.json().await.unwrap();
+                        let runs = answer["runs"].as_array().unwrap().iter().map(|r| r.as_str().unwrap().to_owned());
+                        answers.lock().await.entry(n).or_default().extend(runs);
+                        acknowledged.fetch_add(1, Ordering::SeqCst);
+                        break;
                     }
                     tokio::time::sleep(Duration::from_millis(20)).await;
                 }

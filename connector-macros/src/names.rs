@@ -21,7 +21,23 @@ pub fn doc_text(attrs: &[Attribute]) -> String {
             lines.push(value.strip_prefix(' ').map(str::to_owned).unwrap_or(value));
         }
     }
-    lines.join("\n").trim().to_owned()
+    // Lines of one paragraph are wrapped source text: join them with spaces, as rustdoc
+    // renders them; keep blank lines as paragraph breaks.
+    let mut text = String::new();
+    for line in lines.iter().map(|line| line.trim_end()) {
+        if line.trim().is_empty() {
+            text.push_str("\n\n");
+        } else {
+            if !text.is_empty() && !text.ends_with('\n') {
+                text.push(' ');
+            }
+            text.push_str(line.trim_start());
+        }
+    }
+    while text.contains("\n\n\n") {
+        text = text.replace("\n\n\n", "\n\n");
+    }
+    text.trim().to_owned()
 }
 
 /// `#[doc]` attributes for `text`, one per line with the leading space of `///`, so generated
@@ -67,6 +83,19 @@ mod tests {
         assert_eq!(pascal_case("r#type"), "Type");
         assert_eq!(pascal_case("get__info_"), "GetInfo");
         assert_eq!(pascal_case("v2_call"), "V2Call");
+    }
+
+    #[test]
+    fn wrapped_lines_join_into_one_paragraph() {
+        let item: syn::ItemFn = syn::parse_quote! {
+            /// Posts a message
+            /// to a channel.
+            ///
+            ///
+            /// Second paragraph.
+            fn f() {}
+        };
+        assert_eq!(doc_text(&item.attrs), "Posts a message to a channel.\n\nSecond paragraph.");
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! Pagination: a list endpoint, whichever way it pages (offset, page number, cursor, `Link`
-//! header), as an async [`Stream`](futures::Stream) of items. Each page is one request, with the
+//! header), as an async `Stream` of items. Each page is one request, with the
 //! connector's credentials and limits, retried like a step's attempts.
 //!
 //! ```no_run
