@@ -1,5 +1,5 @@
 //! `#[connector]`: parse the impl block and its `#[action]`/`#[trigger]` fns, validate the
-//! rules rustc cannot see, expand into the `Connector` impl, marker types and the typed client.
+//! rules rustc cannot see, expand into the `Connector` impl, the member impls and the typed client.
 
 use std::collections::HashMap;
 
@@ -43,7 +43,7 @@ struct Member {
     kind: Kind,
     args: MemberArgs,
     fn_name: Ident,
-    /// The fn's visibility, given to its marker type and client method: a `pub` action is
+    /// The fn's visibility, given to its constant and client method: a `pub` action is
     /// callable from other modules and crates, a private one only beside the connector.
     vis: syn::Visibility,
     doc: String,

@@ -32,8 +32,12 @@ use proc_macro::TokenStream;
 ///
 /// Generates, for `impl SimpleChat`: `impl Connector for SimpleChat`, `SimpleChat::init(config)`,
 /// the typed client `SimpleChatClient<'io>` (one method per action, taking a step key and the
-/// input), and one marker type per action (`SimpleChatSendMessageAction`) and per trigger
-/// (`SimpleChatMessageReceivedTrigger`).
+/// input), one constant per action and trigger naming it as a value (`SimpleChat::SEND_MESSAGE`,
+/// `SimpleChat::MESSAGE_RECEIVED`), and an `ActionFn`/`TriggerFn` impl per member on the
+/// connector type itself, keyed by the fn's name.
+///
+/// More arguments: `auth = Self::auth` (`fn(&Config) -> Auth`), `check = Self::check` (an async
+/// credential check), `rate_limit(per_second = .., burst = .., concurrency = ..)`.
 #[proc_macro_attribute]
 pub fn connector(args: TokenStream, item: TokenStream) -> TokenStream {
     connector::expand(args.into(), item.into()).into()

@@ -136,7 +136,7 @@ pub mod __private {
     pub use crate::trigger::TriggerEntry;
     pub use crate::webhook::signature::SignatureScheme;
 
-    use crate::{ActionError, ActionInput, ActionOutput, ConnectorConfig, Event, JobError, JobTrigger, Payload};
+    use crate::{ActionError, JobError};
 
     /// Turns an action's own error type into [`ActionError`].
     pub fn action_result<T, E: Into<ActionError>>(result: Result<T, E>) -> Result<T, ActionError> {
@@ -147,17 +147,4 @@ pub mod __private {
     pub fn job_result<T, E: Into<JobError>>(result: Result<T, E>) -> Result<T, JobError> {
         result.map_err(Into::into)
     }
-
-    /// Spanned on the user's config type.
-    pub const fn assert_config<T: ConnectorConfig>() {}
-    /// Spanned on the user's input type.
-    pub const fn assert_input<T: ActionInput>() {}
-    /// Spanned on the user's output type.
-    pub const fn assert_output<T: ActionOutput>() {}
-    /// Spanned on the user's payload type.
-    pub const fn assert_payload<T: Payload>() {}
-    /// Spanned on the type named in `event = ..`.
-    pub const fn assert_event<T: Event>() {}
-    /// Spanned on the job's payload parameter: it must be what the trigger delivers.
-    pub const fn assert_job_payload<T: JobTrigger<Payload = P>, P>() {}
 }
