@@ -2,6 +2,7 @@
 //! list — nothing chat-shaped, to show the DSL is general.
 
 use chrono::{DateTime, Utc};
+use connector_runtime::Polled;
 use connector_runtime::auth::{Auth, OAuth2};
 use connector_runtime::paginate::Pages;
 use connector_runtime::prelude::*;
@@ -120,6 +121,25 @@ impl IssueTracker {
     pub async fn close_issue(ctx: &ActionContext<TrackerConfig>, input: IssueRef) -> Result<Issue, ActionError> {
         let url = format!("{}/api/issues/{}", ctx.config().base_url, input.number);
         ctx.http().patch(url).json(&serde_json::json!({ "state": "closed" })).send_json().await
+    }
+
+    /// Issues opened since the last poll: the cursor is the highest issue number seen.
+    #[trigger(id = "issue.opened", name = "Issue Opened", poll(every = "2s"))]
+    pub async fn issue_opened(
+        ctx: &TriggerContext<TrackerConfig>,
+        cursor: Option<u64>,
+    ) -> Result<Polled<Issue, u64>, ActionError> {
+        let seen = cursor.unwrap_or(0);
+        let issues: Vec<Issue> = ctx
+            .http()
+            .get(format!("{}/api/issues", ctx.config().base_url))
+            .query(&[("state", "all"), ("per_page", "100")])
+            .paginate::<Issue>(Pages::link_header())
+            .try_filter(|issue| futures::future::ready(issue.number > seen))
+            .try_collect()
+            .await?;
+        let newest = issues.iter().map(|issue| issue.number).max().unwrap_or(seen);
+        Ok(Polled::from_items(issues, |issue| issue.number).with_cursor(newest))
     }
 
     /// Lists issues, following the `Link` header through every page.

@@ -2,7 +2,7 @@
 
 use connector_runtime::prelude::*;
 
-use crate::connector::{IssueRef, IssueTracker, ListIssues, NewIssue};
+use crate::connector::{Issue, IssueRef, IssueTracker, ListIssues, NewIssue};
 
 /// Someone reported a bug.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, Event)]
@@ -32,4 +32,13 @@ pub async fn file_bug(payload: BugReported, io: FileBugIo<'_>) -> Result<Filed, 
     let issue = io.tracker.get_issue("read-back", IssueRef { number: created.number }).await?;
     let open = io.tracker.list_issues("count-open", ListIssues::default()).await?;
     Ok(Filed { number: issue.number, open_issues: open.issues.len() })
+}
+
+/// Labels every newly opened issue for triage (started by the `issue.opened` polling trigger).
+#[job(id = "triage-new-issue", name = "Triage a new issue", version = "1.0.0", trigger = IssueTracker::issue_opened,
+      integrations(tracker = IssueTracker))]
+pub async fn triage_new_issue(issue: Issue, io: TriageNewIssueIo<'_>) -> Result<String, JobError> {
+    let current = io.tracker.get_issue("read", IssueRef { number: issue.number }).await?;
+    io.logger().info(format!("new issue #{}: {}", current.number, current.title));
+    Ok(format!("#{} triaged", current.number))
 }
