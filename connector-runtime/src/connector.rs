@@ -220,36 +220,46 @@ pub trait TriggerFn<const KEY: u64>: Connector {
     }
 }
 
+/// The value types that name a member (`SimpleChat::SEND_MESSAGE`): `new`, `Clone`, `Copy`,
+/// `Default`, and a `Debug` that prints `connector.member`.
+macro_rules! member_value {
+    ($name:ident, $member:ident) => {
+        impl<C, const KEY: u64> $name<C, KEY> {
+            /// The value (it holds nothing; it names the member).
+            pub const fn new() -> Self {
+                $name(std::marker::PhantomData)
+            }
+        }
+
+        impl<C, const KEY: u64> Clone for $name<C, KEY> {
+            fn clone(&self) -> Self {
+                *self
+            }
+        }
+
+        impl<C, const KEY: u64> Copy for $name<C, KEY> {}
+
+        impl<C, const KEY: u64> Default for $name<C, KEY> {
+            fn default() -> Self {
+                Self::new()
+            }
+        }
+
+        impl<C: $member<KEY>, const KEY: u64> std::fmt::Debug for $name<C, KEY> {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                let (connector, member) = (<C as $crate::Connector>::ID, <C as $member<KEY>>::ID);
+                write!(f, "{}({connector}.{member})", stringify!($name))
+            }
+        }
+    };
+}
+pub(crate) use member_value;
+
 /// The action of connector `C` whose fn name hashes to `KEY`. `#[connector]` names each one
 /// with a constant on the connector: `SimpleChat::SEND_MESSAGE`.
 pub struct ActionOf<C, const KEY: u64>(std::marker::PhantomData<fn() -> C>);
 
-impl<C, const KEY: u64> ActionOf<C, KEY> {
-    /// The action's value (it holds nothing; it names the action).
-    pub const fn new() -> Self {
-        ActionOf(std::marker::PhantomData)
-    }
-}
-
-impl<C, const KEY: u64> Clone for ActionOf<C, KEY> {
-    fn clone(&self) -> Self {
-        *self
-    }
-}
-
-impl<C, const KEY: u64> Copy for ActionOf<C, KEY> {}
-
-impl<C, const KEY: u64> Default for ActionOf<C, KEY> {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl<C: ActionFn<KEY>, const KEY: u64> std::fmt::Debug for ActionOf<C, KEY> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "ActionOf({}.{})", <C as Connector>::ID, <C as ActionFn<KEY>>::ID)
-    }
-}
+member_value!(ActionOf, ActionFn);
 
 impl<C: ActionFn<KEY>, const KEY: u64> Action for ActionOf<C, KEY> {
     type Connector = C;
@@ -272,32 +282,7 @@ impl<C: ActionFn<KEY>, const KEY: u64> Action for ActionOf<C, KEY> {
 /// with a constant on the connector: `SimpleChat::MESSAGE_RECEIVED`.
 pub struct TriggerOf<C, const KEY: u64>(std::marker::PhantomData<fn() -> C>);
 
-impl<C, const KEY: u64> TriggerOf<C, KEY> {
-    /// The trigger's value (it holds nothing; it names the trigger).
-    pub const fn new() -> Self {
-        TriggerOf(std::marker::PhantomData)
-    }
-}
-
-impl<C, const KEY: u64> Clone for TriggerOf<C, KEY> {
-    fn clone(&self) -> Self {
-        *self
-    }
-}
-
-impl<C, const KEY: u64> Copy for TriggerOf<C, KEY> {}
-
-impl<C, const KEY: u64> Default for TriggerOf<C, KEY> {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl<C: TriggerFn<KEY>, const KEY: u64> std::fmt::Debug for TriggerOf<C, KEY> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "TriggerOf({}.{})", <C as Connector>::ID, <C as TriggerFn<KEY>>::ID)
-    }
-}
+member_value!(TriggerOf, TriggerFn);
 
 impl<C: TriggerFn<KEY>, const KEY: u64> Trigger for TriggerOf<C, KEY> {
     type Connector = C;

@@ -151,32 +151,7 @@ pub trait PollFn<const KEY: u64>: Connector {
 /// one with a constant on the connector: `engine.poll_now(IssueTracker::NEW_ISSUES)`.
 pub struct PollOf<C, const KEY: u64>(PhantomData<fn() -> C>);
 
-impl<C, const KEY: u64> PollOf<C, KEY> {
-    /// The trigger's value (it holds nothing; it names the trigger).
-    pub const fn new() -> Self {
-        PollOf(PhantomData)
-    }
-}
-
-impl<C, const KEY: u64> Clone for PollOf<C, KEY> {
-    fn clone(&self) -> Self {
-        *self
-    }
-}
-
-impl<C, const KEY: u64> Copy for PollOf<C, KEY> {}
-
-impl<C, const KEY: u64> Default for PollOf<C, KEY> {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl<C: PollFn<KEY>, const KEY: u64> std::fmt::Debug for PollOf<C, KEY> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "PollOf({}.{})", <C as Connector>::ID, <C as PollFn<KEY>>::ID)
-    }
-}
+crate::connector::member_value!(PollOf, PollFn);
 
 impl<C: PollFn<KEY>, const KEY: u64> PollTrigger for PollOf<C, KEY> {
     type Connector = C;
