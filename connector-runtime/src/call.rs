@@ -67,6 +67,9 @@ pub enum CallError {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum CheckError {
+    /// No connector with that id is registered.
+    #[error("no connector `{0}` is registered")]
+    UnknownConnector(String),
     /// The connector declares no check.
     #[error("connector `{connector}` declares no credential check (`#[connector(check = ..)]`)")]
     NoCheck {
