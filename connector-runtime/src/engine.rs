@@ -274,9 +274,7 @@ impl Engine {
     pub async fn check(&self, connector: &str) -> Result<(), CheckError> {
         match self.shared.registry.integrations.get(connector) {
             Some(integration) => (integration.check)().await,
-            None => {
-                Err(CheckError::Failed { connector: "?", reason: format!("no connector `{connector}` is registered") })
-            }
+            None => Err(CheckError::UnknownConnector(connector.to_owned())),
         }
     }
 
