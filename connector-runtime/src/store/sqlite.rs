@@ -253,6 +253,19 @@ impl SqliteStore {
         answer.await.map_err(|_| stopped())?
     }
 
+    /// The JSON document `sql` selects by `key` (one column of one row), if there is one.
+    async fn read_json(&self, sql: &'static str, key: &str, what: &'static str) -> Result<Option<Value>, StoreError> {
+        let key = key.to_owned();
+        self.read(move |conn| {
+            let text: Option<String> = conn
+                .prepare_cached(sql)
+                .and_then(|mut statement| statement.query_row([&key], |row| row.get(0)).optional())
+                .map_err(|e| backend(format!("reading {what} `{key}`"), e))?;
+            text.map(|text| from_json(&text, || format!("{what} `{key}`"), what)).transpose()
+        })
+        .await
+    }
+
     /// Runs `read` with a read connection, on tokio's blocking pool when there is one.
     async fn read<T, F>(&self, read: F) -> Result<T, StoreError>
     where
@@ -431,15 +444,7 @@ impl RunStore for SqliteStore {
     }
 
     async fn cursor(&self, key: &str) -> Result<Option<Value>, StoreError> {
-        let key = key.to_owned();
-        self.read(move |conn| {
-            let text: Option<String> = conn
-                .prepare_cached("SELECT cursor FROM cursors WHERE \"key\" = ?1")
-                .and_then(|mut statement| statement.query_row([&key], |row| row.get(0)).optional())
-                .map_err(|e| backend(format!("reading cursor `{key}`"), e))?;
-            text.map(|text| from_json(&text, || format!("cursor `{key}`"), "cursor")).transpose()
-        })
-        .await
+        self.read_json("SELECT cursor FROM cursors WHERE \"key\" = ?1", key, "cursor").await
     }
 
     async fn save_cursor(&self, key: &str, cursor: &Value) -> Result<(), StoreError> {
@@ -448,15 +453,7 @@ impl RunStore for SqliteStore {
     }
 
     async fn schema(&self, fingerprint: &str) -> Result<Option<Value>, StoreError> {
-        let fingerprint = fingerprint.to_owned();
-        self.read(move |conn| {
-            let text: Option<String> = conn
-                .prepare_cached("SELECT schema FROM schemas WHERE fingerprint = ?1")
-                .and_then(|mut statement| statement.query_row([&fingerprint], |row| row.get(0)).optional())
-                .map_err(|e| backend(format!("reading schema `{fingerprint}`"), e))?;
-            text.map(|text| from_json(&text, || format!("schema `{fingerprint}`"), "schema")).transpose()
-        })
-        .await
+        self.read_json("SELECT schema FROM schemas WHERE fingerprint = ?1", fingerprint, "schema").await
     }
 }
 
