@@ -23,7 +23,7 @@ const RUNS: usize = 64;
 /// The target, in durable steps per second.
 const TARGET: f64 = 10_000.0;
 /// The bytes of a step's row (see the `durable_step` bench, which prints it).
-const ROW_BYTES: usize = 400;
+const ROW_BYTES: usize = 350;
 
 static STOP: AtomicBool = AtomicBool::new(false);
 static DONE: AtomicU64 = AtomicU64::new(0);

@@ -94,7 +94,9 @@ fn main() {
     let mut stores: Vec<(String, Arc<dyn RunStore>)> = Vec::new();
     for name in chosen.split(',').map(str::trim) {
         match name {
-            "full" => stores.push(("SQLite FULL".to_owned(), Arc::new(open(&dir.path().join("full.db"), Synchronous::Full)))),
+            "full" => {
+                stores.push(("SQLite FULL".to_owned(), Arc::new(open(&dir.path().join("full.db"), Synchronous::Full))))
+            }
             "normal" => stores
                 .push(("SQLite NORMAL".to_owned(), Arc::new(open(&dir.path().join("normal.db"), Synchronous::Normal)))),
             "memory" => stores.push(("memory (not durable)".to_owned(), Arc::new(MemoryStore::new()))),
@@ -166,7 +168,10 @@ fn main() {
                 Target::Bare => "bare",
                 Target::Ours { label, .. } => label,
             };
-            println!("{name}: per round {}", loads.iter().map(|l| per_second(l.throughput())).collect::<Vec<_>>().join(", "));
+            println!(
+                "{name}: per round {}",
+                loads.iter().map(|l| per_second(l.throughput())).collect::<Vec<_>>().join(", ")
+            );
         }
         println!();
         table.print();
@@ -182,11 +187,13 @@ fn open(path: &std::path::Path, synchronous: Synchronous) -> SqliteStore {
 }
 
 fn bare_router() -> axum::Router {
-    axum::Router::new()
-        .route("/webhooks/chat/message.posted", post(|Json(posted): Json<Posted>| async move {
+    axum::Router::new().route(
+        "/webhooks/chat/message.posted",
+        post(|Json(posted): Json<Posted>| async move {
             std::hint::black_box(posted);
             StatusCode::ACCEPTED
-        }))
+        }),
+    )
 }
 
 /// One load phase against `url`: signed requests, each with a new delivery id.
@@ -199,13 +206,8 @@ async fn load(http: &reqwest::Client, url: &str, window: Duration) -> Load {
         async move {
             let id = format!("{run}-{phase}-{worker}-{seq}");
             let headers = scheme.sign_at(BODY.as_bytes(), &id, SystemTime::now()).expect("signed");
-            let sent = http
-                .post(&url)
-                .headers(headers)
-                .header("content-type", "application/json")
-                .body(BODY)
-                .send()
-                .await;
+            let sent =
+                http.post(&url).headers(headers).header("content-type", "application/json").body(BODY).send().await;
             match sent {
                 Ok(response) => {
                     let ok = response.status().is_success();
