@@ -54,7 +54,11 @@ impl Default for EngineBuilder {
             registry: Registry::default(),
             declared: Vec::new(),
             store: StoreChoice::Default,
-            settings: Settings { retry: RetryPolicy::DEFAULT, max_step_output: DEFAULT_MAX_STEP_OUTPUT },
+            settings: Settings {
+                retry: RetryPolicy::DEFAULT,
+                max_step_output: DEFAULT_MAX_STEP_OUTPUT,
+                schemas_stored: Default::default(),
+            },
             duplicate: None,
         }
     }
@@ -303,7 +307,7 @@ impl Engine {
                 continue;
             }
             tracing::info!(run_id = %run.id, job_id = %run.job_id, status = %run.status, "resuming an unfinished run");
-            self.spawn(run.id.clone());
+            self.spawn(run.id.clone(), None);
             resumed.push(run.id);
         }
         Ok(resumed)
@@ -325,7 +329,7 @@ impl Engine {
                 reason: "its job is not registered with this engine",
             });
         }
-        self.spawn(id.clone());
+        self.spawn(id.clone(), None);
         Ok(id.clone())
     }
 
@@ -404,9 +408,10 @@ impl Engine {
         if runs.is_empty() {
             tracing::info!(%trigger, "no job is started by this trigger");
         }
-        let ids: Vec<RunId> = runs.into_iter().map(|run| run.id).collect();
-        for id in &ids {
-            self.spawn(id.clone());
+        let ids: Vec<RunId> = runs.iter().map(|run| run.id.clone()).collect();
+        for run in runs {
+            // The task gets the run as recorded: reading it back would cost a store round trip.
+            self.spawn(run.id.clone(), Some(run));
         }
         Ok(Started { runs: ids, duplicate: false })
     }
@@ -415,12 +420,13 @@ impl Engine {
         &self.shared.registry
     }
 
-    fn spawn(&self, id: RunId) {
+    /// Starts executing run `id`; `recorded` is the run as just written, when the caller has it.
+    fn spawn(&self, id: RunId, recorded: Option<Run>) {
         let (done, receiver) = watch::channel(false);
         self.lock_active().insert(id.clone(), receiver);
         let engine = self.clone();
         tokio::spawn(async move {
-            execute(&engine.shared, &id).await;
+            execute(&engine.shared, &id, recorded).await;
             engine.lock_active().remove(&id);
             let _ = done.send(true);
         });
@@ -447,8 +453,12 @@ impl std::fmt::Debug for Engine {
 
 /// Executes a recorded run once, to its end or to a failure, and records the outcome. A store
 /// failure leaves the run unfinished in the store, for [`Engine::recover`] to pick up.
-async fn execute(shared: &Shared, id: &RunId) {
-    let run = match shared.store.run(id).await {
+async fn execute(shared: &Shared, id: &RunId, recorded: Option<Run>) {
+    let loaded = match recorded {
+        Some(run) => Ok(Some(run)),
+        None => shared.store.run(id).await,
+    };
+    let run = match loaded {
         Ok(Some(run)) => run,
         Ok(None) => {
             return tracing::error!(run_id = %id, "cannot execute a run the store does not have");
@@ -467,7 +477,7 @@ async fn execute(shared: &Shared, id: &RunId) {
             Some(slots) => Arc::clone(slots).acquire_owned().await.ok(),
             None => None,
         };
-        if let Err(error) = record_outcome(shared, job, id, run.payload).await {
+        if let Err(error) = record_outcome(shared, job, run).await {
             tracing::error!(%error, "the run store failed; the run stays unfinished and resumes on recovery");
         }
     }
@@ -475,7 +485,9 @@ async fn execute(shared: &Shared, id: &RunId) {
     .await;
 }
 
-async fn record_outcome(shared: &Shared, job: &JobEntry, id: &RunId, payload: Value) -> Result<(), StoreError> {
+async fn record_outcome(shared: &Shared, job: &JobEntry, run: Run) -> Result<(), StoreError> {
+    let Run { id, payload, steps, .. } = run;
+    let id = &id;
     let running = RunUpdate { new_execution: true, ..RunUpdate::status(RunStatus::Running) };
     shared.store.update_run(id, &running).await?;
     tracing::info!("run started");
@@ -486,6 +498,7 @@ async fn record_outcome(shared: &Shared, job: &JobEntry, id: &RunId, payload: Va
         Arc::clone(&shared.store),
         Arc::clone(&shared.registry),
         Arc::clone(&shared.settings),
+        steps,
     );
     // A panicking job fails its run; it must not take the engine's task (or its record) with it.
     let result: Result<Value, JobError> = match AssertUnwindSafe((job.execute)(payload, &io)).catch_unwind().await {

@@ -2,7 +2,7 @@
 //! it a durable step of the run: keyed, retried by policy, recorded in the store before the job
 //! goes on, and replayed from the store when the run is resumed.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -21,10 +21,12 @@ use crate::secret::redact;
 use crate::store::{RunStore, RunUpdate};
 
 /// Engine-wide settings every run's `Io` reads.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) struct Settings {
     pub(crate) retry: RetryPolicy,
     pub(crate) max_step_output: usize,
+    /// Output schemas this engine has put in its store already.
+    pub(crate) schemas_stored: Mutex<HashSet<String>>,
 }
 
 /// A run's access to the outside world. A job's generated `io` struct derefs to it, so
@@ -43,6 +45,9 @@ pub struct Io {
     store: Arc<dyn RunStore>,
     registry: Arc<Registry>,
     settings: Arc<Settings>,
+    /// The steps earlier executions of this run recorded, by key, loaded with the run: only
+    /// this execution writes the run's steps, so they need not be read again one by one.
+    earlier: HashMap<String, StepRecord>,
     used_keys: Mutex<HashSet<String>>,
     logger: Logger,
 }
@@ -55,6 +60,7 @@ impl Io {
         store: Arc<dyn RunStore>,
         registry: Arc<Registry>,
         settings: Arc<Settings>,
+        earlier_steps: Vec<StepRecord>,
     ) -> Self {
         Io {
             run_id,
@@ -63,6 +69,7 @@ impl Io {
             store,
             registry,
             settings,
+            earlier: earlier_steps.into_iter().map(|step| (step.key.clone(), step)).collect(),
             used_keys: Mutex::default(),
             logger: Logger::new(job_id),
         }
@@ -124,7 +131,7 @@ impl Io {
         policy: RetryPolicy,
     ) -> Result<A::Output, StepError> {
         let connector = <A::Connector as Connector>::ID;
-        let previous = self.store.step(&self.run_id, key).await?;
+        let previous = self.earlier.get(key).cloned();
         if let Some(done) = previous.as_ref().filter(|step| step.status == StepStatus::Succeeded) {
             tracing::info!("step succeeded in an earlier execution of this run; reusing its output");
             return self.replay::<A::Output>(key, done).await;
@@ -193,7 +200,23 @@ impl Io {
             return Err(error);
         }
         let schema = fingerprint::of::<A::Output>();
-        self.store.put_schema(&schema.fingerprint, &schema.schema).await?;
+        if self
+            .settings
+            .schemas_stored
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert(schema.fingerprint.clone())
+        {
+            // Once per schema per process; `put_schema` is a no-op when the store has it already.
+            if let Err(error) = self.store.put_schema(&schema.fingerprint, &schema.schema).await {
+                self.settings
+                    .schemas_stored
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+                    .remove(&schema.fingerprint);
+                return Err(error.into());
+            }
+        }
         step.status = StepStatus::Succeeded;
         step.output = Some(json);
         step.output_schema = Some(schema.fingerprint.clone());
@@ -251,7 +274,7 @@ impl Io {
         self.claim_key(key)?;
         let span = tracing::info_span!("step", step_key = %key);
         async {
-            let previous = self.store.step(&self.run_id, key).await?;
+            let previous = self.earlier.get(key).cloned();
             let mut step = match previous {
                 Some(step) if step.status == StepStatus::Succeeded => return Ok(()),
                 Some(step) if matches!(step.kind, StepKind::Wait { .. }) => step,
