@@ -34,10 +34,11 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::engine::Engine;
-use crate::ingest::DeliveryError;
+use crate::ingest::{DeliveryError, Subscriptions};
 use crate::run::{RunId, RunStatus};
 use crate::secret::Secret;
 use crate::store::RunFilter;
+use crate::tasks::TriggerTasks;
 use crate::trigger::parse_payload;
 
 /// The port the server listens on unless told otherwise.
@@ -126,8 +127,11 @@ impl RunningServer {
 pub async fn start(engine: Engine, config: ServerConfig) -> io::Result<RunningServer> {
     let listener = TcpListener::bind(config.bind).await?;
     let addr = listener.local_addr()?;
+    // Ready when this returns: webhooks registered and triggers started, so a delivery the
+    // caller provokes next is not missed.
+    let ready = Ready::prepare(&engine, &config, addr).await;
     let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(serve_on(listener, engine, config, async move {
+    let task = tokio::spawn(ready.serve(listener, engine, config, async move {
         let _ = stopped.await;
     }));
     Ok(RunningServer { addr, stop: Some(stop), task })
@@ -140,29 +144,44 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
     let listener = TcpListener::bind(config.bind).await?;
-    serve_on(listener, engine, config, shutdown).await
+    let ready = Ready::prepare(&engine, &config, listener.local_addr()?).await;
+    ready.serve(listener, engine, config, shutdown).await
 }
 
-async fn serve_on(
-    listener: TcpListener,
-    engine: Engine,
-    config: ServerConfig,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> io::Result<()> {
-    let addr = listener.local_addr()?;
-    let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
-    let app = router(engine.clone(), &config);
-    // Small answers on keep-alive connections: without TCP_NODELAY each waits on a delayed ACK.
-    let listener = listener.tap_io(|stream| {
-        let _ = stream.set_nodelay(true);
-    });
-    let subscriptions = engine.subscribe_webhooks(&public_url).await;
-    let triggers = engine.start_triggers();
-    tracing::info!(%addr, "serving webhooks and the API");
-    let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
-    triggers.stop().await;
-    engine.unsubscribe_webhooks(subscriptions).await;
-    served
+/// What runs beside the routes: webhooks registered with their services, schedule and poll tasks.
+struct Ready {
+    subscriptions: Subscriptions,
+    triggers: TriggerTasks,
+}
+
+impl Ready {
+    async fn prepare(engine: &Engine, config: &ServerConfig, addr: SocketAddr) -> Self {
+        let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
+        // The listener is bound already: a delivery sent as soon as a webhook is registered
+        // waits in its backlog until the routes serve it.
+        let subscriptions = engine.subscribe_webhooks(&public_url).await;
+        Ready { subscriptions, triggers: engine.start_triggers() }
+    }
+
+    async fn serve(
+        self,
+        listener: TcpListener,
+        engine: Engine,
+        config: ServerConfig,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> io::Result<()> {
+        let addr = listener.local_addr()?;
+        let app = router(engine.clone(), &config);
+        // Small answers on keep-alive connections: without TCP_NODELAY each waits on a delayed ACK.
+        let listener = listener.tap_io(|stream| {
+            let _ = stream.set_nodelay(true);
+        });
+        tracing::info!(%addr, "serving webhooks and the API");
+        let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+        self.triggers.stop().await;
+        engine.unsubscribe_webhooks(self.subscriptions).await;
+        served
+    }
 }
 
 fn error(status: StatusCode, message: String, path: Option<String>) -> Response {

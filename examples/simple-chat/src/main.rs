@@ -174,8 +174,9 @@ async fn demo(db: PathBuf) -> Result<ExitCode, AnyError> {
     let local = ServerConfig { bind: std::net::SocketAddr::from(([127, 0, 0, 1], 0)), ..ServerConfig::default() };
     let server = server::start(engine.clone(), local).await?;
     say!("webhook server listening on {} (the trigger registered its webhook with the service)", server.url());
+    let since = chrono::Utc::now();
     service.receive_message("general", "ada", "Is the build green?")?;
-    runs.push(wait_for_job(&engine, "acknowledge-message").await?);
+    runs.push(wait_for_job(&engine, "acknowledge-message", since).await?);
     server.shutdown().await?;
 
     say!("");
@@ -193,12 +194,13 @@ async fn demo(db: PathBuf) -> Result<ExitCode, AnyError> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Waits (up to 10 s) for the first finished run of `job`.
-async fn wait_for_job(engine: &Engine, job: &str) -> Result<Run, AnyError> {
+/// Waits (up to 10 s) for a run of `job` created since `since` to finish (the store may hold
+/// runs of earlier demos).
+async fn wait_for_job(engine: &Engine, job: &str, since: chrono::DateTime<chrono::Utc>) -> Result<Run, AnyError> {
     let filter = RunFilter { job_id: Some(job.to_owned()), ..RunFilter::default() };
     for _ in 0..200 {
         let runs = engine.runs(&filter).await?;
-        if let Some(run) = runs.iter().find(|run| run.status.is_finished()) {
+        if let Some(run) = runs.iter().find(|run| run.created_at >= since && run.status.is_finished()) {
             return Ok(engine.wait(&run.id).await?);
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
