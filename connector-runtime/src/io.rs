@@ -29,6 +29,20 @@ pub(crate) struct Settings {
     pub(crate) schemas_stored: Mutex<HashSet<String>>,
 }
 
+impl Settings {
+    fn stored_schemas(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+        self.schemas_stored.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn schema_stored(&self, fingerprint: &str) -> bool {
+        self.stored_schemas().contains(fingerprint)
+    }
+
+    fn mark_schema_stored(&self, fingerprint: &str) {
+        self.stored_schemas().insert(fingerprint.to_owned());
+    }
+}
+
 /// A run's access to the outside world. A job's generated `io` struct derefs to it, so
 /// `io.logger()`, `io.run_id()` and `io.wait_for(..)` work beside the typed integrations.
 ///
@@ -138,21 +152,19 @@ impl Io {
         }
 
         let input = serde_json::to_value(&input).map_err(|e| serialization(key, "input", e))?;
-        let mut step = StepRecord {
-            key: key.to_owned(),
-            kind: StepKind::Action { connector: connector.to_owned(), action: A::ID.to_owned() },
-            status: StepStatus::Running,
-            input,
-            output: None,
-            error: None,
-            output_schema: None,
-            attempts: previous.as_ref().map_or(0, |step| step.attempts),
-            started_at: previous.as_ref().map_or_else(Utc::now, |step| step.started_at),
-            finished_at: None,
+        let kind = StepKind::Action { connector: connector.to_owned(), action: A::ID.to_owned() };
+        let mut step = StepRecord::running(key, kind, input);
+        // A step an earlier execution left unfinished keeps counting its attempts and its start.
+        let attempts_before = match &previous {
+            Some(previous) => {
+                step.started_at = previous.started_at;
+                previous.attempts
+            }
+            None => 0,
         };
         let idempotency_key = format!("{}:{key}", self.run_id);
-        let first_attempt = step.attempts + 1;
-        let last_attempt = step.attempts + policy.max_attempts.max(1);
+        let first_attempt = attempts_before + 1;
+        let last_attempt = attempts_before + policy.max_attempts.max(1);
 
         for attempt in first_attempt..=last_attempt {
             step.attempts = attempt;
@@ -169,21 +181,28 @@ impl Io {
                 Ok(output) => return self.succeed::<A>(step, output).await,
                 Err(error) if error.is_retryable() && attempt < last_attempt => {
                     let wait = retry_delay(&policy, attempt + 1 - first_attempt, &error);
-                    tracing::warn!(attempt, error = %redact(&error.to_string()), retry_in_ms = wait.as_millis() as u64, "attempt failed; retrying");
-                    step.error = Some(redact(&error.to_string()).into_owned());
+                    let message = redact(&error.to_string()).into_owned();
+                    tracing::warn!(attempt, error = %message, retry_in_ms = wait.as_millis() as u64, "attempt failed; retrying");
+                    step.error = Some(message);
                     tokio::time::sleep(wait).await;
                 }
                 Err(source) => {
-                    step.status = StepStatus::Failed;
-                    step.error = Some(redact(&source.to_string()).into_owned());
-                    step.finished_at = Some(Utc::now());
-                    self.store.save_step(&self.run_id, &step).await?;
-                    tracing::warn!(attempt, error = %redact(&source.to_string()), "step failed");
+                    self.fail_step(step, &source.to_string()).await?;
                     return Err(StepError::Action { key: key.to_owned(), connector, action: A::ID, source });
                 }
             }
         }
         unreachable!("the last attempt returns from the loop")
+    }
+
+    /// Records a step as failed, with its error masked of secrets.
+    async fn fail_step(&self, mut step: StepRecord, error: &str) -> Result<(), StepError> {
+        let message = redact(error).into_owned();
+        tracing::warn!(attempt = step.attempts, error = %message, "step failed");
+        step.status = StepStatus::Failed;
+        step.error = Some(message);
+        step.finished_at = Some(Utc::now());
+        Ok(self.store.save_step(&self.run_id, &step).await?)
     }
 
     /// Records a successful step; the output is durable before the job goes on.
@@ -193,29 +212,14 @@ impl Io {
         let size = serde_json::to_vec(&json).map(|bytes| bytes.len()).unwrap_or(0);
         if size > self.settings.max_step_output {
             let error = StepError::OutputTooLarge { key: key.clone(), size, limit: self.settings.max_step_output };
-            step.status = StepStatus::Failed;
-            step.error = Some(redact(&error.to_string()).into_owned());
-            step.finished_at = Some(Utc::now());
-            self.store.save_step(&self.run_id, &step).await?;
+            self.fail_step(step, &error.to_string()).await?;
             return Err(error);
         }
         let schema = fingerprint::of::<A::Output>();
-        if self
-            .settings
-            .schemas_stored
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .insert(schema.fingerprint.clone())
-        {
-            // Once per schema per process; `put_schema` is a no-op when the store has it already.
-            if let Err(error) = self.store.put_schema(&schema.fingerprint, &schema.schema).await {
-                self.settings
-                    .schemas_stored
-                    .lock()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner())
-                    .remove(&schema.fingerprint);
-                return Err(error.into());
-            }
+        // Once per schema per process (two runs racing may both put it: `put_schema` is idempotent).
+        if !self.settings.schema_stored(&schema.fingerprint) {
+            self.store.put_schema(&schema.fingerprint, &schema.schema).await?;
+            self.settings.mark_schema_stored(&schema.fingerprint);
         }
         step.status = StepStatus::Succeeded;
         step.output = Some(json);
@@ -279,18 +283,8 @@ impl Io {
                 Some(step) if step.status == StepStatus::Succeeded => return Ok(()),
                 Some(step) if matches!(step.kind, StepKind::Wait { .. }) => step,
                 _ => {
-                    let step = StepRecord {
-                        key: key.to_owned(),
-                        kind: StepKind::Wait { until },
-                        status: StepStatus::Running,
-                        input: serde_json::json!({ "until": until }),
-                        output: None,
-                        error: None,
-                        output_schema: None,
-                        attempts: 1,
-                        started_at: Utc::now(),
-                        finished_at: None,
-                    };
+                    let step =
+                        StepRecord::running(key, StepKind::Wait { until }, serde_json::json!({ "until": until }));
                     self.store.save_step(&self.run_id, &step).await?;
                     step
                 }

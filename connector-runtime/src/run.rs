@@ -192,3 +192,21 @@ pub struct StepRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finished_at: Option<DateTime<Utc>>,
 }
+
+impl StepRecord {
+    /// A step that starts now: first attempt, nothing recorded yet.
+    pub fn running(key: &str, kind: StepKind, input: Value) -> Self {
+        StepRecord {
+            key: key.to_owned(),
+            kind,
+            status: StepStatus::Running,
+            input,
+            output: None,
+            error: None,
+            output_schema: None,
+            attempts: 1,
+            started_at: Utc::now(),
+            finished_at: None,
+        }
+    }
+}

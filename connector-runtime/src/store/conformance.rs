@@ -92,18 +92,8 @@ pub fn sample_run(job: &str) -> Run {
 
 /// A running action step.
 pub fn sample_step(key: &str) -> StepRecord {
-    StepRecord {
-        key: key.to_owned(),
-        kind: StepKind::Action { connector: "simple-chat".to_owned(), action: "sendMessage".to_owned() },
-        status: StepStatus::Running,
-        input: json!({"channel": "general", "message": key}),
-        output: None,
-        error: None,
-        output_schema: None,
-        attempts: 1,
-        started_at: Utc::now(),
-        finished_at: None,
-    }
+    let kind = StepKind::Action { connector: "simple-chat".to_owned(), action: "sendMessage".to_owned() };
+    StepRecord::running(key, kind, json!({"channel": "general", "message": key}))
 }
 
 async fn created_runs_read_back(store: &impl RunStore) {
