@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use connector_benches::local::{Local, LocalConfig, StepInput};
 use connector_benches::{BareSqlite, Table, median, met, per_second, sync_name};
 use connector_runtime::prelude::*;
-use connector_runtime::store::{RunStore, SqliteOptions, SqliteStore, Synchronous};
+use connector_runtime::store::{RunStore, Synchronous};
 
 /// Runs executing at once.
 const RUNS: usize = 64;
@@ -70,17 +70,13 @@ fn main() {
     ]);
     for synchronous in [Synchronous::Full, Synchronous::Normal] {
         let name = sync_name(synchronous);
-        let store = Arc::new(
-            SqliteStore::open_with(dir.path().join(format!("runs-{name}.sqlite3")), SqliteOptions { synchronous })
-                .expect("the store"),
-        );
+        let (store, mut bare) = connector_benches::stores(dir.path(), synchronous);
         let engine = Engine::builder()
             .shared_store(Arc::clone(&store) as Arc<dyn RunStore>)
             .connector(Local::init(LocalConfig {}))
             .job(StepLoopJob)
             .build()
             .expect("the engine");
-        let mut bare = BareSqlite::open(&dir.path().join(format!("bare-{name}.sqlite3")), synchronous);
 
         let (mut ours, mut singles, mut batched, mut per_commit) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for _ in 0..rounds {

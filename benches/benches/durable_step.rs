@@ -14,9 +14,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use connector_benches::local::{Local, LocalConfig, StepInput};
-use connector_benches::{BareSqlite, Percentiles, Table, median, met, micros, sync_name};
+use connector_benches::{Percentiles, Table, median, met, micros, sync_name};
 use connector_runtime::prelude::*;
-use connector_runtime::store::{RunStore, SqliteOptions, SqliteStore, Synchronous};
+use connector_runtime::store::{RunStore, Synchronous};
 
 /// Steps per run, and inserts per round of the baseline.
 const STEPS: usize = 200;
@@ -66,17 +66,13 @@ fn main() {
     ]);
     for synchronous in [Synchronous::Full, Synchronous::Normal] {
         let name = sync_name(synchronous);
-        let store = Arc::new(
-            SqliteStore::open_with(dir.path().join(format!("runs-{name}.sqlite3")), SqliteOptions { synchronous })
-                .expect("the store"),
-        );
+        let (store, mut bare) = connector_benches::stores(dir.path(), synchronous);
         let engine = Engine::builder()
             .shared_store(Arc::clone(&store) as Arc<dyn RunStore>)
             .connector(Local::init(LocalConfig {}))
             .job(StepsJob)
             .build()
             .expect("the engine");
-        let mut bare = BareSqlite::open(&dir.path().join(format!("bare-{name}.sqlite3")), synchronous);
 
         // Warm up both (and learn the size of a step's row).
         let runs = runtime.block_on(engine.send(Steps { count: STEPS })).expect("a run");

@@ -19,11 +19,11 @@ use std::time::{Duration, Instant};
 
 use axum::Json;
 use axum::routing::post;
-use connector_benches::{BareSqlite, Percentiles, Table, met, micros, sync_name};
+use connector_benches::{Percentiles, Table, met, micros, sync_name};
 use connector_runtime::RunId;
 use connector_runtime::prelude::*;
 use connector_runtime::server::{self, ServerConfig};
-use connector_runtime::store::{RunStore, SqliteOptions, SqliteStore, Synchronous};
+use connector_runtime::store::{RunStore, Synchronous};
 use tokio::sync::oneshot;
 
 const API_KEY: &str = "bench-api-key";
@@ -66,16 +66,12 @@ fn main() {
     let mut seq = 0;
     for synchronous in [Synchronous::Full, Synchronous::Normal] {
         let name = sync_name(synchronous);
-        let store = Arc::new(
-            SqliteStore::open_with(dir.path().join(format!("runs-{name}.sqlite3")), SqliteOptions { synchronous })
-                .expect("the store"),
-        );
+        let (store, mut bare) = connector_benches::stores(dir.path(), synchronous);
         let engine = Engine::builder()
             .shared_store(Arc::clone(&store) as Arc<dyn RunStore>)
             .job(OnPingJob)
             .build()
             .expect("the engine");
-        let mut bare = BareSqlite::open(&dir.path().join(format!("bare-{name}.sqlite3")), synchronous);
 
         // The measuring task runs on a worker, as a server's or a job's code would.
         let (engine_, http_) = (engine.clone(), http.clone());
