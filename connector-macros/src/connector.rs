@@ -465,7 +465,7 @@ fn generate(def: &ConnectorDef) -> TokenStream {
     });
     let auth = def.args.auth.as_ref().map(|auth| {
         quote! {
-            fn auth(config: &#config) -> ::connector_runtime::auth::Auth {
+            fn auth(config: &#config) -> ::connector_runtime::client::Auth {
                 #auth(config)
             }
         }

@@ -60,55 +60,32 @@
 //! ```
 #![warn(missing_docs)]
 
-pub mod auth;
-pub mod call;
-mod config;
-mod connector;
-mod engine;
-mod error;
-mod event;
-mod fingerprint;
-pub mod http;
-mod ingest;
-mod io;
-mod job;
-mod logger;
-pub mod manifest;
-pub mod paginate;
-mod poll;
-mod rate_limit;
-mod registry;
-mod retry;
-mod run;
-mod schedule;
-mod secret;
+pub mod client;
+pub mod connector;
+pub mod engine;
+pub mod model;
+#[cfg(feature = "server")]
 pub mod server;
 pub mod store;
-mod tasks;
-pub mod trigger;
 pub mod webhook;
 
-pub use config::{ConfigError, config_from_env};
+pub use connector::PollOf;
 pub use connector::{
-    Action, ActionContext, ActionInput, ActionOf, ActionOutput, Connector, ConnectorConfig, ConnectorContext,
-    Integration, Payload, Trigger, TriggerContext, TriggerOf,
+    Action, ActionContext, ActionOf, CheckError, Connector, ConnectorContext, Integration, PollTrigger, Trigger,
+    TriggerContext, TriggerOf,
 };
 pub use connector_macros::{Event, action, connector, job, trigger};
-pub use engine::{DEFAULT_DB_PATH, DEFAULT_MAX_STEP_OUTPUT, Engine, EngineBuilder};
-pub use error::{ActionError, EngineError, JobError, StepError};
-pub use event::Event;
-pub use ingest::{Acceptance, DeliveryError, Subscriptions};
-pub use io::Io;
-pub use job::{IntegrationRef, Job, JobTrigger, OnEvent, OnTrigger, OnTriggerFn, TriggerRef};
-pub use logger::Logger;
-pub use manifest::{ConnectorManifest, Manifest, schema_of};
-pub use poll::{PollCursor, PollError, PollOf, PollReport, PollTrigger, Polled};
-pub use rate_limit::RateLimit;
-pub use retry::RetryPolicy;
-pub use run::{Run, RunId, RunStatus, StepKind, StepRecord, StepStatus};
-pub use schedule::{OnSchedule, Schedule, ScheduleRef, ScheduledJob, Tick};
-pub use secret::{REDACTED, Secret, redact};
-pub use tasks::TriggerTasks;
+pub use engine::{
+    CallError, DEFAULT_DB_PATH, DEFAULT_MAX_STEP_OUTPUT, DeliveryError, Engine, EngineBuilder, EngineError, Io, Job,
+    JobTrigger, OnEvent, OnSchedule, OnTrigger, OnTriggerFn, PollError, PollReport, Receipt, Running, ScheduledJob,
+    StartOptions, StepError, Subscriptions, TriggerFailure, TriggerTasks,
+};
+pub use model::{
+    ActionError, ActionInput, ActionOutput, ConfigError, ConnectorConfig, ConnectorManifest, Event, IntegrationRef,
+    JobError, Logger, Manifest, Payload, PayloadError, PollCursor, Polled, REDACTED, RateLimit, RetryPolicy, Run,
+    RunId, RunStatus, Schedule, ScheduleRef, Secret, StepKind, StepRecord, StepStatus, Tick, TriggerRef,
+    config_from_env, redact, schema_of,
+};
 
 // Re-exported so users' derives and the generated code agree on one version of each.
 pub use schemars;
@@ -128,13 +105,10 @@ pub mod prelude {
 /// What generated code calls. Not public API: it changes without notice.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::call::ActionEntry;
-    pub use crate::connector::{ActionFn, TriggerFn, fn_key};
-    pub use crate::job::{IntegrationRef, JobTriggerFn};
-    pub use crate::manifest::{ActionManifest, TriggerManifest};
-    pub use crate::poll::{PollEntry, PollFn};
-    pub use crate::trigger::TriggerEntry;
-    pub use crate::webhook::signature::SignatureScheme;
+    pub use crate::connector::{ActionFn, PollFn, TriggerFn};
+    pub use crate::engine::{ActionEntry, JobTriggerFn, PollEntry, TriggerEntry};
+    pub use crate::model::{ActionManifest, IntegrationRef, TriggerManifest, fn_key};
+    pub use crate::webhook::SignatureScheme;
 
     use crate::{ActionError, JobError};
 

@@ -6,9 +6,8 @@
 use chrono::{Duration, Utc};
 use serde_json::json;
 
-use super::{Accepted, Delivery, RunFilter, RunStore, RunUpdate, StoreError};
-use crate::job::TriggerRef;
-use crate::run::{Run, RunId, RunStatus, StepKind, StepRecord, StepStatus};
+use super::{Delivery, DeliveryOutcome, RunFilter, RunStore, RunUpdate, StoreError};
+use crate::model::{Run, RunId, RunStatus, StepKind, StepRecord, StepStatus, TriggerRef};
 
 /// Runs every check against stores made by `make` (one fresh store per check).
 pub async fn run_all<S: RunStore, F: Fn() -> S>(make: F) {
@@ -29,20 +28,20 @@ async fn deliveries_are_accepted_once_with_their_runs(store: &impl RunStore) {
     let delivery =
         Delivery { source: "webhook:chat/message.received".into(), id: "d-1".into(), received_at: Utc::now() };
     let runs = [sample_run("a"), sample_run("b")];
-    assert_eq!(store.accept_delivery(&delivery, &runs).await.unwrap(), Accepted::New);
+    assert_eq!(store.accept_delivery(&delivery, &runs).await.unwrap(), DeliveryOutcome::New);
     for run in &runs {
         let back = store.run(&run.id).await.unwrap().expect("an accepted delivery's runs are recorded");
         assert_eq!(back.status, RunStatus::Queued);
     }
     let again = store.accept_delivery(&delivery, &[sample_run("a")]).await.unwrap();
-    assert_eq!(again, Accepted::Duplicate { runs: runs.iter().map(|r| r.id.clone()).collect() });
+    assert_eq!(again, DeliveryOutcome::Duplicate { runs: runs.iter().map(|r| r.id.clone()).collect() });
     assert_eq!(store.list_runs(&RunFilter::default()).await.unwrap().len(), 2, "a duplicate creates no run");
 
     let other_source = Delivery { source: "event:other".into(), ..delivery.clone() };
-    assert_eq!(store.accept_delivery(&other_source, &[]).await.unwrap(), Accepted::New, "ids are per source");
+    assert_eq!(store.accept_delivery(&other_source, &[]).await.unwrap(), DeliveryOutcome::New, "ids are per source");
     assert_eq!(
         store.accept_delivery(&other_source, &[sample_run("c")]).await.unwrap(),
-        Accepted::Duplicate { runs: vec![] },
+        DeliveryOutcome::Duplicate { runs: vec![] },
         "a delivery that started no run is still remembered"
     );
 }
@@ -57,7 +56,7 @@ async fn a_duplicate_run_id_rejects_the_whole_delivery(store: &impl RunStore) {
     assert_eq!(store.run(&fresh.id).await.unwrap(), None, "all or nothing: no run of the failed delivery is kept");
     assert_eq!(
         store.accept_delivery(&delivery, &[fresh]).await.unwrap(),
-        Accepted::New,
+        DeliveryOutcome::New,
         "the failed delivery was not remembered"
     );
 }

@@ -6,8 +6,10 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use serde_json::Value;
 
-use super::{Accepted, Delivery, RunFilter, RunStore, RunUpdate, StoreError};
-use crate::run::{Run, RunId, StepRecord};
+use crate::client::{TokenStore, TokenStoreError};
+
+use super::{Delivery, DeliveryOutcome, RunFilter, RunStore, RunUpdate, StoreError};
+use crate::model::{Run, RunId, StepRecord};
 
 /// Keeps runs in memory; everything is lost when the process ends.
 #[derive(Debug, Default)]
@@ -21,6 +23,7 @@ struct State {
     schemas: HashMap<String, Value>,
     deliveries: HashMap<(String, String), Vec<RunId>>,
     cursors: HashMap<String, Value>,
+    tokens: HashMap<String, Value>,
 }
 
 impl MemoryStore {
@@ -111,11 +114,11 @@ impl RunStore for MemoryStore {
         Ok(self.with(|state| state.schemas.get(fingerprint).cloned()))
     }
 
-    async fn accept_delivery(&self, delivery: &Delivery, runs: &[Run]) -> Result<Accepted, StoreError> {
+    async fn accept_delivery(&self, delivery: &Delivery, runs: &[Run]) -> Result<DeliveryOutcome, StoreError> {
         self.with(|state| {
             let key = (delivery.source.clone(), delivery.id.clone());
             if let Some(earlier) = state.deliveries.get(&key) {
-                return Ok(Accepted::Duplicate { runs: earlier.clone() });
+                return Ok(DeliveryOutcome::Duplicate { runs: earlier.clone() });
             }
             if let Some(existing) = runs.iter().find(|run| state.runs.contains_key(&run.id)) {
                 return Err(StoreError::DuplicateRun(existing.id.clone()));
@@ -124,7 +127,7 @@ impl RunStore for MemoryStore {
                 state.runs.insert(run.id.clone(), Run { steps: Vec::new(), ..run.clone() });
             }
             state.deliveries.insert(key, runs.iter().map(|run| run.id.clone()).collect());
-            Ok(Accepted::New)
+            Ok(DeliveryOutcome::New)
         })
     }
 
@@ -134,6 +137,18 @@ impl RunStore for MemoryStore {
 
     async fn save_cursor(&self, key: &str, cursor: &Value) -> Result<(), StoreError> {
         self.with(|state| state.cursors.insert(key.to_owned(), cursor.clone()));
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl TokenStore for MemoryStore {
+    async fn tokens(&self, key: &str) -> Result<Option<Value>, TokenStoreError> {
+        Ok(self.with(|state| state.tokens.get(key).cloned()))
+    }
+
+    async fn save_tokens(&self, key: &str, tokens: &Value) -> Result<(), TokenStoreError> {
+        self.with(|state| state.tokens.insert(key.to_owned(), tokens.clone()));
         Ok(())
     }
 }

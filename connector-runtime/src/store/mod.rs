@@ -1,13 +1,16 @@
 //! Run stores: where runs and steps are kept. One trait, [`RunStore`], written against by the
 //! engine and nothing else; [`MemoryStore`] for tests, [`SqliteStore`] by default.
 //!
-//! [`conformance`] holds the test suite every store must pass.
+//! `conformance` (with the `testing` feature) holds the test suite every store must pass.
 
+#[cfg(any(test, feature = "testing"))]
 pub mod conformance;
 mod memory;
+#[cfg(feature = "sqlite")]
 mod sqlite;
 
 pub use memory::MemoryStore;
+#[cfg(feature = "sqlite")]
 pub use sqlite::{SqliteOptions, SqliteStore, Synchronous};
 
 use async_trait::async_trait;
@@ -15,7 +18,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::run::{Run, RunId, RunStatus, StepRecord};
+use crate::client::TokenStore;
+use crate::model::{Run, RunId, RunStatus, StepRecord};
 
 /// Why a store operation failed.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -92,7 +96,7 @@ pub struct Delivery {
 
 /// What [`RunStore::accept_delivery`] did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Accepted {
+pub enum DeliveryOutcome {
     /// The delivery is new: it and its runs are recorded.
     New,
     /// The same delivery was accepted before: nothing was recorded; these are the runs it started.
@@ -103,12 +107,15 @@ pub enum Accepted {
 }
 
 /// Where runs and their steps are kept. The engine is written against this trait only, so
-/// stores are interchangeable; [`conformance::run_all`] checks a store keeps the contract.
+/// stores are interchangeable; `conformance::run_all` (feature `testing`) checks a store keeps the contract.
 ///
 /// Every write is durable when its future completes: the engine relies on that to never run a
 /// completed step twice.
+///
+/// Every run store is also a [`TokenStore`]: the engine hands it to the connectors' OAuth2
+/// clients, which keep their tokens apart from runs.
 #[async_trait]
-pub trait RunStore: Send + Sync + 'static {
+pub trait RunStore: TokenStore + Send + Sync + 'static {
     /// Records a new run (its `steps` are ignored).
     async fn create_run(&self, run: &Run) -> Result<(), StoreError>;
 
@@ -136,7 +143,7 @@ pub trait RunStore: Send + Sync + 'static {
     /// Records a delivery and creates its runs (queued), all or nothing — unless a delivery with
     /// the same source and id was accepted before, in which case nothing is written and the
     /// runs it started are returned. `runs` may be empty (no job listens).
-    async fn accept_delivery(&self, delivery: &Delivery, runs: &[Run]) -> Result<Accepted, StoreError>;
+    async fn accept_delivery(&self, delivery: &Delivery, runs: &[Run]) -> Result<DeliveryOutcome, StoreError>;
 
     /// A polling trigger's cursor (what it has read up to), by the trigger's key.
     async fn cursor(&self, key: &str) -> Result<Option<Value>, StoreError>;

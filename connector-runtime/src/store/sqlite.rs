@@ -25,8 +25,10 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tokio::sync::oneshot;
 
-use super::{Accepted, Delivery, RunFilter, RunStore, RunUpdate, StoreError};
-use crate::run::{Run, RunId, StepKind, StepRecord, StepStatus};
+use crate::client::{TokenStore, TokenStoreError};
+
+use super::{Delivery, DeliveryOutcome, RunFilter, RunStore, RunUpdate, StoreError};
+use crate::model::{Run, RunId, StepKind, StepRecord, StepStatus};
 
 /// The schema, one migration per version: entry `i` takes a file from `user_version = i` to
 /// `i + 1`. Append only: never edit a migration that has shipped, add the next one.
@@ -88,6 +90,17 @@ const MIGRATIONS: &[&str] = &[
         cursor      TEXT NOT NULL,              -- JSON
         updated_at  TEXT NOT NULL
     ) STRICT;
+    "#,
+    // 2: OAuth2 tokens get a table of their own (they were kept as cursors `oauth2:{connector}`).
+    r#"
+    CREATE TABLE tokens (
+        "key"       TEXT NOT NULL PRIMARY KEY,  -- the connector's id
+        tokens      TEXT NOT NULL,              -- JSON
+        updated_at  TEXT NOT NULL
+    ) STRICT;
+    INSERT INTO tokens ("key", tokens, updated_at)
+        SELECT substr("key", 8), cursor, updated_at FROM cursors WHERE "key" LIKE 'oauth2:%';
+    DELETE FROM cursors WHERE "key" LIKE 'oauth2:%';
     "#,
 ];
 
@@ -428,7 +441,7 @@ impl RunStore for SqliteStore {
         self.write(Op::PutSchema { fingerprint: fingerprint.to_owned(), schema }).await
     }
 
-    async fn accept_delivery(&self, delivery: &Delivery, runs: &[Run]) -> Result<Accepted, StoreError> {
+    async fn accept_delivery(&self, delivery: &Delivery, runs: &[Run]) -> Result<DeliveryOutcome, StoreError> {
         let ids: Vec<&RunId> = runs.iter().map(|run| &run.id).collect();
         let row = DeliveryRow {
             source: delivery.source.clone(),
@@ -438,8 +451,8 @@ impl RunStore for SqliteStore {
             run_ids: to_json(&ids, || format!("delivery `{}`", delivery.id), "runs")?,
         };
         match self.write_for(Op::AcceptDelivery(Box::new(row))).await? {
-            Written::Done => Ok(Accepted::New),
-            Written::Duplicate(runs) => Ok(Accepted::Duplicate { runs }),
+            Written::Done => Ok(DeliveryOutcome::New),
+            Written::Duplicate(runs) => Ok(DeliveryOutcome::Duplicate { runs }),
         }
     }
 
@@ -454,6 +467,22 @@ impl RunStore for SqliteStore {
 
     async fn schema(&self, fingerprint: &str) -> Result<Option<Value>, StoreError> {
         self.read_json("SELECT schema FROM schemas WHERE fingerprint = ?1", fingerprint, "schema").await
+    }
+}
+
+#[async_trait]
+impl TokenStore for SqliteStore {
+    async fn tokens(&self, key: &str) -> Result<Option<Value>, TokenStoreError> {
+        let tokens = self.read_json("SELECT tokens FROM tokens WHERE \"key\" = ?1", key, "tokens").await;
+        tokens.map_err(|error| TokenStoreError(Box::new(error)))
+    }
+
+    async fn save_tokens(&self, key: &str, tokens: &Value) -> Result<(), TokenStoreError> {
+        let saved = async {
+            let text = to_json(tokens, || format!("the tokens of `{key}`"), "tokens")?;
+            self.write(Op::SaveTokens { key: key.to_owned(), tokens: text }).await
+        };
+        saved.await.map_err(|error| TokenStoreError(Box::new(error)))
     }
 }
 
@@ -662,6 +691,10 @@ enum Op {
         key: String,
         cursor: String,
     },
+    SaveTokens {
+        key: String,
+        tokens: String,
+    },
     #[cfg(test)]
     Call(TestCall),
 }
@@ -846,6 +879,14 @@ fn apply(conn: &Connection, op: Op) -> Result<Written, StoreError> {
             )
             .and_then(|mut statement| statement.execute(params![key, cursor, timestamp(&Utc::now())]))
             .map_err(|e| backend(format!("saving cursor `{key}`"), e))?;
+        }
+        Op::SaveTokens { key, tokens } => {
+            conn.prepare_cached(
+                "INSERT INTO tokens (\"key\", tokens, updated_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (\"key\") DO UPDATE SET tokens = excluded.tokens, updated_at = excluded.updated_at",
+            )
+            .and_then(|mut statement| statement.execute(params![key, tokens, timestamp(&Utc::now())]))
+            .map_err(|e| backend(format!("saving the tokens of `{key}`"), e))?;
         }
         Op::UpdateRun(update) => {
             let updated = conn

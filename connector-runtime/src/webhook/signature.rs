@@ -25,20 +25,24 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use base64::Engine as _;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use hmac::{Hmac, KeyInit, Mac};
+use http::{HeaderMap, HeaderName, HeaderValue};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
-use crate::Secret;
+use crate::model::Secret;
 
 /// A user-supplied check of a delivery's headers and raw body, for [`SignatureScheme::Custom`].
 pub type CustomVerifier = dyn Fn(&HeaderMap, &[u8]) -> Result<(), SignatureError> + Send + Sync;
 
 /// How a trigger's webhook deliveries are signed.
+///
+/// Build one with a constructor ([`SignatureScheme::github`], [`SignatureScheme::hmac_sha256`],
+/// ..): schemes are added without breaking code that matches on them or builds them.
 #[derive(Clone)]
+#[non_exhaustive]
 pub enum SignatureScheme {
     /// GitHub: `X-Hub-Signature-256: sha256=<hex HMAC-SHA256(secret, body)>`; the delivery id is
     /// the `X-GitHub-Delivery` header.
@@ -195,6 +199,32 @@ impl SignatureScheme {
     /// [`Self::DEFAULT_TOLERANCE`].
     pub fn standard_webhooks(secret: Secret) -> Self {
         SignatureScheme::StandardWebhooks { secret, tolerance: Self::DEFAULT_TOLERANCE }
+    }
+
+    /// A generic HMAC-SHA256 over the raw body in `header` (hex, after `prefix`), with the
+    /// delivery id in `delivery_id_header` if the sender sends one.
+    pub fn hmac_sha256(
+        header: &'static str,
+        prefix: &'static str,
+        secret: Secret,
+        delivery_id_header: Option<&'static str>,
+    ) -> Self {
+        SignatureScheme::HmacSha256 { header, prefix, secret, delivery_id_header }
+    }
+
+    /// A check of your own over the headers and the raw body.
+    pub fn custom(verify: impl Fn(&HeaderMap, &[u8]) -> Result<(), SignatureError> + Send + Sync + 'static) -> Self {
+        SignatureScheme::Custom(Arc::new(verify))
+    }
+
+    /// This scheme, accepting signed timestamps up to `tolerance` from now (Stripe and Standard
+    /// Webhooks; the others sign no timestamp).
+    pub fn with_tolerance(self, tolerance: Duration) -> Self {
+        match self {
+            SignatureScheme::Stripe { secret, .. } => SignatureScheme::Stripe { secret, tolerance },
+            SignatureScheme::StandardWebhooks { secret, .. } => SignatureScheme::StandardWebhooks { secret, tolerance },
+            other => other,
+        }
     }
 
     /// Verifies a delivery's `headers` and raw `body` as of `now` (injected, for tests).

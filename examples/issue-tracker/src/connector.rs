@@ -3,8 +3,8 @@
 
 use chrono::{DateTime, Utc};
 use connector_runtime::Polled;
-use connector_runtime::auth::{Auth, OAuth2};
-use connector_runtime::paginate::Pages;
+use connector_runtime::client::Pages;
+use connector_runtime::client::{Auth, OAuth2};
 use connector_runtime::prelude::*;
 use futures::{StreamExt, TryStreamExt};
 

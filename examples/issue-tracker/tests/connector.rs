@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use connector_runtime::call::CheckError;
+use connector_runtime::CheckError;
 use connector_runtime::prelude::*;
 use connector_runtime::store::MemoryStore;
 use issue_tracker::connector::{IssueRef, ListIssues, NewIssue};

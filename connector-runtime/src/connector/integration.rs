@@ -1,0 +1,135 @@
+//! [`Integration`]: a configured connector instance, and [`ConnectorContext`]: what its fns receive.
+
+use std::sync::Arc;
+
+use super::{Action, CheckError, Connector};
+use crate::client::{Auth, HttpClient, StepHttp};
+use crate::model::{ActionError, Logger, RateLimit};
+
+/// A configured connector: what `SimpleChat::init(config)` returns and the engine registers.
+///
+/// Cheap to clone; every clone shares one HTTP client (one connection pool) and one config.
+pub struct Integration<C: Connector> {
+    shared: Arc<IntegrationShared<C::Config>>,
+}
+
+struct IntegrationShared<Cfg> {
+    config: Arc<Cfg>,
+    http: HttpClient,
+}
+
+impl<C: Connector> Integration<C> {
+    /// A connector instance with this config, limited as the connector declares.
+    pub fn new(config: C::Config) -> Self {
+        Self::with_rate_limit(config, C::RATE_LIMIT)
+    }
+
+    /// A connector instance with this config and these limits (shared by every run using it).
+    pub fn with_rate_limit(config: C::Config, limit: RateLimit) -> Self {
+        let auth = C::auth(&config);
+        Integration {
+            shared: Arc::new(IntegrationShared { config: Arc::new(config), http: HttpClient::new(limit, auth) }),
+        }
+    }
+
+    /// The instance's config.
+    pub fn config(&self) -> &C::Config {
+        &self.shared.config
+    }
+
+    pub(crate) fn shared_config(&self) -> &Arc<C::Config> {
+        &self.shared.config
+    }
+
+    pub(crate) fn auth(&self) -> &Auth {
+        self.shared.http.auth()
+    }
+
+    /// Verifies the config against the service with the connector's check, saying what is
+    /// wrong: the credentials, or reaching the service.
+    pub async fn check(&self) -> Result<(), CheckError> {
+        if !C::HAS_CHECK {
+            return Err(CheckError::NoCheck { connector: C::ID });
+        }
+        C::check(&self.context()).await.map_err(|error| CheckError::from_action(C::ID, error))
+    }
+
+    /// A context for calling an action or trigger of this instance outside a run.
+    pub fn context(&self) -> ConnectorContext<C::Config> {
+        ConnectorContext {
+            config: Arc::clone(&self.shared.config),
+            http: self.shared.http.clone(),
+            logger: Logger::new(C::ID),
+            idempotency_key: None,
+            attempt: 1,
+        }
+    }
+
+    /// Calls an action once, directly: no run, no step, no retries. For trying a connector in a
+    /// test: `SimpleChat::init(config).call(SimpleChat::SEND_MESSAGE, input).await`.
+    pub async fn call<A: Action<Connector = C>>(&self, _action: A, input: A::Input) -> Result<A::Output, ActionError> {
+        A::run(&self.context(), input).await
+    }
+
+    pub(crate) fn step_context(&self, idempotency_key: String, attempt: u32) -> ConnectorContext<C::Config> {
+        ConnectorContext { idempotency_key: Some(idempotency_key), attempt, ..self.context() }
+    }
+}
+
+impl<C: Connector> Clone for Integration<C> {
+    fn clone(&self) -> Self {
+        Integration { shared: Arc::clone(&self.shared) }
+    }
+}
+
+impl<C: Connector> std::fmt::Debug for Integration<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The config is left out on purpose: it is where secrets live.
+        f.debug_struct("Integration").field("connector", &C::ID).finish_non_exhaustive()
+    }
+}
+
+/// What an action or trigger function receives besides its input: the connector's config, the
+/// shared HTTP client, a logger, and the step's idempotency key.
+pub struct ConnectorContext<Cfg> {
+    config: Arc<Cfg>,
+    http: HttpClient,
+    logger: Logger,
+    idempotency_key: Option<String>,
+    attempt: u32,
+}
+
+/// The context of an action: `async fn send(ctx: &ActionContext<Config>, input: In)`.
+pub type ActionContext<Cfg> = ConnectorContext<Cfg>;
+/// The context of a trigger: `async fn received(ctx: &TriggerContext<Config>, payload: P)`.
+pub type TriggerContext<Cfg> = ConnectorContext<Cfg>;
+
+impl<Cfg> ConnectorContext<Cfg> {
+    /// The connector instance's config.
+    pub fn config(&self) -> &Cfg {
+        &self.config
+    }
+
+    /// The connector instance's HTTP client (one connection pool per instance).
+    ///
+    /// Requests built with it send this step's idempotency key as the `Idempotency-Key` header.
+    pub fn http(&self) -> StepHttp<'_> {
+        StepHttp::new(&self.http, self.idempotency_key.as_deref())
+    }
+
+    /// A logger whose lines carry the run, job and step they come from.
+    pub fn logger(&self) -> &Logger {
+        &self.logger
+    }
+
+    /// The step's idempotency key (`{run id}:{step key}`), stable across retries and resumes;
+    /// `None` outside a run.
+    pub fn idempotency_key(&self) -> Option<&str> {
+        self.idempotency_key.as_deref()
+    }
+
+    /// Which attempt this is, from 1.
+    pub fn attempt(&self) -> u32 {
+        self.attempt
+    }
+}

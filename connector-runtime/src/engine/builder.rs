@@ -1,0 +1,175 @@
+//! [`EngineBuilder`]: registers connector instances and jobs, checks them, opens the store.
+
+#[cfg(feature = "sqlite")]
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::Semaphore;
+
+use super::io::{SchemaCache, Settings};
+use super::job::Job;
+use super::registry::{IntegrationEntry, JobEntry, Registry, WebhookTrigger};
+use super::{Engine, EngineError, Shared};
+use crate::connector::{Connector, Integration};
+use crate::model::{IntegrationRef, RetryPolicy};
+use crate::store::RunStore;
+
+/// Where the default SQLite store lives unless `CONNECTOR_RUNTIME_DB` or
+/// [`EngineBuilder::sqlite`] says otherwise (relative to the working directory).
+pub const DEFAULT_DB_PATH: &str = ".connector-runtime/runs.sqlite3";
+
+/// The default limit on a step's output, as JSON: 3 MiB.
+pub const DEFAULT_MAX_STEP_OUTPUT: usize = 3 * 1024 * 1024;
+
+/// Builds an [`Engine`]; [`EngineBuilder::build`] checks that every job's integrations are there.
+#[must_use = "call `.build()` to get the engine"]
+pub struct EngineBuilder {
+    registry: Registry,
+    declared: Vec<(&'static str, IntegrationRef)>,
+    store: StoreChoice,
+    settings: Settings,
+    duplicate: Option<EngineError>,
+}
+
+/// Which store [`EngineBuilder::build`] opens.
+enum StoreChoice {
+    /// SQLite at `CONNECTOR_RUNTIME_DB` or [`DEFAULT_DB_PATH`] (with the `sqlite` feature).
+    Default,
+    #[cfg(feature = "sqlite")]
+    Sqlite(PathBuf),
+    Given(Arc<dyn RunStore>),
+}
+
+impl Default for EngineBuilder {
+    fn default() -> Self {
+        EngineBuilder {
+            registry: Registry::default(),
+            declared: Vec::new(),
+            store: StoreChoice::Default,
+            settings: Settings { retry: RetryPolicy::DEFAULT, max_step_output: DEFAULT_MAX_STEP_OUTPUT },
+            duplicate: None,
+        }
+    }
+}
+
+impl EngineBuilder {
+    /// Registers a connector instance (what `MyConnector::init(config)` returns).
+    pub fn connector<C: Connector>(mut self, integration: Integration<C>) -> Self {
+        for trigger in C::trigger_entries() {
+            let id = trigger.id;
+            self.registry.triggers.insert((C::ID, id), WebhookTrigger::of(&integration, trigger));
+        }
+        for poll in C::poll_entries() {
+            self.registry.polls.push(super::poll::RegisteredPoll::of(&integration, poll));
+        }
+        let entry = IntegrationEntry::of(integration);
+        if self.registry.integrations.insert(C::ID, entry).is_some() {
+            self.duplicate.get_or_insert(EngineError::Duplicate { kind: "connector", id: C::ID });
+        }
+        self
+    }
+
+    /// Registers a job (the `{FnName}Job` marker `#[job]` generates).
+    pub fn job<J: Job>(mut self, _job: J) -> Self {
+        if self.registry.job(J::ID).is_some() {
+            self.duplicate.get_or_insert(EngineError::Duplicate { kind: "job", id: J::ID });
+        }
+        self.registry.jobs.push(JobEntry::of::<J>());
+        self.declared.extend(J::integrations().into_iter().map(|integration| (J::ID, integration)));
+        self
+    }
+
+    /// Keeps runs in `store` (default: SQLite at [`DEFAULT_DB_PATH`]).
+    pub fn store(self, store: impl RunStore) -> Self {
+        self.shared_store(Arc::new(store))
+    }
+
+    /// Keeps runs in a store shared with other code (a CLI listing runs, a test).
+    pub fn shared_store(mut self, store: Arc<dyn RunStore>) -> Self {
+        self.store = StoreChoice::Given(store);
+        self
+    }
+
+    /// Keeps runs in the SQLite file at `path` (created on first use).
+    #[cfg(feature = "sqlite")]
+    pub fn sqlite(mut self, path: impl Into<PathBuf>) -> Self {
+        self.store = StoreChoice::Sqlite(path.into());
+        self
+    }
+
+    /// The retry policy of steps whose action, job and call set none.
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.settings.retry = policy;
+        self
+    }
+
+    /// The largest step output, in bytes of JSON, a store accepts (default 3 MiB).
+    pub fn max_step_output(mut self, bytes: usize) -> Self {
+        self.settings.max_step_output = bytes;
+        self
+    }
+
+    /// Checks the registrations, opens the store and returns the engine: a job whose integration
+    /// is not registered is refused here, before anything runs.
+    ///
+    /// Call [`Engine::recover`] next to resume what an earlier process left unfinished.
+    pub fn build(self) -> Result<Engine, EngineError> {
+        if let Some(error) = self.duplicate {
+            return Err(error);
+        }
+        let registry = self.registry;
+        if let Some((job, missing)) =
+            self.declared.into_iter().find(|(_, i)| !registry.integrations.contains_key(i.connector.as_str()))
+        {
+            return Err(EngineError::MissingIntegration {
+                job,
+                key: missing.key,
+                connector: missing.connector,
+                connector_type: missing.connector_type,
+            });
+        }
+        registry.check_event_types()?;
+        for job in &registry.jobs {
+            if let Some(schedule) = &job.schedule {
+                crate::model::schedule::check(schedule).map_err(|reason| EngineError::InvalidSchedule {
+                    job: job.id,
+                    schedule: schedule.to_string(),
+                    reason,
+                })?;
+            }
+        }
+        let store: Arc<dyn RunStore> = match self.store {
+            StoreChoice::Given(store) => store,
+            #[cfg(feature = "sqlite")]
+            StoreChoice::Sqlite(path) => Arc::new(crate::store::SqliteStore::open(path)?),
+            #[cfg(feature = "sqlite")]
+            StoreChoice::Default => {
+                let path = std::env::var_os("CONNECTOR_RUNTIME_DB")
+                    .map_or_else(|| PathBuf::from(DEFAULT_DB_PATH), PathBuf::from);
+                Arc::new(crate::store::SqliteStore::open(path)?)
+            }
+            #[cfg(not(feature = "sqlite"))]
+            StoreChoice::Default => return Err(EngineError::NoStore),
+        };
+        for (id, integration) in &registry.integrations {
+            // Upcast: every run store is a token store too, so OAuth2 tokens survive restarts.
+            let tokens: Arc<dyn crate::client::TokenStore> = Arc::clone(&store) as Arc<dyn crate::client::TokenStore>;
+            integration.auth.attach_token_store(tokens, (*id).to_owned());
+        }
+        let job_slots = registry
+            .jobs
+            .iter()
+            .filter_map(|job| Some((job.id, Arc::new(Semaphore::new(job.concurrency?.max(1))))))
+            .collect();
+        Ok(Engine {
+            shared: Arc::new(Shared {
+                registry: Arc::new(registry),
+                store,
+                settings: self.settings,
+                schemas: Arc::new(SchemaCache::default()),
+                job_slots,
+                active: Mutex::default(),
+            }),
+        })
+    }
+}

@@ -1,0 +1,56 @@
+//! Using a connector without a job: calling one of its actions by id with JSON input (a CLI's
+//! `call`, a test, an MCP server), and checking its credentials.
+
+use futures::future::BoxFuture;
+use serde_json::Value;
+
+use crate::connector::{ActionFn, Connector, Integration};
+use crate::model::payload::check_value;
+use crate::model::{ActionError, PayloadError};
+
+/// One action of connector `C`, erased to JSON in and out.
+pub struct ActionEntry<C: Connector> {
+    pub(crate) id: &'static str,
+    pub(crate) call: fn(Integration<C>, Value) -> BoxFuture<'static, Result<Value, CallError>>,
+}
+
+impl<C: Connector> ActionEntry<C> {
+    /// The entry of the action fn keyed `KEY`.
+    pub fn of<const KEY: u64>() -> Self
+    where
+        C: ActionFn<KEY>,
+    {
+        ActionEntry { id: <C as ActionFn<KEY>>::ID, call: call::<C, KEY> }
+    }
+
+    /// The action's id.
+    pub fn id(&self) -> &'static str {
+        self.id
+    }
+}
+
+fn call<C: ActionFn<KEY>, const KEY: u64>(
+    integration: Integration<C>,
+    input: Value,
+) -> BoxFuture<'static, Result<Value, CallError>> {
+    Box::pin(async move {
+        let input: <C as ActionFn<KEY>>::Input = check_value(&input).map_err(CallError::InvalidInput)?;
+        let output = <C as ActionFn<KEY>>::run(&integration.context(), input).await.map_err(CallError::Action)?;
+        serde_json::to_value(output).map_err(|error| CallError::Action(ActionError::InvalidOutput(error.to_string())))
+    })
+}
+
+/// Why calling an action by id failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CallError {
+    /// No such connector or action.
+    #[error("{0}")]
+    NotFound(String),
+    /// The input does not fit the action's input type.
+    #[error("the input does not fit: {0}")]
+    InvalidInput(#[source] PayloadError),
+    /// The action failed.
+    #[error(transparent)]
+    Action(ActionError),
+}

@@ -1,0 +1,156 @@
+//! The engine's errors: what an `io` step returns to its job ([`StepError`]), what the engine
+//! returns to its caller ([`EngineError`]), and what calling, checking, delivering and polling
+//! report.
+
+use crate::model::ActionError;
+use crate::store::StoreError;
+
+/// What an `io` call returns to the job when its step fails.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StepError {
+    /// The same step key was used twice in one run.
+    #[error("step key `{key}` is used twice in this run; every io call needs its own key")]
+    DuplicateKey {
+        /// The key.
+        key: String,
+    },
+    /// The step key is empty.
+    #[error("a step key must not be empty")]
+    EmptyKey,
+    /// The action failed (after any retries).
+    #[error("step `{key}` ({connector}.{action}) failed: {source}")]
+    Action {
+        /// The step key.
+        key: String,
+        /// The connector's id.
+        connector: &'static str,
+        /// The action's id.
+        action: &'static str,
+        /// The action's error.
+        #[source]
+        source: ActionError,
+    },
+    /// The job used an integration the engine does not have.
+    #[error("integration `{key}` (connector `{connector}`) is not registered with the engine")]
+    MissingIntegration {
+        /// The job's name for the integration.
+        key: &'static str,
+        /// The connector's id.
+        connector: &'static str,
+    },
+    /// A value could not be turned into or out of JSON.
+    #[error("step `{key}`: {message}")]
+    Serialization {
+        /// The step key.
+        key: String,
+        /// What serde said.
+        message: String,
+    },
+    /// The step's output is larger than the engine allows.
+    #[error(
+        "step `{key}`: the output is {size} bytes, over the limit of {limit} bytes; return less, or raise the engine's `max_step_output`"
+    )]
+    OutputTooLarge {
+        /// The step key.
+        key: String,
+        /// The output's size as JSON.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// A completed step's stored output no longer fits the action's output type (the connector
+    /// changed since the step ran).
+    #[error(
+        "step `{key}` completed before the output type changed, and its stored output no longer fits ({reason}); stored with schema {old_schema}, the output type's schema is now {new_schema}"
+    )]
+    OutputSchemaChanged {
+        /// The step key.
+        key: String,
+        /// The schema the output was stored with.
+        old_schema: String,
+        /// Today's schema.
+        new_schema: String,
+        /// What serde said.
+        reason: String,
+    },
+    /// The run store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What the engine returns when it cannot do what was asked.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EngineError {
+    /// A job uses an integration that was not registered.
+    #[error(
+        "job `{job}` uses integration `{key}` (connector `{connector}`), but no `{connector}` connector is registered: add `.connector({connector_type}::init(config))` to the engine builder"
+    )]
+    MissingIntegration {
+        /// The job's id.
+        job: &'static str,
+        /// The job's name for the integration.
+        key: String,
+        /// The connector's id.
+        connector: String,
+        /// The connector's Rust type, for the hint.
+        connector_type: &'static str,
+    },
+    /// Two jobs (or two connectors) were registered under one id.
+    #[error("{kind} `{id}` is registered twice")]
+    Duplicate {
+        /// "job" or "connector".
+        kind: &'static str,
+        /// The id.
+        id: &'static str,
+    },
+    /// Two Rust types are given one event name: a job takes one and the other is sent, or two
+    /// jobs take one each.
+    #[error(
+        "event `{name}` names two types, `{first}` and `{second}`: an event name must mean one payload type; rename one of the events"
+    )]
+    EventTypeClash {
+        /// The event's name.
+        name: String,
+        /// The type a registered job takes.
+        first: &'static str,
+        /// The other type.
+        second: &'static str,
+    },
+    /// No run store was given, and the `sqlite` feature (the default store) is off.
+    #[error("no run store: call `.store(..)` on the engine builder, or enable the `sqlite` feature")]
+    NoStore,
+    /// A scheduled job's schedule does not parse, or never fires.
+    #[error("job `{job}` has the schedule `{schedule}`, which is not valid: {reason}")]
+    InvalidSchedule {
+        /// The job's id.
+        job: &'static str,
+        /// The schedule, as written (`cron = "..."`, `every = "..."`).
+        schedule: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// No run with that id.
+    #[error("no run with id `{0}`")]
+    RunNotFound(String),
+    /// The run cannot be resumed in the state it is in.
+    #[error("run `{id}` cannot be resumed: {reason}")]
+    NotResumable {
+        /// The run's id.
+        id: String,
+        /// Why not.
+        reason: &'static str,
+    },
+    /// An event or payload could not be serialized.
+    #[error("payload of `{name}` could not be serialized: {message}")]
+    Payload {
+        /// The event or trigger name.
+        name: String,
+        /// What serde said.
+        message: String,
+    },
+    /// The run store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}

@@ -1,0 +1,326 @@
+//! [`Engine`]: registers connectors and jobs, starts runs when events and trigger deliveries
+//! arrive, keeps their records in a [`RunStore`], and resumes the runs a previous process left
+//! unfinished.
+
+mod accept;
+mod builder;
+mod call;
+mod error;
+mod execute;
+mod io;
+mod job;
+mod poll;
+mod registry;
+mod schedule;
+mod tasks;
+mod trigger;
+
+pub use accept::{DeliveryError, Receipt, Subscriptions};
+pub use builder::{DEFAULT_DB_PATH, DEFAULT_MAX_STEP_OUTPUT, EngineBuilder};
+pub use call::CallError;
+pub use error::{EngineError, StepError};
+pub use io::Io;
+pub use job::{Job, JobTrigger, JobTriggerFn, OnEvent, OnTrigger, OnTriggerFn};
+pub use poll::{PollError, PollReport};
+pub use schedule::{OnSchedule, ScheduledJob};
+pub use tasks::{Running, StartOptions, TriggerTasks};
+pub use trigger::TriggerFailure;
+
+#[doc(hidden)]
+pub use call::ActionEntry;
+#[doc(hidden)]
+pub use poll::PollEntry;
+#[doc(hidden)]
+pub use trigger::TriggerEntry;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use chrono::Utc;
+use serde_json::Value;
+use tokio::sync::{Semaphore, watch};
+
+use crate::connector::{CheckError, Connector, Trigger};
+use crate::model::{Event, Manifest, Run, RunId, RunStatus, TriggerRef};
+use crate::store::{Delivery, DeliveryOutcome, RunFilter, RunStore};
+use io::Settings;
+use registry::Registry;
+
+/// What [`Engine::start_runs`] did.
+#[derive(Debug)]
+pub(crate) struct RunsStarted {
+    pub(crate) runs: Vec<RunId>,
+    pub(crate) duplicate: bool,
+}
+
+/// Runs jobs: when an event is sent or a trigger delivers, every job started by it gets a run,
+/// recorded in the store, executed on the tokio runtime.
+///
+/// Cheap to clone; clones share everything.
+#[derive(Clone)]
+pub struct Engine {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    registry: Arc<Registry>,
+    store: Arc<dyn RunStore>,
+    settings: Settings,
+    schemas: Arc<io::SchemaCache>,
+    /// Per-job limits on runs executing at once.
+    job_slots: HashMap<&'static str, Arc<Semaphore>>,
+    /// Runs executing in this process: each receiver turns `true` when its run's execution ends.
+    active: Mutex<HashMap<RunId, watch::Receiver<bool>>>,
+}
+
+impl Engine {
+    /// An engine builder.
+    pub fn builder() -> EngineBuilder {
+        EngineBuilder::default()
+    }
+
+    /// The store the engine records runs in.
+    pub fn store(&self) -> &Arc<dyn RunStore> {
+        &self.shared.store
+    }
+
+    /// The manifest document of every registered connector and job.
+    pub fn manifest(&self) -> Manifest {
+        let registry = &self.shared.registry;
+        let mut connectors: Vec<_> = registry.integrations.values().map(|entry| (entry.manifest)()).collect();
+        connectors.sort_by(|a, b| a.id.cmp(&b.id));
+        Manifest { connectors, jobs: registry.jobs.iter().map(|job| (job.manifest)()).collect() }
+    }
+
+    /// Sends event `E`: records a run of every job it triggers, starts them, and returns their
+    /// ids at once.
+    pub async fn dispatch<E: Event>(&self, event: E) -> Result<Vec<RunId>, EngineError> {
+        self.shared.registry.check_event_type::<E>()?;
+        let payload = serde_json::to_value(&event)
+            .map_err(|error| EngineError::Payload { name: E::NAME.to_owned(), message: error.to_string() })?;
+        let started = self.start_runs(TriggerRef::Event { name: E::NAME.to_owned() }, payload, None).await?;
+        Ok(started.runs)
+    }
+
+    /// Sends event `E` and waits for the runs it started to finish.
+    pub async fn send<E: Event>(&self, event: E) -> Result<Vec<Run>, EngineError> {
+        let ids = self.dispatch(event).await?;
+        self.wait_all(&ids).await
+    }
+
+    /// Hands a delivery to a trigger (as its webhook would): the trigger function decides what
+    /// the jobs receive, or ignores the delivery (no runs). Returns the started runs' ids:
+    /// `engine.deliver(SimpleChat::MESSAGE_RECEIVED, payload)`.
+    pub async fn deliver<T: Trigger>(&self, _trigger: T, payload: T::Payload) -> Result<Vec<RunId>, DeliveryError> {
+        let connector = <T::Connector as Connector>::ID;
+        let integration = self.shared.registry.integration::<T::Connector>().ok_or_else(|| {
+            DeliveryError::NotFound(format!("connector `{connector}` is not registered with the engine"))
+        })?;
+        let Some(output) = T::run(&integration.context(), payload).await.map_err(DeliveryError::Trigger)? else {
+            tracing::info!(trigger = T::ID, "delivery ignored by the trigger");
+            return Ok(Vec::new());
+        };
+        let trigger = <OnTrigger<T> as JobTrigger>::trigger_ref();
+        let payload = serde_json::to_value(&output).map_err(|error| EngineError::Payload {
+            name: format!("{connector}/{}", T::ID),
+            message: error.to_string(),
+        })?;
+        Ok(self.start_runs(trigger, payload, None).await?.runs)
+    }
+
+    /// Calls action `action` of connector `connector` once, directly, with JSON input checked
+    /// against the action's input type: no run, no step (a CLI's `call`, an MCP tool).
+    pub async fn call_action(&self, connector: &str, action: &str, input: Value) -> Result<Value, CallError> {
+        let integration = self
+            .shared
+            .registry
+            .integrations
+            .get(connector)
+            .ok_or_else(|| CallError::NotFound(format!("no connector `{connector}` is registered")))?;
+        let call = integration.actions.get(action).ok_or_else(|| {
+            let mut known: Vec<&str> = integration.actions.keys().copied().collect();
+            known.sort_unstable();
+            CallError::NotFound(format!(
+                "connector `{connector}` has no action `{action}` (it has: {})",
+                known.join(", ")
+            ))
+        })?;
+        call(input).await
+    }
+
+    /// Checks the credentials of connector `connector` against its service.
+    pub async fn check(&self, connector: &str) -> Result<(), CheckError> {
+        match self.shared.registry.integrations.get(connector) {
+            Some(integration) => (integration.check)().await,
+            None => Err(CheckError::UnknownConnector(connector.to_owned())),
+        }
+    }
+
+    /// Checks every registered connector that declares a check (say, at start-up); returns the
+    /// failures.
+    pub async fn check_all(&self) -> Vec<CheckError> {
+        let mut failures = Vec::new();
+        for integration in self.shared.registry.integrations.values() {
+            match (integration.check)().await {
+                Ok(()) | Err(CheckError::NoCheck { .. }) => {}
+                Err(failure) => failures.push(failure),
+            }
+        }
+        failures
+    }
+
+    /// Resumes every run an earlier process left unfinished (queued, running or waiting): each
+    /// executes again from the top, its completed steps replayed from the store. Call it once
+    /// at start-up. Returns the resumed runs' ids.
+    pub async fn recover(&self) -> Result<Vec<RunId>, EngineError> {
+        let unfinished = self.shared.store.list_runs(&RunFilter::unfinished()).await?;
+        let mut resumed = Vec::new();
+        // Oldest first, so runs resume in the order they were accepted.
+        for run in unfinished.into_iter().rev() {
+            if self.is_active(&run.id) {
+                continue;
+            }
+            tracing::info!(run_id = %run.id, job_id = %run.job_id, status = %run.status, "resuming an unfinished run");
+            self.spawn(run.id.clone(), None);
+            resumed.push(run.id);
+        }
+        Ok(resumed)
+    }
+
+    /// Resumes or retries one run by id: an unfinished run left by another process, or a
+    /// failed run. It executes again from the top; steps that succeeded are not run again.
+    pub async fn resume(&self, id: &RunId) -> Result<RunId, EngineError> {
+        let run = self.shared.store.run(id).await?.ok_or_else(|| EngineError::RunNotFound(id.to_string()))?;
+        if run.status == RunStatus::Succeeded {
+            return Err(EngineError::NotResumable { id: id.to_string(), reason: "it succeeded already" });
+        }
+        if self.is_active(id) {
+            return Err(EngineError::NotResumable { id: id.to_string(), reason: "it is executing in this process" });
+        }
+        if self.shared.registry.job(&run.job_id).is_none() {
+            return Err(EngineError::NotResumable {
+                id: id.to_string(),
+                reason: "its job is not registered with this engine",
+            });
+        }
+        self.spawn(id.clone(), None);
+        Ok(id.clone())
+    }
+
+    /// Waits for a run's execution in this process to end and returns the run with its steps.
+    pub async fn wait(&self, id: &RunId) -> Result<Run, EngineError> {
+        let receiver = self.lock_active().get(id).cloned();
+        if let Some(mut receiver) = receiver {
+            // An error means the sender is gone, which happens only after the execution ended.
+            let _ = receiver.wait_for(|done| *done).await;
+        }
+        self.shared.store.run(id).await?.ok_or_else(|| EngineError::RunNotFound(id.to_string()))
+    }
+
+    /// Waits for several runs.
+    pub async fn wait_all(&self, ids: &[RunId]) -> Result<Vec<Run>, EngineError> {
+        let mut runs = Vec::with_capacity(ids.len());
+        for id in ids {
+            runs.push(self.wait(id).await?);
+        }
+        Ok(runs)
+    }
+
+    /// A run with its steps.
+    pub async fn run(&self, id: &RunId) -> Result<Option<Run>, EngineError> {
+        Ok(self.shared.store.run(id).await?)
+    }
+
+    /// Runs matching the filter, newest first.
+    pub async fn runs(&self, filter: &RunFilter) -> Result<Vec<Run>, EngineError> {
+        Ok(self.shared.store.list_runs(filter).await?)
+    }
+
+    /// Records a run of every job `trigger` starts — with the delivery, atomically, when there
+    /// is one, so a repeated delivery starts nothing — then starts them.
+    pub(crate) async fn start_runs(
+        &self,
+        trigger: TriggerRef,
+        payload: Value,
+        delivery: Option<Delivery>,
+    ) -> Result<RunsStarted, EngineError> {
+        let now = Utc::now();
+        let runs: Vec<Run> = self
+            .shared
+            .registry
+            .jobs_for(&trigger)
+            .map(|job| Run {
+                id: RunId::new(),
+                job_id: job.id.to_owned(),
+                job_version: job.version.to_owned(),
+                trigger: trigger.clone(),
+                payload: payload.clone(),
+                status: RunStatus::Queued,
+                output: None,
+                error: None,
+                created_at: now,
+                updated_at: now,
+                wake_at: None,
+                executions: 0,
+                steps: Vec::new(),
+            })
+            .collect();
+        // Recorded before anything runs: an accepted run is never lost.
+        match &delivery {
+            Some(delivery) => {
+                if let DeliveryOutcome::Duplicate { runs } = self.shared.store.accept_delivery(delivery, &runs).await? {
+                    tracing::info!(%trigger, delivery = %delivery.id, "delivery seen before; no new runs");
+                    return Ok(RunsStarted { runs, duplicate: true });
+                }
+            }
+            None => {
+                for run in &runs {
+                    self.shared.store.create_run(run).await?;
+                }
+            }
+        }
+        if runs.is_empty() {
+            tracing::info!(%trigger, "no job is started by this trigger");
+        }
+        let ids: Vec<RunId> = runs.iter().map(|run| run.id.clone()).collect();
+        for run in runs {
+            // The task gets the run as recorded: reading it back would cost a store round trip.
+            self.spawn(run.id.clone(), Some(run));
+        }
+        Ok(RunsStarted { runs: ids, duplicate: false })
+    }
+
+    pub(crate) fn registry(&self) -> &Registry {
+        &self.shared.registry
+    }
+
+    /// Starts executing run `id`; `recorded` is the run as just written, when the caller has it.
+    fn spawn(&self, id: RunId, recorded: Option<Run>) {
+        let (done, receiver) = watch::channel(false);
+        self.lock_active().insert(id.clone(), receiver);
+        let engine = self.clone();
+        tokio::spawn(async move {
+            execute::execute(&engine.shared, &id, recorded).await;
+            engine.lock_active().remove(&id);
+            let _ = done.send(true);
+        });
+    }
+
+    fn is_active(&self, id: &RunId) -> bool {
+        self.lock_active().get(id).is_some_and(|done| !*done.borrow())
+    }
+
+    fn lock_active(&self) -> std::sync::MutexGuard<'_, HashMap<RunId, watch::Receiver<bool>>> {
+        self.shared.active.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let registry = &self.shared.registry;
+        f.debug_struct("Engine")
+            .field("connectors", &registry.integrations.keys().collect::<Vec<_>>())
+            .field("jobs", &registry.jobs.iter().map(|job| job.id).collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,205 @@
+//! What the engine knows: the registered connector instances and jobs, type-erased.
+
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
+
+use futures::future::BoxFuture;
+use serde_json::Value;
+
+use bytes::Bytes;
+
+use super::EngineError;
+use super::call::CallError;
+use super::io::Io;
+use super::job::{Job, JobTrigger};
+use super::poll::RegisteredPoll;
+use super::trigger::{TriggerEntry, TriggerFailure};
+use crate::client::Auth;
+use crate::connector::{CheckError, Connector, Integration};
+use crate::model::payload::check_value;
+use crate::model::{
+    ActionError, ConnectorManifest, Event, JobError, JobManifest, PayloadError, RetryPolicy, Schedule, TriggerRef,
+};
+use crate::webhook::SignatureScheme;
+
+/// A connector trigger, erased, bound to its connector instance.
+pub(crate) struct WebhookTrigger {
+    pub(crate) signature: Option<SignatureScheme>,
+    pub(crate) run: ErasedRun,
+    pub(crate) subscription: Option<Subscription>,
+}
+
+type ErasedRun = Box<dyn Fn(Bytes) -> BoxFuture<'static, Result<Option<Value>, TriggerFailure>> + Send + Sync>;
+type Subscribe = Box<dyn Fn(String) -> BoxFuture<'static, Result<String, ActionError>> + Send + Sync>;
+type Unsubscribe = Box<dyn Fn(String) -> BoxFuture<'static, Result<(), ActionError>> + Send + Sync>;
+
+/// How to register and remove a trigger's webhook with its service.
+pub(crate) struct Subscription {
+    pub(crate) subscribe: Subscribe,
+    pub(crate) unsubscribe: Unsubscribe,
+}
+
+impl WebhookTrigger {
+    pub(crate) fn of<C: Connector>(integration: &Integration<C>, entry: TriggerEntry<C>) -> Self {
+        let runner = integration.clone();
+        let run = entry.run;
+        let subscription = entry.subscription.map(|(subscribe, unsubscribe)| {
+            let (on, off) = (integration.clone(), integration.clone());
+            Subscription {
+                subscribe: Box::new(move |url| subscribe(on.clone(), url)) as Subscribe,
+                unsubscribe: Box::new(move |id| unsubscribe(off.clone(), id)) as Unsubscribe,
+            }
+        });
+        WebhookTrigger {
+            signature: (entry.signature)(integration.shared_config()),
+            run: Box::new(move |body| run(runner.clone(), body)),
+            subscription,
+        }
+    }
+}
+
+/// A registered connector instance.
+pub(crate) struct IntegrationEntry {
+    pub(crate) instance: Box<dyn Any + Send + Sync>,
+    pub(crate) manifest: fn() -> ConnectorManifest,
+    pub(crate) auth: Auth,
+    pub(crate) actions: HashMap<&'static str, ErasedCall>,
+    pub(crate) check: ErasedCheck,
+}
+
+type ErasedCall = Box<dyn Fn(Value) -> BoxFuture<'static, Result<Value, CallError>> + Send + Sync>;
+type ErasedCheck = Box<dyn Fn() -> BoxFuture<'static, Result<(), CheckError>> + Send + Sync>;
+
+impl IntegrationEntry {
+    pub(crate) fn of<C: Connector>(integration: Integration<C>) -> Self {
+        let actions = C::action_entries()
+            .into_iter()
+            .map(|entry| {
+                let (integration, call) = (integration.clone(), entry.call);
+                (entry.id, Box::new(move |input| call(integration.clone(), input)) as ErasedCall)
+            })
+            .collect();
+        let checked = integration.clone();
+        let check: ErasedCheck = Box::new(move || {
+            let integration = checked.clone();
+            Box::pin(async move { integration.check().await })
+        });
+        IntegrationEntry {
+            auth: integration.auth().clone(),
+            instance: Box::new(integration),
+            manifest: C::manifest,
+            actions,
+            check,
+        }
+    }
+}
+
+/// A registered job, erased to JSON in and out.
+pub(crate) struct JobEntry {
+    pub(crate) id: &'static str,
+    pub(crate) version: &'static str,
+    pub(crate) trigger: TriggerRef,
+    pub(crate) manifest: fn() -> JobManifest,
+    pub(crate) retry: Option<RetryPolicy>,
+    pub(crate) concurrency: Option<usize>,
+    /// When a scheduled job runs.
+    pub(crate) schedule: Option<Schedule>,
+    /// Checks a JSON payload fits the job's payload type, naming the field that does not.
+    pub(crate) check_payload: fn(&Value) -> Result<(), PayloadError>,
+    /// The payload's Rust type, to tell apart two types given one event name.
+    pub(crate) payload_type: (TypeId, &'static str),
+    pub(crate) execute: for<'io> fn(Value, &'io Io) -> BoxFuture<'io, Result<Value, JobError>>,
+}
+
+impl JobEntry {
+    pub(crate) fn of<J: Job>() -> Self {
+        JobEntry {
+            id: J::ID,
+            version: J::VERSION,
+            trigger: <J::Trigger as JobTrigger>::trigger_ref(),
+            manifest: J::manifest,
+            retry: J::RETRY,
+            concurrency: J::CONCURRENCY,
+            schedule: <J::Trigger as JobTrigger>::schedule(),
+            check_payload: check_payload::<J>,
+            payload_type: (
+                TypeId::of::<<J::Trigger as JobTrigger>::Payload>(),
+                std::any::type_name::<<J::Trigger as JobTrigger>::Payload>(),
+            ),
+            execute: execute::<J>,
+        }
+    }
+}
+
+fn check_payload<J: Job>(payload: &Value) -> Result<(), PayloadError> {
+    check_value::<<J::Trigger as JobTrigger>::Payload>(payload).map(drop)
+}
+
+fn execute<J: Job>(payload: Value, io: &Io) -> BoxFuture<'_, Result<Value, JobError>> {
+    Box::pin(async move {
+        let payload = serde_json::from_value(payload)
+            .map_err(|error| format!("the payload does not fit job `{}`: {error}", J::ID))?;
+        let output = J::run(payload, io).await?;
+        Ok(serde_json::to_value(output)?)
+    })
+}
+
+/// The registered connector instances (by connector id), their triggers (by connector and
+/// trigger id), and jobs.
+#[derive(Default)]
+pub(crate) struct Registry {
+    pub(crate) integrations: HashMap<&'static str, IntegrationEntry>,
+    pub(crate) triggers: HashMap<(&'static str, &'static str), WebhookTrigger>,
+    pub(crate) polls: Vec<RegisteredPoll>,
+    pub(crate) jobs: Vec<JobEntry>,
+}
+
+impl Registry {
+    pub(crate) fn integration<C: Connector>(&self) -> Option<&Integration<C>> {
+        self.integrations.get(C::ID)?.instance.downcast_ref::<Integration<C>>()
+    }
+
+    pub(crate) fn jobs_for<'a>(&'a self, trigger: &'a TriggerRef) -> impl Iterator<Item = &'a JobEntry> + 'a {
+        self.jobs.iter().filter(move |job| &job.trigger == trigger)
+    }
+
+    pub(crate) fn job(&self, id: &str) -> Option<&JobEntry> {
+        self.jobs.iter().find(|job| job.id == id)
+    }
+
+    /// Refuses two jobs started by one event name whose payload types differ: an event name
+    /// means one Rust type, so a sender and a job can never disagree on its payload.
+    pub(crate) fn check_event_types(&self) -> Result<(), EngineError> {
+        let mut seen: HashMap<&str, &JobEntry> = HashMap::new();
+        for job in &self.jobs {
+            let TriggerRef::Event { name } = &job.trigger else { continue };
+            match seen.get(name.as_str()) {
+                Some(first) if first.payload_type != job.payload_type => {
+                    return Err(EngineError::EventTypeClash {
+                        name: name.clone(),
+                        first: first.payload_type.1,
+                        second: job.payload_type.1,
+                    });
+                }
+                Some(_) => {}
+                None => {
+                    seen.insert(name, job);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks that the jobs started by `E`'s name take `E` itself, not another type that was
+    /// given the same name.
+    pub(crate) fn check_event_type<E: Event>(&self) -> Result<(), EngineError> {
+        let trigger = TriggerRef::Event { name: E::NAME.to_owned() };
+        let sent = (TypeId::of::<E>(), std::any::type_name::<E>());
+        match self.jobs_for(&trigger).find(|job| job.payload_type.0 != sent.0) {
+            Some(job) => {
+                Err(EngineError::EventTypeClash { name: E::NAME.to_owned(), first: job.payload_type.1, second: sent.1 })
+            }
+            None => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,38 @@
+//! What users declare and what is recorded: the bounds a user's types must meet, events,
+//! retry and rate-limit policies, schedules (pure time maths), manifests, run and step records,
+//! the errors user code returns, secrets and config loading.
+//!
+//! The bottom layer: it imports nothing else from this crate, so every other layer may use it.
+
+pub mod bounds;
+pub mod config;
+pub mod error;
+pub mod event;
+pub mod fingerprint;
+pub mod key;
+pub mod logger;
+pub mod manifest;
+pub mod payload;
+pub mod polled;
+pub mod rate_limit;
+pub mod retry;
+pub mod run;
+pub mod schedule;
+pub mod secret;
+
+pub use bounds::{ActionInput, ActionOutput, ConnectorConfig, Payload, PollCursor};
+pub use config::{ConfigError, config_from_env};
+pub use error::{ActionError, JobError};
+pub use event::Event;
+pub use key::fn_key;
+pub use logger::Logger;
+pub use manifest::{
+    ActionManifest, ConnectorManifest, JobManifest, Manifest, PollManifest, TriggerManifest, schema_of,
+};
+pub use payload::PayloadError;
+pub use polled::Polled;
+pub use rate_limit::RateLimit;
+pub use retry::RetryPolicy;
+pub use run::{IntegrationRef, Run, RunId, RunStatus, StepKind, StepRecord, StepStatus, TriggerRef};
+pub use schedule::{Schedule, ScheduleRef, Tick};
+pub use secret::{REDACTED, Secret, redact};

@@ -1,0 +1,272 @@
+//! Runs and their steps, as the engine records them.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::schedule::ScheduleRef;
+
+/// A run's id: a UUIDv7, so ids sort by creation time.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct RunId(String);
+
+impl RunId {
+    /// A new, unique id.
+    pub fn new() -> Self {
+        RunId(uuid::Uuid::now_v7().to_string())
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Default for RunId {
+    fn default() -> Self {
+        RunId::new()
+    }
+}
+
+impl std::fmt::Display for RunId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<String> for RunId {
+    fn from(id: String) -> Self {
+        RunId(id)
+    }
+}
+
+impl From<&str> for RunId {
+    fn from(id: &str) -> Self {
+        RunId(id.to_owned())
+    }
+}
+
+/// Where a run is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunStatus {
+    /// Accepted, not started.
+    Queued,
+    /// Running now.
+    Running,
+    /// Sleeping until a durable wait ends.
+    Waiting,
+    /// Finished with an output.
+    Succeeded,
+    /// Finished with an error.
+    Failed,
+}
+
+impl RunStatus {
+    /// Whether the run has finished.
+    pub fn is_finished(self) -> bool {
+        matches!(self, RunStatus::Succeeded | RunStatus::Failed)
+    }
+
+    /// The status as stored (`"queued"`, `"running"`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Queued => "queued",
+            RunStatus::Running => "running",
+            RunStatus::Waiting => "waiting",
+            RunStatus::Succeeded => "succeeded",
+            RunStatus::Failed => "failed",
+        }
+    }
+}
+
+impl std::fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One run of a job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Run {
+    /// The run's id.
+    pub id: RunId,
+    /// The job's id.
+    pub job_id: String,
+    /// The job's version when the run started.
+    pub job_version: String,
+    /// What started the run.
+    pub trigger: TriggerRef,
+    /// The payload the job received.
+    pub payload: Value,
+    /// Where the run is.
+    pub status: RunStatus,
+    /// The job's output, once it succeeded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<Value>,
+    /// Why the run failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// When the run was accepted.
+    pub created_at: DateTime<Utc>,
+    /// When the run last changed.
+    pub updated_at: DateTime<Utc>,
+    /// While `Waiting`: when the durable wait ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wake_at: Option<DateTime<Utc>>,
+    /// How many times the run was started: 1, plus one per resume or retry.
+    #[serde(default)]
+    pub executions: u32,
+    /// The run's steps, in the order they started (empty in listings).
+    #[serde(default)]
+    pub steps: Vec<StepRecord>,
+}
+
+impl Run {
+    /// The step with this key.
+    pub fn step(&self, key: &str) -> Option<&StepRecord> {
+        self.steps.iter().find(|step| step.key == key)
+    }
+}
+
+/// What a step is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum StepKind {
+    /// A connector action called through `io`.
+    Action {
+        /// The connector's id.
+        connector: String,
+        /// The action's id.
+        action: String,
+    },
+    /// A durable wait (`io.wait_for`, `io.wait_until`).
+    Wait {
+        /// When the wait ends.
+        until: DateTime<Utc>,
+    },
+}
+
+/// Where a step is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StepStatus {
+    /// Started, not finished.
+    Running,
+    /// Finished with an output.
+    Succeeded,
+    /// Finished with an error.
+    Failed,
+}
+
+/// One step of a run: an `io` call, keyed by its step key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StepRecord {
+    /// The step key the job gave.
+    pub key: String,
+    /// What the step is.
+    #[serde(flatten)]
+    pub kind: StepKind,
+    /// Where the step is.
+    pub status: StepStatus,
+    /// The input, as JSON.
+    pub input: Value,
+    /// The output, as JSON, once the step succeeded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<Value>,
+    /// Why the step failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// The fingerprint of the output type's schema when the output was stored; a resumed run
+    /// compares it with the current type's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_schema: Option<String>,
+    /// How many attempts were made.
+    pub attempts: u32,
+    /// When the step started.
+    pub started_at: DateTime<Utc>,
+    /// When the step finished.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+impl StepRecord {
+    /// A step that starts now: first attempt, nothing recorded yet.
+    pub fn running(key: &str, kind: StepKind, input: Value) -> Self {
+        StepRecord {
+            key: key.to_owned(),
+            kind,
+            status: StepStatus::Running,
+            input,
+            output: None,
+            error: None,
+            output_schema: None,
+            attempts: 1,
+            started_at: Utc::now(),
+            finished_at: None,
+        }
+    }
+}
+
+/// Names what starts a job, in manifests and runs.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum TriggerRef {
+    /// A typed event, by name.
+    Event {
+        /// The event's name.
+        name: String,
+    },
+    /// A connector's trigger.
+    Connector {
+        /// The connector's id.
+        connector: String,
+        /// The trigger's id.
+        trigger: String,
+    },
+    /// A job's schedule: `{"kind": "schedule", "job": "..", "cron": "*/5 * * * *"}` or
+    /// `{"kind": "schedule", "job": "..", "every": "30s"}`. Each schedule starts its own job only.
+    Schedule {
+        /// The job the schedule starts.
+        job: String,
+        /// When.
+        #[serde(flatten)]
+        schedule: ScheduleRef,
+    },
+}
+
+impl std::fmt::Display for TriggerRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TriggerRef::Event { name } => write!(f, "event `{name}`"),
+            TriggerRef::Connector { connector, trigger } => {
+                write!(f, "trigger `{connector}/{trigger}`")
+            }
+            TriggerRef::Schedule { job, schedule } => write!(f, "schedule `{schedule}` of job `{job}`"),
+        }
+    }
+}
+
+/// An integration a job declares: its name in the job's `io` and its connector.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct IntegrationRef {
+    /// The field name in the job's `io` (`chat` in `io.chat.send_message(..)`).
+    pub key: String,
+    /// The connector's id.
+    pub connector: String,
+    /// The connector's Rust type name (for error messages; not in the manifest).
+    #[serde(skip)]
+    pub connector_type: &'static str,
+}
+
+// The Rust type name is a hint for error messages, not part of what an integration is.
+impl PartialEq for IntegrationRef {
+    fn eq(&self, other: &Self) -> bool {
+        self.key == other.key && self.connector == other.connector
+    }
+}
+
+impl Eq for IntegrationRef {}

@@ -1,0 +1,137 @@
+//! [`Secret`]: a string that never shows its value by accident.
+
+use std::borrow::Cow;
+use std::collections::VecDeque;
+use std::fmt;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// What a [`Secret`] prints and serializes as, wherever it would otherwise show its value.
+pub const REDACTED: &str = "[redacted]";
+
+/// A credential (API key, token, password) in a connector's config.
+///
+/// `Debug`, `Display` and `Serialize` all print [`REDACTED`], so a secret that slips into a log line,
+/// an error message, a manifest or a stored run shows no value. The only way to the value is
+/// [`Secret::expose`], which reads as what it is at the call site.
+///
+/// In a config type's JSON Schema a secret is a string marked `"writeOnly": true`.
+///
+/// ```
+/// use connector_runtime::Secret;
+///
+/// let key = Secret::new("sk_live_123");
+/// assert_eq!(format!("{key:?} {key}"), "[redacted] [redacted]");
+/// assert_eq!(serde_json::to_string(&key).unwrap(), r#""[redacted]""#);
+/// assert_eq!(key.expose(), "sk_live_123");
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(Arc<str>);
+
+impl Secret {
+    /// Wraps a value; from now on [`redact`] masks it in any text.
+    pub fn new(value: impl Into<String>) -> Self {
+        let value: Arc<str> = Arc::from(value.into());
+        remember_shared(&value);
+        Secret(value)
+    }
+
+    /// Reads the secret from the environment variable `name`.
+    pub fn from_env(name: &str) -> Result<Self, super::config::ConfigError> {
+        match std::env::var(name) {
+            Ok(value) if !value.is_empty() => Ok(Secret::new(value)),
+            _ => Err(super::config::ConfigError::MissingEnv { var: name.to_owned() }),
+        }
+    }
+
+    /// The value itself: use it only where it leaves the process for its service (a header, a body).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Secrets shorter than this are not masked in free text: masking every `"a"` would garble
+/// messages and protect nothing.
+const MIN_REDACTED_LEN: usize = 6;
+
+/// How many secret values are remembered for masking (the oldest are forgotten first).
+const MAX_REMEMBERED: usize = 4096;
+
+fn remembered() -> &'static Mutex<VecDeque<Arc<str>>> {
+    static KNOWN: OnceLock<Mutex<VecDeque<Arc<str>>>> = OnceLock::new();
+    KNOWN.get_or_init(Mutex::default)
+}
+
+fn remember_shared(value: &Arc<str>) {
+    if value.len() < MIN_REDACTED_LEN {
+        return;
+    }
+    let mut known = remembered().lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if known.iter().any(|existing| **existing == **value) {
+        return;
+    }
+    if known.len() == MAX_REMEMBERED {
+        known.pop_front();
+    }
+    known.push_back(Arc::clone(value));
+}
+
+/// Remembers a credential that never was a [`Secret`] (a token a service issued), so
+/// [`redact`] masks it too.
+pub(crate) fn remember(value: &str) {
+    remember_shared(&Arc::from(value));
+}
+
+/// `text` with every known secret value replaced by [`REDACTED`]. The engine passes error
+/// messages (the service's own words included), stored step and run errors, and the logger's
+/// lines through it, so a secret that comes back inside an upstream error body is masked too.
+pub fn redact(text: &str) -> Cow<'_, str> {
+    let known = remembered().lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut text = Cow::Borrowed(text);
+    for secret in known.iter() {
+        if text.contains(&**secret) {
+            text = Cow::Owned(text.replace(&**secret, REDACTED));
+        }
+    }
+    text
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(REDACTED)
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(REDACTED)
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(REDACTED)
+    }
+}
+
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(Secret::new)
+    }
+}
+
+impl JsonSchema for Secret {
+    fn schema_name() -> Cow<'static, str> {
+        "Secret".into()
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({ "type": "string", "writeOnly": true })
+    }
+}

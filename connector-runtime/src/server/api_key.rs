@@ -1,0 +1,35 @@
+//! The API key the `/api` routes require: a middleware layer, so no handler checks it itself.
+
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::header;
+use axum::middleware::Next;
+use axum::response::Response;
+use subtle::ConstantTimeEq;
+
+use super::error::ApiError;
+use crate::model::Secret;
+
+/// Lets a request through when it carries `Authorization: Bearer <api key>` (compared in
+/// constant time); without a configured key, `/api` refuses every request.
+pub(super) async fn require_api_key(
+    State(key): State<Arc<Option<Secret>>>,
+    request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let Some(key) = key.as_ref() else {
+        return Err(ApiError::unauthorized("this server has no API key configured, so /api is closed"));
+    };
+    let presented = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")))
+        .unwrap_or("");
+    if bool::from(presented.as_bytes().ct_eq(key.expose().as_bytes())) {
+        Ok(next.run(request).await)
+    } else {
+        Err(ApiError::unauthorized("send the API key as `Authorization: Bearer <key>`"))
+    }
+}

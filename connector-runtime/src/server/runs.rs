@@ -1,0 +1,45 @@
+//! `GET /api/runs` (`?status=failed&job=..&limit=..`) and `GET /api/runs/{id}`.
+
+use axum::Json;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::error::ApiError;
+use crate::engine::Engine;
+use crate::model::{Run, RunId, RunStatus};
+use crate::store::RunFilter;
+
+#[derive(Deserialize)]
+pub(super) struct RunsQuery {
+    status: Option<RunStatus>,
+    job: Option<String>,
+    limit: Option<usize>,
+}
+
+pub(super) async fn list(
+    State(engine): State<Engine>,
+    query: Result<Query<RunsQuery>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Query(query) = query.map_err(|_| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "query: `status` is one of queued, running, waiting, succeeded, failed; `limit` a number",
+        )
+    })?;
+    let filter = RunFilter {
+        job_id: query.job,
+        statuses: query.status.into_iter().collect(),
+        limit: Some(query.limit.unwrap_or(100)),
+    };
+    Ok(Json(json!({ "runs": engine.runs(&filter).await? })))
+}
+
+pub(super) async fn show(State(engine): State<Engine>, Path(id): Path<String>) -> Result<Json<Run>, ApiError> {
+    match engine.run(&RunId::from(id.as_str())).await? {
+        Some(run) => Ok(Json(run)),
+        None => Err(ApiError::new(StatusCode::NOT_FOUND, format!("no run with id `{id}`"))),
+    }
+}
