@@ -431,17 +431,19 @@ fn generate(def: &ConnectorDef) -> TokenStream {
     let actions: Vec<_> = def.members.iter().filter(|m| m.kind == Kind::Action).collect();
     let triggers: Vec<_> = def.members.iter().filter(|m| m.kind == Kind::Trigger).collect();
     let action_types = actions.iter().map(|m| member_type(ty, m));
-    let trigger_entries = triggers.iter().filter(|member| member.poll.is_none()).map(|member| {
+    // The engine walks the members in declaration order and boxes each one once.
+    let visits = def.members.iter().map(|member| {
         let key = member_key(member);
-        let subscription = member.webhook.as_ref().and_then(|(_, subscription)| subscription.as_ref());
-        quote! { ::connector_runtime::__private::TriggerEntry::of::<#key>() #subscription }
-    });
-    let polls: Vec<_> =
-        triggers.iter().filter(|member| member.poll.is_some()).map(|member| member_key(member)).collect();
-    let poll_entries = (!polls.is_empty()).then(|| {
-        quote! {
-            fn poll_entries() -> ::std::vec::Vec<::connector_runtime::__private::PollEntry<Self>> {
-                ::std::vec::Vec::from([#(::connector_runtime::__private::PollEntry::of::<#polls>()),*])
+        match (member.kind, &member.poll) {
+            (Kind::Action, _) => quote! { visitor.action::<#key>(); },
+            (Kind::Trigger, Some(_)) => quote! { visitor.poll::<#key>(); },
+            (Kind::Trigger, None) => {
+                let subscription = member.webhook.as_ref().and_then(|(_, subscription)| subscription.as_ref());
+                let subscription = match subscription {
+                    Some(pair) => quote! { ::core::option::Option::Some(#pair) },
+                    None => quote! { ::core::option::Option::None },
+                };
+                quote! { visitor.trigger::<#key>(#subscription); }
             }
         }
     });
@@ -459,10 +461,6 @@ fn generate(def: &ConnectorDef) -> TokenStream {
     let client_doc = format!(
         "The typed client of the [`{type_name}`] connector: one method per action, each run as a step of the job's run.\n\nJobs reach it through their `io` (`io.chat.send_message(\"step-key\", input)`)."
     );
-    let action_entries = actions.iter().map(|member| {
-        let key = member_key(member);
-        quote! { ::connector_runtime::__private::ActionEntry::of::<#key>() }
-    });
     let auth = def.args.auth.as_ref().map(|auth| {
         quote! {
             fn auth(config: &#config) -> ::connector_runtime::client::Auth {
@@ -500,20 +498,12 @@ fn generate(def: &ConnectorDef) -> TokenStream {
 
         impl ::connector_runtime::Connector for #ty {
             type Config = #config;
-            type Client<'io> = #client<'io>;
             const ID: &'static str = #id;
             const NAME: &'static str = #name;
             const VERSION: &'static str = #version;
             const DESCRIPTION: &'static str = #description;
             const TYPE_NAME: &'static str = #type_name;
             #rate_limit
-
-            fn client<'io>(
-                io: &'io ::connector_runtime::Io,
-                integration: &'io ::connector_runtime::Integration<Self>,
-            ) -> #client<'io> {
-                #client { io, integration, retry: ::core::option::Option::None }
-            }
 
             fn actions() -> ::std::vec::Vec<::connector_runtime::__private::ActionManifest> {
                 ::std::vec::Vec::from([#(::connector_runtime::__private::ActionManifest::of::<#action_types>()),*])
@@ -523,18 +513,23 @@ fn generate(def: &ConnectorDef) -> TokenStream {
                 ::std::vec::Vec::from([#(#trigger_manifests),*])
             }
 
-            fn trigger_entries() -> ::std::vec::Vec<::connector_runtime::__private::TriggerEntry<Self>> {
-                ::std::vec::Vec::from([#(#trigger_entries),*])
-            }
-
-            fn action_entries() -> ::std::vec::Vec<::connector_runtime::__private::ActionEntry<Self>> {
-                ::std::vec::Vec::from([#(#action_entries),*])
-            }
-
             #auth
             #check
+        }
 
-            #poll_entries
+        impl ::connector_runtime::__private::ConnectorMembers for #ty {
+            type Client<'io> = #client<'io>;
+
+            fn client<'io>(
+                io: &'io ::connector_runtime::Io,
+                integration: &'io ::connector_runtime::Integration<Self>,
+            ) -> #client<'io> {
+                #client { io, integration, retry: ::core::option::Option::None }
+            }
+
+            fn visit<V: ::connector_runtime::__private::MemberVisitor<Self>>(visitor: &mut V) {
+                #(#visits)*
+            }
         }
 
         #client_doc

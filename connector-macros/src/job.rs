@@ -287,7 +287,7 @@ fn generate(def: &JobDef) -> TokenStream {
             names::doc_attrs(&format!("The `{key}` integration: a typed client of each action of the connector."));
         quote! {
             #doc
-            pub #key: <#connector as ::connector_runtime::Connector>::Client<'io>,
+            pub #key: <#connector as ::connector_runtime::__private::ConnectorMembers>::Client<'io>,
         }
     });
     let clients = integrations.iter().map(|IntegrationArg { key, connector }| {

@@ -106,12 +106,12 @@ pub fn signature(args: &SpannedValue<WebhookArgs>) -> darling::Result<TokenStrea
     }
 }
 
-/// `.with_subscription(..)` on the trigger entry, when the trigger registers its own webhook.
+/// The `(subscribe, unsubscribe)` fns handed to the engine, when the trigger registers its own webhook.
 pub fn subscription(args: &SpannedValue<WebhookArgs>) -> darling::Result<Option<TokenStream>> {
     match (&args.subscribe, &args.unsubscribe) {
         (None, None) => Ok(None),
         (Some(subscribe), Some(unsubscribe)) => Ok(Some(quote! {
-            .with_subscription(
+            (
                 |integration, url| ::std::boxed::Box::pin(async move {
                     let ctx = integration.context();
                     ::connector_runtime::__private::action_result(#subscribe(&ctx, url).await)

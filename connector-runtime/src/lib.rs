@@ -106,7 +106,7 @@ pub mod prelude {
 #[doc(hidden)]
 pub mod __private {
     pub use crate::connector::{ActionFn, PollFn, TriggerFn};
-    pub use crate::engine::{ActionEntry, JobTriggerFn, PollEntry, TriggerEntry};
+    pub use crate::engine::{ConnectorMembers, JobTriggerFn, MemberVisitor};
     pub use crate::model::{ActionManifest, IntegrationRef, TriggerManifest, fn_key};
     pub use crate::webhook::SignatureScheme;
 

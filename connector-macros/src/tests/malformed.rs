@@ -522,7 +522,7 @@ fn polling_trigger_expands_without_errors() {
     assert!(errors(&out).is_empty(), "{out}");
     let text = out.to_string();
     assert!(text.contains("PollFn"), "{text}");
-    assert!(text.contains("fn poll_entries"), "{text}");
+    assert!(text.contains("visitor . poll"), "{text}");
     assert!(text.contains("JobTriggerFn"), "{text}");
 }
 

@@ -26,8 +26,6 @@ use crate::model::{ActionError, ActionManifest, ConnectorConfig, ConnectorManife
 pub trait Connector: Sized + Send + Sync + 'static {
     /// The config (and secrets) an instance needs.
     type Config: ConnectorConfig;
-    /// The typed client a job reaches through `io`, one method per action.
-    type Client<'io>;
 
     /// The connector's id (`[A-Za-z0-9._-]+`).
     const ID: &'static str;
@@ -41,9 +39,6 @@ pub trait Connector: Sized + Send + Sync + 'static {
     const TYPE_NAME: &'static str;
     /// How fast an instance may call the service (`#[connector(rate_limit(..))]`).
     const RATE_LIMIT: RateLimit = RateLimit::NONE;
-
-    /// The typed client for a job's run.
-    fn client<'io>(io: &'io crate::engine::Io, integration: &'io Integration<Self>) -> Self::Client<'io>;
 
     /// The manifests of the connector's actions, in declaration order.
     fn actions() -> Vec<ActionManifest>;
@@ -63,21 +58,6 @@ pub trait Connector: Sized + Send + Sync + 'static {
     /// Verifies the config against the service (a cheap authenticated call).
     fn check(_ctx: &ConnectorContext<Self::Config>) -> impl Future<Output = Result<(), ActionError>> + Send {
         async { Ok(()) }
-    }
-
-    /// The connector's actions, erased to JSON, for calling one by id (a CLI, an MCP server).
-    fn action_entries() -> Vec<crate::engine::ActionEntry<Self>> {
-        Vec::new()
-    }
-
-    /// The connector's triggers, erased, for the webhook server.
-    fn trigger_entries() -> Vec<crate::engine::TriggerEntry<Self>> {
-        Vec::new()
-    }
-
-    /// The connector's polling triggers, erased, for the engine's poll tasks.
-    fn poll_entries() -> Vec<crate::engine::PollEntry<Self>> {
-        Vec::new()
     }
 
     /// The connector's manifest.

@@ -8,9 +8,10 @@ use tokio::sync::Semaphore;
 
 use super::io::{SchemaCache, Settings};
 use super::job::Job;
-use super::registry::{IntegrationEntry, JobEntry, Registry, WebhookTrigger};
+use super::members::ConnectorMembers;
+use super::registry::{JobEntry, Registry};
 use super::{Engine, EngineError, Shared};
-use crate::connector::{Connector, Integration};
+use crate::connector::Integration;
 use crate::model::{IntegrationRef, RetryPolicy};
 use crate::store::RunStore;
 
@@ -54,16 +55,8 @@ impl Default for EngineBuilder {
 
 impl EngineBuilder {
     /// Registers a connector instance (what `MyConnector::init(config)` returns).
-    pub fn connector<C: Connector>(mut self, integration: Integration<C>) -> Self {
-        for trigger in C::trigger_entries() {
-            let id = trigger.id;
-            self.registry.triggers.insert((C::ID, id), WebhookTrigger::of(&integration, trigger));
-        }
-        for poll in C::poll_entries() {
-            self.registry.polls.push(super::poll::RegisteredPoll::of(&integration, poll));
-        }
-        let entry = IntegrationEntry::of(integration);
-        if self.registry.integrations.insert(C::ID, entry).is_some() {
+    pub fn connector<C: ConnectorMembers>(mut self, integration: Integration<C>) -> Self {
+        if !self.registry.add_connector(integration) {
             self.duplicate.get_or_insert(EngineError::Duplicate { kind: "connector", id: C::ID });
         }
         self

@@ -4,32 +4,12 @@
 use futures::future::BoxFuture;
 use serde_json::Value;
 
-use crate::connector::{ActionFn, Connector, Integration};
+use crate::connector::{ActionFn, Integration};
 use crate::model::payload::check_value;
 use crate::model::{ActionError, PayloadError};
 
-/// One action of connector `C`, erased to JSON in and out.
-pub struct ActionEntry<C: Connector> {
-    pub(crate) id: &'static str,
-    pub(crate) call: fn(Integration<C>, Value) -> BoxFuture<'static, Result<Value, CallError>>,
-}
-
-impl<C: Connector> ActionEntry<C> {
-    /// The entry of the action fn keyed `KEY`.
-    pub fn of<const KEY: u64>() -> Self
-    where
-        C: ActionFn<KEY>,
-    {
-        ActionEntry { id: <C as ActionFn<KEY>>::ID, call: call::<C, KEY> }
-    }
-
-    /// The action's id.
-    pub fn id(&self) -> &'static str {
-        self.id
-    }
-}
-
-fn call<C: ActionFn<KEY>, const KEY: u64>(
+/// Calls the action fn keyed `KEY` once on JSON input checked against its input type.
+pub(super) fn call<C: ActionFn<KEY>, const KEY: u64>(
     integration: Integration<C>,
     input: Value,
 ) -> BoxFuture<'static, Result<Value, CallError>> {

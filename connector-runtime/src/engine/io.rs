@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 use tracing::Instrument;
 
+use super::members::ConnectorMembers;
 use super::registry::{JobEntry, Registry};
 use super::{Shared, StepError};
 use crate::connector::{Action, Connector, Integration};
@@ -107,7 +108,7 @@ impl Io {
 
     /// The typed client of connector `C`, for the job's integration `key`. Called by the `io`
     /// struct `#[job]` generates; the engine checked at start-up that the integration exists.
-    pub fn client<C: Connector>(&self, key: &'static str) -> Result<C::Client<'_>, StepError> {
+    pub fn client<C: ConnectorMembers>(&self, key: &'static str) -> Result<C::Client<'_>, StepError> {
         let integration =
             self.registry.integration::<C>().ok_or(StepError::MissingIntegration { key, connector: C::ID })?;
         Ok(C::client(self, integration))

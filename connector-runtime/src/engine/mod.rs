@@ -9,6 +9,7 @@ mod error;
 mod execute;
 mod io;
 mod job;
+mod members;
 mod poll;
 mod registry;
 mod schedule;
@@ -26,12 +27,7 @@ pub use schedule::{OnSchedule, ScheduledJob};
 pub use tasks::{Running, StartOptions, TriggerTasks};
 pub use trigger::TriggerFailure;
 
-#[doc(hidden)]
-pub use call::ActionEntry;
-#[doc(hidden)]
-pub use poll::PollEntry;
-#[doc(hidden)]
-pub use trigger::TriggerEntry;
+pub use members::{ConnectorMembers, MemberVisitor, SubscribeFn, UnsubscribeFn};
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -65,27 +65,7 @@ pub struct PollReport {
     pub runs: Vec<RunId>,
 }
 
-/// The erased poll of one trigger of connector `C`: cursor in, items and cursor out, as JSON.
-type ErasedPoll<C> = fn(Integration<C>, Option<Value>) -> BoxFuture<'static, Result<Polled<Value, Value>, PollError>>;
-
-/// One polling trigger of connector `C`, with its types erased to JSON. `#[connector]` lists one
-/// per polling trigger fn.
-pub struct PollEntry<C: Connector> {
-    pub(crate) id: &'static str,
-    pub(crate) every: Duration,
-    pub(crate) poll: ErasedPoll<C>,
-}
-
-impl<C: Connector> PollEntry<C> {
-    /// The entry of the polling trigger fn keyed `KEY`.
-    pub fn of<const KEY: u64>() -> Self
-    where
-        C: PollFn<KEY>,
-    {
-        PollEntry { id: <C as PollFn<KEY>>::ID, every: <C as PollFn<KEY>>::EVERY, poll: erased_poll::<C, KEY> }
-    }
-}
-
+/// Polls the trigger fn keyed `KEY` once: cursor in, items and cursor out, as JSON.
 fn erased_poll<C: PollFn<KEY>, const KEY: u64>(
     integration: Integration<C>,
     cursor: Option<Value>,
@@ -117,19 +97,19 @@ pub(crate) struct RegisteredPoll {
     poll: BoundPoll,
 }
 
-/// An [`ErasedPoll`] bound to its connector instance.
+/// A poll bound to its connector instance: cursor in, items and cursor out, as JSON.
 type BoundPoll =
     Box<dyn Fn(Option<Value>) -> BoxFuture<'static, Result<Polled<Value, Value>, PollError>> + Send + Sync>;
 
 impl RegisteredPoll {
-    pub(crate) fn of<C: Connector>(integration: &Integration<C>, entry: PollEntry<C>) -> Self {
+    /// The polling trigger fn keyed `KEY` of `integration`.
+    pub(crate) fn of<C: PollFn<KEY>, const KEY: u64>(integration: &Integration<C>) -> Self {
         let integration = integration.clone();
-        let poll = entry.poll;
         RegisteredPoll {
-            connector: C::ID,
-            trigger: entry.id,
-            every: entry.every,
-            poll: Box::new(move |cursor| poll(integration.clone(), cursor)),
+            connector: <C as Connector>::ID,
+            trigger: <C as PollFn<KEY>>::ID,
+            every: <C as PollFn<KEY>>::EVERY,
+            poll: Box::new(move |cursor| erased_poll::<C, KEY>(integration.clone(), cursor)),
         }
     }
 

@@ -9,13 +9,14 @@ use serde_json::Value;
 use bytes::Bytes;
 
 use super::EngineError;
-use super::call::CallError;
+use super::call::{CallError, call};
 use super::io::Io;
 use super::job::{Job, JobTrigger};
+use super::members::{ConnectorMembers, MemberVisitor, SubscribeFn, UnsubscribeFn};
 use super::poll::RegisteredPoll;
-use super::trigger::{TriggerEntry, TriggerFailure};
+use super::trigger::{TriggerFailure, run as run_trigger};
 use crate::client::Auth;
-use crate::connector::{CheckError, Connector, Integration};
+use crate::connector::{ActionFn, CheckError, Connector, Integration, PollFn, TriggerFn};
 use crate::model::payload::check_value;
 use crate::model::{
     ActionError, ConnectorManifest, Event, JobError, JobManifest, PayloadError, RetryPolicy, Schedule, TriggerRef,
@@ -39,25 +40,6 @@ pub(crate) struct Subscription {
     pub(crate) unsubscribe: Unsubscribe,
 }
 
-impl WebhookTrigger {
-    pub(crate) fn of<C: Connector>(integration: &Integration<C>, entry: TriggerEntry<C>) -> Self {
-        let runner = integration.clone();
-        let run = entry.run;
-        let subscription = entry.subscription.map(|(subscribe, unsubscribe)| {
-            let (on, off) = (integration.clone(), integration.clone());
-            Subscription {
-                subscribe: Box::new(move |url| subscribe(on.clone(), url)) as Subscribe,
-                unsubscribe: Box::new(move |id| unsubscribe(off.clone(), id)) as Unsubscribe,
-            }
-        });
-        WebhookTrigger {
-            signature: (entry.signature)(integration.shared_config()),
-            run: Box::new(move |body| run(runner.clone(), body)),
-            subscription,
-        }
-    }
-}
-
 /// A registered connector instance.
 pub(crate) struct IntegrationEntry {
     pub(crate) instance: Box<dyn Any + Send + Sync>,
@@ -70,27 +52,78 @@ pub(crate) struct IntegrationEntry {
 type ErasedCall = Box<dyn Fn(Value) -> BoxFuture<'static, Result<Value, CallError>> + Send + Sync>;
 type ErasedCheck = Box<dyn Fn() -> BoxFuture<'static, Result<(), CheckError>> + Send + Sync>;
 
-impl IntegrationEntry {
-    pub(crate) fn of<C: Connector>(integration: Integration<C>) -> Self {
-        let actions = C::action_entries()
-            .into_iter()
-            .map(|entry| {
-                let (integration, call) = (integration.clone(), entry.call);
-                (entry.id, Box::new(move |input| call(integration.clone(), input)) as ErasedCall)
-            })
-            .collect();
+/// Registers a connector instance: walks its members and boxes each one once, bound to the
+/// instance.
+struct Registering<'r, C: Connector> {
+    integration: &'r Integration<C>,
+    actions: HashMap<&'static str, ErasedCall>,
+    triggers: &'r mut HashMap<(&'static str, &'static str), WebhookTrigger>,
+    polls: &'r mut Vec<RegisteredPoll>,
+}
+
+impl<C: Connector> MemberVisitor<C> for Registering<'_, C> {
+    fn action<const KEY: u64>(&mut self)
+    where
+        C: ActionFn<KEY>,
+    {
+        let integration = self.integration.clone();
+        let call: ErasedCall = Box::new(move |input| call::<C, KEY>(integration.clone(), input));
+        self.actions.insert(<C as ActionFn<KEY>>::ID, call);
+    }
+
+    fn trigger<const KEY: u64>(&mut self, subscription: Option<(SubscribeFn<C>, UnsubscribeFn<C>)>)
+    where
+        C: TriggerFn<KEY>,
+    {
+        let runner = self.integration.clone();
+        let subscription = subscription.map(|(subscribe, unsubscribe)| {
+            let (on, off) = (self.integration.clone(), self.integration.clone());
+            Subscription {
+                subscribe: Box::new(move |url| subscribe(on.clone(), url)) as Subscribe,
+                unsubscribe: Box::new(move |id| unsubscribe(off.clone(), id)) as Unsubscribe,
+            }
+        });
+        let webhook = WebhookTrigger {
+            signature: <C as TriggerFn<KEY>>::signature(self.integration.shared_config()),
+            run: Box::new(move |body| run_trigger::<C, KEY>(runner.clone(), body)),
+            subscription,
+        };
+        self.triggers.insert((<C as Connector>::ID, <C as TriggerFn<KEY>>::ID), webhook);
+    }
+
+    fn poll<const KEY: u64>(&mut self)
+    where
+        C: PollFn<KEY>,
+    {
+        self.polls.push(RegisteredPoll::of::<C, KEY>(self.integration));
+    }
+}
+
+impl Registry {
+    /// Registers a connector instance, its actions, triggers and polling triggers; `false` if
+    /// a connector with its id is registered already.
+    pub(crate) fn add_connector<C: ConnectorMembers>(&mut self, integration: Integration<C>) -> bool {
+        let mut registering = Registering {
+            integration: &integration,
+            actions: HashMap::new(),
+            triggers: &mut self.triggers,
+            polls: &mut self.polls,
+        };
+        C::visit(&mut registering);
+        let actions = registering.actions;
         let checked = integration.clone();
         let check: ErasedCheck = Box::new(move || {
             let integration = checked.clone();
             Box::pin(async move { integration.check().await })
         });
-        IntegrationEntry {
+        let entry = IntegrationEntry {
             auth: integration.auth().clone(),
             instance: Box::new(integration),
             manifest: C::manifest,
             actions,
             check,
-        }
+        };
+        self.integrations.insert(C::ID, entry).is_none()
     }
 }
 

@@ -116,8 +116,9 @@ async fn the_file_bug_job_runs_end_to_end_and_tokens_persist_in_the_store() {
     assert_eq!(run[0].status, RunStatus::Succeeded, "{:?}", run[0].error);
     assert_eq!(run[0].output, Some(serde_json::json!({"number": 1, "openIssues": 1})));
     assert_eq!(service.issues()[0].labels, vec!["bug".to_owned()]);
-    let kept = store.cursor("oauth2:issue-tracker").await.unwrap().expect("the tokens are kept in the store");
+    let kept = store.tokens("issue-tracker").await.unwrap().expect("the tokens are kept in the store");
     assert!(kept["access_token"].is_string());
+    assert_eq!(store.cursor("oauth2:issue-tracker").await.unwrap(), None, "tokens are not polling cursors");
     assert!(engine.check("issue-tracker").await.is_ok());
     let called = engine.call_action("issue-tracker", "getIssue", serde_json::json!({"number": 1})).await.unwrap();
     assert_eq!(called["title"], "Crash on start");
