@@ -146,15 +146,16 @@ async fn corrupt_rows_are_errors_not_panics() {
     let raw = rusqlite::Connection::open(&path).unwrap();
     raw.execute("UPDATE runs SET payload = '{not json' WHERE id = ?1", [run.id.as_str()]).unwrap();
     let error = store.run(&run.id).await.expect_err("a corrupt payload is an error");
-    let StoreError::Backend(message) = &error else { panic!("expected a backend error, got {error:?}") };
+    let StoreError::Backend { message, source } = &error else { panic!("expected a backend error, got {error:?}") };
+    assert!(source.is_some(), "the decoding error is kept as the source: {error:?}");
     assert!(message.contains(run.id.as_str()) && message.contains("payload"), "{message}");
     assert!(store.list_runs(&RunFilter::default()).await.is_err());
 
     raw.execute("UPDATE runs SET payload = '{}' WHERE id = ?1", [run.id.as_str()]).unwrap();
     raw.execute("UPDATE steps SET started_at = 'yesterday', status = 'bogus' WHERE run_id = ?1", [run.id.as_str()])
         .unwrap();
-    let error = store.step(&run.id, "s").await.expect_err("a corrupt step is an error");
-    assert!(matches!(&error, StoreError::Backend(m) if m.contains("step `s`")), "{error:?}");
+    let error = store.run(&run.id).await.expect_err("a corrupt step is an error");
+    assert!(matches!(&error, StoreError::Backend { message, .. } if message.contains("step `s`")), "{error:?}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -164,7 +165,7 @@ async fn a_file_from_a_newer_version_is_refused() {
     drop(SqliteStore::open(&path).unwrap());
     rusqlite::Connection::open(&path).unwrap().pragma_update(None, "user_version", 999).unwrap();
     let error = SqliteStore::open(&path).expect_err("an unknown schema version is refused");
-    assert!(matches!(&error, StoreError::Backend(m) if m.contains("999")), "{error:?}");
+    assert!(matches!(&error, StoreError::Backend { message, .. } if message.contains("999")), "{error:?}");
 }
 
 #[test]

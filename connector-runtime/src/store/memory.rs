@@ -84,13 +84,6 @@ impl RunStore for MemoryStore {
         }))
     }
 
-    async fn step(&self, run: &RunId, key: &str) -> Result<Option<StepRecord>, StoreError> {
-        self.with(|state| {
-            let run = state.runs.get(run).ok_or_else(|| StoreError::RunNotFound(run.clone()))?;
-            Ok(run.step(key).cloned())
-        })
-    }
-
     async fn save_step(&self, run: &RunId, step: &StepRecord) -> Result<(), StoreError> {
         self.with(|state| {
             let run = state.runs.get_mut(run).ok_or_else(|| StoreError::RunNotFound(run.clone()))?;

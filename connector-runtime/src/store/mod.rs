@@ -13,6 +13,8 @@ pub use memory::MemoryStore;
 #[cfg(feature = "sqlite")]
 pub use sqlite::{SqliteOptions, SqliteStore, Synchronous};
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -32,8 +34,30 @@ pub enum StoreError {
     #[error("a run with id `{0}` exists already")]
     DuplicateRun(RunId),
     /// The backend failed.
-    #[error("run store: {0}")]
-    Backend(String),
+    #[error("run store: {message}")]
+    Backend {
+        /// What failed, with the cause's own words.
+        message: String,
+        /// The backend's own error, when there is one (a `rusqlite::Error`, say).
+        #[source]
+        source: Option<Arc<dyn std::error::Error + Send + Sync>>,
+    },
+}
+
+impl StoreError {
+    /// A backend failure described by `message` alone.
+    pub fn backend(message: impl Into<String>) -> Self {
+        StoreError::Backend { message: message.into(), source: None }
+    }
+
+    /// A backend failure: `context` says what was being done, `source` is the backend's error
+    /// (kept, and quoted in the message).
+    pub fn backend_with(
+        context: impl std::fmt::Display,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        StoreError::Backend { message: format!("{context}: {source}"), source: Some(Arc::new(source)) }
+    }
 }
 
 /// A change to a run's state.
@@ -127,9 +151,6 @@ pub trait RunStore: TokenStore + Send + Sync + 'static {
 
     /// Runs matching the filter, newest first, without their steps.
     async fn list_runs(&self, filter: &RunFilter) -> Result<Vec<Run>, StoreError>;
-
-    /// One step of a run.
-    async fn step(&self, run: &RunId, key: &str) -> Result<Option<StepRecord>, StoreError>;
 
     /// Inserts or replaces a step (by key) of a run.
     async fn save_step(&self, run: &RunId, step: &StepRecord) -> Result<(), StoreError>;

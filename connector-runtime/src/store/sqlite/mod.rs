@@ -1,0 +1,491 @@
+//! [`SqliteStore`]: runs in one SQLite file, the engine's default durable store.
+//!
+//! One writer thread owns the write connection and commits every queued command in one
+//! transaction (group commit), with a `SAVEPOINT` per command so a failing command is undone
+//! alone and its error goes to its caller only; reads use a small pool of read connections
+//! (WAL mode, so they never wait for the writer). Durability is `PRAGMA synchronous`: `FULL` by
+//! default, `NORMAL` on request (see `Synchronous`).
+//!
+//! The schema is versioned with `PRAGMA user_version`: `MIGRATIONS` is an append-only list, and
+//! opening a file applies the ones it has not seen yet, in one transaction. To change the schema,
+//! append migration N+1; never edit one that has shipped.
+
+mod codec;
+mod reader;
+mod schema;
+mod writer;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use rusqlite::{Connection, OptionalExtension, params_from_iter};
+use serde_json::Value;
+use tokio::sync::oneshot;
+
+use super::{Delivery, DeliveryOutcome, RunFilter, RunStore, RunUpdate, StoreError};
+use crate::client::{TokenStore, TokenStoreError};
+use crate::model::{Run, RunId, StepRecord};
+use codec::{
+    DeliveryRow, RUN_COLUMNS, RawRun, RawStep, STEP_COLUMNS, StepRow, UpdateRow, backend, enum_text, from_json,
+    run_row, timestamp, to_json,
+};
+
+use reader::ReadPool;
+use schema::{MIGRATIONS, MigrateError, configure_writer, migrate};
+use writer::{Command, Op, Written, write_loop};
+
+/// How long a connection waits for a lock held by another connection (another process, or a
+/// checkpoint) before giving up.
+pub(super) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// At most this many commands share one transaction.
+pub(super) const MAX_BATCH: usize = 1024;
+/// At most this many idle read connections are kept open.
+pub(super) const MAX_IDLE_READERS: usize = 4;
+
+/// When SQLite waits for the disk: see [`SqliteOptions`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Synchronous {
+    /// `PRAGMA synchronous = FULL`: the write-ahead log is synced on every commit, so a
+    /// completed write survives a process crash and a power loss. The default.
+    #[default]
+    Full,
+    /// `PRAGMA synchronous = NORMAL`: the log is synced at checkpoints only. A completed write
+    /// survives the process being killed, but the last commits may be lost on a power loss or an
+    /// OS crash. Faster, most of all on disks with slow syncs.
+    Normal,
+}
+
+impl Synchronous {
+    fn pragma(self) -> &'static str {
+        match self {
+            Synchronous::Full => "FULL",
+            Synchronous::Normal => "NORMAL",
+        }
+    }
+}
+
+/// How [`SqliteStore::open_with`] opens its file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SqliteOptions {
+    /// What a completed write survives: [`Synchronous::Full`] (the default) survives power
+    /// loss, [`Synchronous::Normal`] only process crashes.
+    pub synchronous: Synchronous,
+}
+
+/// Keeps runs in a SQLite file: durable, and shared by every store opened on the same file (in
+/// this process or another).
+///
+/// # Writes: one writer thread, group commit
+///
+/// A dedicated thread owns the only write connection. Each write (`create_run`, `update_run`,
+/// `save_step`, `put_schema`) is encoded on the caller's task (JSON, timestamps) and sent to that
+/// thread. The thread takes the first command, drains every command queued behind it, and runs
+/// the whole batch in one transaction, each command inside its own `SAVEPOINT`: a command that
+/// fails (a duplicate run id, an unknown run) is rolled back alone and its error goes to its
+/// caller only. After the one `COMMIT` every caller is answered, so a write completes only once
+/// its commit is durable, and under load one commit (one sync to disk) serves many writers.
+/// A write whose future is dropped before it completes may still be committed.
+///
+/// # Reads
+///
+/// The file is in WAL mode, so reads see the last commit without waiting for the writer. They
+/// use a small pool of read connections, on tokio's blocking pool when called inside a tokio
+/// runtime (inline otherwise).
+///
+/// # Durability
+///
+/// `Synchronous::Full` (the default) syncs the write-ahead log on every commit: a completed
+/// write survives a process crash and a power loss. `Synchronous::Normal` syncs it only at
+/// checkpoints: a completed write still survives the process being killed (SIGKILL, a panic, an
+/// out-of-memory kill), but the last commits may be lost if the machine loses power or the OS
+/// crashes. The file is never corrupted either way.
+///
+/// Dropping the store finishes the writes already queued, then stops the writer thread.
+pub struct SqliteStore {
+    path: PathBuf,
+    writer: Option<Writer>,
+    readers: Arc<ReadPool>,
+    commits: Arc<AtomicU64>,
+}
+
+struct Writer {
+    commands: mpsc::Sender<Command>,
+    thread: JoinHandle<()>,
+}
+
+impl fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.path)
+            .field("commits", &self.commits())
+            .finish_non_exhaustive()
+    }
+}
+
+impl SqliteStore {
+    /// Opens the store in the file at `path` with the default options (fully synced commits),
+    /// creating the file and its parent directories on first use and bringing its
+    /// schema up to date.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        SqliteStore::open_with(path, SqliteOptions::default())
+    }
+
+    /// Opens the store in the file at `path`, as [`open`](Self::open) does, with `options`.
+    ///
+    /// Fails when the file cannot be opened, is not a SQLite database, or was written by a newer
+    /// version of this crate (its schema version is one this version does not know).
+    pub fn open_with(path: impl AsRef<Path>, options: SqliteOptions) -> Result<Self, StoreError> {
+        let path = path.as_ref().to_path_buf();
+        let shown = path.display().to_string();
+        if let Some(parent) = path.parent().filter(|parent| !parent.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| backend(format!("creating the directory `{}`", parent.display()), e))?;
+        }
+        let mut conn = Connection::open(&path).map_err(|e| backend(format!("opening `{shown}`"), e))?;
+        configure_writer(&conn, options.synchronous, &shown)?;
+        migrate(&mut conn).map_err(|e| match e {
+            MigrateError::Sqlite(e) => backend(format!("migrating the schema of `{shown}`"), e),
+            MigrateError::TooNew(found) => StoreError::backend(format!(
+                "sqlite: `{shown}` has schema version {found}, newer than the {} this version knows; \
+                 open it with a newer version",
+                MIGRATIONS.len()
+            )),
+        })?;
+
+        let commits = Arc::new(AtomicU64::new(0));
+        let (sender, receiver) = mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("sqlite-writer".to_owned())
+            .spawn({
+                let commits = Arc::clone(&commits);
+                move || write_loop(conn, receiver, &commits)
+            })
+            .map_err(|e| backend("starting the writer thread".to_owned(), e))?;
+
+        Ok(SqliteStore {
+            readers: Arc::new(ReadPool { path: path.clone(), idle: Mutex::new(Vec::new()) }),
+            path,
+            writer: Some(Writer { commands: sender, thread }),
+            commits,
+        })
+    }
+
+    /// The file the store keeps its runs in.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// How many transactions the writer thread committed: fewer than the writes when group
+    /// commit batches them. For tests and benchmarks.
+    #[doc(hidden)]
+    pub fn commits(&self) -> u64 {
+        self.commits.load(Ordering::Relaxed)
+    }
+
+    /// Sends `op` to the writer thread and waits for its commit.
+    async fn write(&self, op: Op) -> Result<(), StoreError> {
+        self.write_for(op).await.map(|_| ())
+    }
+
+    /// [`SqliteStore::write`], answering what the write did.
+    async fn write_for(&self, op: Op) -> Result<Written, StoreError> {
+        let stopped = || StoreError::backend("sqlite: the writer thread has stopped".to_owned());
+        let writer = self.writer.as_ref().ok_or_else(stopped)?;
+        let (reply, answer) = oneshot::channel();
+        writer.commands.send(Command { op, reply }).map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+
+    /// The JSON document `sql` selects by `key` (one column of one row), if there is one.
+    async fn read_json(&self, sql: &'static str, key: &str, what: &'static str) -> Result<Option<Value>, StoreError> {
+        let key = key.to_owned();
+        self.read(move |conn| {
+            let text: Option<String> = conn
+                .prepare_cached(sql)
+                .and_then(|mut statement| statement.query_row([&key], |row| row.get(0)).optional())
+                .map_err(|e| backend(format!("reading {what} `{key}`"), e))?;
+            text.map(|text| from_json(&text, || format!("{what} `{key}`"), what)).transpose()
+        })
+        .await
+    }
+
+    /// Runs `read` with a read connection, on tokio's blocking pool when there is one.
+    async fn read<T, F>(&self, read: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let readers = Arc::clone(&self.readers);
+        let job = move || readers.with(read);
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => runtime
+                .spawn_blocking(job)
+                .await
+                .map_err(|e| StoreError::backend(format!("sqlite: a read task failed: {e}")))?,
+            Err(_) => job(),
+        }
+    }
+
+    /// Runs `f` on the writer thread's connection, inside the batch transaction.
+    #[cfg(test)]
+    async fn with_writer<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let (tx, rx) = oneshot::channel();
+        let op = Op::Call(Box::new(move |conn| {
+            let _ = tx.send(f(conn).map_err(|e| backend("test call".to_owned(), e))?);
+            Ok(Written::Done)
+        }));
+        self.write(op).await?;
+        rx.await.map_err(|_| StoreError::backend("sqlite: no answer".to_owned()))
+    }
+}
+
+impl Drop for SqliteStore {
+    fn drop(&mut self) {
+        // Readers first, so the writer's connection is the last one: closing it checkpoints the
+        // log into the database file.
+        self.readers.idle.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clear();
+        if let Some(Writer { commands, thread }) = self.writer.take() {
+            // The thread finishes the commands queued, sees the channel closed, and returns.
+            drop(commands);
+            let _ = thread.join();
+        }
+    }
+}
+
+#[async_trait]
+impl RunStore for SqliteStore {
+    async fn create_run(&self, run: &Run) -> Result<(), StoreError> {
+        self.write(Op::CreateRun(Box::new(run_row(run)?))).await
+    }
+
+    async fn update_run(&self, id: &RunId, update: &RunUpdate) -> Result<(), StoreError> {
+        let what = || format!("run `{id}`");
+        let row = UpdateRow {
+            id: id.to_string(),
+            status: update.status.as_str(),
+            output: update.output.as_ref().map(|output| to_json(output, what, "output")).transpose()?,
+            error: update.error.clone(),
+            wake_at: update.wake_at.as_ref().map(timestamp),
+            new_execution: update.new_execution,
+        };
+        self.write(Op::UpdateRun(Box::new(row))).await
+    }
+
+    async fn run(&self, id: &RunId) -> Result<Option<Run>, StoreError> {
+        let id = id.clone();
+        self.read(move |conn| {
+            let context = || format!("reading run `{id}`");
+            // One read transaction, so the run and its steps are from the same commit.
+            let tx = conn.transaction().map_err(|e| backend(context(), e))?;
+            let raw = tx
+                .prepare_cached(&format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1"))
+                .and_then(|mut statement| statement.query_row([id.as_str()], RawRun::from_row).optional())
+                .map_err(|e| backend(context(), e))?;
+            let Some(raw) = raw else { return Ok(None) };
+            let steps = tx
+                .prepare_cached(&format!("SELECT {STEP_COLUMNS} FROM steps WHERE run_id = ?1 ORDER BY seq"))
+                .and_then(|mut statement| {
+                    statement.query_map([id.as_str()], RawStep::from_row)?.collect::<Result<Vec<_>, _>>()
+                })
+                .map_err(|e| backend(context(), e))?;
+            let mut run = raw.decode()?;
+            run.steps = steps.into_iter().map(|step| step.decode(&run.id)).collect::<Result<_, _>>()?;
+            Ok(Some(run))
+        })
+        .await
+    }
+
+    async fn list_runs(&self, filter: &RunFilter) -> Result<Vec<Run>, StoreError> {
+        let filter = filter.clone();
+        self.read(move |conn| {
+            let mut sql = format!("SELECT {RUN_COLUMNS} FROM runs WHERE 1");
+            let mut args: Vec<String> = Vec::new();
+            if let Some(job) = &filter.job_id {
+                sql.push_str(" AND job_id = ?");
+                args.push(job.clone());
+            }
+            if !filter.statuses.is_empty() {
+                let marks = vec!["?"; filter.statuses.len()].join(", ");
+                sql.push_str(&format!(" AND status IN ({marks})"));
+                args.extend(filter.statuses.iter().map(|status| status.as_str().to_owned()));
+            }
+            sql.push_str(" ORDER BY created_at DESC, id DESC");
+            if let Some(limit) = filter.limit {
+                sql.push_str(&format!(" LIMIT {}", i64::try_from(limit).unwrap_or(i64::MAX)));
+            }
+            let raws = conn
+                .prepare_cached(&sql)
+                .and_then(|mut statement| {
+                    statement.query_map(params_from_iter(&args), RawRun::from_row)?.collect::<Result<Vec<_>, _>>()
+                })
+                .map_err(|e| backend("listing runs".to_owned(), e))?;
+            raws.into_iter().map(RawRun::decode).collect()
+        })
+        .await
+    }
+
+    async fn save_step(&self, run: &RunId, step: &StepRecord) -> Result<(), StoreError> {
+        let what = || format!("step `{}` of run `{run}`", step.key);
+        let row = StepRow {
+            run_id: run.to_string(),
+            key: step.key.clone(),
+            kind: to_json(&step.kind, what, "kind")?,
+            status: enum_text(&step.status, what, "status")?,
+            input: to_json(&step.input, what, "input")?,
+            output: step.output.as_ref().map(|output| to_json(output, what, "output")).transpose()?,
+            error: step.error.clone(),
+            output_schema: step.output_schema.clone(),
+            attempts: step.attempts,
+            started_at: timestamp(&step.started_at),
+            finished_at: step.finished_at.as_ref().map(timestamp),
+        };
+        self.write(Op::SaveStep(Box::new(row))).await
+    }
+
+    async fn put_schema(&self, fingerprint: &str, schema: &Value) -> Result<(), StoreError> {
+        let schema = to_json(schema, || format!("schema `{fingerprint}`"), "schema")?;
+        self.write(Op::PutSchema { fingerprint: fingerprint.to_owned(), schema }).await
+    }
+
+    async fn accept_delivery(&self, delivery: &Delivery, runs: &[Run]) -> Result<DeliveryOutcome, StoreError> {
+        let ids: Vec<&RunId> = runs.iter().map(|run| &run.id).collect();
+        let row = DeliveryRow {
+            source: delivery.source.clone(),
+            id: delivery.id.clone(),
+            received_at: timestamp(&delivery.received_at),
+            runs: runs.iter().map(run_row).collect::<Result<_, _>>()?,
+            run_ids: to_json(&ids, || format!("delivery `{}`", delivery.id), "runs")?,
+        };
+        match self.write_for(Op::AcceptDelivery(Box::new(row))).await? {
+            Written::Done => Ok(DeliveryOutcome::New),
+            Written::Duplicate(runs) => Ok(DeliveryOutcome::Duplicate { runs }),
+        }
+    }
+
+    async fn cursor(&self, key: &str) -> Result<Option<Value>, StoreError> {
+        self.read_json("SELECT cursor FROM cursors WHERE \"key\" = ?1", key, "cursor").await
+    }
+
+    async fn save_cursor(&self, key: &str, cursor: &Value) -> Result<(), StoreError> {
+        let text = to_json(cursor, || format!("cursor `{key}`"), "cursor")?;
+        self.write(Op::SaveCursor { key: key.to_owned(), cursor: text }).await
+    }
+
+    async fn schema(&self, fingerprint: &str) -> Result<Option<Value>, StoreError> {
+        self.read_json("SELECT schema FROM schemas WHERE fingerprint = ?1", fingerprint, "schema").await
+    }
+}
+
+#[async_trait]
+impl TokenStore for SqliteStore {
+    async fn tokens(&self, key: &str) -> Result<Option<Value>, TokenStoreError> {
+        let tokens = self.read_json("SELECT tokens FROM tokens WHERE \"key\" = ?1", key, "tokens").await;
+        tokens.map_err(|error| TokenStoreError(Box::new(error)))
+    }
+
+    async fn save_tokens(&self, key: &str, tokens: &Value) -> Result<(), TokenStoreError> {
+        let saved = async {
+            let text = to_json(tokens, || format!("the tokens of `{key}`"), "tokens")?;
+            self.write(Op::SaveTokens { key: key.to_owned(), tokens: text }).await
+        };
+        saved.await.map_err(|error| TokenStoreError(Box::new(error)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{DateTime, Utc};
+    use codec::parse_timestamp;
+
+    #[test]
+    fn migrations_are_valid_sql_and_versioned() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = Connection::open(dir.path().join("m.db")).unwrap();
+        assert!(migrate(&mut conn).is_ok());
+        let version: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0)).unwrap();
+        assert_eq!(version, MIGRATIONS.len() as i64);
+        assert!(migrate(&mut conn).is_ok(), "migrating twice is a no-op");
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn oauth2_tokens_kept_as_cursors_move_to_their_own_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("runs.db");
+        drop(SqliteStore::open(&path).unwrap());
+        // A file as version 2 left it: tokens under the cursor key `oauth2:{connector}`.
+        let raw = Connection::open(&path).unwrap();
+        raw.execute_batch(
+            "DROP TABLE tokens; PRAGMA user_version = 2;
+             INSERT INTO cursors VALUES ('oauth2:tracker', '{\"access_token\":\"a\"}', '2026-01-01T00:00:00Z');
+             INSERT INTO cursors VALUES ('poll:tracker/new', '7', '2026-01-01T00:00:00Z');",
+        )
+        .unwrap();
+        drop(raw);
+        let store = SqliteStore::open(&path).unwrap();
+        assert_eq!(store.tokens("tracker").await.unwrap(), Some(serde_json::json!({"access_token": "a"})));
+        assert_eq!(store.cursor("oauth2:tracker").await.unwrap(), None, "the tokens left the cursors");
+        assert_eq!(store.cursor("poll:tracker/new").await.unwrap(), Some(serde_json::json!(7)), "cursors stay");
+    }
+
+    #[test]
+    fn timestamps_sort_as_text() {
+        let early = DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z").unwrap().with_timezone(&Utc);
+        let later = early + chrono::Duration::nanoseconds(1);
+        assert!(timestamp(&early) < timestamp(&later));
+        assert_eq!(timestamp(&early).len(), timestamp(&later).len());
+        assert_eq!(parse_timestamp(&timestamp(&later), String::new, "t").unwrap(), later);
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn options_set_the_pragmas() {
+        let dir = tempfile::tempdir().unwrap();
+        for (synchronous, expected) in [(Synchronous::Full, 2), (Synchronous::Normal, 1)] {
+            let store = SqliteStore::open_with(dir.path().join("p.db"), SqliteOptions { synchronous }).unwrap();
+            let (level, mode, keys) = store
+                .with_writer(|conn| {
+                    let level: i64 = conn.pragma_query_value(None, "synchronous", |row| row.get(0))?;
+                    let mode: String = conn.pragma_query_value(None, "journal_mode", |row| row.get(0))?;
+                    let keys: i64 = conn.pragma_query_value(None, "foreign_keys", |row| row.get(0))?;
+                    Ok((level, mode, keys))
+                })
+                .await
+                .unwrap();
+            assert_eq!((level, mode.as_str(), keys), (expected, "wal", 1), "{synchronous:?}");
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_failing_write_does_not_undo_its_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(SqliteStore::open(dir.path().join("b.db")).unwrap());
+        let run = crate::store::conformance::sample_run("job");
+        store.create_run(&run).await.unwrap();
+        // Many writes at once, every other one failing: the good ones all land.
+        let mut tasks = Vec::new();
+        for i in 0..200 {
+            let store = Arc::clone(&store);
+            let id = if i % 2 == 0 { run.id.clone() } else { RunId::new() };
+            tasks.push(tokio::spawn(async move {
+                store.save_step(&id, &crate::store::conformance::sample_step(&format!("s{i}"))).await
+            }));
+        }
+        for (i, task) in tasks.into_iter().enumerate() {
+            let result = task.await.unwrap();
+            if i % 2 == 0 {
+                result.unwrap();
+            } else {
+                assert!(matches!(result, Err(StoreError::RunNotFound(_))), "{result:?}");
+            }
+        }
+        assert_eq!(store.run(&run.id).await.unwrap().unwrap().steps.len(), 100);
+    }
+}

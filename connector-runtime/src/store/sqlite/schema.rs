@@ -1,0 +1,123 @@
+//! The schema of a SQLite run store: its migrations, applied in order on open, and the pragmas
+//! the writer connection runs with.
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use super::codec::backend;
+use super::{BUSY_TIMEOUT, Synchronous};
+use crate::store::StoreError;
+
+/// The schema, one migration per version: entry `i` takes a file from `user_version = i` to
+/// `i + 1`. Append only: never edit a migration that has shipped, add the next one.
+pub(super) const MIGRATIONS: &[&str] = &[
+    // 1: runs, their steps, and schemas by fingerprint.
+    r#"
+    CREATE TABLE runs (
+        id          TEXT NOT NULL PRIMARY KEY,  -- a UUIDv7, so ids sort by creation
+        job_id      TEXT NOT NULL,
+        job_version TEXT NOT NULL,
+        "trigger"   TEXT NOT NULL,              -- JSON (TriggerRef)
+        payload     TEXT NOT NULL,              -- JSON
+        status      TEXT NOT NULL,              -- queued, running, waiting, succeeded, failed
+        output      TEXT,                       -- JSON
+        error       TEXT,
+        created_at  TEXT NOT NULL,              -- RFC 3339, UTC, nanoseconds, fixed width
+        updated_at  TEXT NOT NULL,
+        wake_at     TEXT,
+        executions  INTEGER NOT NULL DEFAULT 0
+    ) STRICT;
+    CREATE INDEX runs_newest ON runs (created_at, id);
+    CREATE INDEX runs_by_status ON runs (status, created_at, id);
+    CREATE INDEX runs_by_job ON runs (job_id, created_at, id);
+
+    CREATE TABLE steps (
+        run_id        TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+        "key"         TEXT NOT NULL,
+        seq           INTEGER NOT NULL,         -- start order within the run, from 0
+        kind          TEXT NOT NULL,            -- JSON (StepKind)
+        status        TEXT NOT NULL,            -- running, succeeded, failed
+        input         TEXT NOT NULL,            -- JSON
+        output        TEXT,                     -- JSON
+        error         TEXT,
+        output_schema TEXT,
+        attempts      INTEGER NOT NULL,
+        started_at    TEXT NOT NULL,
+        finished_at   TEXT,
+        PRIMARY KEY (run_id, "key"),
+        UNIQUE (run_id, seq)
+    ) STRICT;
+
+    CREATE TABLE schemas (
+        fingerprint TEXT NOT NULL PRIMARY KEY,
+        schema      TEXT NOT NULL               -- JSON
+    ) STRICT;
+    "#,
+    // 2: deliveries accepted (for dedupe) and polling cursors.
+    r#"
+    CREATE TABLE deliveries (
+        source      TEXT NOT NULL,              -- webhook:{connector}/{trigger}, event:{name}, poll:..
+        id          TEXT NOT NULL,
+        runs        TEXT NOT NULL,              -- JSON array of the run ids it started
+        received_at TEXT NOT NULL,
+        PRIMARY KEY (source, id)
+    ) STRICT;
+
+    CREATE TABLE cursors (
+        "key"       TEXT NOT NULL PRIMARY KEY,
+        cursor      TEXT NOT NULL,              -- JSON
+        updated_at  TEXT NOT NULL
+    ) STRICT;
+    "#,
+    // 3: OAuth2 tokens get a table of their own (they were kept as cursors `oauth2:{connector}`).
+    r#"
+    CREATE TABLE tokens (
+        "key"       TEXT NOT NULL PRIMARY KEY,  -- the connector's id
+        tokens      TEXT NOT NULL,              -- JSON
+        updated_at  TEXT NOT NULL
+    ) STRICT;
+    INSERT INTO tokens ("key", tokens, updated_at)
+        SELECT substr("key", 8), cursor, updated_at FROM cursors WHERE "key" LIKE 'oauth2:%';
+    DELETE FROM cursors WHERE "key" LIKE 'oauth2:%';
+    "#,
+];
+
+pub(super) fn configure_writer(conn: &Connection, synchronous: Synchronous, shown: &str) -> Result<(), StoreError> {
+    let context = || format!("configuring `{shown}`");
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(|e| backend(context(), e))?;
+    let mode: String = conn
+        .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
+        .map_err(|e| backend(context(), e))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(StoreError::backend(format!("sqlite: `{shown}` refused WAL mode (it stays in `{mode}` mode)")));
+    }
+    conn.pragma_update(None, "synchronous", synchronous.pragma())
+        .and_then(|()| conn.pragma_update(None, "foreign_keys", true))
+        .map_err(|e| backend(context(), e))
+}
+
+pub(super) enum MigrateError {
+    Sqlite(rusqlite::Error),
+    TooNew(i64),
+}
+
+impl From<rusqlite::Error> for MigrateError {
+    fn from(error: rusqlite::Error) -> Self {
+        MigrateError::Sqlite(error)
+    }
+}
+
+/// Applies the migrations the file has not seen, in one transaction (taken for writing first,
+/// so two processes opening a new file at once do not both migrate it).
+pub(super) fn migrate(conn: &mut Connection) -> Result<(), MigrateError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let version: i64 = tx.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    let known = MIGRATIONS.len();
+    let applied =
+        usize::try_from(version).ok().filter(|applied| *applied <= known).ok_or(MigrateError::TooNew(version))?;
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", index as i64 + 1)?;
+    }
+    tx.commit()?;
+    Ok(())
+}

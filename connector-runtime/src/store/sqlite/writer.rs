@@ -1,0 +1,283 @@
+//! The writer thread: one connection, commands batched into one transaction (group commit),
+//! a savepoint per command so a failing one is undone alone.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
+
+use chrono::Utc;
+use rusqlite::{Connection, OptionalExtension, params};
+use tokio::sync::oneshot;
+
+use super::MAX_BATCH;
+use super::codec::{DeliveryRow, RunRow, StepRow, UpdateRow, backend, from_json, timestamp};
+
+use crate::model::RunId;
+use crate::store::StoreError;
+
+/// A write, encoded on the caller's task so the writer thread only runs SQL.
+pub(super) enum Op {
+    CreateRun(Box<RunRow>),
+    UpdateRun(Box<UpdateRow>),
+    SaveStep(Box<StepRow>),
+    PutSchema {
+        fingerprint: String,
+        schema: String,
+    },
+    AcceptDelivery(Box<DeliveryRow>),
+    SaveCursor {
+        key: String,
+        cursor: String,
+    },
+    SaveTokens {
+        key: String,
+        tokens: String,
+    },
+    #[cfg(test)]
+    Call(TestCall),
+}
+
+/// A closure a unit test runs on the writer's connection.
+#[cfg(test)]
+pub(super) type TestCall = Box<dyn FnOnce(&Connection) -> Result<Written, StoreError> + Send>;
+
+pub(super) struct Command {
+    pub(super) op: Op,
+    pub(super) reply: oneshot::Sender<Result<Written, StoreError>>,
+}
+
+/// What a write did, when the caller needs more than "done".
+pub(super) enum Written {
+    Done,
+    /// `AcceptDelivery` found the delivery already accepted, with these runs.
+    Duplicate(Vec<RunId>),
+}
+
+/// The writer thread: takes a command, drains the queue behind it, runs the batch, until every
+/// sender is gone (the store was dropped) and the queue is empty.
+pub(super) fn write_loop(conn: Connection, commands: mpsc::Receiver<Command>, commits: &AtomicU64) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while let Ok(first) = commands.recv() {
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match commands.try_recv() {
+                Ok(command) => batch.push(command),
+                Err(_) => break,
+            }
+        }
+        run_batch(&conn, &mut batch, commits);
+    }
+}
+
+/// Runs the commands in as few transactions as possible (one, unless a failure made SQLite
+/// abandon the transaction), then answers each caller once its commit is done.
+pub(super) fn run_batch(conn: &Connection, batch: &mut Vec<Command>, commits: &AtomicU64) {
+    let mut commands = batch.drain(..).peekable();
+    while commands.peek().is_some() {
+        if let Err(e) = execute(conn, "BEGIN IMMEDIATE") {
+            let error = backend("starting a transaction".to_owned(), e);
+            for command in commands {
+                let _ = command.reply.send(Err(error.clone()));
+            }
+            return;
+        }
+        let mut answers = Vec::new();
+        let mut abandoned = false;
+        for command in commands.by_ref() {
+            let result = apply_in_savepoint(conn, command.op);
+            // Some errors (I/O, disk full) make SQLite roll the whole transaction back: the
+            // commands before this one are lost too. Answer them, and go on in a new one.
+            abandoned = result.is_err() && conn.is_autocommit();
+            answers.push((command.reply, result));
+            if abandoned {
+                break;
+            }
+        }
+        let failure = if abandoned {
+            Some("sqlite: the transaction was rolled back by a failure of another write in the same batch".to_owned())
+        } else {
+            match execute(conn, "COMMIT") {
+                Ok(()) => {
+                    commits.fetch_add(1, Ordering::Relaxed);
+                    None
+                }
+                Err(e) => {
+                    if !conn.is_autocommit() {
+                        let _ = execute(conn, "ROLLBACK");
+                    }
+                    Some(format!("sqlite: committing: {e}"))
+                }
+            }
+        };
+        for (reply, result) in answers {
+            let result = match (&failure, result) {
+                (Some(failure), Ok(_)) => Err(StoreError::backend(failure.clone())),
+                (_, result) => result,
+            };
+            let _ = reply.send(result);
+        }
+    }
+}
+
+pub(super) fn execute(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([])?;
+    Ok(())
+}
+
+/// Applies one command inside a savepoint, so its failure undoes it alone.
+pub(super) fn apply_in_savepoint(conn: &Connection, op: Op) -> Result<Written, StoreError> {
+    execute(conn, "SAVEPOINT command").map_err(|e| backend("opening a savepoint".to_owned(), e))?;
+    let result = apply(conn, op);
+    if conn.is_autocommit() {
+        // SQLite abandoned the transaction; the caller sees it.
+        return result;
+    }
+    let end = match result {
+        Ok(_) => execute(conn, "RELEASE command"),
+        Err(_) => execute(conn, "ROLLBACK TO command").and_then(|()| execute(conn, "RELEASE command")),
+    };
+    match (result, end) {
+        (Ok(_), Err(e)) => Err(backend("releasing a savepoint".to_owned(), e)),
+        (result, _) => result,
+    }
+}
+
+pub(super) fn apply(conn: &Connection, op: Op) -> Result<Written, StoreError> {
+    match op {
+        Op::CreateRun(run) => insert_run(conn, *run)?,
+        Op::AcceptDelivery(delivery) => {
+            let DeliveryRow { source, id, received_at, runs, run_ids } = *delivery;
+            let context = || format!("accepting delivery `{id}` from `{source}`");
+            let earlier: Option<String> = conn
+                .prepare_cached("SELECT runs FROM deliveries WHERE source = ?1 AND id = ?2")
+                .and_then(|mut statement| statement.query_row(params![source, id], |row| row.get(0)).optional())
+                .map_err(|e| backend(context(), e))?;
+            if let Some(earlier) = earlier {
+                let runs: Vec<RunId> = from_json(&earlier, context, "runs")?;
+                return Ok(Written::Duplicate(runs));
+            }
+            for run in runs {
+                insert_run(conn, run)?;
+            }
+            conn.prepare_cached("INSERT INTO deliveries (source, id, runs, received_at) VALUES (?1, ?2, ?3, ?4)")
+                .and_then(|mut statement| statement.execute(params![source, id, run_ids, received_at]))
+                .map_err(|e| backend(context(), e))?;
+        }
+        Op::SaveCursor { key, cursor } => {
+            conn.prepare_cached(
+                "INSERT INTO cursors (\"key\", cursor, updated_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (\"key\") DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at",
+            )
+            .and_then(|mut statement| statement.execute(params![key, cursor, timestamp(&Utc::now())]))
+            .map_err(|e| backend(format!("saving cursor `{key}`"), e))?;
+        }
+        Op::SaveTokens { key, tokens } => {
+            conn.prepare_cached(
+                "INSERT INTO tokens (\"key\", tokens, updated_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (\"key\") DO UPDATE SET tokens = excluded.tokens, updated_at = excluded.updated_at",
+            )
+            .and_then(|mut statement| statement.execute(params![key, tokens, timestamp(&Utc::now())]))
+            .map_err(|e| backend(format!("saving the tokens of `{key}`"), e))?;
+        }
+        Op::UpdateRun(update) => {
+            let updated = conn
+                .prepare_cached(
+                    "UPDATE runs SET status = ?2, output = ?3, error = ?4, wake_at = ?5, \
+                     executions = executions + ?6, updated_at = ?7 WHERE id = ?1",
+                )
+                .and_then(|mut statement| {
+                    statement.execute(params![
+                        update.id,
+                        update.status,
+                        update.output,
+                        update.error,
+                        update.wake_at,
+                        i64::from(update.new_execution),
+                        timestamp(&Utc::now()),
+                    ])
+                })
+                .map_err(|e| backend(format!("updating run `{}`", update.id), e))?;
+            if updated == 0 {
+                return Err(StoreError::RunNotFound(RunId::from(update.id)));
+            }
+        }
+        Op::SaveStep(step) => {
+            let context = || format!("inserting step `{}` of run `{}`", step.key, step.run_id);
+            // Touching the run checks it exists, and records the change.
+            let touched = conn
+                .prepare_cached("UPDATE runs SET updated_at = ?2 WHERE id = ?1")
+                .and_then(|mut statement| statement.execute(params![step.run_id, timestamp(&Utc::now())]))
+                .map_err(|e| backend(context(), e))?;
+            if touched == 0 {
+                return Err(StoreError::RunNotFound(RunId::from(step.run_id)));
+            }
+            // A new key gets the next seq; a known key keeps its seq (its start order).
+            conn.prepare_cached(
+                "INSERT INTO steps (run_id, \"key\", seq, kind, status, input, output, error, output_schema, \
+                                    attempts, started_at, finished_at)
+                 VALUES (?1, ?2, (SELECT COALESCE(MAX(seq) + 1, 0) FROM steps WHERE run_id = ?1),
+                         ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+                 ON CONFLICT (run_id, \"key\") DO UPDATE SET
+                     kind = excluded.kind, status = excluded.status, input = excluded.input,
+                     output = excluded.output, error = excluded.error,
+                     output_schema = excluded.output_schema, attempts = excluded.attempts,
+                     started_at = excluded.started_at, finished_at = excluded.finished_at",
+            )
+            .and_then(|mut statement| {
+                statement.execute(params![
+                    step.run_id,
+                    step.key,
+                    step.kind,
+                    step.status,
+                    step.input,
+                    step.output,
+                    step.error,
+                    step.output_schema,
+                    step.attempts,
+                    step.started_at,
+                    step.finished_at,
+                ])
+            })
+            .map_err(|e| backend(context(), e))?;
+        }
+        Op::PutSchema { fingerprint, schema } => {
+            conn.prepare_cached("INSERT INTO schemas (fingerprint, schema) VALUES (?1, ?2) ON CONFLICT DO NOTHING")
+                .and_then(|mut statement| statement.execute(params![fingerprint, schema]))
+                .map_err(|e| backend(format!("storing schema `{fingerprint}`"), e))?;
+        }
+        #[cfg(test)]
+        Op::Call(call) => return call(conn),
+    }
+    Ok(Written::Done)
+}
+
+/// Inserts a run; an existing id is `DuplicateRun`.
+pub(super) fn insert_run(conn: &Connection, run: RunRow) -> Result<(), StoreError> {
+    let inserted = conn
+        .prepare_cached(
+            "INSERT INTO runs (id, job_id, job_version, \"trigger\", payload, status, output, error, \
+                               created_at, updated_at, wake_at, executions)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .and_then(|mut statement| {
+            statement.execute(params![
+                run.id,
+                run.job_id,
+                run.job_version,
+                run.trigger,
+                run.payload,
+                run.status,
+                run.output,
+                run.error,
+                run.created_at,
+                run.updated_at,
+                run.wake_at,
+                run.executions,
+            ])
+        })
+        .map_err(|e| backend(format!("inserting run `{}`", run.id), e))?;
+    if inserted == 0 {
+        return Err(StoreError::DuplicateRun(RunId::from(run.id)));
+    }
+    Ok(())
+}
