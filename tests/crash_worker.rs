@@ -37,11 +37,7 @@ async fn main() -> ExitCode {
         eprintln!("usage: crash-worker <db> <chat base url> <chat api key>");
         return ExitCode::from(2);
     };
-    let config = SimpleChatConfig {
-        api_key: Secret::new(api_key.as_str()),
-        base_url: base_url.clone(),
-        webhook_secret: Secret::new("unused"),
-    };
+    let config = SimpleChatConfig::new(Secret::new(api_key.as_str())).base_url(base_url.as_str());
     let engine = match Engine::builder().sqlite(db).connector(SimpleChat::init(config)).job(FiveStepsJob).build() {
         Ok(engine) => engine,
         Err(error) => {

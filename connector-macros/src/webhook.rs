@@ -61,35 +61,45 @@ pub fn signature(args: &SpannedValue<WebhookArgs>) -> darling::Result<TokenStrea
             None => quote! { #scheme::DEFAULT_TOLERANCE },
         })
     };
+    // The secret field may be a `Secret` or an `Option<Secret>`; an empty one refuses deliveries.
+    let with_secret = |field: &syn::Ident, scheme_of: TokenStream| {
+        let name = field.to_string();
+        quote! {
+            match ::connector_runtime::__private::WebhookSecretField::webhook_secret(&config.#field) {
+                ::core::option::Option::Some(secret) => #scheme_of,
+                ::core::option::Option::None => #scheme::missing_secret(#name),
+            }
+        }
+    };
     let mut chosen = Vec::new();
     if let Some(github) = &args.github {
-        let field = &github.secret;
-        chosen.push(quote! { #scheme::github(config.#field.clone()) });
+        chosen.push(with_secret(&github.secret, quote! { #scheme::github(secret) }));
     }
     if let Some(stripe) = &args.stripe {
-        let (field, tolerance) = (&stripe.secret, tolerance(stripe)?);
-        chosen.push(quote! { #scheme::Stripe { secret: config.#field.clone(), tolerance: #tolerance } });
+        let tolerance = tolerance(stripe)?;
+        chosen.push(with_secret(&stripe.secret, quote! { #scheme::stripe(secret).with_tolerance(#tolerance) }));
     }
     if let Some(standard) = &args.standard {
-        let (field, tolerance) = (&standard.secret, tolerance(standard)?);
-        chosen.push(quote! { #scheme::StandardWebhooks { secret: config.#field.clone(), tolerance: #tolerance } });
+        let tolerance = tolerance(standard)?;
+        chosen.push(with_secret(
+            &standard.secret,
+            quote! { #scheme::standard_webhooks(secret).with_tolerance(#tolerance) },
+        ));
     }
     if let Some(hmac) = &args.hmac_sha256 {
-        let (header, field) = (&hmac.header, &hmac.secret);
+        let header = &hmac.header;
         let prefix = hmac.prefix.clone().unwrap_or_default();
         let delivery_id = match &hmac.delivery_id {
             Some(header) => quote! { ::core::option::Option::Some(#header) },
             None => quote! { ::core::option::Option::None },
         };
-        chosen.push(quote! {
-            #scheme::HmacSha256 { header: #header, prefix: #prefix, secret: config.#field.clone(), delivery_id_header: #delivery_id }
-        });
+        chosen.push(with_secret(&hmac.secret, quote! { #scheme::hmac_sha256(#header, #prefix, secret, #delivery_id) }));
     }
     if let Some(verify) = &args.verify {
         chosen.push(quote! {
             {
                 let config = ::std::sync::Arc::clone(config);
-                #scheme::Custom(::std::sync::Arc::new(move |headers, body| #verify(&config, headers, body)))
+                #scheme::custom(move |headers, body| #verify(&config, headers, body))
             }
         });
     }

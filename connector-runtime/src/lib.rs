@@ -84,7 +84,7 @@ pub use model::{
     ActionError, ActionInput, ActionOutput, ConfigError, ConnectorConfig, ConnectorManifest, Event, IntegrationRef,
     JobError, Logger, Manifest, Payload, PayloadError, PollCursor, Polled, REDACTED, RateLimit, RetryPolicy, Run,
     RunId, RunStatus, Schedule, ScheduleRef, Secret, StepKind, StepRecord, StepStatus, Tick, TriggerRef,
-    config_from_env, redact, schema_of,
+    config_from_env, config_from_vars, redact, schema_of,
 };
 
 // Re-exported so users' derives and the generated code agree on one version of each.
@@ -94,6 +94,7 @@ pub use serde_json;
 
 /// Everything a connector or job file needs, in one import.
 pub mod prelude {
+    pub use crate::client::Auth;
     pub use crate::{
         ActionContext, ActionError, Connector, Engine, Event, Integration, JobError, Polled, RetryPolicy, Run,
         RunStatus, Secret, StepError, Tick, TriggerContext, action, connector, job, trigger,
@@ -108,7 +109,7 @@ pub mod __private {
     pub use crate::connector::{ActionFn, PollFn, TriggerFn};
     pub use crate::engine::{ConnectorMembers, JobTriggerFn, MemberVisitor};
     pub use crate::model::{ActionManifest, IntegrationRef, TriggerManifest, fn_key};
-    pub use crate::webhook::SignatureScheme;
+    pub use crate::webhook::{SignatureScheme, WebhookSecretField};
 
     use crate::{ActionError, JobError};
 

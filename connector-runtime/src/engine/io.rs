@@ -101,7 +101,7 @@ impl Io {
         self.job_id
     }
 
-    /// A logger whose lines carry the run and job (the seed's `io.logger`).
+    /// A logger whose lines carry the run and job.
     pub fn logger(&self) -> &Logger {
         &self.logger
     }

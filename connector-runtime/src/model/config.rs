@@ -47,12 +47,31 @@ pub enum ConfigError {
 /// assert_eq!(config.api_key.expose(), "k");
 /// ```
 pub fn config_from_env<C: ConnectorConfig>(prefix: &str) -> Result<C, ConfigError> {
+    config_from_vars(prefix, |name| std::env::var(name).ok())
+}
+
+/// [`config_from_env`] reading the variables through `var` (a test's map, a secrets manager):
+/// `var("SIMPLE_CHAT_API_KEY")` is the value of that variable, or `None` if it is unset.
+///
+/// ```
+/// # use connector_runtime::{Secret, config_from_vars};
+/// #[derive(serde::Deserialize, schemars::JsonSchema)]
+/// #[serde(rename_all = "camelCase")]
+/// struct Config { api_key: Secret, port: Option<u16> }
+///
+/// let config: Config = config_from_vars("CHAT", |name| (name == "CHAT_API_KEY").then(|| "0123".to_owned())).unwrap();
+/// assert_eq!(config.api_key.expose(), "0123", "a string field takes the text as it is");
+/// assert_eq!(config.port, None);
+/// ```
+pub fn config_from_vars<C: ConnectorConfig>(
+    prefix: &str,
+    var: impl Fn(&str) -> Option<String>,
+) -> Result<C, ConfigError> {
     let schema = schema_of::<C>();
     let mut fields = Map::new();
     if let Some(properties) = schema.get("properties").and_then(Value::as_object) {
         for (name, property) in properties {
-            let var = format!("{prefix}_{}", screaming_snake(name));
-            let Ok(raw) = std::env::var(&var) else {
+            let Some(raw) = var(&name_of(prefix, name)) else {
                 continue;
             };
             fields.insert(name.clone(), env_value(property, raw));
@@ -66,8 +85,19 @@ pub fn config_from_env<C: ConnectorConfig>(prefix: &str) -> Result<C, ConfigErro
     })
 }
 
+fn name_of(prefix: &str, field: &str) -> String {
+    format!("{prefix}_{}", screaming_snake(field))
+}
+
+/// A string field (`String`, `Secret`, `Option<Secret>`: `"string"` or `["string", "null"]`)
+/// takes the text as it is, so a secret like `0123` or `true` stays the text it is; other fields
+/// parse it as JSON.
 fn env_value(property: &Value, raw: String) -> Value {
-    let is_string = property.get("type").and_then(Value::as_str) == Some("string");
+    let is_string = match property.get("type") {
+        Some(Value::String(kind)) => kind == "string",
+        Some(Value::Array(kinds)) => kinds.iter().any(|kind| kind == "string"),
+        _ => false,
+    };
     if is_string {
         return Value::String(raw);
     }

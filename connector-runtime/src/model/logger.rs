@@ -1,8 +1,9 @@
-//! [`Logger`]: the seed's `ctx.logger.info(...)`, on top of `tracing`.
+//! [`Logger`]: `ctx.logger().info(..)` in actions and `io.logger()` in jobs, on top of `tracing`,
+//! with secrets masked.
 
 /// Logs through `tracing`, inside the current run and step spans, so every line carries the run
-/// id, job id and step key; known secret values are masked. Plain `tracing::info!` works just as well; this is for code ported
-/// from the seed's `ctx.logger.info(...)`.
+/// id, job id and step key; known secret values are masked. Plain `tracing::info!` works as
+/// well; this one reads like Trigger.dev's `ctx.logger.info(..)`, for code ported from it.
 #[derive(Debug, Clone)]
 pub struct Logger {
     source: &'static str,

@@ -21,7 +21,7 @@ pub mod schedule;
 pub mod secret;
 
 pub use bounds::{ActionInput, ActionOutput, ConnectorConfig, Payload, PollCursor};
-pub use config::{ConfigError, config_from_env};
+pub use config::{ConfigError, config_from_env, config_from_vars};
 pub use error::{ActionError, JobError};
 pub use event::Event;
 pub use key::fn_key;

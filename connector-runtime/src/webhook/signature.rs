@@ -85,6 +85,12 @@ pub enum SignatureScheme {
     },
     /// A check of the user's own: it gets the headers and the raw body.
     Custom(Arc<CustomVerifier>),
+    /// The trigger is signed, but the connector instance has no secret configured for it (an
+    /// optional config field left empty): every delivery is refused.
+    MissingSecret {
+        /// The config field that holds the secret.
+        field: &'static str,
+    },
 }
 
 /// Why a delivery's signature does not verify.
@@ -145,6 +151,15 @@ pub enum SignatureError {
     /// A [`SignatureScheme::Custom`] check failed.
     #[error("{0}")]
     Custom(String),
+    /// This connector instance has no secret for the trigger's signatures.
+    #[error(
+        "this trigger's deliveries are signed, but the connector has no webhook secret configured \
+         (`{field}` is empty): set it to the secret the sending service signs with"
+    )]
+    NoSecretConfigured {
+        /// The config field that holds the secret.
+        field: &'static str,
+    },
 }
 
 impl SignatureError {
@@ -217,6 +232,12 @@ impl SignatureScheme {
         SignatureScheme::Custom(Arc::new(verify))
     }
 
+    /// The scheme of a trigger whose secret is not configured: it refuses every delivery,
+    /// naming the config `field` to set.
+    pub fn missing_secret(field: &'static str) -> Self {
+        SignatureScheme::MissingSecret { field }
+    }
+
     /// This scheme, accepting signed timestamps up to `tolerance` from now (Stripe and Standard
     /// Webhooks; the others sign no timestamp).
     pub fn with_tolerance(self, tolerance: Duration) -> Self {
@@ -246,6 +267,7 @@ impl SignatureScheme {
                 verify_hex_header(headers, header, prefix, key, body)
             }
             SignatureScheme::Custom(check) => check(headers, body),
+            SignatureScheme::MissingSecret { field } => Err(SignatureError::NoSecretConfigured { field }),
         }
     }
 
@@ -274,7 +296,7 @@ impl SignatureScheme {
             SignatureScheme::HmacSha256 { delivery_id_header, .. } => {
                 single_header(headers, (*delivery_id_header)?).ok()?.to_owned()
             }
-            SignatureScheme::Custom(_) => return None,
+            SignatureScheme::Custom(_) | SignatureScheme::MissingSecret { .. } => return None,
         };
         (!id.is_empty() && id.len() <= MAX_DELIVERY_ID_LEN).then_some(id)
     }
@@ -284,7 +306,7 @@ impl SignatureScheme {
     ///
     /// `delivery_id` goes in the scheme's id header (`X-GitHub-Delivery`, `webhook-id`, the
     /// `delivery_id_header`); Stripe's id is inside the body, so there it is unused. `None` for
-    /// [`SignatureScheme::Custom`], and when the inputs cannot make a valid request: an unusable
+    /// [`SignatureScheme::Custom`] and [`SignatureScheme::MissingSecret`], and when the inputs cannot make a valid request: an unusable
     /// secret, a header name or delivery id that cannot be a header, `now` before 1970, or an
     /// empty `delivery_id` for Standard Webhooks (which signs it).
     pub fn sign_at(&self, body: &[u8], delivery_id: &str, now: SystemTime) -> Option<HeaderMap> {
@@ -322,7 +344,7 @@ impl SignatureScheme {
                     insert(&mut headers, id_header, delivery_id)?;
                 }
             }
-            SignatureScheme::Custom(_) => return None,
+            SignatureScheme::Custom(_) | SignatureScheme::MissingSecret { .. } => return None,
         }
         Some(headers)
     }
@@ -337,6 +359,7 @@ impl fmt::Debug for SignatureScheme {
             SignatureScheme::StandardWebhooks { .. } => "SignatureScheme::StandardWebhooks",
             SignatureScheme::HmacSha256 { .. } => "SignatureScheme::HmacSha256",
             SignatureScheme::Custom(_) => "SignatureScheme::Custom",
+            SignatureScheme::MissingSecret { .. } => "SignatureScheme::MissingSecret",
         })
     }
 }

@@ -1,18 +1,47 @@
-//! The Simple Chat connector: the seed's `defineConnector(..).defineAction(..).defineTrigger(..)`.
+//! The Simple Chat connector: two actions (send a message, read a channel) and a signed webhook
+//! trigger (a message was posted), authenticated once with the connector's bearer token.
 
 use chrono::{DateTime, Utc};
 use connector_runtime::prelude::*;
 
-/// Config of the Simple Chat connector (the seed's `SimpleChatSchema`).
+/// Config of the Simple Chat connector: an API key, and defaults for the rest.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SimpleChatConfig {
     /// The API key, sent as a bearer token.
     pub api_key: Secret,
-    /// Where the Simple Chat API lives.
+    /// Where the Simple Chat API lives (default: the public service).
+    #[serde(default = "SimpleChatConfig::public_base_url")]
     pub base_url: String,
-    /// The secret the service signs webhook deliveries with (`X-Chat-Signature`).
-    pub webhook_secret: Secret,
+    /// The secret webhook deliveries are signed with; only the `message.received` trigger needs it.
+    #[serde(default)]
+    pub webhook_secret: Option<Secret>,
+}
+
+impl SimpleChatConfig {
+    /// Where the public Simple Chat API lives.
+    pub const PUBLIC_BASE_URL: &str = "https://api.simplechat.com";
+
+    /// A config with this API key, for the public service, without webhooks.
+    pub fn new(api_key: Secret) -> Self {
+        SimpleChatConfig { api_key, base_url: Self::public_base_url(), webhook_secret: None }
+    }
+
+    /// This config, for the service at `base_url`.
+    pub fn base_url(mut self, base_url: impl Into<String>) -> Self {
+        self.base_url = base_url.into();
+        self
+    }
+
+    /// This config, with the secret webhook deliveries are signed with.
+    pub fn webhook_secret(mut self, secret: Secret) -> Self {
+        self.webhook_secret = Some(secret);
+        self
+    }
+
+    fn public_base_url() -> String {
+        Self::PUBLIC_BASE_URL.to_owned()
+    }
 }
 
 /// Input of `sendMessage`.
@@ -102,12 +131,24 @@ struct ChannelResponse {
 }
 
 /// Talks to the Simple Chat HTTP API with the configured API key.
-#[connector(id = "simple-chat", name = "Simple Chat Service", version = "1.0.0", config = SimpleChatConfig, check = Self::check)]
+#[connector(
+    id = "simple-chat",
+    name = "Simple Chat Service",
+    version = "1.0.0",
+    config = SimpleChatConfig,
+    auth = Self::auth,
+    check = Self::check
+)]
 impl SimpleChat {
+    /// Every request carries the API key as a bearer token.
+    fn auth(config: &SimpleChatConfig) -> Auth {
+        Auth::Bearer(config.api_key.clone())
+    }
+
     /// Verifies the API key with a cheap authenticated read.
     async fn check(ctx: &ActionContext<SimpleChatConfig>) -> Result<(), ActionError> {
         let config = ctx.config();
-        ctx.http().get(format!("{}/v1/channels/general", config.base_url)).bearer_auth(&config.api_key).send().await?;
+        ctx.http().get(format!("{}/v1/channels/general", config.base_url)).send().await?;
         Ok(())
     }
 
@@ -119,13 +160,8 @@ impl SimpleChat {
     ) -> Result<SentMessage, ActionError> {
         let config = ctx.config();
         ctx.logger().info(format!("sending a message to #{}", input.channel));
-        let posted: PostedMessage = ctx
-            .http()
-            .post(format!("{}/v1/messages", config.base_url))
-            .bearer_auth(&config.api_key)
-            .json(&input)
-            .send_json()
-            .await?;
+        let posted: PostedMessage =
+            ctx.http().post(format!("{}/v1/messages", config.base_url)).json(&input).send_json().await?;
         Ok(SentMessage { message_id: posted.message_id, channel: posted.channel, timestamp: posted.timestamp })
     }
 
@@ -140,7 +176,6 @@ impl SimpleChat {
         let response = ctx
             .http()
             .get(format!("{}/v1/channels/{}", config.base_url, input.channel_id))
-            .bearer_auth(&config.api_key)
             .send_json::<ChannelResponse>()
             .await;
         match response {
@@ -150,7 +185,7 @@ impl SimpleChat {
                 topic: channel.topic,
                 found: true,
             }),
-            // The seed's contract: an unknown channel is an answer, not a failure.
+            // An unknown channel is an answer, not a failure: jobs branch on `found`.
             Err(ActionError::Rejected { status: 404, .. }) => Ok(ChannelInfo {
                 name: format!("Channel {}", input.channel_id),
                 member_count: 0,
@@ -190,21 +225,22 @@ impl SimpleChat {
         url: String,
     ) -> Result<String, ActionError> {
         let config = ctx.config();
-        let body = serde_json::json!({ "url": url, "secret": config.webhook_secret.expose() });
-        let subscribed: Subscribed = ctx
-            .http()
-            .post(format!("{}/v1/webhooks", config.base_url))
-            .bearer_auth(&config.api_key)
-            .json(&body)
-            .send_json()
-            .await?;
+        let Some(secret) = &config.webhook_secret else {
+            return Err(ActionError::permanent(
+                "no webhook secret is configured (`webhookSecret`, or SIMPLE_CHAT_WEBHOOK_SECRET): \
+                 the service must sign the deliveries it sends",
+            ));
+        };
+        let body = serde_json::json!({ "url": url, "secret": secret.expose() });
+        let subscribed: Subscribed =
+            ctx.http().post(format!("{}/v1/webhooks", config.base_url)).json(&body).send_json().await?;
         Ok(subscribed.id)
     }
 
     /// Removes a subscription made by [`SimpleChat::subscribe_messages`].
     pub async fn unsubscribe_messages(ctx: &TriggerContext<SimpleChatConfig>, id: String) -> Result<(), ActionError> {
         let config = ctx.config();
-        ctx.http().delete(format!("{}/v1/webhooks/{id}", config.base_url)).bearer_auth(&config.api_key).send().await?;
+        ctx.http().delete(format!("{}/v1/webhooks/{id}", config.base_url)).send().await?;
         Ok(())
     }
 }

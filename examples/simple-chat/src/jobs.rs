@@ -1,10 +1,11 @@
-//! The seed's two jobs, plus one started by the connector's `message.received` trigger.
+//! Two jobs started by events (send a message, read a channel), and one started by the
+//! connector's `message.received` trigger.
 
 use connector_runtime::prelude::*;
 
 use crate::connector::{ChannelInfo, GetChannelInfo, MessageReceived, SendMessage, SimpleChat};
 
-/// Someone asked to post a message (the seed's `manual.send.message`).
+/// Someone asked to post a message.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, Event)]
 #[event(name = "manual.send.message")]
 pub struct SendMessageEvent {
@@ -14,7 +15,7 @@ pub struct SendMessageEvent {
     pub message: String,
 }
 
-/// Someone asked about a channel (the seed's `manual.get.channel.info`).
+/// Someone asked about a channel.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, Event)]
 #[event(name = "manual.get.channel.info")]
 #[serde(rename_all = "camelCase")]

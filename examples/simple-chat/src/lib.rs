@@ -1,5 +1,6 @@
-//! The seed's Simple Chat scenario in Rust: a connector to a small chat HTTP API, the two jobs
-//! that use it, one job started by its trigger, and the chat service itself (on loopback).
+//! Simple Chat: a connector to a small chat HTTP API, the two jobs that use it, one job started
+//! by its trigger, and the chat service itself (on loopback), as Trigger.dev's custom-connector
+//! guide has them in TypeScript.
 
 pub mod connector;
 pub mod jobs;

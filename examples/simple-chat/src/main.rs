@@ -1,4 +1,4 @@
-//! `cargo run -p simple-chat`: the seed's scenario end to end against a real Simple Chat
+//! `cargo run -p simple-chat`: the Simple Chat jobs end to end against a real Simple Chat
 //! service on loopback. Other subcommands print the manifest and work with the stored runs.
 
 use std::path::PathBuf;
@@ -147,13 +147,11 @@ async fn start(db: PathBuf) -> Result<(ChatServiceHandle, Engine), AnyError> {
     // On stderr, so `call`'s JSON on stdout stays clean.
     eprintln!("Simple Chat service listening on {}", service.base_url());
     eprintln!("Runs are kept in {}", db.display());
-    let config = SimpleChatConfig {
-        api_key: Secret::new(api_key),
-        base_url: service.base_url(),
-        webhook_secret: Secret::new(
-            std::env::var("SIMPLE_CHAT_WEBHOOK_SECRET").unwrap_or_else(|_| format!("whsec-{}", uuid::Uuid::new_v4())),
-        ),
-    };
+    let webhook_secret =
+        std::env::var("SIMPLE_CHAT_WEBHOOK_SECRET").unwrap_or_else(|_| format!("whsec-{}", uuid::Uuid::new_v4()));
+    let config = SimpleChatConfig::new(Secret::new(api_key))
+        .base_url(service.base_url())
+        .webhook_secret(Secret::new(webhook_secret));
     let engine = simple_chat::engine(config).sqlite(db).build()?;
     Ok((service, engine))
 }
