@@ -210,3 +210,49 @@ async fn every_log_line_of_a_run_carries_run_job_and_step_and_no_secret() {
     assert!(!logs.contains(TOKEN), "the token leaked into the logs:\n{logs}");
     assert!(logs.contains("[redacted]"), "the action logged the redacted token:\n{logs}");
 }
+
+/// Another type given the name `numbers.added`: a sender and a job could disagree on it.
+#[derive(Serialize, Deserialize, JsonSchema, Event)]
+#[event(name = "numbers.added")]
+struct NumbersAgain {
+    text: String,
+}
+
+#[job(id = "sum-again", name = "Sum again", version = "1.0.0", event = NumbersAgain)]
+async fn sum_again(_payload: NumbersAgain, _io: SumAgainIo<'_>) -> Result<(), JobError> {
+    Ok(())
+}
+
+#[test]
+fn two_jobs_whose_event_types_share_a_name_are_refused() {
+    let error = Engine::builder()
+        .store(MemoryStore::new())
+        .connector(Counter::init(CounterConfig { token: Secret::new(TOKEN) }))
+        .job(SumJob)
+        .job(SumAgainJob)
+        .build()
+        .unwrap_err();
+    let EngineError::EventTypeClash { name, first, second } = &error else { panic!("{error}") };
+    assert_eq!(name, "numbers.added");
+    assert!(first.ends_with("Numbers") && second.ends_with("NumbersAgain"), "{error}");
+    assert!(error.to_string().contains("rename one of the events"), "{error}");
+}
+
+#[tokio::test]
+async fn sending_another_type_under_a_jobs_event_name_names_both_types() {
+    let store = Arc::new(MemoryStore::new());
+    let engine = Engine::builder()
+        .shared_store(store.clone())
+        .connector(Counter::init(CounterConfig { token: Secret::new(TOKEN) }))
+        .job(SumJob)
+        .build()
+        .unwrap();
+    let error = engine.send(NumbersAgain { text: "seven".into() }).await.unwrap_err();
+    let EngineError::EventTypeClash { first, second, .. } = &error else { panic!("{error}") };
+    assert!(first.ends_with("::Numbers") && second.ends_with("::NumbersAgain"), "{error}");
+    let runs = connector_runtime::store::RunStore::list_runs(&*store, &Default::default()).await.unwrap();
+    assert!(runs.is_empty(), "nothing was started");
+    // The registered type itself still goes through.
+    let runs = engine.send(Numbers { amounts: vec![1] }).await.unwrap();
+    assert_eq!(runs[0].status, RunStatus::Succeeded);
+}

@@ -62,6 +62,35 @@ async fn ticks(engine: &Engine, job: &str) -> BTreeMap<String, usize> {
     ticks
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn start_resumes_unfinished_runs_and_starts_the_schedules_until_stopped() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("runs.sqlite3");
+    // A tick an earlier process accepted but never ran.
+    let left = {
+        let store = connector_runtime::store::SqliteStore::open(&path).unwrap();
+        let mut run = connector_runtime::store::conformance::sample_run("heartbeat");
+        run.payload = json!({ "scheduledAt": "2026-01-01T00:00:00Z" });
+        connector_runtime::store::RunStore::create_run(&store, &run).await.unwrap();
+        run.id
+    };
+    let engine = scheduled_engine(&path);
+    let running = engine.start(connector_runtime::StartOptions::default()).await.unwrap();
+    assert_eq!(running.recovered(), [left.clone()], "the unfinished run is resumed");
+    assert_eq!(running.triggers().len(), 2, "one task per scheduled job");
+    assert!(running.subscriptions().is_empty(), "no webhook URL, nothing registered");
+    assert_eq!(engine.wait(&left).await.unwrap().status, RunStatus::Succeeded);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while ticks(&engine, "heartbeat").await.len() < 3 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(ticks(&engine, "heartbeat").await.len() >= 3, "the schedule ticks");
+    running.stop().await;
+    let after_stop = ticks(&engine, "heartbeat").await.len();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(ticks(&engine, "heartbeat").await.len(), after_stop, "no tick after stop");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_engines_on_one_file_start_each_tick_once() {
     let dir = tempfile::tempdir().unwrap();

@@ -33,6 +33,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use chrono::Utc;
+use futures::future::BoxFuture;
 use serde_json::Value;
 use tokio::sync::{Semaphore, watch};
 
@@ -90,18 +91,33 @@ impl Engine {
 
     /// Sends event `E`: records a run of every job it triggers, starts them, and returns their
     /// ids at once.
-    pub async fn dispatch<E: Event>(&self, event: E) -> Result<Vec<RunId>, EngineError> {
-        self.shared.registry.check_event_type::<E>()?;
-        let payload = serde_json::to_value(&event)
-            .map_err(|error| EngineError::Payload { name: E::NAME.to_owned(), message: error.to_string() })?;
-        let started = self.start_runs(TriggerRef::Event { name: E::NAME.to_owned() }, payload, None).await?;
-        Ok(started.runs)
+    ///
+    /// The event is checked and serialized before this returns; the future that does the rest
+    /// does not name `E`, so a type that is not an event is one error, at the call.
+    pub fn dispatch<E: Event>(&self, event: E) -> BoxFuture<'_, Result<Vec<RunId>, EngineError>> {
+        let prepared = self.prepare_event(&event);
+        Box::pin(async move {
+            let (trigger, payload) = prepared?;
+            Ok(self.start_runs(trigger, payload, None).await?.runs)
+        })
     }
 
     /// Sends event `E` and waits for the runs it started to finish.
-    pub async fn send<E: Event>(&self, event: E) -> Result<Vec<Run>, EngineError> {
-        let ids = self.dispatch(event).await?;
-        self.wait_all(&ids).await
+    pub fn send<E: Event>(&self, event: E) -> BoxFuture<'_, Result<Vec<Run>, EngineError>> {
+        let started = self.dispatch(event);
+        Box::pin(async move {
+            let ids = started.await?;
+            self.wait_all(&ids).await
+        })
+    }
+
+    /// What sending `event` starts from: its trigger and its payload as JSON, once the jobs
+    /// registered under its name are known to take this very type.
+    fn prepare_event<E: Event>(&self, event: &E) -> Result<(TriggerRef, Value), EngineError> {
+        self.shared.registry.check_event_type::<E>()?;
+        let payload = serde_json::to_value(event)
+            .map_err(|error| EngineError::Payload { name: E::NAME.to_owned(), message: error.to_string() })?;
+        Ok((TriggerRef::Event { name: E::NAME.to_owned() }, payload))
     }
 
     /// Hands a delivery to a trigger (as its webhook would): the trigger function decides what
