@@ -76,7 +76,7 @@ async fn start_resumes_unfinished_runs_and_starts_the_schedules_until_stopped() 
     };
     let engine = scheduled_engine(&path);
     let running = engine.start(connector_runtime::StartOptions::default()).await.unwrap();
-    assert_eq!(running.recovered(), [left.clone()], "the unfinished run is resumed");
+    assert_eq!(running.recovered(), std::slice::from_ref(&left), "the unfinished run is resumed");
     assert_eq!(running.triggers().len(), 2, "one task per scheduled job");
     assert!(running.subscriptions().is_empty(), "no webhook URL, nothing registered");
     assert_eq!(engine.wait(&left).await.unwrap().status, RunStatus::Succeeded);
