@@ -58,6 +58,24 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! # The map
+//!
+//! The crate is in layers, each importing only from the ones above it in this list:
+//!
+//! | module | what it holds | imports |
+//! | --- | --- | --- |
+//! | [`model`] | what users declare and what is recorded: the bounds a type must meet, events, retry and rate-limit policies, schedules, manifests, runs and steps, [`ActionError`], [`Secret`], config loading | nothing of this crate |
+//! | [`client`] | the HTTP helper actions use: requests, answers classified into [`ActionError`]s, [`client::Auth`], [`client::OAuth2`] (tokens kept through a [`client::TokenStore`]), the rate limiter, pagination | model |
+//! | [`webhook`] | signature verification ([`webhook::SignatureScheme`]: GitHub, Stripe, Standard Webhooks, HMAC, your own) | model |
+//! | [`connector`](mod@connector) | what `#[connector]` implements: [`Connector`], [`Action`], [`Trigger`], [`PollTrigger`], an [`Integration`] (a configured instance) and the context its fns get | model, client, webhook |
+//! | [`store`] | the [`store::RunStore`] contract, [`store::MemoryStore`], [`store::SqliteStore`] (feature `sqlite`), the conformance suite (feature `testing`) | model, client |
+//! | [`engine`] | [`Engine`] and its builder, the registry (each member boxed once), [`Io`] and step execution, starting runs from events, webhooks, polls and schedules, [`Engine::start`] for what every transport needs, the engine's errors | all of the above |
+//! | `server` | the axum webhook and API server (feature `server`) | engine, store, model |
+//!
+//! Cargo features: `sqlite` and `server` are on by default; without them neither rusqlite nor
+//! axum is compiled (bring a [`store::RunStore`] and call [`EngineBuilder::store`]). `testing`
+//! adds `store::conformance`, the suite a store of your own should pass.
 #![warn(missing_docs)]
 
 pub mod client;
