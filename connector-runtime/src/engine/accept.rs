@@ -8,11 +8,9 @@ use http::HeaderMap;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::trigger::TriggerFailure;
-use super::{Engine, EngineError};
-use crate::model::{ActionError, PayloadError, RunId, TriggerRef};
+use super::{DeliveryError, Engine};
+use crate::model::{RunId, TriggerRef};
 use crate::store::Delivery;
-use crate::webhook::SignatureError;
 
 /// What accepting a delivery did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -26,36 +24,6 @@ pub struct Receipt {
     pub duplicate: bool,
     /// The trigger function ignored the delivery; nothing was started or recorded.
     pub ignored: bool,
-}
-
-/// Why a delivery was refused. Nothing was started or recorded.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum DeliveryError {
-    /// No such connector trigger, or no job listens to that event.
-    #[error("{0}")]
-    NotFound(String),
-    /// The webhook signature is missing or wrong.
-    #[error("the webhook signature does not verify: {0}")]
-    Signature(#[from] SignatureError),
-    /// The body is not JSON or does not fit the payload type.
-    #[error("the payload does not fit: {0}")]
-    InvalidPayload(#[from] PayloadError),
-    /// The trigger function failed.
-    #[error("the trigger failed: {0}")]
-    Trigger(ActionError),
-    /// The engine (its store) failed.
-    #[error(transparent)]
-    Engine(#[from] EngineError),
-}
-
-impl From<TriggerFailure> for DeliveryError {
-    fn from(failure: TriggerFailure) -> Self {
-        match failure {
-            TriggerFailure::InvalidPayload(error) => DeliveryError::InvalidPayload(error),
-            TriggerFailure::Trigger(error) => DeliveryError::Trigger(error),
-        }
-    }
 }
 
 impl Engine {

@@ -4,9 +4,10 @@
 use futures::future::BoxFuture;
 use serde_json::Value;
 
+use super::CallError;
 use crate::connector::{ActionFn, Integration};
+use crate::model::ActionError;
 use crate::model::payload::check_value;
-use crate::model::{ActionError, PayloadError};
 
 /// Calls the action fn keyed `KEY` once on JSON input checked against its input type.
 pub(super) fn call<C: ActionFn<KEY>, const KEY: u64>(
@@ -18,19 +19,4 @@ pub(super) fn call<C: ActionFn<KEY>, const KEY: u64>(
         let output = <C as ActionFn<KEY>>::run(&integration.context(), input).await.map_err(CallError::Action)?;
         serde_json::to_value(output).map_err(|error| CallError::Action(ActionError::InvalidOutput(error.to_string())))
     })
-}
-
-/// Why calling an action by id failed.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum CallError {
-    /// No such connector or action.
-    #[error("{0}")]
-    NotFound(String),
-    /// The input does not fit the action's input type.
-    #[error("the input does not fit: {0}")]
-    InvalidInput(#[source] PayloadError),
-    /// The action failed.
-    #[error(transparent)]
-    Action(ActionError),
 }

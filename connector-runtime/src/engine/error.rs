@@ -1,9 +1,11 @@
-//! The engine's errors: what an `io` step returns to its job ([`StepError`]), what the engine
-//! returns to its caller ([`EngineError`]), and what calling, checking, delivering and polling
-//! report.
+//! The engine's errors, together: what an `io` step returns to its job ([`StepError`]), what
+//! the engine returns to its caller ([`EngineError`]), why a delivery was refused
+//! ([`DeliveryError`], with [`TriggerFailure`] from the trigger fn), why calling an action by id
+//! failed ([`CallError`]), and why a poll did not complete ([`PollError`]).
 
-use crate::model::ActionError;
+use crate::model::{ActionError, PayloadError};
 use crate::store::StoreError;
+use crate::webhook::SignatureError;
 
 /// What an `io` call returns to the job when its step fails.
 #[derive(Debug, thiserror::Error)]
@@ -153,4 +155,94 @@ pub enum EngineError {
     /// The run store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// Why a delivery was refused. Nothing was started or recorded.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DeliveryError {
+    /// No such connector trigger, or no job listens to that event.
+    #[error("{0}")]
+    NotFound(String),
+    /// The webhook signature is missing or wrong.
+    #[error("the webhook signature does not verify: {0}")]
+    Signature(#[from] SignatureError),
+    /// The body is not JSON or does not fit the payload type.
+    #[error("the payload does not fit: {0}")]
+    InvalidPayload(#[from] PayloadError),
+    /// The trigger function failed.
+    #[error("the trigger failed: {0}")]
+    Trigger(ActionError),
+    /// The engine (its store) failed.
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+}
+
+impl From<TriggerFailure> for DeliveryError {
+    fn from(failure: TriggerFailure) -> Self {
+        match failure {
+            TriggerFailure::InvalidPayload(error) => DeliveryError::InvalidPayload(error),
+            TriggerFailure::Trigger(error) => DeliveryError::Trigger(error),
+        }
+    }
+}
+
+/// Why calling an action by id failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CallError {
+    /// No such connector or action.
+    #[error("{0}")]
+    NotFound(String),
+    /// The input does not fit the action's input type.
+    #[error("the input does not fit: {0}")]
+    InvalidInput(#[source] PayloadError),
+    /// The action failed.
+    #[error(transparent)]
+    Action(ActionError),
+}
+
+/// Why a poll did not complete. Nothing after the failure was recorded: the cursor stays where
+/// it was, so the next poll fetches the same items again (and skips those already accepted).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PollError {
+    /// The connector of the trigger is not registered with the engine.
+    #[error("connector `{0}` is not registered with the engine")]
+    NotRegistered(&'static str),
+    /// The trigger fn failed.
+    #[error("the poll failed: {0}")]
+    Poll(#[source] ActionError),
+    /// The stored cursor does not fit the trigger's cursor type (it changed since it was saved).
+    #[error("the cursor stored under `{key}` does not fit the trigger's cursor type ({message}); fix or delete it")]
+    Cursor {
+        /// The cursor's key in the store.
+        key: String,
+        /// What serde said.
+        message: String,
+    },
+    /// An item or the cursor could not be turned into JSON.
+    #[error("the poll's result could not be serialized: {0}")]
+    Serialization(String),
+    /// The engine (its store) failed.
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+}
+
+impl From<StoreError> for PollError {
+    fn from(error: StoreError) -> Self {
+        PollError::Engine(error.into())
+    }
+}
+
+/// Why a delivery could not be turned into a job payload.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum TriggerFailure {
+    /// The body is not JSON, or does not fit the trigger's payload type.
+    #[error("the payload does not fit: {0}")]
+    InvalidPayload(#[from] PayloadError),
+    /// The trigger function failed.
+    #[error("the trigger failed: {0}")]
+    Trigger(ActionError),
 }

@@ -16,16 +16,14 @@ mod schedule;
 mod tasks;
 mod trigger;
 
-pub use accept::{DeliveryError, Receipt, Subscriptions};
+pub use accept::{Receipt, Subscriptions};
 pub use builder::{DEFAULT_DB_PATH, DEFAULT_MAX_STEP_OUTPUT, EngineBuilder};
-pub use call::CallError;
-pub use error::{EngineError, StepError};
+pub use error::{CallError, DeliveryError, EngineError, PollError, StepError, TriggerFailure};
 pub use io::Io;
 pub use job::{Job, JobTrigger, JobTriggerFn, OnEvent, OnTrigger, OnTriggerFn};
-pub use poll::{PollError, PollReport};
+pub use poll::PollReport;
 pub use schedule::{OnSchedule, ScheduledJob};
 pub use tasks::{Running, StartOptions, TriggerTasks};
-pub use trigger::TriggerFailure;
 
 pub use members::{ConnectorMembers, MemberVisitor, SubscribeFn, UnsubscribeFn};
 

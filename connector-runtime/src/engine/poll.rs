@@ -15,43 +15,10 @@ use futures::future::BoxFuture;
 use serde_json::Value;
 use tokio::sync::watch;
 
-use super::{Engine, EngineError};
+use super::{Engine, PollError};
 use crate::connector::{Connector, Integration, PollFn, PollTrigger};
 use crate::model::{ActionError, Polled, RunId, TriggerRef};
-use crate::store::{Delivery, StoreError};
-
-/// Why a poll did not complete. Nothing after the failure was recorded: the cursor stays where
-/// it was, so the next poll fetches the same items again (and skips those already accepted).
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum PollError {
-    /// The connector of the trigger is not registered with the engine.
-    #[error("connector `{0}` is not registered with the engine")]
-    NotRegistered(&'static str),
-    /// The trigger fn failed.
-    #[error("the poll failed: {0}")]
-    Poll(#[source] ActionError),
-    /// The stored cursor does not fit the trigger's cursor type (it changed since it was saved).
-    #[error("the cursor stored under `{key}` does not fit the trigger's cursor type ({message}); fix or delete it")]
-    Cursor {
-        /// The cursor's key in the store.
-        key: String,
-        /// What serde said.
-        message: String,
-    },
-    /// An item or the cursor could not be turned into JSON.
-    #[error("the poll's result could not be serialized: {0}")]
-    Serialization(String),
-    /// The engine (its store) failed.
-    #[error(transparent)]
-    Engine(#[from] EngineError),
-}
-
-impl From<StoreError> for PollError {
-    fn from(error: StoreError) -> Self {
-        PollError::Engine(error.into())
-    }
-}
+use crate::store::Delivery;
 
 /// What one poll did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

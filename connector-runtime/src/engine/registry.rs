@@ -8,13 +8,13 @@ use serde_json::Value;
 
 use bytes::Bytes;
 
-use super::EngineError;
-use super::call::{CallError, call};
+use super::call::call;
 use super::io::Io;
 use super::job::{Job, JobTrigger};
 use super::members::{ConnectorMembers, MemberVisitor, SubscribeFn, UnsubscribeFn};
 use super::poll::RegisteredPoll;
-use super::trigger::{TriggerFailure, run as run_trigger};
+use super::trigger::run as run_trigger;
+use super::{CallError, EngineError, TriggerFailure};
 use crate::client::Auth;
 use crate::connector::{ActionFn, CheckError, Connector, Integration, PollFn, TriggerFn};
 use crate::model::payload::check_value;

@@ -5,21 +5,10 @@ use bytes::Bytes;
 use futures::future::BoxFuture;
 use serde_json::Value;
 
+use super::TriggerFailure;
 use crate::connector::{Integration, TriggerFn};
+use crate::model::ActionError;
 use crate::model::payload::parse_payload;
-use crate::model::{ActionError, PayloadError};
-
-/// Why a delivery could not be turned into a job payload.
-#[derive(Debug, Clone, thiserror::Error)]
-#[non_exhaustive]
-pub enum TriggerFailure {
-    /// The body is not JSON, or does not fit the trigger's payload type.
-    #[error("the payload does not fit: {0}")]
-    InvalidPayload(#[from] PayloadError),
-    /// The trigger function failed.
-    #[error("the trigger failed: {0}")]
-    Trigger(ActionError),
-}
 
 /// Runs the trigger fn keyed `KEY` on a raw delivery body: the job payload as JSON, or `None`
 /// when the trigger ignores the delivery.
