@@ -680,3 +680,61 @@ fn init_logs(default: &str) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn app() -> App {
+        App::new("test-app")
+            .version("1.2.3")
+            .store(MemoryStore::new())
+            .logs(false)
+            .default_command("demo", "The demo", |mut ctx: Context| async move {
+                ctx.engine()?;
+                Ok(if ctx.get::<&str>() == Some(&"kept") { Exit::Ok } else { Exit::Failed })
+            })
+            .command("missing", "Fails with a code of its own", |_| async {
+                Err(CliError::new(Exit::NotFound, "nothing here").into())
+            })
+            .command("broken", "Fails", |_| async { Err("it broke".into()) })
+            .setup(|engine| async move { Ok(Setup::new(engine).keep("kept")) })
+    }
+
+    #[test]
+    fn the_command_line_with_the_apps_commands_is_consistent() {
+        app().command_line().debug_assert();
+    }
+
+    #[tokio::test]
+    async fn the_default_command_runs_with_no_command_after_the_setup() {
+        assert_eq!(app().run_from(["test-app"]).await, Exit::Ok);
+        assert_eq!(app().run_from(["test-app", "demo"]).await, Exit::Ok);
+    }
+
+    #[tokio::test]
+    async fn an_app_commands_error_gives_the_exit_code() {
+        assert_eq!(app().run_from(["test-app", "missing"]).await, Exit::NotFound);
+        assert_eq!(app().run_from(["test-app", "broken"]).await, Exit::Failed);
+    }
+
+    #[tokio::test]
+    async fn usage_errors_exit_2_and_help_exits_0() {
+        assert_eq!(app().run_from(["test-app", "bogus"]).await, Exit::Usage);
+        assert_eq!(app().run_from(["test-app", "runs", "--limit", "many"]).await, Exit::Usage);
+        assert_eq!(app().run_from(["test-app", "--version"]).await, Exit::Ok);
+    }
+
+    #[tokio::test]
+    async fn a_failing_setup_leaves_the_app_unavailable() {
+        let app =
+            App::new("test-app").store(MemoryStore::new()).logs(false).setup(|_| async { Err("no config".into()) });
+        assert_eq!(app.run_from(["test-app", "manifest"]).await, Exit::Unavailable);
+    }
+
+    #[test]
+    #[should_panic(expected = "`runs` is a built-in command")]
+    fn an_app_command_may_not_take_a_built_in_name() {
+        let _ = App::new("test-app").command("runs", "Mine", |_| async { Ok(Exit::Ok) });
+    }
+}
