@@ -173,13 +173,13 @@ async fn a_step_longer_than_the_grace_period_is_cut_off_and_runs_again_after_the
     let http = http();
 
     let mut serve = Serve::start(&db, &calls_file, "300ms");
-    let id = serve.send(&http, 2_000, 0).await;
+    let id = serve.send(&http, 4_000, 0).await;
     wait_until("the slow step starts", Duration::from_secs(10), || calls(&calls_file) == ["start before"]);
     let stopping = Instant::now();
     serve.signal("TERM");
     let status = serve.exit_within(Duration::from_secs(5));
     assert!(status.success(), "serve exits cleanly when the grace period ends: {status}");
-    assert!(stopping.elapsed() < Duration::from_millis(1_800), "it did not wait for the step");
+    assert!(stopping.elapsed() < Duration::from_secs(3), "it did not wait for the step");
     assert_eq!(calls(&calls_file), ["start before"], "the step was cut off");
 
     let serve = Serve::start(&db, &calls_file, "10s");

@@ -34,10 +34,16 @@ pub(super) struct Global {
 }
 
 /// The built-in commands.
-///
-/// Planned, once the engine has them: `Cancel { run: String }` (`Engine::cancel`) and
-/// `Complete { token: String, output: String }` (`Engine::complete_token`); see the module's
-/// "Commands to come".
+// Adding one: a variant here (its doc comment is its `--help`), a fn in `commands.rs` that calls
+// one public engine method and returns a `Report` (with the `Exit` its outcome means), an arm in
+// `App::run_built_in`, its name in `BUILT_IN`, and a `From` of the method's error for `CliError`
+// in `exit.rs` choosing the exit code per variant. Planned, once the engine has the calls:
+//   `Cancel { run: String }`: `Engine::cancel(&RunId)`, the run found by prefix first
+//     (`runs::find`); 0 cancelled, 3 no such run, 4 the run had finished.
+//   `Complete { token: String, output: String }`: `Engine::complete_token(token, Value)`, the
+//     output JSON read by `commands::json_argument` and checked by the engine against the
+//     waiting step's type; 3 unknown token, 4 output refused (with its field path) or token
+//     used already.
 #[derive(Debug, Subcommand)]
 pub(super) enum Command {
     /// Serve webhooks and the event and runs API, with schedules and polls, until Ctrl-C or SIGTERM.

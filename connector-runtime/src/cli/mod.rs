@@ -75,8 +75,8 @@
 //! schedules and polls, removes the webhooks it registered ([`Running::stop`](crate::Running::stop)),
 //! and gives the runs executing in the process the grace period (`--grace`, default 10 s) to finish
 //! or reach a durable wait. What still executes then is left as a crash leaves it: recorded, and
-//! resumed by the next start on the same store without repeating a completed step. A second signal
-//! stops at once.
+//! resumed by the next start on the same store without repeating a completed step (a step cut off
+//! mid-way runs again, under the same idempotency key). A second signal stops at once.
 //!
 //! # Setup, and the app's own commands
 //!
@@ -239,20 +239,21 @@ impl App {
         self
     }
 
-    /// Keeps runs in the SQLite file at `path` unless `--db` says otherwise (default:
-    /// `CONNECTOR_RUNTIME_DB`, or [`DEFAULT_DB_PATH`](crate::DEFAULT_DB_PATH)).
+    /// Keeps runs in the SQLite file at `path` unless `--db` or `CONNECTOR_RUNTIME_DB` says
+    /// otherwise (default: [`DEFAULT_DB_PATH`](crate::DEFAULT_DB_PATH)).
     #[cfg(feature = "sqlite")]
     pub fn sqlite(mut self, path: impl Into<std::path::PathBuf>) -> Self {
         self.store = StoreChoice::Sqlite(path.into());
         self
     }
 
-    /// Keeps runs in `store` unless `--db` says otherwise.
+    /// Keeps runs in `store` unless `--db` or `CONNECTOR_RUNTIME_DB` names a SQLite file.
     pub fn store(self, store: impl RunStore) -> Self {
         self.shared_store(Arc::new(store))
     }
 
-    /// Keeps runs in a store shared with other code, unless `--db` says otherwise.
+    /// Keeps runs in a store shared with other code, unless `--db` or `CONNECTOR_RUNTIME_DB`
+    /// names a SQLite file.
     pub fn shared_store(mut self, store: Arc<dyn RunStore>) -> Self {
         self.store = StoreChoice::Given(store);
         self
