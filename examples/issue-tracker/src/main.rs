@@ -1,7 +1,9 @@
 //! `cargo run -p issue-tracker`: the demo, the issue-tracker connector against its loopback
 //! service: OAuth2 tokens, a credential check, a job, a paginated list, and a polling trigger.
 //! Every other command (`serve`, `runs`, `send`, `call`, `check`, ..; `--help` lists them) is the
-//! runtime's command line; each starts its own tracker service, empty.
+//! runtime's command line. Each starts its own tracker service, empty, so runs are kept in
+//! memory too: the OAuth2 tokens and the poll cursor kept with them would not fit the next
+//! process's service. (`--db PATH` keeps them in SQLite anyway.)
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -19,6 +21,7 @@ fn main() -> ExitCode {
         .version(env!("CARGO_PKG_VERSION"))
         .job(FileBugJob)
         .job(TriageNewIssueJob)
+        .store(MemoryStore::new())
         .setup(start_tracker)
         .default_command(
             "demo",
@@ -43,7 +46,7 @@ async fn start_tracker(engine: EngineBuilder) -> Result<Setup, BoxError> {
 }
 
 async fn demo(mut ctx: Context) -> Result<Exit, BoxError> {
-    // In memory: the polling trigger's cursor must start from nothing, as the service does.
+    // In memory, always: the polling trigger's cursor must start from nothing, as the service does.
     let engine = ctx.engine_on(MemoryStore::new())?;
     let service = ctx.take::<TrackerServiceHandle>().ok_or("the setup keeps the tracker service")?;
     eprintln!("issue tracker listening on {}", service.base_url());
