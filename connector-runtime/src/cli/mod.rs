@@ -409,22 +409,25 @@ impl App {
 
     /// The clap command: the built-in commands, with the app's name, text, defaults and commands.
     fn command_line(&self) -> clap::Command {
+        // The serve flags' defaults are the app's.
+        let (ip, port) = (self.server.bind.ip(), self.server.bind.port());
+        let port_help = format!("The port to listen on; 0 picks a free one [default: {port}]");
+        let bind_help = format!("The address to listen on [default: {ip}]");
+        let grace_help = format!(
+            "How long runs executing at shutdown get to finish or reach a durable wait (500ms, 10s, 2m); \
+             what is left resumes at the next start [default: {}]",
+            output::duration(self.grace)
+        );
         let mut command = Cli::command()
             .name(self.name)
             .bin_name(self.name)
             .after_help(exit::EXIT_CODES_HELP)
             .mut_subcommand("serve", |serve| {
-                let config = &self.server;
                 serve
-                    .mut_arg("port", |arg| arg.help(format!("The port to listen on; 0 picks a free one [default: {}]", config.bind.port())))
-                    .mut_arg("bind", |arg| arg.help(format!("The address to listen on [default: {}]", config.bind.ip())))
+                    .mut_arg("port", |arg| arg.help(port_help))
+                    .mut_arg("bind", |arg| arg.help(bind_help))
                     .mut_arg("api_key", |arg| arg.env(self.api_key_env))
-                    .mut_arg("grace", |arg| {
-                        arg.help(format!(
-                            "How long runs executing at shutdown get to finish or reach a durable wait (500ms, 10s, 2m); what is left resumes at the next start [default: {}]",
-                            output::duration(self.grace)
-                        ))
-                    })
+                    .mut_arg("grace", |arg| arg.help(grace_help))
             });
         if let Some(about) = &self.about {
             command = command.about(about.clone());
