@@ -65,7 +65,7 @@
 //!
 //! Text for people by default; `--json` on any command prints one JSON document on stdout
 //! instead (errors as `{"error": {"kind", "code", "message", ..}}`, with `"path"` for a field
-//! that does not fit). Logs and diagnostics go to stderr (`RUST_LOG` filters them). The exit
+//! that does not fit; a command line clap cannot parse gets clap's text, and exit code 2). Logs and diagnostics go to stderr (`RUST_LOG` filters them). The exit
 //! code says what happened; see [`Exit`]: 0 done, 1 the thing failed (a run, an action, a
 //! check), 2 usage, 3 not found, 4 input refused, 5 unavailable.
 //!

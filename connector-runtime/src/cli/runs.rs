@@ -54,11 +54,14 @@ pub(super) async fn resume(engine: &Engine, id: &RunId) -> Result<(Report, Exit)
     Ok((Report::new(json!(run), timeline(&run)), exit))
 }
 
-/// The exit code a run's status means: a failed run is a failed command.
+/// The exit code a run's status means once this process is done with it: a run that did not
+/// succeed is a failed command, and a run left unfinished means the store failed under it (it
+/// resumes on recovery).
 pub(super) fn outcome(run: &Run) -> Exit {
     match run.status {
-        RunStatus::Failed => Exit::Failed,
-        _ => Exit::Ok,
+        RunStatus::Succeeded => Exit::Ok,
+        RunStatus::Queued | RunStatus::Running | RunStatus::Waiting => Exit::Unavailable,
+        _ => Exit::Failed,
     }
 }
 
@@ -138,20 +141,13 @@ pub(super) fn timeline(run: &Run) -> String {
         for step in &run.steps {
             let at = output::between(run.created_at, step.started_at)
                 .map_or_else(|| "-".to_owned(), |d| format!("+{}", output::duration(d)));
-            let kind = match &step.kind {
-                StepKind::Action { connector, action } => format!("action {connector}.{action}"),
-                StepKind::Wait { until } => format!("wait until {}", until.format("%H:%M:%S")),
-            };
-            let status = match step.status {
-                StepStatus::Running => "running",
-                StepStatus::Succeeded => "succeeded",
-                StepStatus::Failed => "failed",
-            };
+            let kind = step_kind(&step.kind);
+            let status = serde_name(&step.status);
             let took = step
                 .finished_at
                 .and_then(|end| output::between(step.started_at, end))
                 .map_or_else(|| "-".to_owned(), output::duration);
-            steps.row(vec![at, step.key.clone(), kind, status.into(), step.attempts.to_string(), took]);
+            steps.row(vec![at, step.key.clone(), kind, status, step.attempts.to_string(), took]);
             if let Some(error) = &step.error {
                 let label = if step.status == StepStatus::Failed { "error" } else { "last error" };
                 steps.note(format!("{label}: {error}"));
@@ -167,6 +163,29 @@ pub(super) fn timeline(run: &Run) -> String {
         (None, None) => {}
     }
     text
+}
+
+/// `action simple-chat.sendMessage`, `wait until 09:14:10`; a kind without words of its own here
+/// shows its name.
+fn step_kind(kind: &StepKind) -> String {
+    if let StepKind::Action { connector, action } = kind {
+        format!("action {connector}.{action}")
+    } else if let StepKind::Wait { until } = kind {
+        format!("wait until {}", until.format("%H:%M:%S"))
+    } else {
+        serde_json::to_value(kind)
+            .ok()
+            .and_then(|value| Some(value.get("kind")?.as_str()?.to_owned()))
+            .unwrap_or_default()
+    }
+}
+
+/// The name a value serializes as (`succeeded` for a step status).
+fn serde_name<T: serde::Serialize>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(name)) => name,
+        _ => String::new(),
+    }
 }
 
 /// `event manual.send.message`, `trigger simple-chat/message.received`, `schedule 0 3 * * *`.
@@ -189,6 +208,7 @@ fn run_duration(run: &Run) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::StepRecord;
     use crate::store::MemoryStore;
     use crate::store::conformance::sample_run;
 
@@ -220,6 +240,32 @@ mod tests {
             serde_json::from_value(error.to_json()["error"]["candidates"].clone()).unwrap();
         candidates.sort();
         assert_eq!(candidates, ["0190aaaa-1", "0190aaab-2"]);
+    }
+
+    #[test]
+    fn the_timeline_shows_each_steps_kind_status_attempts_duration_and_error() {
+        let mut run = sample_run("send-chat-message");
+        run.status = RunStatus::Failed;
+        run.error = Some("step `post` failed".into());
+        let started = run.created_at + chrono::Duration::milliseconds(5);
+        let mut post = StepRecord::running(
+            "post",
+            StepKind::Action { connector: "simple-chat".into(), action: "sendMessage".into() },
+            json!({}),
+        );
+        post.started_at = started;
+        post.status = StepStatus::Failed;
+        post.attempts = 3;
+        post.error = Some("HTTP 503".into());
+        post.finished_at = Some(started + chrono::Duration::milliseconds(2_500));
+        run.steps.push(post);
+        let text = timeline(&run);
+        let row = text.lines().find(|line| line.contains("post")).unwrap();
+        for cell in ["+5ms", "action simple-chat.sendMessage", "failed", "3", "2.50s"] {
+            assert!(row.contains(cell), "`{cell}` in {row:?}");
+        }
+        assert!(text.contains("      error: HTTP 503"), "{text}");
+        assert!(text.contains("  error   step `post` failed"), "{text}");
     }
 
     #[tokio::test]
