@@ -96,7 +96,7 @@ pub use connector_macros::{Event, action, connector, job, trigger};
 pub use engine::{
     CallError, DEFAULT_DB_PATH, DEFAULT_MAX_STEP_OUTPUT, DeliveryError, Engine, EngineBuilder, EngineError, Io, Job,
     JobTrigger, OnEvent, OnSchedule, OnTrigger, OnTriggerFn, PollError, PollReport, Receipt, Running, ScheduledJob,
-    StartOptions, StepError, Subscriptions, TriggerFailure, TriggerTasks,
+    SendOptions, StartOptions, StepError, Subscriptions, TriggerFailure, TriggerTasks,
 };
 pub use model::{
     ActionError, ActionInput, ActionOutput, ConfigError, ConnectorConfig, ConnectorManifest, Event, IntegrationRef,

@@ -33,6 +33,28 @@ pub enum StepError {
         #[source]
         source: ActionError,
     },
+    /// A task (`io.run_task`) failed (after any retries).
+    #[error("step `{key}` (a task) failed: {source}")]
+    Task {
+        /// The step key.
+        key: String,
+        /// The task's error.
+        #[source]
+        source: ActionError,
+    },
+    /// An event sent from the job (`io.send_event`) could not be sent.
+    #[error("step `{key}` could not send its event: {source}")]
+    Send {
+        /// The step key.
+        key: String,
+        /// Why.
+        #[source]
+        source: Box<EngineError>,
+    },
+    /// The run was cancelled ([`Engine::cancel`](super::Engine::cancel)); it stops here, at a
+    /// step boundary.
+    #[error("the run was cancelled")]
+    Cancelled,
     /// The job used an integration the engine does not have.
     #[error("integration `{key}` (connector `{connector}`) is not registered with the engine")]
     MissingIntegration {
@@ -136,6 +158,23 @@ pub enum EngineError {
     /// No run with that id.
     #[error("no run with id `{0}`")]
     RunNotFound(String),
+    /// The run's execution in this process ended without finishing it: the store failed while
+    /// the outcome was recorded. The run resumes on recovery ([`Engine::recover`](super::Engine::recover)).
+    #[error("run `{id}` is still {status} after its execution ended (the run store failed); it resumes on recovery")]
+    Unfinished {
+        /// The run's id.
+        id: String,
+        /// Its status in the store.
+        status: crate::model::RunStatus,
+    },
+    /// The run cannot be cancelled in the state it is in.
+    #[error("run `{id}` cannot be cancelled: {reason}")]
+    NotCancellable {
+        /// The run's id.
+        id: String,
+        /// Why not.
+        reason: &'static str,
+    },
     /// The run cannot be resumed in the state it is in.
     #[error("run `{id}` cannot be resumed: {reason}")]
     NotResumable {

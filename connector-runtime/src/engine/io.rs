@@ -7,17 +7,21 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
+use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde_json::Value;
+use tokio::sync::watch;
 use tracing::Instrument;
 
 use super::members::ConnectorMembers;
 use super::registry::{JobEntry, Registry};
-use super::{Shared, StepError};
+use super::{Engine, StepError};
 use crate::connector::{Action, Connector, Integration};
 use crate::model::{
-    ActionError, Logger, RetryPolicy, RunId, RunStatus, StepKind, StepRecord, StepStatus, fingerprint, redact,
+    ActionError, Event, Logger, RetryPolicy, RunId, RunStatus, StepKind, StepRecord, StepStatus, fingerprint, redact,
 };
-use crate::store::{RunStore, RunUpdate};
+use crate::store::{Delivery, RunStore, RunUpdate};
 
 /// Engine-wide settings every run's `Io` reads.
 #[derive(Debug, Clone, Copy)]
@@ -59,6 +63,10 @@ impl SchemaCache {
 /// path on every execution: anything that can differ (the clock, random numbers, reads from
 /// outside) belongs inside a step, and step keys must not depend on such values.
 pub struct Io {
+    /// The engine running the run: `send_event` starts runs through it.
+    engine: Engine,
+    /// Turns `true` when the run is cancelled.
+    cancelled: watch::Receiver<bool>,
     run_id: RunId,
     job_id: &'static str,
     job_retry: Option<RetryPolicy>,
@@ -76,8 +84,17 @@ pub struct Io {
 impl Io {
     /// The `Io` of an execution of run `run_id` of `job`, with the steps earlier executions
     /// recorded.
-    pub(super) fn new(run_id: RunId, job: &JobEntry, shared: &Shared, earlier_steps: Vec<StepRecord>) -> Self {
+    pub(super) fn new(
+        run_id: RunId,
+        job: &JobEntry,
+        engine: &Engine,
+        earlier_steps: Vec<StepRecord>,
+        cancelled: watch::Receiver<bool>,
+    ) -> Self {
+        let shared = &*engine.shared;
         Io {
+            engine: engine.clone(),
+            cancelled,
             run_id,
             job_id: job.id,
             job_retry: job.retry,
@@ -147,50 +164,158 @@ impl Io {
         policy: RetryPolicy,
     ) -> Result<A::Output, StepError> {
         let connector = <A::Connector as Connector>::ID;
-        let previous = self.earlier.get(key).cloned();
-        if let Some(done) = previous.as_ref().filter(|step| step.status == StepStatus::Succeeded) {
-            tracing::info!("step succeeded in an earlier execution of this run; reusing its output");
-            return self.replay::<A::Output>(key, done).await;
-        }
-
         let input = serde_json::to_value(&input).map_err(|e| serialization(key, "input", e))?;
         let kind = StepKind::Action { connector: connector.to_owned(), action: A::ID.to_owned() };
+        let idempotency_key = format!("{}:{key}", self.run_id);
+        // Every attempt reads the input as recorded, so a resumed step sends what the first sent.
+        let attempt = |input: &Value, attempt: u32| {
+            let ctx = integration.step_context(idempotency_key.clone(), attempt);
+            let input = serde_json::from_value::<A::Input>(input.clone());
+            async move {
+                match input {
+                    Ok(input) => A::run(&ctx, input).await,
+                    Err(error) => Err(ActionError::InvalidInput(error.to_string())),
+                }
+            }
+        };
+        let failed = |source| StepError::Action { key: key.to_owned(), connector, action: A::ID, source };
+        self.run_step(key, kind, input, policy, attempt, failed).await
+    }
+
+    /// Runs `task` as the step `key` of this run: its output is recorded and returned as it is on
+    /// every later execution, without running `task` again. The place for anything that is not
+    /// a connector call and must not change when the run resumes: reading the clock, drawing
+    /// random numbers or ids, calling code of your own.
+    ///
+    /// A failing task is retried like an action (transient errors and rate limits, with the
+    /// job's retry policy, or the engine's); [`Io::run_task_with`] sets a policy for one call.
+    ///
+    /// ```
+    /// # use connector_runtime::prelude::*;
+    /// # async fn job(io: &connector_runtime::Io) -> Result<(), JobError> {
+    /// let started_at: String = io.run_task("started-at", || async {
+    ///     Ok::<_, ActionError>(chrono::Utc::now().to_rfc3339())
+    /// }).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn run_task<T, E, F, Fut>(&self, key: &str, task: F) -> Result<T, StepError>
+    where
+        T: Serialize + DeserializeOwned + JsonSchema + Send + 'static,
+        E: Into<ActionError>,
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        self.run_task_with(key, None, task).await
+    }
+
+    /// [`Io::run_task`] with a retry policy for this call only.
+    pub async fn run_task_with<T, E, F, Fut>(
+        &self,
+        key: &str,
+        retry: Option<RetryPolicy>,
+        mut task: F,
+    ) -> Result<T, StepError>
+    where
+        T: Serialize + DeserializeOwned + JsonSchema + Send + 'static,
+        E: Into<ActionError>,
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        self.claim_key(key)?;
+        let span = tracing::info_span!("step", step_key = %key, task = true);
+        let policy = retry.or(self.job_retry).unwrap_or(self.settings.retry);
+        let attempt = |_: &Value, _| {
+            let running = task();
+            async move { running.await.map_err(Into::into) }
+        };
+        let failed = |source| StepError::Task { key: key.to_owned(), source };
+        self.run_step(key, StepKind::Task, Value::Null, policy, attempt, failed).instrument(span).await
+    }
+
+    /// Sends event `event` from the job, as the step `key`: exactly once per key, across
+    /// retries, crashes and resumes (the send is deduplicated in the store by the run and the
+    /// key). Returns the runs it started, on every execution the same.
+    pub async fn send_event<E: Event>(&self, key: &str, event: E) -> Result<Vec<RunId>, StepError> {
+        self.claim_key(key)?;
+        let span = tracing::info_span!("step", step_key = %key, event = E::NAME);
+        async {
+            if let Some(done) = self.earlier.get(key).filter(|step| step.status == StepStatus::Succeeded) {
+                return self.replay::<Vec<RunId>>(key, done).await;
+            }
+            let payload = serde_json::to_value(&event).map_err(|e| serialization(key, "event", e))?;
+            let mut step = StepRecord::running(key, StepKind::Event { name: E::NAME.to_owned() }, payload.clone());
+            if let Some(earlier) = self.earlier.get(key) {
+                step.started_at = earlier.started_at;
+                step.attempts = earlier.attempts + 1;
+            }
+            let delivery = Delivery {
+                source: format!("event:{}", E::NAME),
+                id: format!("{}:{key}", self.run_id),
+                received_at: Utc::now(),
+            };
+            let started = self
+                .engine
+                .send_checked::<E>(payload, Some(delivery))
+                .await
+                .map_err(|source| StepError::Send { key: key.to_owned(), source: Box::new(source) })?;
+            self.succeed(step, started).await
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// Runs one step to its end: replays it if an earlier execution completed it, otherwise
+    /// makes attempts (each bounded by the policy's timeout) until one succeeds, one fails for
+    /// good, or the attempts run out, recording the step before it returns.
+    async fn run_step<T, F, Fut>(
+        &self,
+        key: &str,
+        kind: StepKind,
+        input: Value,
+        policy: RetryPolicy,
+        mut attempt: F,
+        failed: impl FnOnce(ActionError) -> StepError,
+    ) -> Result<T, StepError>
+    where
+        T: Serialize + DeserializeOwned + JsonSchema + 'static,
+        F: FnMut(&Value, u32) -> Fut,
+        Fut: Future<Output = Result<T, ActionError>>,
+    {
+        let previous = self.earlier.get(key);
+        if let Some(done) = previous.filter(|step| step.status == StepStatus::Succeeded) {
+            tracing::info!("step succeeded in an earlier execution of this run; reusing its output");
+            return self.replay::<T>(key, done).await;
+        }
         let mut step = StepRecord::running(key, kind, input);
         // A step an earlier execution left unfinished keeps counting its attempts and its start.
-        let attempts_before = match &previous {
+        let attempts_before = match previous {
             Some(previous) => {
                 step.started_at = previous.started_at;
                 previous.attempts
             }
             None => 0,
         };
-        let idempotency_key = format!("{}:{key}", self.run_id);
         let first_attempt = attempts_before + 1;
         let last_attempt = attempts_before + policy.max_attempts.max(1);
 
-        for attempt in first_attempt..=last_attempt {
-            step.attempts = attempt;
-            if attempt > first_attempt {
+        for number in first_attempt..=last_attempt {
+            step.attempts = number;
+            if number > first_attempt {
                 // Retries are recorded as they start, so a run list shows a step being retried.
                 self.store.save_step(&self.run_id, &step).await?;
             }
-            let ctx = integration.step_context(idempotency_key.clone(), attempt);
-            let result = match serde_json::from_value::<A::Input>(step.input.clone()) {
-                Ok(input) => attempt_with_timeout(A::run(&ctx, input), policy.attempt_timeout).await,
-                Err(error) => Err(ActionError::InvalidInput(error.to_string())),
-            };
-            match result {
-                Ok(output) => return self.succeed::<A>(step, output).await,
-                Err(error) if error.is_retryable() && attempt < last_attempt => {
-                    let wait = retry_delay(&policy, attempt + 1 - first_attempt, &error);
+            match attempt_with_timeout(attempt(&step.input, number), policy.attempt_timeout).await {
+                Ok(output) => return self.succeed(step, output).await,
+                Err(error) if error.is_retryable() && number < last_attempt => {
+                    let wait = retry_delay(&policy, number + 1 - first_attempt, &error);
                     let message = redact(&error.to_string()).into_owned();
-                    tracing::warn!(attempt, error = %message, retry_in_ms = wait.as_millis() as u64, "attempt failed; retrying");
+                    tracing::warn!(attempt = number, error = %message, retry_in_ms = wait.as_millis() as u64, "attempt failed; retrying");
                     step.error = Some(message);
-                    tokio::time::sleep(wait).await;
+                    self.sleep(wait).await?;
                 }
                 Err(source) => {
                     self.fail_step(step, &source.to_string()).await?;
-                    return Err(StepError::Action { key: key.to_owned(), connector, action: A::ID, source });
+                    return Err(failed(source));
                 }
             }
         }
@@ -208,7 +333,11 @@ impl Io {
     }
 
     /// Records a successful step; the output is durable before the job goes on.
-    async fn succeed<A: Action>(&self, mut step: StepRecord, output: A::Output) -> Result<A::Output, StepError> {
+    async fn succeed<T: Serialize + JsonSchema + 'static>(
+        &self,
+        mut step: StepRecord,
+        output: T,
+    ) -> Result<T, StepError> {
         let key = step.key.clone();
         let json = serde_json::to_value(&output).map_err(|e| serialization(&key, "output", e))?;
         let size = serde_json::to_vec(&json).map(|bytes| bytes.len()).unwrap_or(0);
@@ -217,7 +346,7 @@ impl Io {
             self.fail_step(step, &error.to_string()).await?;
             return Err(error);
         }
-        let schema = fingerprint::of::<A::Output>();
+        let schema = fingerprint::of::<T>();
         // Once per schema per process (two runs racing may both put it: `put_schema` is idempotent).
         if !self.schemas.contains(&schema.fingerprint) {
             self.store.put_schema(&schema.fingerprint, &schema.schema).await?;
@@ -296,7 +425,7 @@ impl Io {
                 tracing::info!(until = %until, "waiting");
                 let waiting = RunUpdate { wake_at: Some(until), ..RunUpdate::status(RunStatus::Waiting) };
                 self.store.update_run(&self.run_id, &waiting).await?;
-                tokio::time::sleep(remaining).await;
+                self.sleep(remaining).await?;
                 self.store.update_run(&self.run_id, &RunUpdate::status(RunStatus::Running)).await?;
             }
             step.status = StepStatus::Succeeded;
@@ -308,8 +437,21 @@ impl Io {
         .await
     }
 
-    /// Reserves a step key for this execution: each key names one step.
+    /// Sleeps for `wait`, unless the run is cancelled first.
+    async fn sleep(&self, wait: Duration) -> Result<(), StepError> {
+        let mut cancelled = self.cancelled.clone();
+        tokio::select! {
+            () = tokio::time::sleep(wait) => Ok(()),
+            _ = cancelled.wait_for(|cancelled| *cancelled) => Err(StepError::Cancelled),
+        }
+    }
+
+    /// Reserves a step key for this execution: each key names one step. A cancelled run stops
+    /// here, at the boundary of its next step.
     fn claim_key(&self, key: &str) -> Result<(), StepError> {
+        if *self.cancelled.borrow() {
+            return Err(StepError::Cancelled);
+        }
         if key.is_empty() {
             return Err(StepError::EmptyKey);
         }

@@ -48,6 +48,30 @@ pub(crate) struct RunsStarted {
     pub(crate) duplicate: bool,
 }
 
+/// A run executing in this process.
+struct ActiveRun {
+    /// Turns `true` when the execution ends.
+    done: watch::Receiver<bool>,
+    /// Set to `true` to cancel the run at its next step boundary.
+    cancel: watch::Sender<bool>,
+}
+
+/// How [`Engine::send_with`] sends an event.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct SendOptions {
+    /// Sending again with the same key starts nothing and returns the runs the first send
+    /// started (as the API's event `id` does).
+    pub idempotency_key: Option<String>,
+}
+
+impl SendOptions {
+    /// Options with this idempotency key.
+    pub fn idempotency_key(key: impl Into<String>) -> Self {
+        SendOptions { idempotency_key: Some(key.into()) }
+    }
+}
+
 /// Runs jobs: when an event is sent or a trigger delivers, every job started by it gets a run,
 /// recorded in the store, executed on the tokio runtime.
 ///
@@ -64,8 +88,8 @@ struct Shared {
     schemas: Arc<io::SchemaCache>,
     /// Per-job limits on runs executing at once.
     job_slots: HashMap<&'static str, Arc<Semaphore>>,
-    /// Runs executing in this process: each receiver turns `true` when its run's execution ends.
-    active: Mutex<HashMap<RunId, watch::Receiver<bool>>>,
+    /// Runs executing in this process.
+    active: Mutex<HashMap<RunId, ActiveRun>>,
 }
 
 impl Engine {
@@ -93,29 +117,55 @@ impl Engine {
     /// The event is checked and serialized before this returns; the future that does the rest
     /// does not name `E`, so a type that is not an event is one error, at the call.
     pub fn dispatch<E: Event>(&self, event: E) -> BoxFuture<'_, Result<Vec<RunId>, EngineError>> {
-        let prepared = self.prepare_event(&event);
+        self.dispatch_with(event, SendOptions::default())
+    }
+
+    /// [`Engine::dispatch`] with options: an idempotency key makes a repeated send return the
+    /// runs the first one started, and start nothing.
+    pub fn dispatch_with<E: Event>(
+        &self,
+        event: E,
+        options: SendOptions,
+    ) -> BoxFuture<'_, Result<Vec<RunId>, EngineError>> {
+        let payload = serde_json::to_value(&event)
+            .map_err(|error| EngineError::Payload { name: E::NAME.to_owned(), message: error.to_string() });
+        let delivery = options.idempotency_key.map(|id| Delivery {
+            source: format!("event:{}", E::NAME),
+            id,
+            received_at: Utc::now(),
+        });
+        let checked = self.shared.registry.check_event_type::<E>();
+        let name = E::NAME;
         Box::pin(async move {
-            let (trigger, payload) = prepared?;
-            Ok(self.start_runs(trigger, payload, None).await?.runs)
+            checked?;
+            let trigger = TriggerRef::Event { name: name.to_owned() };
+            Ok(self.start_runs(trigger, payload?, delivery).await?.runs)
         })
     }
 
     /// Sends event `E` and waits for the runs it started to finish.
     pub fn send<E: Event>(&self, event: E) -> BoxFuture<'_, Result<Vec<Run>, EngineError>> {
-        let started = self.dispatch(event);
+        self.send_with(event, SendOptions::default())
+    }
+
+    /// [`Engine::send`] with options (see [`Engine::dispatch_with`]).
+    pub fn send_with<E: Event>(&self, event: E, options: SendOptions) -> BoxFuture<'_, Result<Vec<Run>, EngineError>> {
+        let started = self.dispatch_with(event, options);
         Box::pin(async move {
             let ids = started.await?;
             self.wait_all(&ids).await
         })
     }
 
-    /// What sending `event` starts from: its trigger and its payload as JSON, once the jobs
-    /// registered under its name are known to take this very type.
-    fn prepare_event<E: Event>(&self, event: &E) -> Result<(TriggerRef, Value), EngineError> {
+    /// Sends event `E`, already serialized, with `delivery` deduplicating it: for `io.send_event`.
+    pub(crate) async fn send_checked<E: Event>(
+        &self,
+        payload: Value,
+        delivery: Option<Delivery>,
+    ) -> Result<Vec<RunId>, EngineError> {
         self.shared.registry.check_event_type::<E>()?;
-        let payload = serde_json::to_value(event)
-            .map_err(|error| EngineError::Payload { name: E::NAME.to_owned(), message: error.to_string() })?;
-        Ok((TriggerRef::Event { name: E::NAME.to_owned() }, payload))
+        let trigger = TriggerRef::Event { name: E::NAME.to_owned() };
+        Ok(self.start_runs(trigger, payload, delivery).await?.runs)
     }
 
     /// Hands a delivery to a trigger (as its webhook would): the trigger function decides what
@@ -217,14 +267,56 @@ impl Engine {
         Ok(id.clone())
     }
 
-    /// Waits for a run's execution in this process to end and returns the run with its steps.
+    /// Waits for a run to finish (succeed, fail or be cancelled) and returns it with its steps,
+    /// wherever it executes: in this process, or in another one on the same store (then the
+    /// store is polled).
+    ///
+    /// A run whose execution in this process ended without finishing it (the store failed while
+    /// it was recorded) is [`EngineError::Unfinished`], not a finished run: it resumes on recovery.
     pub async fn wait(&self, id: &RunId) -> Result<Run, EngineError> {
-        let receiver = self.lock_active().get(id).cloned();
-        if let Some(mut receiver) = receiver {
-            // An error means the sender is gone, which happens only after the execution ended.
-            let _ = receiver.wait_for(|done| *done).await;
+        let mut poll = std::time::Duration::from_millis(20);
+        loop {
+            let done = self.lock_active().get(id).map(|active| active.done.clone());
+            let executed_here = done.is_some();
+            if let Some(mut done) = done {
+                // An error means the sender is gone, which happens only after the execution ended.
+                let _ = done.wait_for(|done| *done).await;
+            }
+            let run = self.shared.store.run(id).await?.ok_or_else(|| EngineError::RunNotFound(id.to_string()))?;
+            if run.status.is_finished() {
+                return Ok(run);
+            }
+            if executed_here && !self.is_active(id) && run.status != RunStatus::Waiting {
+                return Err(EngineError::Unfinished { id: id.to_string(), status: run.status });
+            }
+            tokio::time::sleep(poll).await;
+            poll = (poll * 2).min(std::time::Duration::from_secs(1));
         }
-        self.shared.store.run(id).await?.ok_or_else(|| EngineError::RunNotFound(id.to_string()))
+    }
+
+    /// Cancels a run: one executing in this process stops at its next step boundary (a durable
+    /// wait in progress ends at once) with status `cancelled`; a queued or waiting one, or one
+    /// this process does not execute, is marked `cancelled` in the store at once. A cancelled run
+    /// can be resumed like a failed one. Returns the run's status after the request.
+    pub async fn cancel(&self, id: &RunId) -> Result<RunStatus, EngineError> {
+        let run = self.shared.store.run(id).await?.ok_or_else(|| EngineError::RunNotFound(id.to_string()))?;
+        if run.status.is_finished() {
+            return Err(EngineError::NotCancellable { id: id.to_string(), reason: "it has finished" });
+        }
+        let signalled = match self.lock_active().get(id) {
+            Some(active) => {
+                active.cancel.send_replace(true);
+                true
+            }
+            None => false,
+        };
+        if signalled {
+            tracing::info!(run_id = %id, "cancel requested; the run stops at its next step boundary");
+            return Ok(run.status);
+        }
+        self.shared.store.update_run(id, &execute::cancelled_update()).await?;
+        tracing::info!(run_id = %id, "run cancelled");
+        Ok(RunStatus::Cancelled)
     }
 
     /// Waits for several runs.
@@ -306,21 +398,22 @@ impl Engine {
 
     /// Starts executing run `id`; `recorded` is the run as just written, when the caller has it.
     fn spawn(&self, id: RunId, recorded: Option<Run>) {
-        let (done, receiver) = watch::channel(false);
-        self.lock_active().insert(id.clone(), receiver);
+        let (done, done_receiver) = watch::channel(false);
+        let (cancel, cancelled) = watch::channel(false);
+        self.lock_active().insert(id.clone(), ActiveRun { done: done_receiver, cancel });
         let engine = self.clone();
         tokio::spawn(async move {
-            execute::execute(&engine.shared, &id, recorded).await;
+            execute::execute(&engine, &id, recorded, cancelled).await;
             engine.lock_active().remove(&id);
             let _ = done.send(true);
         });
     }
 
     fn is_active(&self, id: &RunId) -> bool {
-        self.lock_active().get(id).is_some_and(|done| !*done.borrow())
+        self.lock_active().get(id).is_some_and(|active| !*active.done.borrow())
     }
 
-    fn lock_active(&self) -> std::sync::MutexGuard<'_, HashMap<RunId, watch::Receiver<bool>>> {
+    fn lock_active(&self) -> std::sync::MutexGuard<'_, HashMap<RunId, ActiveRun>> {
         self.shared.active.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }

@@ -7,7 +7,7 @@ use serde_json::Value;
 use super::schedule::ScheduleRef;
 
 /// A run's id: a UUIDv7, so ids sort by creation time.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(transparent)]
 pub struct RunId(String);
 
@@ -61,12 +61,14 @@ pub enum RunStatus {
     Succeeded,
     /// Finished with an error.
     Failed,
+    /// Stopped on request before it finished (it can be resumed like a failed run).
+    Cancelled,
 }
 
 impl RunStatus {
-    /// Whether the run has finished.
+    /// Whether the run has finished (succeeded, failed or was cancelled).
     pub fn is_finished(self) -> bool {
-        matches!(self, RunStatus::Succeeded | RunStatus::Failed)
+        matches!(self, RunStatus::Succeeded | RunStatus::Failed | RunStatus::Cancelled)
     }
 
     /// The status as stored (`"queued"`, `"running"`, ...).
@@ -77,6 +79,7 @@ impl RunStatus {
             RunStatus::Waiting => "waiting",
             RunStatus::Succeeded => "succeeded",
             RunStatus::Failed => "failed",
+            RunStatus::Cancelled => "cancelled",
         }
     }
 }
@@ -146,6 +149,13 @@ pub enum StepKind {
     Wait {
         /// When the wait ends.
         until: DateTime<Utc>,
+    },
+    /// Code of the job's own run as a step (`io.run_task`).
+    Task,
+    /// An event sent from the job (`io.send_event`); the output is the runs it started.
+    Event {
+        /// The event's name.
+        name: String,
     },
 }
 
