@@ -225,6 +225,9 @@ impl RunStore for OutcomeFails {
         }
         self.0.update_run(id, update).await
     }
+    async fn claim_run(&self, id: &RunId, from: RunStatus) -> Result<bool, StoreError> {
+        self.0.claim_run(id, from).await
+    }
     async fn run(&self, id: &RunId) -> Result<Option<connector_runtime::Run>, StoreError> {
         self.0.run(id).await
     }
@@ -262,4 +265,138 @@ async fn a_run_left_unfinished_by_a_store_failure_is_not_reported_finished() {
     let EngineError::Unfinished { status, .. } = &error else { panic!("{error}") };
     assert_eq!(*status, RunStatus::Running);
     assert!(error.to_string().contains("resumes on recovery"), "{error}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tokens and child runs: the run parks, holding no task, and resumes when they arrive.
+
+/// What an approver answers.
+#[derive(Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+struct Approval {
+    approved: bool,
+    by: String,
+}
+
+#[derive(Serialize, Deserialize, JsonSchema, Event)]
+#[event(name = "expense.filed")]
+struct ExpenseFiled {
+    amount: u32,
+}
+
+static APPROVAL_ASKED: AtomicUsize = AtomicUsize::new(0);
+
+#[job(id = "approve-expense", name = "Approve expense", version = "1.0.0", event = ExpenseFiled)]
+async fn approve_expense(payload: ExpenseFiled, io: ApproveExpenseIo<'_>) -> Result<String, JobError> {
+    let token = io.token("approval");
+    io.run_task("ask", || {
+        let token = token.clone();
+        async move {
+            APPROVAL_ASKED.fetch_add(1, Ordering::SeqCst);
+            Ok::<_, ActionError>(token)
+        }
+    })
+    .await?;
+    let approval: Approval = io.wait_for_token("approval", Duration::from_secs(3600)).await?;
+    Ok(format!("{} by {} for {}", if approval.approved { "approved" } else { "refused" }, approval.by, payload.amount))
+}
+
+fn approvals(path: &std::path::Path) -> Engine {
+    Engine::builder().sqlite(path).job(ApproveExpenseJob).build().unwrap()
+}
+
+async fn until_status(engine: &Engine, id: &RunId, status: RunStatus) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while engine.run(id).await.unwrap().unwrap().status != status {
+        assert!(tokio::time::Instant::now() < deadline, "run {id} never became {status}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_token_completed_after_a_restart_resumes_the_run_with_its_payload() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("runs.sqlite3");
+    let id = {
+        let first = approvals(&path);
+        let id = first.dispatch(ExpenseFiled { amount: 120 }).await.unwrap().remove(0);
+        until_status(&first, &id, RunStatus::Waiting).await;
+        id
+    };
+    // A new process: the run is waiting, no task holds it; the token is completed here.
+    let second = approvals(&path);
+    let token = format!("{id}:approval");
+    let bad = second.complete_token("nobody:approval", json!({})).await.unwrap_err();
+    assert!(matches!(bad, EngineError::TokenNotFound(_)), "{bad}");
+    second.complete_token(&token, json!({ "approved": true, "by": "ada" })).await.unwrap();
+    let run = second.wait(&id).await.unwrap();
+    assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error);
+    assert_eq!(run.output, Some(json!("approved by ada for 120")));
+    assert_eq!(APPROVAL_ASKED.load(Ordering::SeqCst), 1, "the step before the wait ran once");
+    let again = second.complete_token(&token, json!({ "approved": false, "by": "bob" })).await.unwrap_err();
+    assert!(matches!(again, EngineError::TokenClosed { .. }), "{again}");
+}
+
+#[derive(Serialize, Deserialize, JsonSchema, Event)]
+#[event(name = "quick.approval")]
+struct QuickApproval {}
+
+#[job(id = "quick-approval", name = "Quick approval", version = "1.0.0", event = QuickApproval)]
+async fn quick_approval(_payload: QuickApproval, io: QuickApprovalIo<'_>) -> Result<bool, JobError> {
+    match io.wait_for_token::<Approval>("approval", Duration::from_millis(200)).await {
+        Ok(approval) => Ok(approval.approved),
+        Err(connector_runtime::StepError::TokenTimedOut { .. }) => Ok(false),
+        Err(other) => Err(other.into()),
+    }
+}
+
+#[tokio::test]
+async fn a_token_not_completed_in_time_times_out() {
+    let engine = Engine::builder().store(MemoryStore::new()).job(QuickApprovalJob).build().unwrap();
+    let id = engine.dispatch(QuickApproval {}).await.unwrap().remove(0);
+    let run =
+        tokio::time::timeout(Duration::from_secs(5), engine.wait(&id)).await.expect("woken at the timeout").unwrap();
+    assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error);
+    assert_eq!(run.output, Some(json!(false)));
+    assert_eq!(run.steps[0].status, connector_runtime::StepStatus::Failed);
+    let late = engine.complete_token(&format!("{id}:approval"), json!({"approved": true, "by": "x"})).await;
+    assert!(matches!(late, Err(EngineError::TokenClosed { .. })), "{late:?}");
+}
+
+#[derive(Serialize, Deserialize, JsonSchema, Event)]
+#[event(name = "invoice.wanted")]
+struct InvoiceWanted {
+    items: Vec<u32>,
+}
+
+#[derive(Serialize, Deserialize, JsonSchema, Event)]
+#[event(name = "invoice.total")]
+struct TotalWanted {
+    items: Vec<u32>,
+}
+
+#[job(id = "total", name = "Total", version = "1.0.0", event = TotalWanted)]
+async fn total(payload: TotalWanted, io: TotalIo<'_>) -> Result<u32, JobError> {
+    io.wait_for("think", Duration::from_millis(50)).await?;
+    Ok(payload.items.iter().sum())
+}
+
+#[job(id = "invoice", name = "Invoice", version = "1.0.0", event = InvoiceWanted)]
+async fn invoice(payload: InvoiceWanted, io: InvoiceIo<'_>) -> Result<String, JobError> {
+    let sum = io.run_job("total", TotalJob, TotalWanted { items: payload.items }).await?;
+    Ok(format!("invoice of {sum}"))
+}
+
+#[tokio::test]
+async fn a_parent_run_waits_for_its_child_runs_output() {
+    let engine = Engine::builder().store(MemoryStore::new()).job(InvoiceJob).job(TotalJob).build().unwrap();
+    let parent = engine.send(InvoiceWanted { items: vec![2, 3, 5] }).await.unwrap().remove(0);
+    assert_eq!(parent.status, RunStatus::Succeeded, "{:?}", parent.error);
+    assert_eq!(parent.output, Some(json!("invoice of 10")));
+    let StepKind::Job { job, run: child } = &parent.steps[0].kind else { panic!("{:?}", parent.steps[0]) };
+    assert_eq!(job, "total");
+    let child = engine.run(child).await.unwrap().unwrap();
+    assert_eq!(child.output, Some(json!(10)));
+    assert_eq!(child.trigger, connector_runtime::TriggerRef::Parent { run: parent.id.clone(), step: "total".into() });
+    let filter = RunFilter { job_id: Some("total".into()), ..RunFilter::default() };
+    assert_eq!(engine.runs(&filter).await.unwrap().len(), 1, "one child run");
 }

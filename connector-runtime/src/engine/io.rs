@@ -14,6 +14,7 @@ use serde_json::Value;
 use tokio::sync::watch;
 use tracing::Instrument;
 
+use super::job::{Job, JobTrigger};
 use super::members::ConnectorMembers;
 use super::registry::{JobEntry, Registry};
 use super::{Engine, StepError};
@@ -78,7 +79,19 @@ pub struct Io {
     /// this execution writes the run's steps, so they need not be read again one by one.
     earlier: HashMap<String, StepRecord>,
     used_keys: Mutex<HashSet<String>>,
+    /// Set when the job parked the run (a token, a child run): the step, and when to wake it
+    /// if nothing arrives first.
+    parked: Mutex<Option<Parked>>,
     logger: Logger,
+}
+
+/// Where and until when a run parked.
+#[derive(Debug, Clone)]
+pub(super) struct Parked {
+    /// The step that waits.
+    pub(super) key: String,
+    /// When to wake the run anyway (a token's timeout), if ever.
+    pub(super) wake_at: Option<DateTime<Utc>>,
 }
 
 impl Io {
@@ -104,6 +117,7 @@ impl Io {
             schemas: Arc::clone(&shared.schemas),
             earlier: earlier_steps.into_iter().map(|step| (step.key.clone(), step)).collect(),
             used_keys: Mutex::default(),
+            parked: Mutex::default(),
             logger: Logger::new(job.id),
         }
     }
@@ -262,6 +276,144 @@ impl Io {
         }
         .instrument(span)
         .await
+    }
+
+    /// The token that completes the wait `io.wait_for_token(key, ..)` of this run:
+    /// `{run id}:{key}`, the same on every execution, so a step before the wait can hand it to
+    /// whoever completes it (in a message, a link).
+    pub fn token(&self, key: &str) -> String {
+        format!("{}:{key}", self.run_id)
+    }
+
+    /// Waits, durably, for the token [`Io::token`]`(key)` to be completed from outside
+    /// ([`Engine::complete_token`], `POST /api/tokens/{token}/complete`, the CLI's `complete`),
+    /// and returns the payload it was completed with, or [`StepError::TokenTimedOut`] after
+    /// `timeout`. Meanwhile the run is `waiting` and holds no task: it resumes when the token
+    /// is completed, in whichever process that happens, or after a restart.
+    ///
+    /// ```
+    /// # use connector_runtime::prelude::*;
+    /// # use std::time::Duration;
+    /// #[derive(Serialize, Deserialize, JsonSchema)]
+    /// struct Approval { approved: bool, by: String }
+    ///
+    /// # async fn job(io: &connector_runtime::Io) -> Result<(), JobError> {
+    /// let token = io.token("approval");
+    /// // .. a step that sends `token` to the approver (a chat message, an email) ..
+    /// let approval: Approval = io.wait_for_token("approval", Duration::from_secs(24 * 3600)).await?;
+    /// if !approval.approved {
+    ///     return Err(format!("refused by {}", approval.by).into());
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn wait_for_token<T: DeserializeOwned + Send + 'static>(
+        &self,
+        key: &str,
+        timeout: Duration,
+    ) -> Result<T, StepError> {
+        self.claim_key(key)?;
+        let span = tracing::info_span!("step", step_key = %key, token = true);
+        async {
+            let step = match self.earlier.get(key) {
+                Some(step) if step.status == StepStatus::Succeeded => {
+                    let payload = step.output.clone().unwrap_or_default();
+                    return serde_json::from_value(payload)
+                        .map_err(|error| StepError::TokenPayload { key: key.to_owned(), message: error.to_string() });
+                }
+                Some(step) if step.status == StepStatus::Failed => {
+                    return Err(StepError::TokenTimedOut { key: key.to_owned() });
+                }
+                Some(step) if matches!(step.kind, StepKind::Token { .. }) => step.clone(),
+                _ => {
+                    let deadline = Utc::now() + chrono::Duration::from_std(timeout).unwrap_or(chrono::Duration::MAX);
+                    let input =
+                        serde_json::json!({ "token": self.token(key), "timeoutMs": timeout.as_millis() as u64 });
+                    let step = StepRecord::running(key, StepKind::Token { deadline }, input);
+                    self.store.save_step(&self.run_id, &step).await?;
+                    step
+                }
+            };
+            let StepKind::Token { deadline } = step.kind else { unreachable!("matched a token step above") };
+            if Utc::now() >= deadline {
+                self.fail_step(step, "the token was not completed before its timeout").await?;
+                return Err(StepError::TokenTimedOut { key: key.to_owned() });
+            }
+            tracing::info!(token = %self.token(key), until = %deadline, "waiting for the token");
+            Err(self.park(key, Some(deadline)))
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// Starts a run of job `J` with `payload` as the step `key`, and waits, durably, for its
+    /// output: the run is `waiting` meanwhile, holding no task, and resumes when the child run
+    /// finishes. A child that fails (or is cancelled) is [`StepError::ChildFailed`].
+    pub async fn run_job<J: Job>(
+        &self,
+        key: &str,
+        _job: J,
+        payload: <J::Trigger as JobTrigger>::Payload,
+    ) -> Result<J::Output, StepError>
+    where
+        J::Output: DeserializeOwned + JsonSchema,
+    {
+        self.claim_key(key)?;
+        let span = tracing::info_span!("step", step_key = %key, child_job = J::ID);
+        async {
+            let earlier = self.earlier.get(key);
+            match earlier {
+                Some(step) if step.status == StepStatus::Succeeded => return self.replay::<J::Output>(key, step).await,
+                Some(step) if step.status == StepStatus::Failed => {
+                    let run = match &step.kind {
+                        StepKind::Job { run, .. } => run.to_string(),
+                        _ => String::new(),
+                    };
+                    let error = step.error.clone().unwrap_or_default();
+                    return Err(StepError::ChildFailed { key: key.to_owned(), job: J::ID.to_owned(), run, error });
+                }
+                _ => {}
+            }
+            // The child's id is recorded before the child exists, so a crash in between starts
+            // the same child (deduplicated), and the child always finds the step it completes.
+            let child = match earlier.map(|step| &step.kind) {
+                Some(StepKind::Job { run, .. }) => run.clone(),
+                _ => {
+                    let input = serde_json::to_value(&payload).map_err(|e| serialization(key, "payload", e))?;
+                    let child = RunId::new();
+                    let kind = StepKind::Job { job: J::ID.to_owned(), run: child.clone() };
+                    self.store.save_step(&self.run_id, &StepRecord::running(key, kind, input)).await?;
+                    child
+                }
+            };
+            let payload = serde_json::to_value(&payload).map_err(|e| serialization(key, "payload", e))?;
+            let trigger = crate::model::TriggerRef::Parent { run: self.run_id.clone(), step: key.to_owned() };
+            let delivery = Delivery {
+                source: format!("job:{}", J::ID),
+                id: format!("{}:{key}", self.run_id),
+                received_at: Utc::now(),
+            };
+            self.engine
+                .start_child(J::ID, child.clone(), trigger, payload, delivery)
+                .await
+                .map_err(|source| StepError::Send { key: key.to_owned(), source: Box::new(source) })?;
+            tracing::info!(child_run = %child, "waiting for the child run");
+            Err(self.park(key, None))
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// Parks the run at step `key`: the engine records it `waiting` once the job lets the
+    /// returned error through.
+    fn park(&self, key: &str, wake_at: Option<DateTime<Utc>>) -> StepError {
+        *self.parked.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) =
+            Some(Parked { key: key.to_owned(), wake_at });
+        StepError::Parked { key: key.to_owned() }
+    }
+
+    /// Where the job parked the run, if it did.
+    pub(super) fn parked(&self) -> Option<Parked> {
+        self.parked.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
     }
 
     /// Runs one step to its end: replays it if an earlier execution completed it, otherwise

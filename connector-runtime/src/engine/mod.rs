@@ -36,7 +36,7 @@ use serde_json::Value;
 use tokio::sync::{Semaphore, watch};
 
 use crate::connector::{CheckError, Connector, Trigger};
-use crate::model::{Event, Manifest, Run, RunId, RunStatus, TriggerRef};
+use crate::model::{Event, Manifest, Run, RunId, RunStatus, StepKind, StepStatus, TriggerRef};
 use crate::store::{Delivery, DeliveryOutcome, RunFilter, RunStore};
 use io::Settings;
 use registry::Registry;
@@ -54,6 +54,9 @@ struct ActiveRun {
     done: watch::Receiver<bool>,
     /// Set to `true` to cancel the run at its next step boundary.
     cancel: watch::Sender<bool>,
+    /// Something the run parked for arrived while it was executing: execute it again rather
+    /// than leave it waiting.
+    wake: bool,
 }
 
 /// How [`Engine::send_with`] sends an event.
@@ -346,32 +349,37 @@ impl Engine {
         payload: Value,
         delivery: Option<Delivery>,
     ) -> Result<RunsStarted, EngineError> {
-        let now = Utc::now();
-        let runs: Vec<Run> = self
-            .shared
-            .registry
-            .jobs_for(&trigger)
-            .map(|job| Run {
-                id: RunId::new(),
-                job_id: job.id.to_owned(),
-                job_version: job.version.to_owned(),
-                trigger: trigger.clone(),
-                payload: payload.clone(),
-                status: RunStatus::Queued,
-                output: None,
-                error: None,
-                created_at: now,
-                updated_at: now,
-                wake_at: None,
-                executions: 0,
-                steps: Vec::new(),
-            })
-            .collect();
+        let runs: Vec<Run> =
+            self.shared.registry.jobs_for(&trigger).map(|job| new_run(RunId::new(), job, &trigger, &payload)).collect();
+        if runs.is_empty() {
+            tracing::info!(%trigger, "no job is started by this trigger");
+        }
+        self.record_and_start(runs, delivery).await
+    }
+
+    /// Records and starts the run `id` of job `job`, started by a parent run's step
+    /// (`io.run_job`); `delivery` makes a repeated start of the same step a no-op.
+    pub(crate) async fn start_child(
+        &self,
+        job: &str,
+        id: RunId,
+        trigger: TriggerRef,
+        payload: Value,
+        delivery: Delivery,
+    ) -> Result<RunsStarted, EngineError> {
+        let entry = self.shared.registry.job(job).ok_or_else(|| EngineError::JobNotRegistered(job.to_owned()))?;
+        let run = new_run(id, entry, &trigger, &payload);
+        self.record_and_start(vec![run], Some(delivery)).await
+    }
+
+    /// Records `runs` — with the delivery, atomically, when there is one, so a repeated delivery
+    /// starts nothing — then starts them.
+    async fn record_and_start(&self, runs: Vec<Run>, delivery: Option<Delivery>) -> Result<RunsStarted, EngineError> {
         // Recorded before anything runs: an accepted run is never lost.
         match &delivery {
             Some(delivery) => {
                 if let DeliveryOutcome::Duplicate { runs } = self.shared.store.accept_delivery(delivery, &runs).await? {
-                    tracing::info!(%trigger, delivery = %delivery.id, "delivery seen before; no new runs");
+                    tracing::info!(source = %delivery.source, delivery = %delivery.id, "delivery seen before; no new runs");
                     return Ok(RunsStarted { runs, duplicate: true });
                 }
             }
@@ -381,15 +389,59 @@ impl Engine {
                 }
             }
         }
-        if runs.is_empty() {
-            tracing::info!(%trigger, "no job is started by this trigger");
-        }
         let ids: Vec<RunId> = runs.iter().map(|run| run.id.clone()).collect();
         for run in runs {
             // The task gets the run as recorded: reading it back would cost a store round trip.
             self.spawn(run.id.clone(), Some(run));
         }
         Ok(RunsStarted { runs: ids, duplicate: false })
+    }
+
+    /// Completes the token a run waits for with `io.wait_for_token` (see [`crate::Io::token`]):
+    /// the run resumes with `payload`, in this process or whichever holds it.
+    pub async fn complete_token(&self, token: &str, payload: Value) -> Result<(), EngineError> {
+        let not_found = || EngineError::TokenNotFound(token.to_owned());
+        let (run, key) = token.split_once(':').ok_or_else(not_found)?;
+        let run = RunId::from(run);
+        let record = self.shared.store.run(&run).await?.ok_or_else(not_found)?;
+        let step = record.step(key).filter(|step| matches!(step.kind, StepKind::Token { .. })).ok_or_else(not_found)?;
+        let closed = |reason| EngineError::TokenClosed { token: token.to_owned(), reason };
+        match step.status {
+            StepStatus::Succeeded => return Err(closed("it was completed before")),
+            StepStatus::Failed => return Err(closed("its wait timed out")),
+            StepStatus::Running => {}
+        }
+        if record.status.is_finished() {
+            return Err(closed("its run has finished"));
+        }
+        let mut done = step.clone();
+        done.status = StepStatus::Succeeded;
+        done.output = Some(payload);
+        done.finished_at = Some(Utc::now());
+        self.shared.store.save_step(&run, &done).await?;
+        tracing::info!(run_id = %run, step_key = key, "token completed");
+        self.wake(&run).await
+    }
+
+    /// Resumes a parked run whose wait is over (a token completed or timed out, a child run
+    /// finished): at once if this process executes it, otherwise by claiming it from `waiting`
+    /// in the store, so two processes never both resume it.
+    /// Marks a run executing in this process to execute again when it parks.
+    fn mark_woken(&self, id: &RunId) {
+        if let Some(active) = self.lock_active().get_mut(id) {
+            active.wake = true;
+        }
+    }
+
+    pub(crate) async fn wake(&self, id: &RunId) -> Result<(), EngineError> {
+        if let Some(active) = self.lock_active().get_mut(id) {
+            active.wake = true;
+            return Ok(());
+        }
+        if self.shared.store.claim_run(id, RunStatus::Waiting).await? {
+            self.spawn(id.clone(), None);
+        }
+        Ok(())
     }
 
     pub(crate) fn registry(&self) -> &Registry {
@@ -400,10 +452,33 @@ impl Engine {
     fn spawn(&self, id: RunId, recorded: Option<Run>) {
         let (done, done_receiver) = watch::channel(false);
         let (cancel, cancelled) = watch::channel(false);
-        self.lock_active().insert(id.clone(), ActiveRun { done: done_receiver, cancel });
+        self.lock_active().insert(id.clone(), ActiveRun { done: done_receiver, cancel, wake: false });
         let engine = self.clone();
         tokio::spawn(async move {
-            execute::execute(&engine, &id, recorded, cancelled).await;
+            let mut recorded = recorded;
+            while let execute::Ending::Parked = execute::execute(&engine, &id, recorded.take(), cancelled.clone()).await
+            {
+                // Whatever the run parked for may have arrived while it was executing.
+                let woken = {
+                    let mut active = engine.lock_active();
+                    match active.get_mut(&id) {
+                        Some(entry) if entry.wake => {
+                            entry.wake = false;
+                            true
+                        }
+                        _ => {
+                            active.remove(&id);
+                            false
+                        }
+                    }
+                };
+                let claimed = woken && engine.shared.store.claim_run(&id, RunStatus::Waiting).await.unwrap_or(false);
+                if !claimed {
+                    engine.lock_active().remove(&id);
+                    let _ = done.send(true);
+                    return;
+                }
+            }
             engine.lock_active().remove(&id);
             let _ = done.send(true);
         });
@@ -425,5 +500,25 @@ impl std::fmt::Debug for Engine {
             .field("connectors", &registry.integrations.keys().collect::<Vec<_>>())
             .field("jobs", &registry.jobs.iter().map(|job| job.id).collect::<Vec<_>>())
             .finish_non_exhaustive()
+    }
+}
+
+/// A new run of `job`, queued.
+fn new_run(id: RunId, job: &registry::JobEntry, trigger: &TriggerRef, payload: &Value) -> Run {
+    let now = Utc::now();
+    Run {
+        id,
+        job_id: job.id.to_owned(),
+        job_version: job.version.to_owned(),
+        trigger: trigger.clone(),
+        payload: payload.clone(),
+        status: RunStatus::Queued,
+        output: None,
+        error: None,
+        created_at: now,
+        updated_at: now,
+        wake_at: None,
+        executions: 0,
+        steps: Vec::new(),
     }
 }

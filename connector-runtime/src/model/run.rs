@@ -157,6 +157,20 @@ pub enum StepKind {
         /// The event's name.
         name: String,
     },
+    /// A wait for a token completed from outside (`io.wait_for_token`); the output is the
+    /// token's payload.
+    Token {
+        /// When the wait times out.
+        deadline: DateTime<Utc>,
+    },
+    /// Another job's run, started by this one and waited for (`io.run_job`); the output is
+    /// the child run's output.
+    Job {
+        /// The child job's id.
+        job: String,
+        /// The child run's id.
+        run: RunId,
+    },
 }
 
 /// Where a step is.
@@ -237,6 +251,13 @@ pub enum TriggerRef {
         /// The trigger's id.
         trigger: String,
     },
+    /// Another run, which started this one with `io.run_job` and waits for its output.
+    Parent {
+        /// The parent run.
+        run: RunId,
+        /// The parent's step that waits.
+        step: String,
+    },
     /// A job's schedule: `{"kind": "schedule", "job": "..", "cron": "*/5 * * * *"}` or
     /// `{"kind": "schedule", "job": "..", "every": "30s"}`. Each schedule starts its own job only.
     Schedule {
@@ -256,6 +277,7 @@ impl std::fmt::Display for TriggerRef {
                 write!(f, "trigger `{connector}/{trigger}`")
             }
             TriggerRef::Schedule { job, schedule } => write!(f, "schedule `{schedule}` of job `{job}`"),
+            TriggerRef::Parent { run, step } => write!(f, "step `{step}` of run `{run}`"),
         }
     }
 }
