@@ -85,6 +85,8 @@ pub mod model;
 #[cfg(feature = "server")]
 pub mod server;
 pub mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod webhook;
 
 pub use connector::PollOf;

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::Semaphore;
 
-use super::io::{SchemaCache, Settings};
+use super::io::{Clock, SchemaCache, Settings};
 use super::job::Job;
 use super::members::ConnectorMembers;
 use super::registry::{JobEntry, Registry};
@@ -47,7 +47,11 @@ impl Default for EngineBuilder {
             registry: Registry::default(),
             declared: Vec::new(),
             store: StoreChoice::Default,
-            settings: Settings { retry: RetryPolicy::DEFAULT, max_step_output: DEFAULT_MAX_STEP_OUTPUT },
+            settings: Settings {
+                retry: RetryPolicy::DEFAULT,
+                max_step_output: DEFAULT_MAX_STEP_OUTPUT,
+                clock: Clock::Wall,
+            },
             duplicate: None,
         }
     }
@@ -93,6 +97,33 @@ impl EngineBuilder {
     /// The retry policy of steps whose action, job and call set none.
     pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
         self.settings.retry = policy;
+        self
+    }
+
+    /// Answers every call of action `A` with `answer` instead of calling the service: for tests
+    /// of jobs (see [`crate::testing`]). The connector is still registered (its config can be a
+    /// dummy); the calls are recorded as steps as usual.
+    #[cfg(feature = "testing")]
+    pub fn mock<A: crate::connector::Action>(
+        mut self,
+        _action: A,
+        answer: impl Fn(A::Input) -> Result<A::Output, crate::model::ActionError> + Send + Sync + 'static,
+    ) -> Self {
+        use crate::model::ActionError;
+        let erased = move |input: serde_json::Value| {
+            let input = serde_json::from_value(input).map_err(|error| ActionError::InvalidInput(error.to_string()))?;
+            serde_json::to_value(answer(input)?).map_err(|error| ActionError::InvalidOutput(error.to_string()))
+        };
+        let connector = <A::Connector as crate::connector::Connector>::ID;
+        self.registry.mocks.insert((connector, A::ID), Arc::new(erased));
+        self
+    }
+
+    /// Measures durable waits and token timeouts by tokio's clock, so a test on a paused tokio
+    /// runtime (`#[tokio::test(start_paused = true)]`) skips them without sleeping.
+    #[cfg(feature = "testing")]
+    pub fn tokio_clock(mut self) -> Self {
+        self.settings.clock = Clock::Tokio { wall: chrono::Utc::now(), instant: tokio::time::Instant::now() };
         self
     }
 

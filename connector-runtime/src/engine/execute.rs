@@ -143,7 +143,7 @@ async fn park(engine: &Engine, id: &RunId, parked: Parked) -> Result<(), StoreEr
     if let Some(wake_at) = parked.wake_at {
         let (engine, id) = (engine.clone(), id.clone());
         tokio::spawn(async move {
-            if let Ok(wait) = (wake_at - Utc::now()).to_std() {
+            if let Ok(wait) = (wake_at - engine.shared.settings.clock.now()).to_std() {
                 tokio::time::sleep(wait).await;
             }
             if let Err(error) = engine.wake(&id).await {

@@ -357,19 +357,19 @@ impl Engine {
         self.record_and_start(runs, delivery).await
     }
 
-    /// Records and starts the run `id` of job `job`, started by a parent run's step
-    /// (`io.run_job`); `delivery` makes a repeated start of the same step a no-op.
+    /// Records and starts the run `id` of job `job` (a parent run's child, a test's run) with
+    /// this trigger and payload; `delivery` makes a repeated start a no-op.
     pub(crate) async fn start_child(
         &self,
         job: &str,
         id: RunId,
         trigger: TriggerRef,
         payload: Value,
-        delivery: Delivery,
+        delivery: Option<Delivery>,
     ) -> Result<RunsStarted, EngineError> {
         let entry = self.shared.registry.job(job).ok_or_else(|| EngineError::JobNotRegistered(job.to_owned()))?;
         let run = new_run(id, entry, &trigger, &payload);
-        self.record_and_start(vec![run], Some(delivery)).await
+        self.record_and_start(vec![run], delivery).await
     }
 
     /// Records `runs` — with the delivery, atomically, when there is one, so a repeated delivery
