@@ -147,4 +147,30 @@ pub mod __private {
     pub fn job_result<T, E: Into<JobError>>(result: Result<T, E>) -> Result<T, JobError> {
         result.map_err(Into::into)
     }
+
+    /// The keys of a connector's `#[action]` and `#[trigger]` fns, listed by `#[connector]` so
+    /// that `#[job(trigger = Connector::f)]` can check at compile time that `f` is a trigger,
+    /// and say in one error that it is an action (or no member) if not.
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` is not a connector",
+        note = "`trigger = ..` names a `#[trigger]` fn of a type whose impl block has `#[connector(..)]`"
+    )]
+    pub trait Members {
+        /// The keys of the connector's actions.
+        const ACTIONS: &'static [u64];
+        /// The keys of the connector's triggers, webhook and polling.
+        const TRIGGERS: &'static [u64];
+    }
+
+    /// Whether `keys` holds `key`: a `const fn`, for the job macro's check of `trigger = ..`.
+    pub const fn has_key(keys: &[u64], key: u64) -> bool {
+        let mut i = 0;
+        while i < keys.len() {
+            if keys[i] == key {
+                return true;
+            }
+            i += 1;
+        }
+        false
+    }
 }

@@ -7,7 +7,7 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use crate::{connector, event, job};
+use crate::expand;
 
 fn pretty(tokens: TokenStream) -> String {
     let file: syn::File =
@@ -43,7 +43,7 @@ fn connector_expansion() {
             }
         }
     };
-    insta::assert_snapshot!(pretty(connector::expand(args, item)));
+    insta::assert_snapshot!(pretty(expand::connector(args, item)));
 }
 
 #[test]
@@ -68,7 +68,7 @@ fn job_on_event_expansion() {
             Ok(sent.message_id)
         }
     };
-    insta::assert_snapshot!(pretty(job::expand(args, item)));
+    insta::assert_snapshot!(pretty(expand::job(args, item)));
 }
 
 #[test]
@@ -89,7 +89,7 @@ fn job_on_trigger_expansion() {
             Ok(())
         }
     };
-    insta::assert_snapshot!(pretty(job::expand(args, item)));
+    insta::assert_snapshot!(pretty(expand::job(args, item)));
 }
 
 #[test]
@@ -103,7 +103,7 @@ fn event_expansion() {
             pub message: String,
         }
     };
-    insta::assert_snapshot!(pretty(event::expand(item)));
+    insta::assert_snapshot!(pretty(expand::event(item)));
 }
 
 #[test]
@@ -114,7 +114,7 @@ fn generic_event_expansion() {
             pub items: Vec<T>,
         }
     };
-    insta::assert_snapshot!(pretty(event::expand(item)));
+    insta::assert_snapshot!(pretty(expand::event(item)));
 }
 
 #[test]
@@ -131,7 +131,7 @@ fn job_on_schedule_expansion() {
             Ok(tick.scheduled_at.to_string())
         }
     };
-    insta::assert_snapshot!(pretty(job::expand(args, item)));
+    insta::assert_snapshot!(pretty(expand::job(args, item)));
 }
 
 #[test]
@@ -151,5 +151,5 @@ fn polling_trigger_expansion() {
             }
         }
     };
-    insta::assert_snapshot!(pretty(connector::expand(args, item)));
+    insta::assert_snapshot!(pretty(expand::connector(args, item)));
 }
