@@ -128,6 +128,8 @@ fn tidy(error: darling::Error, span: Span, keys: &'static Keys, errors: &mut Err
         let at = error.explicit_span().unwrap_or(span);
         let text = error.to_string();
         let (text, location) = split_location(&text);
+        let (text, location) = (text.to_owned(), location.to_owned());
+        let (text, location) = (text.as_str(), location.as_str());
         let table = keys.at(location);
         if let Some(rest) = text.strip_prefix("Missing field `") {
             let key = rest.trim_end_matches('`').to_owned();
@@ -156,8 +158,11 @@ fn tidy(error: darling::Error, span: Span, keys: &'static Keys, errors: &mut Err
             };
             rewritten.push((at, message));
         } else {
-            // This crate's own messages (value kinds), and syn's.
-            rewritten.push((at, text.to_owned()));
+            // This crate's own messages (value kinds), and syn's: as they are, without darling's
+            // location (" at retry/min_delay"), which the span already shows.
+            for error in syn::Error::from(error) {
+                rewritten.push((error.span(), error.to_string()));
+            }
         }
     }
     // One error per list for what it is missing, and none where the list was not written as

@@ -136,6 +136,9 @@ fn connector_trigger(written: &Path, connector: &Path, function: &syn::Ident) ->
          in its `#[connector]` impl block"
     );
     let members = quote_spanned! {written.span()=> <#connector as ::connector_runtime::__private::Members> };
+    // The panics point at the fn's name, the part of the path that is wrong.
+    let panic_action = quote_spanned! {function.span()=> ::core::panic!(#action) };
+    let panic_other = quote_spanned! {function.span()=> ::core::panic!(#other) };
     quote_spanned! {written.span()=>
         ::connector_runtime::OnTriggerFn<
             #connector,
@@ -144,9 +147,9 @@ fn connector_trigger(written: &Path, connector: &Path, function: &syn::Ident) ->
                 const KEY: u64 = ::connector_runtime::__private::fn_key(#name);
                 if !::connector_runtime::__private::has_key(#members::TRIGGERS, KEY) {
                     if ::connector_runtime::__private::has_key(#members::ACTIONS, KEY) {
-                        ::core::panic!(#action);
+                        #panic_action;
                     }
-                    ::core::panic!(#other);
+                    #panic_other;
                 }
                 KEY
             },

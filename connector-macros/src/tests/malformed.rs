@@ -1,12 +1,10 @@
 //! Malformed input to each expansion function: a `compile_error!` with the expected message,
 //! never a panic.
 
-use std::panic::{AssertUnwindSafe, catch_unwind};
-
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use super::{assert_has_error, assert_one_error, errors, truncations};
+use super::{assert_has_error, assert_one_error, errors};
 use crate::{expand, stray};
 
 fn connector_args() -> TokenStream {
@@ -668,91 +666,4 @@ fn stray_member_attributes() {
         // The fn itself is kept, so its body still type-checks and nothing else cascades.
         assert!(out.to_string().contains("async fn send"), "{out}");
     }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Truncated input never panics
-
-/// Runs `expand` on every truncation of `tokens`; fails on the first panic.
-fn assert_no_panic_on_truncations(what: &str, tokens: &TokenStream, expand: impl Fn(TokenStream) -> TokenStream) {
-    let cases = truncations(tokens);
-    assert!(cases.len() > 10, "{what}: too few truncations to mean much");
-    let last = cases.len() - 1;
-    for (len, case) in cases.into_iter().enumerate() {
-        let text = case.to_string();
-        let out = catch_unwind(AssertUnwindSafe(|| expand(case)))
-            .unwrap_or_else(|_| panic!("{what} panicked on the truncation {len}: {text}"));
-        // Anything short of the whole input is an error, never silence.
-        if len < last {
-            assert!(
-                !errors(&out).is_empty() || !out.is_empty(),
-                "{what}: truncation {len} expanded to nothing: {text}"
-            );
-        }
-    }
-}
-
-fn full_connector() -> TokenStream {
-    quote! {
-        /// Talks to the chat service.
-        impl Chat {
-            /// Posts a message.
-            #[action(id = "sendMessage", name = "Send Message", retry(max_attempts = 3, min_delay = "200ms"))]
-            pub async fn send_message(ctx: &ActionContext<ChatConfig>, input: SendMessage) -> Result<SentMessage, ActionError> {
-                Ok(SentMessage { id: input.text })
-            }
-
-            /// A message was posted.
-            #[trigger(id = "message.received", name = "Message Received")]
-            pub async fn message_received(ctx: &TriggerContext<ChatConfig>, payload: MessageReceived) -> Result<Option<MessageReceived>, ActionError> {
-                Ok(Some(payload))
-            }
-
-            /// Messages since the cursor.
-            #[trigger(id = "messages.new", name = "New Messages", poll(every = "30s"))]
-            pub async fn new_messages(ctx: &TriggerContext<ChatConfig>, cursor: Option<u64>) -> Result<Polled<MessageReceived, u64>, ActionError> {
-                Ok(Polled::nothing())
-            }
-
-            fn helper() {}
-        }
-    }
-}
-
-#[test]
-fn connector_never_panics_on_truncated_input() {
-    let args = quote! { id = "chat", name = "Chat", version = "1.0.0", config = ChatConfig, description = "Chat." };
-    assert_no_panic_on_truncations("connector item", &full_connector(), |item| expand::connector(args.clone(), item));
-    assert_no_panic_on_truncations("connector args", &args, |args| expand::connector(args, full_connector()));
-}
-
-#[test]
-fn job_never_panics_on_truncated_input() {
-    let item = quote! {
-        /// Posts the message.
-        pub async fn post(payload: Requested, io: PostIo<'_>) -> Result<String, JobError> {
-            let sent = io.chat.send_message("send", SendMessage { text: payload.text }).await?;
-            Ok(sent.id)
-        }
-    };
-    for args in [
-        job_args(),
-        quote! { id = "post", name = "Post", version = "1.0.0", trigger = crate::Chat::message_received, integrations(chat = Chat, tracker = crate::Tracker), concurrency = 2, retry(max_attempts = 2) },
-        quote! { id = "post", name = "Post", version = "1.0.0", cron = "*/5 * * * *", integrations(chat = Chat) },
-        quote! { id = "post", name = "Post", version = "1.0.0", every = "30s", integrations(chat = Chat) },
-    ] {
-        assert_no_panic_on_truncations("job item", &item, |item| expand::job(args.clone(), item));
-        assert_no_panic_on_truncations("job args", &args, |args| expand::job(args, item.clone()));
-    }
-}
-
-#[test]
-fn event_never_panics_on_truncated_input() {
-    let item = quote! {
-        /// Someone asked.
-        #[derive(Serialize)]
-        #[event(name = "chat.requested")]
-        pub struct Requested<T: Clone> where T: Send { pub text: String, pub extra: T }
-    };
-    assert_no_panic_on_truncations("event", &item, expand::event);
 }
