@@ -389,7 +389,7 @@ fn triggers(job: &Job, errors: &mut Errors) {
 
 fn trigger(trigger: &Trigger, errors: &mut Errors) {
     match trigger {
-        Trigger::Event(_) => {}
+        Trigger::Event(..) => {}
         Trigger::Connector { written, connector: None, .. } => {
             errors.spanning(written, "name the connector and its trigger fn: `trigger = SimpleChat::message_received`")
         }

@@ -33,8 +33,8 @@ pub struct Job<'a> {
 
 /// What starts a job.
 pub enum Trigger {
-    /// `event = SendMessage`
-    Event(Path),
+    /// `event = SendMessage`, and the span of `event`.
+    Event(Path, Span),
     /// `trigger = SimpleChat::message_received`: the path as written, the connector's path
     /// (`None` without one), and the fn.
     Connector { written: Path, connector: Option<Path>, function: Ident },
@@ -48,7 +48,7 @@ impl Trigger {
     /// The argument's key, for messages.
     pub fn key(&self) -> &'static str {
         match self {
-            Trigger::Event(_) => "event",
+            Trigger::Event(..) => "event",
             Trigger::Connector { .. } => "trigger",
             Trigger::Cron(_) => "cron",
             Trigger::Every(_) => "every",
@@ -57,7 +57,7 @@ impl Trigger {
 
     pub fn span(&self) -> Span {
         match self {
-            Trigger::Event(path) => path.span(),
+            Trigger::Event(path, _) => path.span(),
             Trigger::Connector { written, .. } => written.span(),
             Trigger::Cron(text) => text.span,
             Trigger::Every(duration) => duration.span,
@@ -71,7 +71,7 @@ pub fn parse<'a>(args: TokenStream, function: &'a MaybeFn, errors: &mut Errors) 
     let args = attr::parse::<JobArgs>(args, Span::call_site(), &JOB, errors)?;
     let mut triggers = Vec::new();
     if let Some(event) = &args.event {
-        triggers.push(Trigger::Event(event.0.clone()));
+        triggers.push(Trigger::Event(event.0.clone(), event.1));
     }
     if let Some(trigger) = &args.trigger {
         triggers.push(connector_trigger(&trigger.0));

@@ -130,14 +130,15 @@ impl FromMeta for Flag {
     }
 }
 
-/// A path naming a type: `config = SimpleChatConfig`, `event = MessageSent`.
+/// A path naming a type, `config = SimpleChatConfig`, `event = MessageSent`, and the span of
+/// its key.
 #[derive(Debug, Clone)]
-pub struct TypePath(pub Path);
+pub struct TypePath(pub Path, pub Span);
 
 impl FromMeta for TypePath {
     fn from_meta(item: &Meta) -> darling::Result<Self> {
         match value(item) {
-            Some(Expr::Path(path)) if path.qself.is_none() => Ok(TypePath(path.path.clone())),
+            Some(Expr::Path(path)) if path.qself.is_none() => Ok(TypePath(path.path.clone(), item.path().span())),
             _ => Err(expected(item, "a type", "MyType")),
         }
     }

@@ -1,7 +1,7 @@
 //! `#[job]`: the `{Name}Job` marker with its `Job` impl, and `{Name}Io`, the type of the fn's
 //! `io` parameter, from a validated model.
 
-use proc_macro2::TokenStream;
+use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, quote, quote_spanned};
 use syn::Path;
 use syn::spanned::Spanned;
@@ -24,8 +24,13 @@ pub fn generate(job: &Job) -> TokenStream {
         (&args.id.value, &args.name.value, &args.version.value, &job.description);
     let integrations = &args.integrations.0;
 
+    let mut checks = TokenStream::new();
     let (trigger_type, scheduled) = match trigger {
-        Trigger::Event(event) => (quote_spanned! {event.span()=> ::connector_runtime::OnEvent<#event> }, None),
+        Trigger::Event(event, key) => {
+            let (check, checked) = event_check(event, *key);
+            checks = check;
+            (quote_spanned! {event.span()=> ::connector_runtime::OnEvent<#checked> }, None)
+        }
         Trigger::Connector { written, connector: Some(connector), function } => {
             (connector_trigger(written, connector, function), None)
         }
@@ -89,6 +94,7 @@ pub fn generate(job: &Job) -> TokenStream {
         #io_item
 
         const _: () = {
+            #checks
             #io_impls
 
             impl ::connector_runtime::Job for #marker {
@@ -111,6 +117,34 @@ pub fn generate(job: &Job) -> TokenStream {
             #scheduled
         };
     }
+}
+
+/// The check that `event = E` names a `#[derive(Event)]` type, and `E` as the job names it.
+///
+/// `E` is named `<E as __Checked<__EVENT>>::Type`, which is `E` itself once `__EVENT` is
+/// evaluated; evaluating it checks `E: Event` with a `const fn` spanned on the user's type. A
+/// type without the derive is then one error there, with the trait's message, and the
+/// projection keyed by the failed constant is an error to rustc, so the bound on the job's
+/// trigger and its payload's type are not reported again.
+fn event_check(event: &Path, key: Span) -> (TokenStream, TokenStream) {
+    let check = quote_spanned! {key=> const fn is_event<T: ::connector_runtime::Event>() {} };
+    let call = quote_spanned! {event.span()=> is_event::<#event>(); };
+    let checks = quote! {
+        // `pub`, though no one can name it: the job's trigger type, public, goes through it.
+        pub trait __Checked<const KEY: u64> {
+            type Type: ?Sized;
+        }
+        impl<T: ?Sized, const KEY: u64> __Checked<KEY> for T {
+            type Type = T;
+        }
+        const __EVENT: u64 = {
+            #check
+            #call
+            0
+        };
+    };
+    let checked = quote_spanned! {event.span()=> <#event as __Checked<__EVENT>>::Type };
+    (checks, checked)
 }
 
 fn on_schedule(marker: &syn::Ident) -> TokenStream {
