@@ -72,6 +72,10 @@ pub struct Int {
 impl FromMeta for Int {
     fn from_meta(item: &Meta) -> darling::Result<Self> {
         match value(item) {
+            // syn reads `-1` as one negative literal.
+            Some(Expr::Lit(syn::ExprLit { lit: Lit::Int(int), .. })) if int.base10_digits().starts_with('-') => {
+                Err(Error::custom(format!("`{}` cannot be negative", key(item))).with_span(int))
+            }
             Some(Expr::Lit(syn::ExprLit { lit: Lit::Int(int), .. })) => match int.base10_parse::<u64>() {
                 Ok(value) => Ok(Int { value, span: int.span() }),
                 Err(_) => Err(Error::custom(format!(

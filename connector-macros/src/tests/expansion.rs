@@ -153,3 +153,50 @@ fn polling_trigger_expansion() {
     };
     insta::assert_snapshot!(pretty(expand::connector(args, item)));
 }
+
+/// What a connector with a mistake expands to: its block as written, the error inside
+/// `__ERRORS`, and the stubs keyed by it.
+#[test]
+fn connector_fallback_expansion() {
+    let args = quote! {
+        id = "simple-chat", name = "Simple Chat", version = "1.0.0", config = SimpleChatConfig
+    };
+    let item = quote! {
+        impl SimpleChat {
+            #[action(id = "sendMessage", nmae = "Send Message")]
+            pub async fn send_message(
+                ctx: &ActionContext<SimpleChatConfig>,
+                input: SendMessage,
+            ) -> Result<SentMessage, ActionError> {
+                Ok(SentMessage { message_id: input.message })
+            }
+
+            #[trigger(id = "message.received", name = "Message Received")]
+            pub async fn message_received(
+                ctx: &TriggerContext<SimpleChatConfig>,
+                payload: MessageReceived,
+            ) -> Result<Option<MessageReceived>, ActionError> {
+                Ok(Some(payload))
+            }
+        }
+    };
+    insta::assert_snapshot!(pretty(expand::connector(args, item)));
+}
+
+/// What a job with a mistake expands to.
+#[test]
+fn job_fallback_expansion() {
+    let args = quote! {
+        id = "send-chat-message",
+        name = "Send Chat Message",
+        version = "1.0.0",
+        event = SendMessageEvent,
+        integrations(chat = SimpleChat)
+    };
+    let item = quote! {
+        pub fn send_chat_message(payload: SendMessageEvent, io: SendChatMessageIo<'_>) -> Result<String, JobError> {
+            Ok(payload.message)
+        }
+    };
+    insta::assert_snapshot!(pretty(expand::job(args, item)));
+}

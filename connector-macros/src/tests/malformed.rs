@@ -267,9 +267,11 @@ fn every_member_error_is_reported_at_once() {
         #[trigger(id = "received", name = "Received")]
         async fn received(ctx: &TriggerContext<ChatConfig>, p: P) -> Result<P, ActionError> { todo!() }
     });
-    // Signatures are checked while parsing; ids wait for a parsed model.
+    // Every rule runs on the whole model: three mistakes, three errors.
     assert_has_error(&out, "`#[action]` fns must be `async`");
     assert_has_error(&out, "a trigger returns `Result<Option<JobPayload>, Error>`");
+    assert_has_error(&out, "the action id must not be empty");
+    assert_eq!(errors(&out).len(), 3, "{:#?}", errors(&out));
 }
 
 #[test]
@@ -666,4 +668,285 @@ fn stray_member_attributes() {
         // The fn itself is kept, so its body still type-checks and nothing else cascades.
         assert!(out.to_string().contains("async fn send"), "{out}");
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Values of the wrong kind, unknown and repeated keys
+
+#[test]
+fn values_of_the_wrong_kind_say_what_to_write() {
+    let cases = [
+        (quote! { id = 5, name = "Chat", version = "1.0.0", config = ChatConfig }, "expected a string: `id = \"..\"`"),
+        (
+            quote! { id = "chat", name = true, version = "1.0.0", config = ChatConfig },
+            "expected a string: `name = \"..\"`",
+        ),
+        (
+            quote! { id = "chat", name = "Chat", version = 1, config = ChatConfig },
+            "expected a string: `version = \"..\"`",
+        ),
+        (
+            quote! { id = "chat", name = "Chat", version = "1.0.0", config = "ChatConfig" },
+            "expected a type: `config = MyType`",
+        ),
+        (
+            quote! { id = "chat", name = "Chat", version = "1.0.0", config = ChatConfig, check = 5 },
+            "expected a path to a fn: `check = Self::my_fn`",
+        ),
+        (
+            quote! { id = "chat", name = "Chat", version = "1.0.0", config = ChatConfig, rate_limit(per_second = "10") },
+            "expected a whole number: `per_second = 3`",
+        ),
+        (
+            quote! { id = "chat", name = "Chat", version = "1.0.0", config = ChatConfig, rate_limit(per_second = -1) },
+            "`per_second` cannot be negative",
+        ),
+    ];
+    for (args, expected) in cases {
+        assert_one_error(&expand::connector(args, quote! { impl Chat {} }), expected);
+    }
+    let out = connector_with(quote! {
+        #[action(id = "send", name = "Send", retry(jitter = 1, factor = "2"))]
+        async fn send(ctx: &ActionContext<ChatConfig>, input: Send) -> Result<Sent, ActionError> { todo!() }
+    });
+    assert_has_error(&out, "expected `true` or `false`: `jitter = true`");
+    assert_has_error(&out, "expected a number: `factor = 2.0`");
+    let args = quote! { id = "post", name = "Post", version = "1.0.0", every = 30, concurrency = "4" };
+    let out = expand::job(args, job_fn());
+    assert_has_error(&out, "expected a duration: `every = \"30s\"`");
+    assert_has_error(&out, "expected a whole number: `concurrency = 3`");
+    let out = connector_with(quote! {
+        #[trigger(id = "x", name = "X", webhook(github(secret = config.secret)))]
+        async fn x(ctx: &TriggerContext<ChatConfig>, p: P) -> Result<Option<P>, ActionError> { todo!() }
+    });
+    assert_one_error(&out, "expected the name of a config field: `secret = webhook_secret`");
+}
+
+#[test]
+fn an_unknown_key_without_a_close_match_lists_the_keys() {
+    let args = quote! { id = "post", name = "Post", version = "1.0.0", event = Requested, zzz = 1 };
+    let out = expand::job(args, job_fn());
+    assert_one_error(
+        &out,
+        "unknown argument `zzz` of `#[job(..)]`: it takes `id`, `name`, `version`, `description`, `event`, `trigger`, \
+         `cron`, `every`, `integrations(..)`, `retry(..)` and `concurrency`",
+    );
+    let out = connector_with(quote! {
+        #[action(id = "send", name = "Send", retry(attempts = 3))]
+        async fn send(ctx: &ActionContext<ChatConfig>, input: Send) -> Result<Sent, ActionError> { todo!() }
+    });
+    assert_one_error(&out, "unknown argument `attempts` of `retry(..)`: did you mean `max_attempts`?");
+}
+
+#[test]
+fn a_key_given_twice() {
+    let args = quote! { id = "chat", id = "chat2", name = "Chat", version = "1.0.0", config = ChatConfig };
+    assert_one_error(&expand::connector(args, quote! { impl Chat {} }), "`id` is given twice in `#[connector(..)]`");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rules on values
+
+#[test]
+fn rate_limits_of_zero() {
+    for (limit, expected) in [
+        (quote! { per_second = 0 }, "`per_second` is how many requests may start each second: use 1 or more"),
+        (
+            quote! { per_second = 10, burst = 0 },
+            "`burst` is how many requests may go at once after a quiet spell: use 1 or more",
+        ),
+        (quote! { concurrency = 0 }, "`concurrency` is how many requests may be in flight at once: use 1 or more"),
+        (quote! { burst = 5 }, "`burst` shapes `per_second`: give `per_second` too"),
+        (quote! { per_second = 4294967296 }, "`4294967296` is too large: use at most 4294967295"),
+    ] {
+        let args = quote! { id = "chat", name = "Chat", version = "1.0.0", config = ChatConfig, rate_limit(#limit) };
+        assert_one_error(&expand::connector(args, quote! { impl Chat {} }), expected);
+    }
+    let args = quote! { id = "chat", name = "Chat", version = "1.0.0", config = ChatConfig, rate_limit(per_second = 1, burst = 1, concurrency = 1) };
+    assert_eq!(errors(&expand::connector(args, quote! { impl Chat {} })), Vec::<String>::new());
+}
+
+#[test]
+fn retry_rules() {
+    for (retry, expected) in [
+        (quote! { max_attempts = 0 }, "`max_attempts` counts the first attempt too: use 1 or more"),
+        (quote! { factor = 0.5 }, "`factor` multiplies each delay by itself: use a number of at least 1.0"),
+        (quote! { factor = 1e999 }, "`factor` multiplies each delay by itself"),
+        (quote! { min_delay = "10s", max_delay = "1s" }, "`min_delay = \"10s\"` is longer than `max_delay = \"1s\"`"),
+        (
+            quote! { min_delay = "2m" },
+            "`min_delay = \"2m\"` is longer than the default `max_delay` of 1m: set `max_delay` too",
+        ),
+        (quote! { timeout = "0ms" }, "an attempt's `timeout` must be at least 1ms, not `0ms`"),
+    ] {
+        let out = connector_with(quote! {
+            #[action(id = "send", name = "Send", retry(#retry))]
+            async fn send(ctx: &ActionContext<ChatConfig>, input: Send) -> Result<Sent, ActionError> { todo!() }
+        });
+        assert_one_error(&out, expected);
+        let args = quote! { id = "post", name = "Post", version = "1.0.0", event = Requested, retry(#retry) };
+        assert_one_error(&expand::job(args, job_fn()), expected);
+    }
+    let out = connector_with(quote! {
+        #[action(id = "send", name = "Send", retry(max_attempts = 3, factor = 2, min_delay = "1s", max_delay = "1s", jitter, timeout = "5s"))]
+        async fn send(ctx: &ActionContext<ChatConfig>, input: Send) -> Result<Sent, ActionError> { todo!() }
+    });
+    assert_eq!(errors(&out), Vec::<String>::new());
+    assert!(out.to_string().contains("factor : 2f64"), "{out}");
+}
+
+#[test]
+fn webhook_rules() {
+    let trigger = |webhook: TokenStream| {
+        connector_with(quote! {
+            #[trigger(id = "x", name = "X", webhook(#webhook))]
+            async fn x(ctx: &TriggerContext<ChatConfig>, p: P) -> Result<Option<P>, ActionError> { todo!() }
+        })
+    };
+    for (webhook, expected) in [
+        (quote! { github(secret = s), stripe(secret = s) }, "a webhook has one signature scheme"),
+        (
+            quote! { github(secret = s, tolerance = "5m") },
+            "GitHub signs no timestamp, so `github(..)` has no `tolerance`",
+        ),
+        (quote! { stripe(secret = s, tolerance = "0s") }, "a signature's `tolerance` must be at least 1ms"),
+        (quote! { hmac_sha256(header = " ", secret = s) }, "`header` names the header carrying the signature"),
+        (
+            quote! { github(secret = s), subscribe = Self::subscribe },
+            "needs both `subscribe = Self::f` and `unsubscribe = Self::g`",
+        ),
+        (quote! { hmac_sha256(secret = s) }, "`hmac_sha256(..)` needs `header = \"X-Signature\"`"),
+    ] {
+        assert_one_error(&trigger(webhook), expected);
+    }
+    let out = trigger(quote! { github(secret = s), subscribe = Self::subscribe, unsubscribe = Self::unsubscribe });
+    assert_eq!(errors(&out), Vec::<String>::new());
+    assert!(out.to_string().contains("with_subscription"), "{out}");
+}
+
+#[test]
+fn stored_types_cannot_borrow() {
+    let out = connector_with(quote! {
+        #[action(id = "send", name = "Send")]
+        async fn send(ctx: &ActionContext<ChatConfig>, input: &str) -> Result<Cow<'static, str>, ActionError> { todo!() }
+    });
+    assert_one_error(&out, "this input is stored with the run and read back, so it cannot borrow");
+    let out = connector_with(quote! {
+        #[trigger(id = "x", name = "X")]
+        async fn x(ctx: &TriggerContext<ChatConfig>, p: P) -> Result<Option<Item<'a>>, ActionError> { todo!() }
+    });
+    assert_one_error(&out, "this output is stored with the run and read back, so it cannot borrow");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Members
+
+#[test]
+fn one_fn_is_one_member() {
+    let out = connector_with(quote! {
+        #[action(id = "send", name = "Send")]
+        #[trigger(id = "send", name = "Send")]
+        async fn send(ctx: &ActionContext<ChatConfig>, input: Send) -> Result<Sent, ActionError> { todo!() }
+    });
+    assert_one_error(&out, "a fn is one member: keep one `#[action]` or `#[trigger]`");
+}
+
+#[test]
+fn members_in_cfg_attr_are_not_seen() {
+    let out = connector_with(quote! {
+        #[cfg_attr(feature = "chat", action(id = "send", name = "Send"))]
+        async fn send(ctx: &ActionContext<ChatConfig>, input: Send) -> Result<Sent, ActionError> { todo!() }
+    });
+    assert_one_error(&out, "`#[connector]` reads `#[action]` and `#[trigger]` before `cfg_attr` is applied");
+}
+
+#[test]
+fn member_attributes_on_other_items() {
+    let out = connector_with(quote! {
+        #[action(id = "send", name = "Send")]
+        const SEND: u8 = 1;
+        #[trigger(id = "t", name = "T")]
+        type Payload = u8;
+    });
+    assert_has_error(&out, "`#[action]` goes on an `async fn` of this block, not on a const");
+    assert_has_error(&out, "`#[trigger]` goes on an `async fn` of this block, not on a type");
+    assert_eq!(errors(&out).len(), 2);
+    // Both attributes are removed, so `#[action]` itself does not report them again.
+    assert!(!out.to_string().contains("# [action"), "{out}");
+}
+
+#[test]
+fn cfg_gated_members_carry_their_cfgs() {
+    let out = connector_with(quote! {
+        #[cfg(feature = "a")]
+        #[action(id = "send", name = "Send")]
+        async fn send(ctx: &ActionContext<ChatConfig>, input: Send) -> Result<Sent, ActionError> { todo!() }
+        #[cfg(not(feature = "a"))]
+        #[action(id = "send", name = "Send")]
+        async fn send(ctx: &ActionContext<ChatConfig>, input: Send) -> Result<Sent, ActionError> { todo!() }
+    });
+    // Same id and name under exclusive cfgs: at most one is compiled.
+    assert_eq!(errors(&out), Vec::<String>::new());
+    let text = out.to_string();
+    // The user's fn, then the key, the constant, the manifest and entry list elements, the
+    // member list, the client method and the impl: eight for each of the two.
+    assert_eq!(text.matches("# [cfg (feature = \"a\")]").count(), 8, "{text}");
+    assert_eq!(text.matches("# [cfg (not (feature = \"a\"))]").count(), 8, "{text}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The fallback
+
+#[test]
+fn a_broken_connector_still_has_its_stubs() {
+    let out = connector_with(quote! {
+        #[action(id = "send", nmae = "Send")]
+        pub async fn send_message(ctx: &ActionContext<ChatConfig>, input: Send) -> Result<Sent, ActionError> { todo!() }
+        #[trigger(id = "received", name = "Received")]
+        fn received(ctx: &TriggerContext<ChatConfig>, p: P) -> Result<Option<P>, ActionError> { todo!() }
+    });
+    assert_has_error(&out, "unknown argument `nmae`");
+    assert_has_error(&out, "`#[trigger]` fns must be `async`");
+    let text = out.to_string();
+    for stub in [
+        "impl :: connector_runtime :: Connector for Chat",
+        "pub struct ChatClient",
+        "pub fn init",
+        "pub const SEND_MESSAGE",
+        "const RECEIVED",
+        "pub async fn send_message",
+        "impl :: connector_runtime :: __private :: Members for Chat",
+        "const __ERRORS : u64",
+    ] {
+        assert!(text.contains(stub), "no `{stub}` in {text}");
+    }
+}
+
+#[test]
+fn the_fallback_does_not_repeat_the_users_names() {
+    let out = connector_with(quote! {
+        fn init() {}
+        #[action(id = "send", name = "Send")]
+        async fn send(ctx: &ActionContext<ChatConfig>, input: Send) -> Result<Sent, ActionError> { todo!() }
+    });
+    assert_one_error(&out, "`init` is generated by `#[connector]`");
+    assert_eq!(out.to_string().matches("fn init").count(), 1, "{out}");
+}
+
+#[test]
+fn a_broken_job_still_has_its_stubs() {
+    let args = quote! { id = "post", nmae = "Post", version = "1.0.0", event = Requested };
+    let out = expand::job(args, job_fn());
+    assert_one_error(&out, "unknown argument `nmae` of `#[job(..)]`: did you mean `name`?");
+    let text = out.to_string();
+    for stub in ["struct PostJob", "struct PostIo", "impl :: connector_runtime :: Job for PostJob", "async fn post"] {
+        assert!(text.contains(stub), "no `{stub}` in {text}");
+    }
+}
+
+#[test]
+fn a_broken_event_still_implements_event() {
+    let out = expand::event(quote! { #[event(name = "bad name")] struct Requested; });
+    assert_one_error(&out, "the event id `bad name` has the character ' '");
+    assert!(out.to_string().contains("impl :: connector_runtime :: Event for Requested"), "{out}");
 }
