@@ -145,6 +145,7 @@ pub fn connector(block: &ImplBlock, errors: &Errors) -> TokenStream {
                 }
             }
 
+            #[doc(hidden)]
             impl ::connector_runtime::__private::Members for #ty {
                 const ACTIONS: &'static [u64] = { let _ = __ERRORS; &[] };
                 const TRIGGERS: &'static [u64] = { let _ = __ERRORS; &[] };

@@ -151,6 +151,7 @@ pub mod __private {
     /// The keys of a connector's `#[action]` and `#[trigger]` fns, listed by `#[connector]` so
     /// that `#[job(trigger = Connector::f)]` can check at compile time that `f` is a trigger,
     /// and say in one error that it is an action (or no member) if not.
+    #[doc(hidden)]
     #[diagnostic::on_unimplemented(
         message = "`{Self}` is not a connector",
         note = "`trigger = ..` names a `#[trigger]` fn of a type whose impl block has `#[connector(..)]`"

@@ -125,13 +125,19 @@ pub fn parse<'a>(args: TokenStream, block: &'a ImplBlock, errors: &mut Errors) -
             ImplEntry::Other(other) => {
                 if let Some(attr) = other.attrs.iter().find(|attr| member_attr(attr).is_some()) {
                     let name = attr.path().segments.last().map_or_else(String::new, |last| last.ident.to_string());
-                    errors.spanning(
-                        attr,
-                        format!(
-                            "`#[{name}]` goes on an `async fn` of this block, not on a {}: `#[{name}(id = \"..\", name = \"..\")] async fn ..`",
-                            other.kind
+                    let message = match other.kind {
+                        "fn" => format!(
+                            "`#[{name}]` is on a fn whose signature `#[connector]` cannot read: write it \
+                             `async fn name(ctx: &{}Context<Config>, input: Input) -> Result<Output, Error> {{ .. }}`",
+                            if name == "action" { "Action" } else { "Trigger" }
                         ),
-                    );
+                        "item" => format!("`#[{name}]` goes on an `async fn` of this block, not on this item"),
+                        kind => format!(
+                            "`#[{name}]` goes on an `async fn` of this block, not on a {kind}: \
+                             `#[{name}(id = \"..\", name = \"..\")] async fn ..`"
+                        ),
+                    };
+                    errors.spanning(attr, message);
                 }
                 others.extend(other.name.as_ref());
             }

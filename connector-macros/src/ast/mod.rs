@@ -84,7 +84,7 @@ pub struct OtherItem {
     pub attrs: Vec<Attribute>,
     /// Everything after the attributes.
     pub tokens: TokenStream,
-    /// `const`, `type`, a macro, or `item`.
+    /// `const`, `type`, `fn` (one whose signature does not parse), `macro` or `item`.
     pub kind: &'static str,
     /// The name a `const` or `type` defines.
     pub name: Option<Ident>,
@@ -229,6 +229,7 @@ fn describe(trees: &[TokenTree]) -> (&'static str, Option<Ident>) {
         }
         (Some(TokenTree::Ident(keyword)), _) if keyword == "const" => ("const", None),
         (Some(TokenTree::Ident(keyword)), _) if keyword == "type" => ("type", None),
+        _ if trees.iter().any(|tree| matches!(tree, TokenTree::Ident(ident) if ident == "fn")) => ("fn", None),
         _ if trees.iter().any(|tree| matches!(tree, TokenTree::Punct(p) if p.as_char() == '!')) => ("macro", None),
         _ => ("item", None),
     }

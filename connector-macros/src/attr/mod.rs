@@ -47,11 +47,7 @@ impl Keys {
             .iter()
             .map(|(key, example)| if example.starts_with('(') { format!("`{key}(..)`") } else { format!("`{key}`") })
             .collect();
-        match keys.split_last() {
-            Some((last, [])) => last.clone(),
-            Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
-            None => String::new(),
-        }
+        and_list(&keys)
     }
 
     /// "`name = \"..\"`", or "`retry(..)`".
@@ -126,9 +122,7 @@ fn tidy(error: darling::Error, span: Span, keys: &'static Keys, errors: &mut Err
     let mut unkeyed: Vec<String> = Vec::new();
     for error in flat {
         let at = error.explicit_span().unwrap_or(span);
-        let text = error.to_string();
-        let (text, location) = split_location(&text);
-        let (text, location) = (text.to_owned(), location.to_owned());
+        let (text, location) = split_location(error.to_string());
         let (text, location) = (text.as_str(), location.as_str());
         let table = keys.at(location);
         if let Some(rest) = text.strip_prefix("Missing field `") {
@@ -180,12 +174,7 @@ fn tidy(error: darling::Error, span: Span, keys: &'static Keys, errors: &mut Err
         }
     }
     for (at, location, examples) in by_location {
-        let list = match examples.split_last() {
-            Some((last, [])) => last.clone(),
-            Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
-            None => continue,
-        };
-        rewritten.push((at, format!("{} needs {list}", keys.at(&location).attr)));
+        rewritten.push((at, format!("{} needs {}", keys.at(&location).attr, and_list(&examples))));
     }
     for (at, message) in rewritten {
         errors.at(at, message);
@@ -193,16 +182,25 @@ fn tidy(error: darling::Error, span: Span, keys: &'static Keys, errors: &mut Err
 }
 
 /// darling's "message at retry/webhook" as the message and the location.
-fn split_location(text: &str) -> (&str, &str) {
+fn split_location(text: String) -> (String, String) {
     // Only darling's own messages carry a location, and their keys never hold " at ".
     for prefix in ["Missing field `", "Unknown field: `", "Duplicate field `", "Unexpected meta-item format `"] {
         if text.starts_with(prefix)
             && let Some((message, location)) = text.rsplit_once(" at ")
         {
-            return (message, location);
+            return (message.to_owned(), location.to_owned());
         }
     }
-    (text, "")
+    (text, String::new())
+}
+
+/// "`a`, `b` and `c`".
+fn and_list(items: &[String]) -> String {
+    match items.split_last() {
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+        None => String::new(),
+    }
 }
 
 #[cfg(test)]

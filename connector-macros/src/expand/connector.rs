@@ -179,12 +179,16 @@ fn init(connector: &Connector) -> TokenStream {
     }
 }
 
-/// `pub const SEND_MESSAGE: ActionOf<SimpleChat, { send_message }>`: names the member in
-/// ordinary code (`integration.call(SimpleChat::SEND_MESSAGE, input)`).
+/// `pub const SEND_MESSAGE: ActionOf<SimpleChat, { fn_key("send_message") }>`: names the member
+/// in ordinary code (`integration.call(SimpleChat::SEND_MESSAGE, input)`). Its key is written
+/// out, not the checked constant's name, so the type reads well in the docs; the two are equal.
 fn member_const(ty: &Ident, member: &Member) -> TokenStream {
     let vis = &member.function.vis;
     let name = names::constant(member.name());
-    let member_type = member_type(ty, member.kind, &key(member));
+    let text = member.name().to_string();
+    let text = text.trim_start_matches("r#");
+    let key = quote_spanned! {member.name().span()=> { ::connector_runtime::__private::fn_key(#text) } };
+    let member_type = member_type(ty, member.kind, &key);
     let cfgs = cfg_attrs(&member.cfgs);
     let doc = names::doc_attrs(&format!(
         "The `{}` {} (the `{}` fn), as a value.",
@@ -344,6 +348,7 @@ fn members_impl(ty: &Ident, members: &[Member]) -> TokenStream {
     };
     let (actions, triggers) = (keys(|kind| kind == Kind::Action), keys(Kind::is_trigger));
     quote! {
+        #[doc(hidden)]
         impl ::connector_runtime::__private::Members for #ty {
             const ACTIONS: &'static [u64] = #actions;
             const TRIGGERS: &'static [u64] = #triggers;
