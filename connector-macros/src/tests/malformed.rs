@@ -950,3 +950,27 @@ fn a_broken_event_still_implements_event() {
     assert_one_error(&out, "the event id `bad name` has the character ' '");
     assert!(out.to_string().contains("impl :: connector_runtime :: Event for Requested"), "{out}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Bodies are tokens
+
+#[test]
+fn a_half_typed_body_still_expands() {
+    // The macros never parse fn bodies: rustc reports what is wrong inside one, and everything
+    // around it (the client, the constants, rust-analyzer's completions) is still generated.
+    let out = connector_with(quote! {
+        #[action(id = "send", name = "Send")]
+        async fn send(ctx: &ActionContext<ChatConfig>, input: Send) -> Result<Sent, ActionError> {
+            let sent = ctx.http().post(,) = ;
+            input.
+        }
+    });
+    assert_eq!(errors(&out), Vec::<String>::new());
+    assert!(out.to_string().contains("impl :: connector_runtime :: Connector for Chat"), "{out}");
+    let out = expand::job(
+        job_args(),
+        quote! { async fn post(payload: Requested, io: PostIo<'_>) -> Result<String, JobError> { io.chat. } },
+    );
+    assert_eq!(errors(&out), Vec::<String>::new());
+    assert!(out.to_string().contains("impl :: connector_runtime :: Job for PostJob"), "{out}");
+}
