@@ -19,8 +19,8 @@ use crate::attr::value::{Int, Str};
 use crate::error::Errors;
 use crate::names;
 
-/// The runtime's default retry delays (`RetryPolicy::DEFAULT`), for the rule that a minimum
-/// delay is not longer than the maximum one.
+/// The runtime's default `RetryPolicy::DEFAULT.max_delay`, for the rule that a minimum delay is
+/// not longer than the maximum one (`tests/ui.rs` checks the two agree).
 const DEFAULT_MAX_DELAY_MILLIS: u64 = 60_000;
 
 /// The constants of the `Connector` trait: a member constant of the same name would hide them.
@@ -151,7 +151,11 @@ fn signature(member: &Member, errors: &mut Errors) {
         };
         errors.at(span, expected);
     }
-    let stored = [(&member.input, "input"), (&member.output, "output"), (&member.cursor, "cursor")];
+    let stored = match member.kind {
+        Kind::Action => [(&member.input, "input"), (&member.output, "output")],
+        Kind::Trigger => [(&member.input, "payload"), (&member.output, "output")],
+        Kind::Poll => [(&member.output, "item"), (&member.cursor, "cursor")],
+    };
     for (ty, role) in stored {
         if let Some(ty) = ty
             && borrows(ty)
@@ -185,7 +189,10 @@ fn retry(retry: &RetryArgs, errors: &mut Errors) {
     if let Some(factor) = &retry.factor
         && !(factor.value.is_finite() && factor.value >= 1.0)
     {
-        errors.at(factor.span, "`factor` multiplies each delay by itself: use a number of at least 1.0, like 2.0");
+        errors.at(
+            factor.span,
+            "`factor` is what each delay is multiplied by to give the next: use a number of at least 1.0, like 2.0",
+        );
     }
     if let Some(min) = &retry.min_delay {
         let max = retry.max_delay.as_ref().map_or(DEFAULT_MAX_DELAY_MILLIS, |max| max.millis);

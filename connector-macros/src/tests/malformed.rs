@@ -770,8 +770,11 @@ fn rate_limits_of_zero() {
 fn retry_rules() {
     for (retry, expected) in [
         (quote! { max_attempts = 0 }, "`max_attempts` counts the first attempt too: use 1 or more"),
-        (quote! { factor = 0.5 }, "`factor` multiplies each delay by itself: use a number of at least 1.0"),
-        (quote! { factor = 1e999 }, "`factor` multiplies each delay by itself"),
+        (
+            quote! { factor = 0.5 },
+            "`factor` is what each delay is multiplied by to give the next: use a number of at least 1.0",
+        ),
+        (quote! { factor = 1e999 }, "`factor` is what each delay is multiplied by"),
         (quote! { min_delay = "10s", max_delay = "1s" }, "`min_delay = \"10s\"` is longer than `max_delay = \"1s\"`"),
         (
             quote! { min_delay = "2m" },
