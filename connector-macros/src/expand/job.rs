@@ -24,24 +24,24 @@ pub fn generate(job: &Job) -> TokenStream {
         (&args.id.value, &args.name.value, &args.version.value, &job.description);
     let integrations = &args.integrations.0;
 
-    let mut checks = TokenStream::new();
-    let (trigger_type, scheduled) = match trigger {
+    let (trigger_type, scheduled, checks) = match trigger {
         Trigger::Event(event, key) => {
-            let (check, checked) = event_check(event, *key);
-            checks = check;
-            (quote_spanned! {event.span()=> ::connector_runtime::OnEvent<#checked> }, None)
+            let (checks, checked) = event_check(event, *key);
+            (quote_spanned! {event.span()=> ::connector_runtime::OnEvent<#checked> }, None, checks)
         }
         Trigger::Connector { written, connector: Some(connector), function } => {
-            (connector_trigger(written, connector, function), None)
+            (connector_trigger(written, connector, function), None, TokenStream::new())
         }
         Trigger::Connector { connector: None, .. } => return user,
         Trigger::Cron(expression) => {
             let expression = expression.trim();
-            (on_schedule(marker), Some(quote! { ::connector_runtime::Schedule::Cron(#expression) }))
+            let schedule = quote! { ::connector_runtime::Schedule::Cron(#expression) };
+            (on_schedule(marker), Some(schedule), TokenStream::new())
         }
         Trigger::Every(every) => {
             let every = millis(every);
-            (on_schedule(marker), Some(quote! { ::connector_runtime::Schedule::Every(#every) }))
+            let schedule = quote! { ::connector_runtime::Schedule::Every(#every) };
+            (on_schedule(marker), Some(schedule), TokenStream::new())
         }
     };
     // A scheduled job's payload is a `Tick`: `run` takes `<OnSchedule<Self> as JobTrigger>::Payload`,
@@ -55,7 +55,7 @@ pub fn generate(job: &Job) -> TokenStream {
     });
 
     let refs = integrations.iter().map(|IntegrationArg { key, connector }| {
-        let key_text = key.to_string();
+        let key_text = key_text(key);
         quote! { ::connector_runtime::__private::IntegrationRef::of::<#connector>(#key_text) }
     });
     let retry = args.retry.as_ref().map(|retry| {
@@ -147,6 +147,11 @@ fn event_check(event: &Path, key: Span) -> (TokenStream, TokenStream) {
     (checks, checked)
 }
 
+/// An integration's key as its manifest and the run's registry name it: `r#type` is `type`.
+fn key_text(key: &syn::Ident) -> String {
+    key.to_string().trim_start_matches("r#").to_owned()
+}
+
 fn on_schedule(marker: &syn::Ident) -> TokenStream {
     quote! { ::connector_runtime::OnSchedule<#marker> }
 }
@@ -223,7 +228,7 @@ fn io_struct(job: &Job) -> (TokenStream, TokenStream, TokenStream) {
         }
     });
     let clients = integrations.iter().map(|IntegrationArg { key, connector }| {
-        let key_text = key.to_string();
+        let key_text = key_text(key);
         quote! { #key: io.client::<#connector>(#key_text)?, }
     });
     let first = &first.key;
