@@ -142,4 +142,19 @@ pub mod __private {
     pub fn job_result<T, E: Into<JobError>>(result: Result<T, E>) -> Result<T, JobError> {
         result.map_err(Into::into)
     }
+
+    /// What `#[job(trigger = ..)]` checks the keys of a connector's members through.
+    pub use crate::engine::ConnectorMembers as Members;
+
+    /// Whether `keys` holds `key`: a `const fn`, for the job macro's check of `trigger = ..`.
+    pub const fn has_key(keys: &[u64], key: u64) -> bool {
+        let mut i = 0;
+        while i < keys.len() {
+            if keys[i] == key {
+                return true;
+            }
+            i += 1;
+        }
+        false
+    }
 }

@@ -42,9 +42,9 @@ pub enum StepError {
         #[source]
         source: ActionError,
     },
-    /// An event sent from the job (`io.send_event`) could not be sent.
-    #[error("step `{key}` could not send its event: {source}")]
-    Send {
+    /// The runs a step starts (`io.send_event`, `io.run_job`) could not be started.
+    #[error("step `{key}` could not start its runs: {source}")]
+    NotStarted {
         /// The step key.
         key: String,
         /// Why.

@@ -306,7 +306,7 @@ impl Io {
                 .engine
                 .send_checked::<E>(payload, Some(delivery))
                 .await
-                .map_err(|source| StepError::Send { key: key.to_owned(), source: Box::new(source) })?;
+                .map_err(|source| StepError::NotStarted { key: key.to_owned(), source: Box::new(source) })?;
             self.succeed(step, started).await
         }
         .instrument(span)
@@ -430,7 +430,7 @@ impl Io {
             self.engine
                 .start_child(J::ID, child.clone(), trigger, payload, Some(delivery))
                 .await
-                .map_err(|source| StepError::Send { key: key.to_owned(), source: Box::new(source) })?;
+                .map_err(|source| StepError::NotStarted { key: key.to_owned(), source: Box::new(source) })?;
             tracing::info!(child_run = %child, "waiting for the child run");
             Err(self.park(key, None))
         }
