@@ -167,11 +167,13 @@ impl EngineBuilder {
             #[cfg(feature = "sqlite")]
             StoreChoice::Sqlite(path) => Arc::new(crate::store::SqliteStore::open(path)?),
             #[cfg(feature = "sqlite")]
-            StoreChoice::Default => {
-                let path = std::env::var_os("CONNECTOR_RUNTIME_DB")
-                    .map_or_else(|| PathBuf::from(DEFAULT_DB_PATH), PathBuf::from);
-                Arc::new(crate::store::SqliteStore::open(path)?)
-            }
+            StoreChoice::Default => match std::env::var_os("CONNECTOR_RUNTIME_DB") {
+                Some(path) => Arc::new(crate::store::SqliteStore::open(PathBuf::from(path))?),
+                None => {
+                    ignore_default_store_folder();
+                    Arc::new(crate::store::SqliteStore::open(DEFAULT_DB_PATH)?)
+                }
+            },
             #[cfg(not(feature = "sqlite"))]
             StoreChoice::Default => return Err(EngineError::NoStore),
         };
@@ -195,5 +197,19 @@ impl EngineBuilder {
                 active: Mutex::default(),
             }),
         })
+    }
+}
+
+/// Creates the default store's folder with a `.gitignore` that ignores everything in it, so the
+/// run store of a project's working directory never ends up in its repository.
+#[cfg(feature = "sqlite")]
+fn ignore_default_store_folder() {
+    let Some(folder) = std::path::Path::new(DEFAULT_DB_PATH).parent() else { return };
+    let ignore = folder.join(".gitignore");
+    if !ignore.exists() {
+        // Best effort: the store reports its own error if the folder cannot be made.
+        let _ = std::fs::create_dir_all(folder).and_then(|()| {
+            std::fs::write(ignore, "# The run store of connector-runtime: local state, not source.\n*\n")
+        });
     }
 }
