@@ -9,8 +9,6 @@ use serde_json::Value;
 use tokio::sync::watch;
 use tracing::Instrument;
 
-use chrono::Utc;
-
 use super::io::{Io, Parked};
 use super::registry::JobEntry;
 use super::{Engine, StepError};
@@ -160,17 +158,11 @@ async fn complete_parent(engine: &Engine, parent: &RunId, key: &str, child: &Run
     let completed = async {
         let Some(run) = engine.shared.store.run(parent).await? else { return Ok(()) };
         let Some(step) = run.step(key).filter(|step| step.status == StepStatus::Running) else { return Ok(()) };
-        let mut step = step.clone();
-        if outcome.status == RunStatus::Succeeded {
-            step.status = StepStatus::Succeeded;
-            step.output = Some(outcome.output.clone().unwrap_or_default());
-        } else {
-            step.status = StepStatus::Failed;
-            step.error = Some(outcome.error.clone().unwrap_or_else(|| outcome.status.to_string()));
-        }
-        step.finished_at = Some(Utc::now());
-        engine.shared.store.save_step(parent, &step).await?;
-        engine.wake(parent).await
+        let result = match outcome.status {
+            RunStatus::Succeeded => Ok(outcome.output.clone().unwrap_or_default()),
+            status => Err(outcome.error.clone().unwrap_or_else(|| status.to_string())),
+        };
+        engine.finish_parked_step(parent, step.clone(), result).await
     };
     let completed: Result<(), super::EngineError> = completed.await;
     if let Err(error) = completed {

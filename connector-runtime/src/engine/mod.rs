@@ -414,13 +414,31 @@ impl Engine {
         if record.status.is_finished() {
             return Err(closed("its run has finished"));
         }
-        let mut done = step.clone();
-        done.status = StepStatus::Succeeded;
-        done.output = Some(payload);
-        done.finished_at = Some(Utc::now());
-        self.shared.store.save_step(&run, &done).await?;
         tracing::info!(run_id = %run, step_key = key, "token completed");
-        self.wake(&run).await
+        self.finish_parked_step(&run, step.clone(), Ok(payload)).await
+    }
+
+    /// Completes the step a parked run waits at (a token, a child run) with `outcome`, and
+    /// wakes the run.
+    pub(crate) async fn finish_parked_step(
+        &self,
+        run: &RunId,
+        mut step: crate::model::StepRecord,
+        outcome: Result<Value, String>,
+    ) -> Result<(), EngineError> {
+        match outcome {
+            Ok(output) => {
+                step.status = StepStatus::Succeeded;
+                step.output = Some(output);
+            }
+            Err(error) => {
+                step.status = StepStatus::Failed;
+                step.error = Some(error);
+            }
+        }
+        step.finished_at = Some(Utc::now());
+        self.shared.store.save_step(run, &step).await?;
+        self.wake(run).await
     }
 
     /// Resumes a parked run whose wait is over (a token completed or timed out, a child run
