@@ -165,12 +165,15 @@ impl EngineBuilder {
         let store: Arc<dyn RunStore> = match self.store {
             StoreChoice::Given(store) => store,
             #[cfg(feature = "sqlite")]
-            StoreChoice::Sqlite(path) => Arc::new(crate::store::SqliteStore::open(path)?),
+            StoreChoice::Sqlite(path) => {
+                ignore_store_folder(&path);
+                Arc::new(crate::store::SqliteStore::open(path)?)
+            }
             #[cfg(feature = "sqlite")]
             StoreChoice::Default => match std::env::var_os("CONNECTOR_RUNTIME_DB") {
                 Some(path) => Arc::new(crate::store::SqliteStore::open(PathBuf::from(path))?),
                 None => {
-                    ignore_default_store_folder();
+                    ignore_store_folder(std::path::Path::new(DEFAULT_DB_PATH));
                     Arc::new(crate::store::SqliteStore::open(DEFAULT_DB_PATH)?)
                 }
             },
@@ -200,11 +203,15 @@ impl EngineBuilder {
     }
 }
 
-/// Creates the default store's folder with a `.gitignore` that ignores everything in it, so the
-/// run store of a project's working directory never ends up in its repository.
+/// Creates the folder of a store at `.connector-runtime/..` (the default's) with a `.gitignore`
+/// that ignores everything in it, so a project's local run store never reaches its repository.
 #[cfg(feature = "sqlite")]
-fn ignore_default_store_folder() {
-    let Some(folder) = std::path::Path::new(DEFAULT_DB_PATH).parent() else { return };
+fn ignore_store_folder(path: &std::path::Path) {
+    let Some(folder) =
+        path.parent().filter(|folder| folder.file_name().is_some_and(|name| name == ".connector-runtime"))
+    else {
+        return;
+    };
     let ignore = folder.join(".gitignore");
     if !ignore.exists() {
         // Best effort: the store reports its own error if the folder cannot be made.
