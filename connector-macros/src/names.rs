@@ -68,9 +68,26 @@ pub fn screaming_snake(snake: &str) -> String {
     snake.trim_start_matches("r#").to_uppercase()
 }
 
-/// `Prefix` + `send_message` + `Suffix` -> `PrefixSendMessageSuffix`, spanned at `span`.
-pub fn generated(prefix: &str, fn_name: &Ident, suffix: &str, span: Span) -> Ident {
-    Ident::new(&format!("{prefix}{}{suffix}", pascal_case(&fn_name.to_string())), span)
+/// `send_message` + `Job` -> `SendMessageJob`, spanned at the fn's name.
+pub fn generated(fn_name: &Ident, suffix: &str) -> Ident {
+    ident(&format!("{}{suffix}", pascal_case(&fn_name.to_string())), fn_name.span())
+}
+
+/// `send_message` -> `SEND_MESSAGE`, spanned at the fn's name.
+pub fn constant(fn_name: &Ident) -> Ident {
+    ident(&screaming_snake(&fn_name.to_string()), fn_name.span())
+}
+
+/// An identifier made of `text`, which case conversion made from one: `Ident::new` would panic
+/// on text that is not one (or is a keyword), so such text becomes a raw or a plain stand-in.
+pub fn ident(text: &str, span: Span) -> Ident {
+    match syn::parse_str::<Ident>(text) {
+        Ok(mut ident) => {
+            ident.set_span(span);
+            ident
+        }
+        Err(_) => Ident::new("__connector_generated", span),
+    }
 }
 
 #[cfg(test)]
@@ -83,6 +100,17 @@ mod tests {
         assert_eq!(pascal_case("r#type"), "Type");
         assert_eq!(pascal_case("get__info_"), "GetInfo");
         assert_eq!(pascal_case("v2_call"), "V2Call");
+    }
+
+    #[test]
+    fn generated_names_are_identifiers() {
+        let span = Span::call_site();
+        assert_eq!(generated(&Ident::new("send_message", span), "Job"), "SendMessageJob");
+        assert_eq!(constant(&Ident::new("send_message", span)), "SEND_MESSAGE");
+        assert_eq!(constant(&Ident::new_raw("type", span)), "TYPE");
+        assert_eq!(generated(&Ident::new("__", span), "Io"), "Io");
+        assert_eq!(ident("Self", span), "__connector_generated");
+        assert_eq!(ident("not an ident", span), "__connector_generated");
     }
 
     #[test]

@@ -89,6 +89,8 @@ pub mod model;
 #[cfg(feature = "server")]
 pub mod server;
 pub mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod webhook;
 
 pub use connector::PollOf;
@@ -100,7 +102,7 @@ pub use connector_macros::{Event, action, connector, job, trigger};
 pub use engine::{
     CallError, DEFAULT_DB_PATH, DEFAULT_MAX_STEP_OUTPUT, DeliveryError, Engine, EngineBuilder, EngineError, Io, Job,
     JobTrigger, OnEvent, OnSchedule, OnTrigger, OnTriggerFn, PollError, PollReport, Receipt, Running, ScheduledJob,
-    StartOptions, StepError, Subscriptions, TriggerFailure, TriggerTasks,
+    SendOptions, StartOptions, StepError, Subscriptions, TriggerFailure, TriggerTasks,
 };
 pub use model::{
     ActionError, ActionInput, ActionOutput, ConfigError, ConnectorConfig, ConnectorManifest, Event, IntegrationRef,
@@ -143,5 +145,20 @@ pub mod __private {
     /// Turns a job's own error type into [`JobError`].
     pub fn job_result<T, E: Into<JobError>>(result: Result<T, E>) -> Result<T, JobError> {
         result.map_err(Into::into)
+    }
+
+    /// What `#[job(trigger = ..)]` checks the keys of a connector's members through.
+    pub use crate::engine::ConnectorMembers as Members;
+
+    /// Whether `keys` holds `key`: a `const fn`, for the job macro's check of `trigger = ..`.
+    pub const fn has_key(keys: &[u64], key: u64) -> bool {
+        let mut i = 0;
+        while i < keys.len() {
+            if keys[i] == key {
+                return true;
+            }
+            i += 1;
+        }
+        false
     }
 }

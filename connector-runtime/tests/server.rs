@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use connector_runtime::RunId;
 use connector_runtime::prelude::*;
 use connector_runtime::server::{self, RunningServer, ServerConfig};
 use connector_runtime::store::{MemoryStore, RunFilter, RunStore};
@@ -64,6 +65,21 @@ async fn on_order(payload: OrderPlaced, _io: OnOrderIo<'_>) -> Result<u64, JobEr
     Ok(payload.order)
 }
 
+#[derive(Serialize, Deserialize, JsonSchema, Event)]
+#[event(name = "approval.wanted")]
+struct ApprovalWanted {}
+
+#[derive(Serialize, Deserialize, JsonSchema)]
+struct Verdict {
+    approved: bool,
+}
+
+#[job(id = "approver", name = "Approver", version = "1.0.0", event = ApprovalWanted)]
+async fn approver(_payload: ApprovalWanted, io: ApproverIo<'_>) -> Result<bool, JobError> {
+    let verdict: Verdict = io.wait_for_token("verdict", std::time::Duration::from_secs(600)).await?;
+    Ok(verdict.approved)
+}
+
 struct Harness {
     server: RunningServer,
     store: Arc<dyn RunStore>,
@@ -78,6 +94,7 @@ async fn harness(body_limit: usize) -> Harness {
         .connector(Chat::init(ChatConfig { webhook_secret: Secret::new(WEBHOOK_SECRET) }))
         .job(OnMessageJob)
         .job(OnOrderJob)
+        .job(ApproverJob)
         .build()
         .unwrap();
     let config = ServerConfig {
@@ -332,4 +349,49 @@ async fn load_of_1000_deliveries_at_concurrency_64() {
 #[ignore = "the full size; run with `cargo test --release -- --ignored`"]
 async fn load_of_10000_deliveries_at_concurrency_64() {
     load(10_000).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tokens_are_completed_and_runs_cancelled_through_the_api() {
+    let h = harness(1024 * 1024).await;
+    let url = h.server.url();
+    let send = json!({"name": "approval.wanted", "payload": {}});
+    let (status, accepted) = h.api(h.http.post(format!("{url}/api/events")).bearer_auth(API_KEY).json(&send)).await;
+    assert_eq!(status, 202, "{accepted}");
+    let first = accepted["runs"][0].as_str().unwrap().to_owned();
+    let (_, accepted) = h.api(h.http.post(format!("{url}/api/events")).bearer_auth(API_KEY).json(&send)).await;
+    let second = accepted["runs"][0].as_str().unwrap().to_owned();
+    for id in [&first, &second] {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while h.store.run(&RunId::from(id.as_str())).await.unwrap().unwrap().status != RunStatus::Waiting {
+            assert!(std::time::Instant::now() < deadline, "run {id} never parked");
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+
+    let complete = |token: String| h.http.post(format!("{url}/api/tokens/{token}/complete")).bearer_auth(API_KEY);
+    let (status, _) = h.api(complete(format!("{first}:verdict")).json(&json!({"approved": true}))).await;
+    assert_eq!(status, 200);
+    let (status, _) = h.api(complete(format!("{first}:verdict")).json(&json!({"approved": false}))).await;
+    assert_eq!(status, 409, "completed twice");
+    let (status, _) = h.api(complete("no-such-run:verdict".into()).json(&json!({}))).await;
+    assert_eq!(status, 404);
+    let (status, _) = h.api(h.http.post(format!("{url}/api/tokens/{first}:verdict/complete")).json(&json!({}))).await;
+    assert_eq!(status, 401, "the API key is required");
+
+    let (status, cancelled) = h.api(h.http.post(format!("{url}/api/runs/{second}/cancel")).bearer_auth(API_KEY)).await;
+    assert_eq!(status, 200, "{cancelled}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let first_run = h.store.run(&RunId::from(first.as_str())).await.unwrap().unwrap();
+        let second_run = h.store.run(&RunId::from(second.as_str())).await.unwrap().unwrap();
+        if first_run.status == RunStatus::Succeeded && second_run.status == RunStatus::Cancelled {
+            assert_eq!(first_run.output, Some(json!(true)));
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{first_run:?} {second_run:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let (status, _) = h.api(h.http.post(format!("{url}/api/runs/{second}/cancel")).bearer_auth(API_KEY)).await;
+    assert_eq!(status, 409, "a cancelled run cannot be cancelled again");
 }

@@ -190,3 +190,15 @@ fn block_on<T>(future: impl std::future::Future<Output = T>) -> T {
         std::thread::sleep(std::time::Duration::from_millis(1));
     }
 }
+
+#[test]
+fn the_default_store_folder_ignores_itself_and_other_folders_are_left_alone() {
+    let dir = TempDir::new().unwrap();
+    let default_like = dir.path().join(".connector-runtime").join("runs.sqlite3");
+    connector_runtime::Engine::builder().sqlite(&default_like).build().unwrap();
+    let ignore = std::fs::read_to_string(dir.path().join(".connector-runtime/.gitignore")).unwrap();
+    assert!(ignore.lines().any(|line| line == "*"), "{ignore}");
+    let elsewhere = dir.path().join("data").join("runs.sqlite3");
+    connector_runtime::Engine::builder().sqlite(&elsewhere).build().unwrap();
+    assert!(elsewhere.exists() && !dir.path().join("data/.gitignore").exists());
+}

@@ -7,7 +7,7 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use crate::{connector, event, job};
+use crate::expand;
 
 fn pretty(tokens: TokenStream) -> String {
     let file: syn::File =
@@ -43,7 +43,7 @@ fn connector_expansion() {
             }
         }
     };
-    insta::assert_snapshot!(pretty(connector::expand(args, item)));
+    insta::assert_snapshot!(pretty(expand::connector(args, item)));
 }
 
 #[test]
@@ -68,7 +68,7 @@ fn job_on_event_expansion() {
             Ok(sent.message_id)
         }
     };
-    insta::assert_snapshot!(pretty(job::expand(args, item)));
+    insta::assert_snapshot!(pretty(expand::job(args, item)));
 }
 
 #[test]
@@ -89,7 +89,7 @@ fn job_on_trigger_expansion() {
             Ok(())
         }
     };
-    insta::assert_snapshot!(pretty(job::expand(args, item)));
+    insta::assert_snapshot!(pretty(expand::job(args, item)));
 }
 
 #[test]
@@ -103,7 +103,7 @@ fn event_expansion() {
             pub message: String,
         }
     };
-    insta::assert_snapshot!(pretty(event::expand(item)));
+    insta::assert_snapshot!(pretty(expand::event(item)));
 }
 
 #[test]
@@ -114,7 +114,7 @@ fn generic_event_expansion() {
             pub items: Vec<T>,
         }
     };
-    insta::assert_snapshot!(pretty(event::expand(item)));
+    insta::assert_snapshot!(pretty(expand::event(item)));
 }
 
 #[test]
@@ -131,7 +131,7 @@ fn job_on_schedule_expansion() {
             Ok(tick.scheduled_at.to_string())
         }
     };
-    insta::assert_snapshot!(pretty(job::expand(args, item)));
+    insta::assert_snapshot!(pretty(expand::job(args, item)));
 }
 
 #[test]
@@ -151,5 +151,52 @@ fn polling_trigger_expansion() {
             }
         }
     };
-    insta::assert_snapshot!(pretty(connector::expand(args, item)));
+    insta::assert_snapshot!(pretty(expand::connector(args, item)));
+}
+
+/// What a connector with a mistake expands to: its block as written, the error inside
+/// `__ERRORS`, and the stubs keyed by it.
+#[test]
+fn connector_fallback_expansion() {
+    let args = quote! {
+        id = "simple-chat", name = "Simple Chat", version = "1.0.0", config = SimpleChatConfig
+    };
+    let item = quote! {
+        impl SimpleChat {
+            #[action(id = "sendMessage", nmae = "Send Message")]
+            pub async fn send_message(
+                ctx: &ActionContext<SimpleChatConfig>,
+                input: SendMessage,
+            ) -> Result<SentMessage, ActionError> {
+                Ok(SentMessage { message_id: input.message })
+            }
+
+            #[trigger(id = "message.received", name = "Message Received")]
+            pub async fn message_received(
+                ctx: &TriggerContext<SimpleChatConfig>,
+                payload: MessageReceived,
+            ) -> Result<Option<MessageReceived>, ActionError> {
+                Ok(Some(payload))
+            }
+        }
+    };
+    insta::assert_snapshot!(pretty(expand::connector(args, item)));
+}
+
+/// What a job with a mistake expands to.
+#[test]
+fn job_fallback_expansion() {
+    let args = quote! {
+        id = "send-chat-message",
+        name = "Send Chat Message",
+        version = "1.0.0",
+        event = SendMessageEvent,
+        integrations(chat = SimpleChat)
+    };
+    let item = quote! {
+        pub fn send_chat_message(payload: SendMessageEvent, io: SendChatMessageIo<'_>) -> Result<String, JobError> {
+            Ok(payload.message)
+        }
+    };
+    insta::assert_snapshot!(pretty(expand::job(args, item)));
 }

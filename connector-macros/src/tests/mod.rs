@@ -3,6 +3,7 @@
 //! code in the snapshots.
 
 mod expansion;
+mod fuzz;
 mod malformed;
 
 use proc_macro2::{Delimiter, Group, TokenStream, TokenTree};
@@ -54,13 +55,13 @@ pub fn assert_has_error(tokens: &TokenStream, expected: &str) {
 
 /// One step of a token stream walked depth-first.
 #[derive(Clone)]
-enum Step {
+pub enum Step {
     Open(Delimiter),
     Close,
     Leaf(TokenTree),
 }
 
-fn flatten(tokens: TokenStream, steps: &mut Vec<Step>) {
+pub fn flatten(tokens: TokenStream, steps: &mut Vec<Step>) {
     for tree in tokens {
         match tree {
             TokenTree::Group(group) => {
@@ -81,7 +82,7 @@ pub fn truncations(tokens: &TokenStream) -> Vec<TokenStream> {
     (0..=steps.len()).map(|len| rebuild(&steps[..len])).collect()
 }
 
-fn rebuild(steps: &[Step]) -> TokenStream {
+pub fn rebuild(steps: &[Step]) -> TokenStream {
     // A stack of groups being built; the bottom one is the stream itself.
     let mut stack: Vec<(Option<Delimiter>, Vec<TokenTree>)> = vec![(None, Vec::new())];
     let close = |stack: &mut Vec<(Option<Delimiter>, Vec<TokenTree>)>| {

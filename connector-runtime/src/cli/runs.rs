@@ -188,12 +188,14 @@ fn serde_name<T: serde::Serialize>(value: &T) -> String {
     }
 }
 
-/// `event manual.send.message`, `trigger simple-chat/message.received`, `schedule 0 3 * * *`.
+/// `event manual.send.message`, `trigger simple-chat/message.received`, `schedule 0 3 * * *`,
+/// `run 01.. step review` (a child run).
 fn trigger(trigger: &TriggerRef) -> String {
     match trigger {
         TriggerRef::Event { name } => format!("event {name}"),
         TriggerRef::Connector { connector, trigger } => format!("trigger {connector}/{trigger}"),
         TriggerRef::Schedule { schedule, .. } => format!("schedule {schedule}"),
+        TriggerRef::Parent { run, step } => format!("run {run} step {step}"),
     }
 }
 

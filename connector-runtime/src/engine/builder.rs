@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::Semaphore;
 
-use super::io::{SchemaCache, Settings};
+use super::io::{Clock, SchemaCache, Settings};
 use super::job::Job;
 use super::members::ConnectorMembers;
 use super::registry::{JobEntry, Registry};
@@ -47,7 +47,11 @@ impl Default for EngineBuilder {
             registry: Registry::default(),
             declared: Vec::new(),
             store: StoreChoice::Default,
-            settings: Settings { retry: RetryPolicy::DEFAULT, max_step_output: DEFAULT_MAX_STEP_OUTPUT },
+            settings: Settings {
+                retry: RetryPolicy::DEFAULT,
+                max_step_output: DEFAULT_MAX_STEP_OUTPUT,
+                clock: Clock::Wall,
+            },
             duplicate: None,
         }
     }
@@ -96,6 +100,33 @@ impl EngineBuilder {
         self
     }
 
+    /// Answers every call of action `A` with `answer` instead of calling the service: for tests
+    /// of jobs (see [`crate::testing`]). The connector is still registered (its config can be a
+    /// dummy); the calls are recorded as steps as usual.
+    #[cfg(feature = "testing")]
+    pub fn mock<A: crate::connector::Action>(
+        mut self,
+        _action: A,
+        answer: impl Fn(A::Input) -> Result<A::Output, crate::model::ActionError> + Send + Sync + 'static,
+    ) -> Self {
+        use crate::model::ActionError;
+        let erased = move |input: serde_json::Value| {
+            let input = serde_json::from_value(input).map_err(|error| ActionError::InvalidInput(error.to_string()))?;
+            serde_json::to_value(answer(input)?).map_err(|error| ActionError::InvalidOutput(error.to_string()))
+        };
+        let connector = <A::Connector as crate::connector::Connector>::ID;
+        self.registry.mocks.insert((connector, A::ID), Arc::new(erased));
+        self
+    }
+
+    /// Measures durable waits and token timeouts by tokio's clock, so a test on a paused tokio
+    /// runtime (`#[tokio::test(start_paused = true)]`) skips them without sleeping.
+    #[cfg(feature = "testing")]
+    pub fn tokio_clock(mut self) -> Self {
+        self.settings.clock = Clock::Tokio { wall: chrono::Utc::now(), instant: tokio::time::Instant::now() };
+        self
+    }
+
     /// The largest step output, in bytes of JSON, a store accepts (default 3 MiB).
     pub fn max_step_output(mut self, bytes: usize) -> Self {
         self.settings.max_step_output = bytes;
@@ -134,13 +165,18 @@ impl EngineBuilder {
         let store: Arc<dyn RunStore> = match self.store {
             StoreChoice::Given(store) => store,
             #[cfg(feature = "sqlite")]
-            StoreChoice::Sqlite(path) => Arc::new(crate::store::SqliteStore::open(path)?),
-            #[cfg(feature = "sqlite")]
-            StoreChoice::Default => {
-                let path = std::env::var_os("CONNECTOR_RUNTIME_DB")
-                    .map_or_else(|| PathBuf::from(DEFAULT_DB_PATH), PathBuf::from);
+            StoreChoice::Sqlite(path) => {
+                ignore_store_folder(&path);
                 Arc::new(crate::store::SqliteStore::open(path)?)
             }
+            #[cfg(feature = "sqlite")]
+            StoreChoice::Default => match std::env::var_os("CONNECTOR_RUNTIME_DB") {
+                Some(path) => Arc::new(crate::store::SqliteStore::open(PathBuf::from(path))?),
+                None => {
+                    ignore_store_folder(std::path::Path::new(DEFAULT_DB_PATH));
+                    Arc::new(crate::store::SqliteStore::open(DEFAULT_DB_PATH)?)
+                }
+            },
             #[cfg(not(feature = "sqlite"))]
             StoreChoice::Default => return Err(EngineError::NoStore),
         };
@@ -164,5 +200,23 @@ impl EngineBuilder {
                 active: Mutex::default(),
             }),
         })
+    }
+}
+
+/// Creates the folder of a store at `.connector-runtime/..` (the default's) with a `.gitignore`
+/// that ignores everything in it, so a project's local run store never reaches its repository.
+#[cfg(feature = "sqlite")]
+fn ignore_store_folder(path: &std::path::Path) {
+    let Some(folder) =
+        path.parent().filter(|folder| folder.file_name().is_some_and(|name| name == ".connector-runtime"))
+    else {
+        return;
+    };
+    let ignore = folder.join(".gitignore");
+    if !ignore.exists() {
+        // Best effort: the store reports its own error if the folder cannot be made.
+        let _ = std::fs::create_dir_all(folder).and_then(|()| {
+            std::fs::write(ignore, "# The run store of connector-runtime: local state, not source.\n*\n")
+        });
     }
 }

@@ -33,6 +33,61 @@ pub enum StepError {
         #[source]
         source: ActionError,
     },
+    /// A task (`io.run_task`) failed (after any retries).
+    #[error("step `{key}` (a task) failed: {source}")]
+    Task {
+        /// The step key.
+        key: String,
+        /// The task's error.
+        #[source]
+        source: ActionError,
+    },
+    /// The runs a step starts (`io.send_event`, `io.run_job`) could not be started.
+    #[error("step `{key}` could not start its runs: {source}")]
+    NotStarted {
+        /// The step key.
+        key: String,
+        /// Why.
+        #[source]
+        source: Box<EngineError>,
+    },
+    /// The run waits here for something from outside (a token, a child run) and resumes when it
+    /// arrives; no task is held meanwhile. Let it through with `?`: the engine parks the run.
+    #[error("the run waits at step `{key}` and resumes when it can go on")]
+    Parked {
+        /// The step key.
+        key: String,
+    },
+    /// The token of `io.wait_for_token` was not completed in time.
+    #[error("step `{key}`: the token was not completed before its timeout")]
+    TokenTimedOut {
+        /// The step key.
+        key: String,
+    },
+    /// The payload a token was completed with does not fit the type the job waits for.
+    #[error("step `{key}`: the token's payload does not fit: {message}")]
+    TokenPayload {
+        /// The step key.
+        key: String,
+        /// What serde said.
+        message: String,
+    },
+    /// The child run of `io.run_job` failed (or was cancelled).
+    #[error("step `{key}`: child run `{run}` of job `{job}` did not succeed: {error}")]
+    ChildFailed {
+        /// The step key.
+        key: String,
+        /// The child job's id.
+        job: String,
+        /// The child run's id.
+        run: String,
+        /// Its error.
+        error: String,
+    },
+    /// The run was cancelled ([`Engine::cancel`](super::Engine::cancel)); it stops here, at a
+    /// step boundary.
+    #[error("the run was cancelled")]
+    Cancelled,
     /// The job used an integration the engine does not have.
     #[error("integration `{key}` (connector `{connector}`) is not registered with the engine")]
     MissingIntegration {
@@ -136,6 +191,37 @@ pub enum EngineError {
     /// No run with that id.
     #[error("no run with id `{0}`")]
     RunNotFound(String),
+    /// No job with that id is registered (a child run's job, say).
+    #[error("no job `{0}` is registered with the engine")]
+    JobNotRegistered(String),
+    /// The run's execution in this process ended without finishing it: the store failed while
+    /// the outcome was recorded. The run resumes on recovery ([`Engine::recover`](super::Engine::recover)).
+    #[error("run `{id}` is still {status} after its execution ended (the run store failed); it resumes on recovery")]
+    Unfinished {
+        /// The run's id.
+        id: String,
+        /// Its status in the store.
+        status: crate::model::RunStatus,
+    },
+    /// No run waits for this token.
+    #[error("no run waits for token `{0}`")]
+    TokenNotFound(String),
+    /// The token was completed before, or its wait timed out.
+    #[error("token `{token}` cannot be completed: {reason}")]
+    TokenClosed {
+        /// The token.
+        token: String,
+        /// Why not.
+        reason: &'static str,
+    },
+    /// The run cannot be cancelled in the state it is in.
+    #[error("run `{id}` cannot be cancelled: {reason}")]
+    NotCancellable {
+        /// The run's id.
+        id: String,
+        /// Why not.
+        reason: &'static str,
+    },
     /// The run cannot be resumed in the state it is in.
     #[error("run `{id}` cannot be resumed: {reason}")]
     NotResumable {

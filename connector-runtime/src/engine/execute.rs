@@ -6,17 +6,32 @@ use std::sync::Arc;
 
 use futures::FutureExt;
 use serde_json::Value;
+use tokio::sync::watch;
 use tracing::Instrument;
 
-use super::io::Io;
+use super::io::{Io, Parked};
 use super::registry::JobEntry;
-use super::{Shared, StepError};
-use crate::model::{JobError, Run, RunId, RunStatus, redact};
+use super::{Engine, StepError};
+use crate::model::{JobError, Run, RunId, RunStatus, StepStatus, TriggerRef, redact};
 use crate::store::{RunUpdate, StoreError};
+
+/// How an execution ended.
+pub(super) enum Ending {
+    /// The run finished, or the store failed (the run is left for recovery).
+    Finished,
+    /// The run parked: it is `waiting` for a token or a child run.
+    Parked,
+}
 
 /// Executes a recorded run once, to its end or to a failure, and records the outcome. A store
 /// failure leaves the run unfinished in the store, for [`Engine::recover`](super::Engine::recover) to pick up.
-pub(super) async fn execute(shared: &Shared, id: &RunId, recorded: Option<Run>) {
+pub(super) async fn execute(
+    engine: &Engine,
+    id: &RunId,
+    recorded: Option<Run>,
+    cancelled: watch::Receiver<bool>,
+) -> Ending {
+    let shared = &*engine.shared;
     let loaded = match recorded {
         Some(run) => Ok(Some(run)),
         None => shared.store.run(id).await,
@@ -24,14 +39,17 @@ pub(super) async fn execute(shared: &Shared, id: &RunId, recorded: Option<Run>) 
     let run = match loaded {
         Ok(Some(run)) => run,
         Ok(None) => {
-            return tracing::error!(run_id = %id, "cannot execute a run the store does not have");
+            tracing::error!(run_id = %id, "cannot execute a run the store does not have");
+            return Ending::Finished;
         }
         Err(error) => {
-            return tracing::error!(run_id = %id, %error, "cannot load the run to execute it");
+            tracing::error!(run_id = %id, %error, "cannot load the run to execute it");
+            return Ending::Finished;
         }
     };
     let Some(job) = shared.registry.job(&run.job_id) else {
-        return tracing::error!(run_id = %id, job_id = %run.job_id, "the run's job is not registered; left as it is");
+        tracing::error!(run_id = %id, job_id = %run.job_id, "the run's job is not registered; left as it is");
+        return Ending::Finished;
     };
     let span = tracing::info_span!("run", run_id = %id, job_id = job.id);
     async {
@@ -40,42 +58,121 @@ pub(super) async fn execute(shared: &Shared, id: &RunId, recorded: Option<Run>) 
             Some(slots) => Arc::clone(slots).acquire_owned().await.ok(),
             None => None,
         };
-        if let Err(error) = record_outcome(shared, job, run).await {
-            tracing::error!(%error, "the run store failed; the run stays unfinished and resumes on recovery");
+        match record_outcome(engine, job, run, cancelled).await {
+            Ok(ending) => ending,
+            Err(error) => {
+                tracing::error!(%error, "the run store failed; the run stays unfinished and resumes on recovery");
+                Ending::Finished
+            }
         }
     }
     .instrument(span)
-    .await;
+    .await
 }
 
-async fn record_outcome(shared: &Shared, job: &JobEntry, run: Run) -> Result<(), StoreError> {
-    let Run { id, payload, steps, .. } = run;
+async fn record_outcome(
+    engine: &Engine,
+    job: &JobEntry,
+    run: Run,
+    cancelled: watch::Receiver<bool>,
+) -> Result<Ending, StoreError> {
+    let shared = &*engine.shared;
+    let Run { id, payload, steps, trigger, .. } = run;
     let id = &id;
+    if *cancelled.borrow() {
+        // Cancelled while it waited for a slot: it never starts.
+        shared.store.update_run(id, &cancelled_update()).await?;
+        return Ok(Ending::Finished);
+    }
     let running = RunUpdate { new_execution: true, ..RunUpdate::status(RunStatus::Running) };
     shared.store.update_run(id, &running).await?;
     tracing::info!("run started");
-    let io = Io::new(id.clone(), job, shared, steps);
+    let io = Io::new(id.clone(), job, engine, steps, cancelled.clone());
     // A panicking job fails its run; it must not take the engine's task (or its record) with it.
     let result: Result<Value, JobError> = match AssertUnwindSafe((job.execute)(payload, &io)).catch_unwind().await {
         Ok(result) => result,
         Err(panic) => Err(format!("job panicked: {}", panic_message(&panic)).into()),
     };
+    if let Some(parked) = io.parked() {
+        park(engine, id, parked).await?;
+        return Ok(Ending::Parked);
+    }
     let update = match result {
         Ok(output) => {
             tracing::info!("run succeeded");
             RunUpdate { output: Some(output), ..RunUpdate::status(RunStatus::Succeeded) }
         }
         Err(error) => {
+            let step_error = error.downcast_ref::<StepError>();
             // A store failure inside a step is not the job's fault: leave the run unfinished.
-            if let Some(store_error) = error.downcast_ref::<StepError>().and_then(store_failure) {
+            if let Some(store_error) = step_error.and_then(store_failure) {
                 return Err(store_error.clone());
             }
-            let error = redact(&error.to_string()).into_owned();
-            tracing::warn!(%error, "run failed");
-            RunUpdate { error: Some(error), ..RunUpdate::status(RunStatus::Failed) }
+            if matches!(step_error, Some(StepError::Cancelled)) || *cancelled.borrow() {
+                tracing::info!("run cancelled");
+                cancelled_update()
+            } else {
+                let error = redact(&error.to_string()).into_owned();
+                tracing::warn!(%error, "run failed");
+                RunUpdate { error: Some(error), ..RunUpdate::status(RunStatus::Failed) }
+            }
         }
     };
-    shared.store.update_run(id, &update).await
+    shared.store.update_run(id, &update).await?;
+    if let TriggerRef::Parent { run: parent, step } = trigger {
+        complete_parent(engine, &parent, &step, id, &update).await;
+    }
+    Ok(Ending::Finished)
+}
+
+/// Records a parked run as `waiting`, and makes sure it is woken: at its wake-up time, or at
+/// once if what it waits for arrived while it was executing.
+async fn park(engine: &Engine, id: &RunId, parked: Parked) -> Result<(), StoreError> {
+    let store = &engine.shared.store;
+    let waiting = RunUpdate { wake_at: parked.wake_at, ..RunUpdate::status(RunStatus::Waiting) };
+    store.update_run(id, &waiting).await?;
+    tracing::info!(step_key = %parked.key, wake_at = ?parked.wake_at, "run parked");
+    // Completed by another process before the run was marked waiting: that process could not
+    // claim it, so this one does.
+    let arrived = store.run(id).await?.and_then(|run| run.step(&parked.key).map(|step| step.status));
+    if arrived.is_some_and(|status| status != StepStatus::Running) {
+        engine.mark_woken(id);
+    }
+    if let Some(wake_at) = parked.wake_at {
+        let (engine, id) = (engine.clone(), id.clone());
+        tokio::spawn(async move {
+            if let Ok(wait) = (wake_at - engine.shared.settings.clock.now()).to_std() {
+                tokio::time::sleep(wait).await;
+            }
+            if let Err(error) = engine.wake(&id).await {
+                tracing::warn!(run_id = %id, %error, "could not wake the run at its timeout; it resumes on recovery");
+            }
+        });
+    }
+    Ok(())
+}
+
+/// A child run of `io.run_job` finished: its outcome completes the parent's step, and the
+/// parent resumes.
+async fn complete_parent(engine: &Engine, parent: &RunId, key: &str, child: &RunId, outcome: &RunUpdate) {
+    let completed = async {
+        let Some(run) = engine.shared.store.run(parent).await? else { return Ok(()) };
+        let Some(step) = run.step(key).filter(|step| step.status == StepStatus::Running) else { return Ok(()) };
+        let result = match outcome.status {
+            RunStatus::Succeeded => Ok(outcome.output.clone().unwrap_or_default()),
+            status => Err(outcome.error.clone().unwrap_or_else(|| status.to_string())),
+        };
+        engine.finish_parked_step(parent, step.clone(), result).await
+    };
+    let completed: Result<(), super::EngineError> = completed.await;
+    if let Err(error) = completed {
+        tracing::warn!(parent_run = %parent, child_run = %child, %error, "could not hand the child's outcome to its parent");
+    }
+}
+
+/// What a cancelled run records.
+pub(super) fn cancelled_update() -> RunUpdate {
+    RunUpdate { error: Some("cancelled".to_owned()), ..RunUpdate::status(RunStatus::Cancelled) }
 }
 
 fn store_failure(error: &StepError) -> Option<&StoreError> {

@@ -7,17 +7,22 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
+use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde_json::Value;
+use tokio::sync::watch;
 use tracing::Instrument;
 
+use super::job::{Job, JobTrigger};
 use super::members::ConnectorMembers;
 use super::registry::{JobEntry, Registry};
-use super::{Shared, StepError};
+use super::{Engine, StepError};
 use crate::connector::{Action, Connector, Integration};
 use crate::model::{
-    ActionError, Logger, RetryPolicy, RunId, RunStatus, StepKind, StepRecord, StepStatus, fingerprint, redact,
+    ActionError, Event, Logger, RetryPolicy, RunId, RunStatus, StepKind, StepRecord, StepStatus, fingerprint, redact,
 };
-use crate::store::{RunStore, RunUpdate};
+use crate::store::{Delivery, RunStore, RunUpdate};
 
 /// Engine-wide settings every run's `Io` reads.
 #[derive(Debug, Clone, Copy)]
@@ -26,6 +31,36 @@ pub(crate) struct Settings {
     pub(crate) retry: RetryPolicy,
     /// The largest step output, in bytes of JSON.
     pub(crate) max_step_output: usize,
+    /// The clock durable waits and token timeouts are measured by.
+    pub(crate) clock: Clock,
+}
+
+/// The clock of durable waits and timeouts: the wall clock, or (in tests) one that moves with
+/// tokio's, so a paused test runtime skips a day-long wait at once.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Clock {
+    /// `Utc::now()`.
+    Wall,
+    /// The wall time when the engine was built, plus tokio's time elapsed since.
+    #[cfg_attr(not(feature = "testing"), allow(dead_code))]
+    Tokio {
+        /// The wall time at the start.
+        wall: DateTime<Utc>,
+        /// Tokio's time at the start.
+        instant: tokio::time::Instant,
+    },
+}
+
+impl Clock {
+    /// Now, by this clock.
+    pub(crate) fn now(&self) -> DateTime<Utc> {
+        match self {
+            Clock::Wall => Utc::now(),
+            Clock::Tokio { wall, instant } => {
+                *wall + chrono::Duration::from_std(instant.elapsed()).unwrap_or(chrono::Duration::MAX)
+            }
+        }
+    }
 }
 
 /// The output schemas this engine has put in its store already, so each is written once per
@@ -59,6 +94,10 @@ impl SchemaCache {
 /// path on every execution: anything that can differ (the clock, random numbers, reads from
 /// outside) belongs inside a step, and step keys must not depend on such values.
 pub struct Io {
+    /// The engine running the run: `send_event` starts runs through it.
+    engine: Engine,
+    /// Turns `true` when the run is cancelled.
+    cancelled: watch::Receiver<bool>,
     run_id: RunId,
     job_id: &'static str,
     job_retry: Option<RetryPolicy>,
@@ -70,14 +109,35 @@ pub struct Io {
     /// this execution writes the run's steps, so they need not be read again one by one.
     earlier: HashMap<String, StepRecord>,
     used_keys: Mutex<HashSet<String>>,
+    /// Set when the job parked the run (a token, a child run): the step, and when to wake it
+    /// if nothing arrives first.
+    parked: Mutex<Option<Parked>>,
     logger: Logger,
+}
+
+/// Where and until when a run parked.
+#[derive(Debug, Clone)]
+pub(super) struct Parked {
+    /// The step that waits.
+    pub(super) key: String,
+    /// When to wake the run anyway (a token's timeout), if ever.
+    pub(super) wake_at: Option<DateTime<Utc>>,
 }
 
 impl Io {
     /// The `Io` of an execution of run `run_id` of `job`, with the steps earlier executions
     /// recorded.
-    pub(super) fn new(run_id: RunId, job: &JobEntry, shared: &Shared, earlier_steps: Vec<StepRecord>) -> Self {
+    pub(super) fn new(
+        run_id: RunId,
+        job: &JobEntry,
+        engine: &Engine,
+        earlier_steps: Vec<StepRecord>,
+        cancelled: watch::Receiver<bool>,
+    ) -> Self {
+        let shared = &*engine.shared;
         Io {
+            engine: engine.clone(),
+            cancelled,
             run_id,
             job_id: job.id,
             job_retry: job.retry,
@@ -87,6 +147,7 @@ impl Io {
             schemas: Arc::clone(&shared.schemas),
             earlier: earlier_steps.into_iter().map(|step| (step.key.clone(), step)).collect(),
             used_keys: Mutex::default(),
+            parked: Mutex::default(),
             logger: Logger::new(job.id),
         }
     }
@@ -147,50 +208,301 @@ impl Io {
         policy: RetryPolicy,
     ) -> Result<A::Output, StepError> {
         let connector = <A::Connector as Connector>::ID;
-        let previous = self.earlier.get(key).cloned();
-        if let Some(done) = previous.as_ref().filter(|step| step.status == StepStatus::Succeeded) {
-            tracing::info!("step succeeded in an earlier execution of this run; reusing its output");
-            return self.replay::<A::Output>(key, done).await;
-        }
-
         let input = serde_json::to_value(&input).map_err(|e| serialization(key, "input", e))?;
         let kind = StepKind::Action { connector: connector.to_owned(), action: A::ID.to_owned() };
+        let idempotency_key = format!("{}:{key}", self.run_id);
+        let mock = self.registry.mocks.get(&(connector, A::ID)).cloned();
+        // Every attempt reads the input as recorded, so a resumed step sends what the first sent.
+        let attempt = |input: &Value, attempt: u32| {
+            let ctx = integration.step_context(idempotency_key.clone(), attempt);
+            let (json, input) = (input.clone(), serde_json::from_value::<A::Input>(input.clone()));
+            let mock = mock.clone();
+            async move {
+                match (input, mock) {
+                    (Err(error), _) => Err(ActionError::InvalidInput(error.to_string())),
+                    // A test's answer stands in for the service.
+                    (Ok(_), Some(mock)) => serde_json::from_value(mock(json)?)
+                        .map_err(|error| ActionError::InvalidOutput(error.to_string())),
+                    (Ok(input), None) => A::run(&ctx, input).await,
+                }
+            }
+        };
+        let failed = |source| StepError::Action { key: key.to_owned(), connector, action: A::ID, source };
+        self.run_step(key, kind, input, policy, attempt, failed).await
+    }
+
+    /// Runs `task` as the step `key` of this run: its output is recorded and returned as it is on
+    /// every later execution, without running `task` again. The place for anything that is not
+    /// a connector call and must not change when the run resumes: reading the clock, drawing
+    /// random numbers or ids, calling code of your own.
+    ///
+    /// A failing task is retried like an action (transient errors and rate limits, with the
+    /// job's retry policy, or the engine's); [`Io::run_task_with`] sets a policy for one call.
+    ///
+    /// ```
+    /// # use connector_runtime::prelude::*;
+    /// # async fn job(io: &connector_runtime::Io) -> Result<(), JobError> {
+    /// let started_at: String = io.run_task("started-at", || async {
+    ///     Ok::<_, ActionError>(chrono::Utc::now().to_rfc3339())
+    /// }).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn run_task<T, E, F, Fut>(&self, key: &str, task: F) -> Result<T, StepError>
+    where
+        T: Serialize + DeserializeOwned + JsonSchema + Send + 'static,
+        E: Into<ActionError>,
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        self.run_task_with(key, None, task).await
+    }
+
+    /// [`Io::run_task`] with a retry policy for this call only.
+    pub async fn run_task_with<T, E, F, Fut>(
+        &self,
+        key: &str,
+        retry: Option<RetryPolicy>,
+        mut task: F,
+    ) -> Result<T, StepError>
+    where
+        T: Serialize + DeserializeOwned + JsonSchema + Send + 'static,
+        E: Into<ActionError>,
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        self.claim_key(key)?;
+        let span = tracing::info_span!("step", step_key = %key, task = true);
+        let policy = retry.or(self.job_retry).unwrap_or(self.settings.retry);
+        let attempt = |_: &Value, _| {
+            let running = task();
+            async move { running.await.map_err(Into::into) }
+        };
+        let failed = |source| StepError::Task { key: key.to_owned(), source };
+        self.run_step(key, StepKind::Task, Value::Null, policy, attempt, failed).instrument(span).await
+    }
+
+    /// Sends event `event` from the job, as the step `key`: exactly once per key, across
+    /// retries, crashes and resumes (the send is deduplicated in the store by the run and the
+    /// key). Returns the runs it started, on every execution the same.
+    pub async fn send_event<E: Event>(&self, key: &str, event: E) -> Result<Vec<RunId>, StepError> {
+        self.claim_key(key)?;
+        let span = tracing::info_span!("step", step_key = %key, event = E::NAME);
+        async {
+            if let Some(done) = self.earlier.get(key).filter(|step| step.status == StepStatus::Succeeded) {
+                return self.replay::<Vec<RunId>>(key, done).await;
+            }
+            let payload = serde_json::to_value(&event).map_err(|e| serialization(key, "event", e))?;
+            let mut step = StepRecord::running(key, StepKind::Event { name: E::NAME.to_owned() }, payload.clone());
+            if let Some(earlier) = self.earlier.get(key) {
+                step.started_at = earlier.started_at;
+                step.attempts = earlier.attempts + 1;
+            }
+            let delivery = Delivery {
+                source: format!("event:{}", E::NAME),
+                id: format!("{}:{key}", self.run_id),
+                received_at: Utc::now(),
+            };
+            let started = self
+                .engine
+                .send_checked::<E>(payload, Some(delivery))
+                .await
+                .map_err(|source| StepError::NotStarted { key: key.to_owned(), source: Box::new(source) })?;
+            self.succeed(step, started).await
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// The token that completes the wait `io.wait_for_token(key, ..)` of this run:
+    /// `{run id}:{key}`, the same on every execution, so a step before the wait can hand it to
+    /// whoever completes it (in a message, a link).
+    pub fn token(&self, key: &str) -> String {
+        format!("{}:{key}", self.run_id)
+    }
+
+    /// Waits, durably, for the token [`Io::token`]`(key)` to be completed from outside
+    /// ([`Engine::complete_token`], `POST /api/tokens/{token}/complete`, the CLI's `complete`),
+    /// and returns the payload it was completed with, or [`StepError::TokenTimedOut`] after
+    /// `timeout`. Meanwhile the run is `waiting` and holds no task: it resumes when the token
+    /// is completed, in whichever process that happens, or after a restart.
+    ///
+    /// ```
+    /// # use connector_runtime::prelude::*;
+    /// # use std::time::Duration;
+    /// #[derive(Serialize, Deserialize, JsonSchema)]
+    /// struct Approval { approved: bool, by: String }
+    ///
+    /// # async fn job(io: &connector_runtime::Io) -> Result<(), JobError> {
+    /// let token = io.token("approval");
+    /// // .. a step that sends `token` to the approver (a chat message, an email) ..
+    /// let approval: Approval = io.wait_for_token("approval", Duration::from_secs(24 * 3600)).await?;
+    /// if !approval.approved {
+    ///     return Err(format!("refused by {}", approval.by).into());
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn wait_for_token<T: DeserializeOwned + Send + 'static>(
+        &self,
+        key: &str,
+        timeout: Duration,
+    ) -> Result<T, StepError> {
+        self.claim_key(key)?;
+        let span = tracing::info_span!("step", step_key = %key, token = true);
+        async {
+            let step = match self.earlier.get(key) {
+                Some(step) if step.status == StepStatus::Succeeded => {
+                    let payload = step.output.clone().unwrap_or_default();
+                    return serde_json::from_value(payload)
+                        .map_err(|error| StepError::TokenPayload { key: key.to_owned(), message: error.to_string() });
+                }
+                Some(step) if step.status == StepStatus::Failed => {
+                    return Err(StepError::TokenTimedOut { key: key.to_owned() });
+                }
+                Some(step) if matches!(step.kind, StepKind::Token { .. }) => step.clone(),
+                _ => {
+                    let deadline = self.now() + chrono::Duration::from_std(timeout).unwrap_or(chrono::Duration::MAX);
+                    let input =
+                        serde_json::json!({ "token": self.token(key), "timeoutMs": timeout.as_millis() as u64 });
+                    let step = StepRecord::running(key, StepKind::Token { deadline }, input);
+                    self.store.save_step(&self.run_id, &step).await?;
+                    step
+                }
+            };
+            let StepKind::Token { deadline } = step.kind else { unreachable!("matched a token step above") };
+            if self.now() >= deadline {
+                self.fail_step(step, "the token was not completed before its timeout").await?;
+                return Err(StepError::TokenTimedOut { key: key.to_owned() });
+            }
+            tracing::info!(token = %self.token(key), until = %deadline, "waiting for the token");
+            Err(self.park(key, Some(deadline)))
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// Starts a run of job `J` with `payload` as the step `key`, and waits, durably, for its
+    /// output: the run is `waiting` meanwhile, holding no task, and resumes when the child run
+    /// finishes. A child that fails (or is cancelled) is [`StepError::ChildFailed`].
+    pub async fn run_job<J: Job>(
+        &self,
+        key: &str,
+        _job: J,
+        payload: <J::Trigger as JobTrigger>::Payload,
+    ) -> Result<J::Output, StepError>
+    where
+        J::Output: DeserializeOwned + JsonSchema,
+    {
+        self.claim_key(key)?;
+        let span = tracing::info_span!("step", step_key = %key, child_job = J::ID);
+        async {
+            let earlier = self.earlier.get(key);
+            match earlier {
+                Some(step) if step.status == StepStatus::Succeeded => return self.replay::<J::Output>(key, step).await,
+                Some(step) if step.status == StepStatus::Failed => {
+                    let run = match &step.kind {
+                        StepKind::Job { run, .. } => run.to_string(),
+                        _ => String::new(),
+                    };
+                    let error = step.error.clone().unwrap_or_default();
+                    return Err(StepError::ChildFailed { key: key.to_owned(), job: J::ID.to_owned(), run, error });
+                }
+                _ => {}
+            }
+            // The child's id is recorded before the child exists, so a crash in between starts
+            // the same child (deduplicated), and the child always finds the step it completes.
+            let child = match earlier.map(|step| &step.kind) {
+                Some(StepKind::Job { run, .. }) => run.clone(),
+                _ => {
+                    let input = serde_json::to_value(&payload).map_err(|e| serialization(key, "payload", e))?;
+                    let child = RunId::new();
+                    let kind = StepKind::Job { job: J::ID.to_owned(), run: child.clone() };
+                    self.store.save_step(&self.run_id, &StepRecord::running(key, kind, input)).await?;
+                    child
+                }
+            };
+            let payload = serde_json::to_value(&payload).map_err(|e| serialization(key, "payload", e))?;
+            let trigger = crate::model::TriggerRef::Parent { run: self.run_id.clone(), step: key.to_owned() };
+            let delivery = Delivery {
+                source: format!("job:{}", J::ID),
+                id: format!("{}:{key}", self.run_id),
+                received_at: Utc::now(),
+            };
+            self.engine
+                .start_child(J::ID, child.clone(), trigger, payload, Some(delivery))
+                .await
+                .map_err(|source| StepError::NotStarted { key: key.to_owned(), source: Box::new(source) })?;
+            tracing::info!(child_run = %child, "waiting for the child run");
+            Err(self.park(key, None))
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// Parks the run at step `key`: the engine records it `waiting` once the job lets the
+    /// returned error through.
+    fn park(&self, key: &str, wake_at: Option<DateTime<Utc>>) -> StepError {
+        *self.parked.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) =
+            Some(Parked { key: key.to_owned(), wake_at });
+        StepError::Parked { key: key.to_owned() }
+    }
+
+    /// Where the job parked the run, if it did.
+    pub(super) fn parked(&self) -> Option<Parked> {
+        self.parked.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
+    }
+
+    /// Runs one step to its end: replays it if an earlier execution completed it, otherwise
+    /// makes attempts (each bounded by the policy's timeout) until one succeeds, one fails for
+    /// good, or the attempts run out, recording the step before it returns.
+    async fn run_step<T, F, Fut>(
+        &self,
+        key: &str,
+        kind: StepKind,
+        input: Value,
+        policy: RetryPolicy,
+        mut attempt: F,
+        failed: impl FnOnce(ActionError) -> StepError,
+    ) -> Result<T, StepError>
+    where
+        T: Serialize + DeserializeOwned + JsonSchema + 'static,
+        F: FnMut(&Value, u32) -> Fut,
+        Fut: Future<Output = Result<T, ActionError>>,
+    {
+        let previous = self.earlier.get(key);
+        if let Some(done) = previous.filter(|step| step.status == StepStatus::Succeeded) {
+            tracing::info!("step succeeded in an earlier execution of this run; reusing its output");
+            return self.replay::<T>(key, done).await;
+        }
         let mut step = StepRecord::running(key, kind, input);
         // A step an earlier execution left unfinished keeps counting its attempts and its start.
-        let attempts_before = match &previous {
+        let attempts_before = match previous {
             Some(previous) => {
                 step.started_at = previous.started_at;
                 previous.attempts
             }
             None => 0,
         };
-        let idempotency_key = format!("{}:{key}", self.run_id);
         let first_attempt = attempts_before + 1;
         let last_attempt = attempts_before + policy.max_attempts.max(1);
 
-        for attempt in first_attempt..=last_attempt {
-            step.attempts = attempt;
-            if attempt > first_attempt {
+        for number in first_attempt..=last_attempt {
+            step.attempts = number;
+            if number > first_attempt {
                 // Retries are recorded as they start, so a run list shows a step being retried.
                 self.store.save_step(&self.run_id, &step).await?;
             }
-            let ctx = integration.step_context(idempotency_key.clone(), attempt);
-            let result = match serde_json::from_value::<A::Input>(step.input.clone()) {
-                Ok(input) => attempt_with_timeout(A::run(&ctx, input), policy.attempt_timeout).await,
-                Err(error) => Err(ActionError::InvalidInput(error.to_string())),
-            };
-            match result {
-                Ok(output) => return self.succeed::<A>(step, output).await,
-                Err(error) if error.is_retryable() && attempt < last_attempt => {
-                    let wait = retry_delay(&policy, attempt + 1 - first_attempt, &error);
+            match attempt_with_timeout(attempt(&step.input, number), policy.attempt_timeout).await {
+                Ok(output) => return self.succeed(step, output).await,
+                Err(error) if error.is_retryable() && number < last_attempt => {
+                    let wait = retry_delay(&policy, number + 1 - first_attempt, &error);
                     let message = redact(&error.to_string()).into_owned();
-                    tracing::warn!(attempt, error = %message, retry_in_ms = wait.as_millis() as u64, "attempt failed; retrying");
+                    tracing::warn!(attempt = number, error = %message, retry_in_ms = wait.as_millis() as u64, "attempt failed; retrying");
                     step.error = Some(message);
-                    tokio::time::sleep(wait).await;
+                    self.sleep(wait).await?;
                 }
                 Err(source) => {
                     self.fail_step(step, &source.to_string()).await?;
-                    return Err(StepError::Action { key: key.to_owned(), connector, action: A::ID, source });
+                    return Err(failed(source));
                 }
             }
         }
@@ -208,7 +520,11 @@ impl Io {
     }
 
     /// Records a successful step; the output is durable before the job goes on.
-    async fn succeed<A: Action>(&self, mut step: StepRecord, output: A::Output) -> Result<A::Output, StepError> {
+    async fn succeed<T: Serialize + JsonSchema + 'static>(
+        &self,
+        mut step: StepRecord,
+        output: T,
+    ) -> Result<T, StepError> {
         let key = step.key.clone();
         let json = serde_json::to_value(&output).map_err(|e| serialization(&key, "output", e))?;
         let size = serde_json::to_vec(&json).map(|bytes| bytes.len()).unwrap_or(0);
@@ -217,7 +533,7 @@ impl Io {
             self.fail_step(step, &error.to_string()).await?;
             return Err(error);
         }
-        let schema = fingerprint::of::<A::Output>();
+        let schema = fingerprint::of::<T>();
         // Once per schema per process (two runs racing may both put it: `put_schema` is idempotent).
         if !self.schemas.contains(&schema.fingerprint) {
             self.store.put_schema(&schema.fingerprint, &schema.schema).await?;
@@ -267,7 +583,7 @@ impl Io {
     /// Sleeps durably until `duration` after this step first ran: a restarted process resumes
     /// the run when the wait ends, not before.
     pub async fn wait_for(&self, key: &str, duration: Duration) -> Result<(), StepError> {
-        let until = Utc::now() + chrono::Duration::from_std(duration).unwrap_or(chrono::Duration::MAX);
+        let until = self.now() + chrono::Duration::from_std(duration).unwrap_or(chrono::Duration::MAX);
         self.wait(key, until).await
     }
 
@@ -292,11 +608,11 @@ impl Io {
                 }
             };
             let StepKind::Wait { until } = step.kind else { unreachable!("matched a wait step above") };
-            if let Ok(remaining) = (until - Utc::now()).to_std() {
+            if let Ok(remaining) = (until - self.now()).to_std() {
                 tracing::info!(until = %until, "waiting");
                 let waiting = RunUpdate { wake_at: Some(until), ..RunUpdate::status(RunStatus::Waiting) };
                 self.store.update_run(&self.run_id, &waiting).await?;
-                tokio::time::sleep(remaining).await;
+                self.sleep(remaining).await?;
                 self.store.update_run(&self.run_id, &RunUpdate::status(RunStatus::Running)).await?;
             }
             step.status = StepStatus::Succeeded;
@@ -308,8 +624,26 @@ impl Io {
         .await
     }
 
-    /// Reserves a step key for this execution: each key names one step.
+    /// Now, by the engine's clock (the wall clock, except in tests).
+    fn now(&self) -> DateTime<Utc> {
+        self.settings.clock.now()
+    }
+
+    /// Sleeps for `wait`, unless the run is cancelled first.
+    async fn sleep(&self, wait: Duration) -> Result<(), StepError> {
+        let mut cancelled = self.cancelled.clone();
+        tokio::select! {
+            () = tokio::time::sleep(wait) => Ok(()),
+            _ = cancelled.wait_for(|cancelled| *cancelled) => Err(StepError::Cancelled),
+        }
+    }
+
+    /// Reserves a step key for this execution: each key names one step. A cancelled run stops
+    /// here, at the boundary of its next step.
     fn claim_key(&self, key: &str) -> Result<(), StepError> {
+        if *self.cancelled.borrow() {
+            return Err(StepError::Cancelled);
+        }
         if key.is_empty() {
             return Err(StepError::EmptyKey);
         }

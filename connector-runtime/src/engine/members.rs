@@ -21,6 +21,12 @@ pub type UnsubscribeFn<C> = fn(Integration<C>, String) -> BoxFuture<'static, Res
     note = "add `#[connector(id = .., name = .., version = .., config = ..)]` to an `impl {Self}` block holding its actions"
 )]
 pub trait ConnectorMembers: Connector {
+    /// The keys of the connector's actions: `#[job(trigger = ..)]` checks with them, at compile
+    /// time, that it names a trigger (and says so in one error when it names an action).
+    const ACTIONS: &'static [u64];
+    /// The keys of the connector's triggers, webhook and polling.
+    const TRIGGERS: &'static [u64];
+
     /// The typed client a job reaches through `io`, one method per action.
     type Client<'io>;
 

@@ -36,7 +36,7 @@ use serde_json::Value;
 use tokio::sync::{Semaphore, watch};
 
 use crate::connector::{CheckError, Connector, Trigger};
-use crate::model::{Event, Manifest, Run, RunId, RunStatus, TriggerRef};
+use crate::model::{Event, Manifest, Run, RunId, RunStatus, StepKind, StepStatus, TriggerRef};
 use crate::store::{Delivery, DeliveryOutcome, RunFilter, RunStore};
 use io::Settings;
 use registry::Registry;
@@ -46,6 +46,33 @@ use registry::Registry;
 pub(crate) struct RunsStarted {
     pub(crate) runs: Vec<RunId>,
     pub(crate) duplicate: bool,
+}
+
+/// A run executing in this process.
+struct ActiveRun {
+    /// Turns `true` when the execution ends.
+    done: watch::Receiver<bool>,
+    /// Set to `true` to cancel the run at its next step boundary.
+    cancel: watch::Sender<bool>,
+    /// Something the run parked for arrived while it was executing: execute it again rather
+    /// than leave it waiting.
+    wake: bool,
+}
+
+/// How [`Engine::send_with`] sends an event.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct SendOptions {
+    /// Sending again with the same key starts nothing and returns the runs the first send
+    /// started (as the API's event `id` does).
+    pub idempotency_key: Option<String>,
+}
+
+impl SendOptions {
+    /// Options with this idempotency key.
+    pub fn idempotency_key(key: impl Into<String>) -> Self {
+        SendOptions { idempotency_key: Some(key.into()) }
+    }
 }
 
 /// Runs jobs: when an event is sent or a trigger delivers, every job started by it gets a run,
@@ -64,8 +91,8 @@ struct Shared {
     schemas: Arc<io::SchemaCache>,
     /// Per-job limits on runs executing at once.
     job_slots: HashMap<&'static str, Arc<Semaphore>>,
-    /// Runs executing in this process: each receiver turns `true` when its run's execution ends.
-    active: Mutex<HashMap<RunId, watch::Receiver<bool>>>,
+    /// Runs executing in this process.
+    active: Mutex<HashMap<RunId, ActiveRun>>,
 }
 
 impl Engine {
@@ -93,29 +120,55 @@ impl Engine {
     /// The event is checked and serialized before this returns; the future that does the rest
     /// does not name `E`, so a type that is not an event is one error, at the call.
     pub fn dispatch<E: Event>(&self, event: E) -> BoxFuture<'_, Result<Vec<RunId>, EngineError>> {
-        let prepared = self.prepare_event(&event);
+        self.dispatch_with(event, SendOptions::default())
+    }
+
+    /// [`Engine::dispatch`] with options: an idempotency key makes a repeated send return the
+    /// runs the first one started, and start nothing.
+    pub fn dispatch_with<E: Event>(
+        &self,
+        event: E,
+        options: SendOptions,
+    ) -> BoxFuture<'_, Result<Vec<RunId>, EngineError>> {
+        let payload = serde_json::to_value(&event)
+            .map_err(|error| EngineError::Payload { name: E::NAME.to_owned(), message: error.to_string() });
+        let delivery = options.idempotency_key.map(|id| Delivery {
+            source: format!("event:{}", E::NAME),
+            id,
+            received_at: Utc::now(),
+        });
+        let checked = self.shared.registry.check_event_type::<E>();
+        let name = E::NAME;
         Box::pin(async move {
-            let (trigger, payload) = prepared?;
-            Ok(self.start_runs(trigger, payload, None).await?.runs)
+            checked?;
+            let trigger = TriggerRef::Event { name: name.to_owned() };
+            Ok(self.start_runs(trigger, payload?, delivery).await?.runs)
         })
     }
 
     /// Sends event `E` and waits for the runs it started to finish.
     pub fn send<E: Event>(&self, event: E) -> BoxFuture<'_, Result<Vec<Run>, EngineError>> {
-        let started = self.dispatch(event);
+        self.send_with(event, SendOptions::default())
+    }
+
+    /// [`Engine::send`] with options (see [`Engine::dispatch_with`]).
+    pub fn send_with<E: Event>(&self, event: E, options: SendOptions) -> BoxFuture<'_, Result<Vec<Run>, EngineError>> {
+        let started = self.dispatch_with(event, options);
         Box::pin(async move {
             let ids = started.await?;
             self.wait_all(&ids).await
         })
     }
 
-    /// What sending `event` starts from: its trigger and its payload as JSON, once the jobs
-    /// registered under its name are known to take this very type.
-    fn prepare_event<E: Event>(&self, event: &E) -> Result<(TriggerRef, Value), EngineError> {
+    /// Sends event `E`, already serialized, with `delivery` deduplicating it: for `io.send_event`.
+    pub(crate) async fn send_checked<E: Event>(
+        &self,
+        payload: Value,
+        delivery: Option<Delivery>,
+    ) -> Result<Vec<RunId>, EngineError> {
         self.shared.registry.check_event_type::<E>()?;
-        let payload = serde_json::to_value(event)
-            .map_err(|error| EngineError::Payload { name: E::NAME.to_owned(), message: error.to_string() })?;
-        Ok((TriggerRef::Event { name: E::NAME.to_owned() }, payload))
+        let trigger = TriggerRef::Event { name: E::NAME.to_owned() };
+        Ok(self.start_runs(trigger, payload, delivery).await?.runs)
     }
 
     /// Hands a delivery to a trigger (as its webhook would): the trigger function decides what
@@ -217,14 +270,56 @@ impl Engine {
         Ok(id.clone())
     }
 
-    /// Waits for a run's execution in this process to end and returns the run with its steps.
+    /// Waits for a run to finish (succeed, fail or be cancelled) and returns it with its steps,
+    /// wherever it executes: in this process, or in another one on the same store (then the
+    /// store is polled).
+    ///
+    /// A run whose execution in this process ended without finishing it (the store failed while
+    /// it was recorded) is [`EngineError::Unfinished`], not a finished run: it resumes on recovery.
     pub async fn wait(&self, id: &RunId) -> Result<Run, EngineError> {
-        let receiver = self.lock_active().get(id).cloned();
-        if let Some(mut receiver) = receiver {
-            // An error means the sender is gone, which happens only after the execution ended.
-            let _ = receiver.wait_for(|done| *done).await;
+        let mut poll = std::time::Duration::from_millis(20);
+        loop {
+            let done = self.lock_active().get(id).map(|active| active.done.clone());
+            let executed_here = done.is_some();
+            if let Some(mut done) = done {
+                // An error means the sender is gone, which happens only after the execution ended.
+                let _ = done.wait_for(|done| *done).await;
+            }
+            let run = self.shared.store.run(id).await?.ok_or_else(|| EngineError::RunNotFound(id.to_string()))?;
+            if run.status.is_finished() {
+                return Ok(run);
+            }
+            if executed_here && !self.is_active(id) && run.status != RunStatus::Waiting {
+                return Err(EngineError::Unfinished { id: id.to_string(), status: run.status });
+            }
+            tokio::time::sleep(poll).await;
+            poll = (poll * 2).min(std::time::Duration::from_secs(1));
         }
-        self.shared.store.run(id).await?.ok_or_else(|| EngineError::RunNotFound(id.to_string()))
+    }
+
+    /// Cancels a run: one executing in this process stops at its next step boundary (a durable
+    /// wait in progress ends at once) with status `cancelled`; a queued or waiting one, or one
+    /// this process does not execute, is marked `cancelled` in the store at once. A cancelled run
+    /// can be resumed like a failed one. Returns the run's status after the request.
+    pub async fn cancel(&self, id: &RunId) -> Result<RunStatus, EngineError> {
+        let run = self.shared.store.run(id).await?.ok_or_else(|| EngineError::RunNotFound(id.to_string()))?;
+        if run.status.is_finished() {
+            return Err(EngineError::NotCancellable { id: id.to_string(), reason: "it has finished" });
+        }
+        let signalled = match self.lock_active().get(id) {
+            Some(active) => {
+                active.cancel.send_replace(true);
+                true
+            }
+            None => false,
+        };
+        if signalled {
+            tracing::info!(run_id = %id, "cancel requested; the run stops at its next step boundary");
+            return Ok(run.status);
+        }
+        self.shared.store.update_run(id, &execute::cancelled_update()).await?;
+        tracing::info!(run_id = %id, "run cancelled");
+        Ok(RunStatus::Cancelled)
     }
 
     /// Waits for several runs.
@@ -254,32 +349,37 @@ impl Engine {
         payload: Value,
         delivery: Option<Delivery>,
     ) -> Result<RunsStarted, EngineError> {
-        let now = Utc::now();
-        let runs: Vec<Run> = self
-            .shared
-            .registry
-            .jobs_for(&trigger)
-            .map(|job| Run {
-                id: RunId::new(),
-                job_id: job.id.to_owned(),
-                job_version: job.version.to_owned(),
-                trigger: trigger.clone(),
-                payload: payload.clone(),
-                status: RunStatus::Queued,
-                output: None,
-                error: None,
-                created_at: now,
-                updated_at: now,
-                wake_at: None,
-                executions: 0,
-                steps: Vec::new(),
-            })
-            .collect();
+        let runs: Vec<Run> =
+            self.shared.registry.jobs_for(&trigger).map(|job| new_run(RunId::new(), job, &trigger, &payload)).collect();
+        if runs.is_empty() {
+            tracing::info!(%trigger, "no job is started by this trigger");
+        }
+        self.record_and_start(runs, delivery).await
+    }
+
+    /// Records and starts the run `id` of job `job` (a parent run's child, a test's run) with
+    /// this trigger and payload; `delivery` makes a repeated start a no-op.
+    pub(crate) async fn start_child(
+        &self,
+        job: &str,
+        id: RunId,
+        trigger: TriggerRef,
+        payload: Value,
+        delivery: Option<Delivery>,
+    ) -> Result<RunsStarted, EngineError> {
+        let entry = self.shared.registry.job(job).ok_or_else(|| EngineError::JobNotRegistered(job.to_owned()))?;
+        let run = new_run(id, entry, &trigger, &payload);
+        self.record_and_start(vec![run], delivery).await
+    }
+
+    /// Records `runs` — with the delivery, atomically, when there is one, so a repeated delivery
+    /// starts nothing — then starts them.
+    async fn record_and_start(&self, runs: Vec<Run>, delivery: Option<Delivery>) -> Result<RunsStarted, EngineError> {
         // Recorded before anything runs: an accepted run is never lost.
         match &delivery {
             Some(delivery) => {
                 if let DeliveryOutcome::Duplicate { runs } = self.shared.store.accept_delivery(delivery, &runs).await? {
-                    tracing::info!(%trigger, delivery = %delivery.id, "delivery seen before; no new runs");
+                    tracing::info!(source = %delivery.source, delivery = %delivery.id, "delivery seen before; no new runs");
                     return Ok(RunsStarted { runs, duplicate: true });
                 }
             }
@@ -289,9 +389,6 @@ impl Engine {
                 }
             }
         }
-        if runs.is_empty() {
-            tracing::info!(%trigger, "no job is started by this trigger");
-        }
         let ids: Vec<RunId> = runs.iter().map(|run| run.id.clone()).collect();
         for run in runs {
             // The task gets the run as recorded: reading it back would cost a store round trip.
@@ -300,27 +397,116 @@ impl Engine {
         Ok(RunsStarted { runs: ids, duplicate: false })
     }
 
+    /// Completes the token a run waits for with `io.wait_for_token` (see [`crate::Io::token`]):
+    /// the run resumes with `payload`, in this process or whichever holds it.
+    pub async fn complete_token(&self, token: &str, payload: Value) -> Result<(), EngineError> {
+        let not_found = || EngineError::TokenNotFound(token.to_owned());
+        let (run, key) = token.split_once(':').ok_or_else(not_found)?;
+        let run = RunId::from(run);
+        let record = self.shared.store.run(&run).await?.ok_or_else(not_found)?;
+        let step = record.step(key).filter(|step| matches!(step.kind, StepKind::Token { .. })).ok_or_else(not_found)?;
+        let closed = |reason| EngineError::TokenClosed { token: token.to_owned(), reason };
+        match step.status {
+            StepStatus::Succeeded => return Err(closed("it was completed before")),
+            StepStatus::Failed => return Err(closed("its wait timed out")),
+            StepStatus::Running => {}
+        }
+        if record.status.is_finished() {
+            return Err(closed("its run has finished"));
+        }
+        tracing::info!(run_id = %run, step_key = key, "token completed");
+        self.finish_parked_step(&run, step.clone(), Ok(payload)).await
+    }
+
+    /// Completes the step a parked run waits at (a token, a child run) with `outcome`, and
+    /// wakes the run.
+    pub(crate) async fn finish_parked_step(
+        &self,
+        run: &RunId,
+        mut step: crate::model::StepRecord,
+        outcome: Result<Value, String>,
+    ) -> Result<(), EngineError> {
+        match outcome {
+            Ok(output) => {
+                step.status = StepStatus::Succeeded;
+                step.output = Some(output);
+            }
+            Err(error) => {
+                step.status = StepStatus::Failed;
+                step.error = Some(error);
+            }
+        }
+        step.finished_at = Some(Utc::now());
+        self.shared.store.save_step(run, &step).await?;
+        self.wake(run).await
+    }
+
+    /// Resumes a parked run whose wait is over (a token completed or timed out, a child run
+    /// finished): at once if this process executes it, otherwise by claiming it from `waiting`
+    /// in the store, so two processes never both resume it.
+    /// Marks a run executing in this process to execute again when it parks.
+    fn mark_woken(&self, id: &RunId) {
+        if let Some(active) = self.lock_active().get_mut(id) {
+            active.wake = true;
+        }
+    }
+
+    pub(crate) async fn wake(&self, id: &RunId) -> Result<(), EngineError> {
+        if let Some(active) = self.lock_active().get_mut(id) {
+            active.wake = true;
+            return Ok(());
+        }
+        if self.shared.store.claim_run(id, RunStatus::Waiting).await? {
+            self.spawn(id.clone(), None);
+        }
+        Ok(())
+    }
+
     pub(crate) fn registry(&self) -> &Registry {
         &self.shared.registry
     }
 
     /// Starts executing run `id`; `recorded` is the run as just written, when the caller has it.
     fn spawn(&self, id: RunId, recorded: Option<Run>) {
-        let (done, receiver) = watch::channel(false);
-        self.lock_active().insert(id.clone(), receiver);
+        let (done, done_receiver) = watch::channel(false);
+        let (cancel, cancelled) = watch::channel(false);
+        self.lock_active().insert(id.clone(), ActiveRun { done: done_receiver, cancel, wake: false });
         let engine = self.clone();
         tokio::spawn(async move {
-            execute::execute(&engine.shared, &id, recorded).await;
+            let mut recorded = recorded;
+            while let execute::Ending::Parked = execute::execute(&engine, &id, recorded.take(), cancelled.clone()).await
+            {
+                // Whatever the run parked for may have arrived while it was executing.
+                let woken = {
+                    let mut active = engine.lock_active();
+                    match active.get_mut(&id) {
+                        Some(entry) if entry.wake => {
+                            entry.wake = false;
+                            true
+                        }
+                        _ => {
+                            active.remove(&id);
+                            false
+                        }
+                    }
+                };
+                let claimed = woken && engine.shared.store.claim_run(&id, RunStatus::Waiting).await.unwrap_or(false);
+                if !claimed {
+                    engine.lock_active().remove(&id);
+                    let _ = done.send(true);
+                    return;
+                }
+            }
             engine.lock_active().remove(&id);
             let _ = done.send(true);
         });
     }
 
     fn is_active(&self, id: &RunId) -> bool {
-        self.lock_active().get(id).is_some_and(|done| !*done.borrow())
+        self.lock_active().get(id).is_some_and(|active| !*active.done.borrow())
     }
 
-    fn lock_active(&self) -> std::sync::MutexGuard<'_, HashMap<RunId, watch::Receiver<bool>>> {
+    fn lock_active(&self) -> std::sync::MutexGuard<'_, HashMap<RunId, ActiveRun>> {
         self.shared.active.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
@@ -332,5 +518,25 @@ impl std::fmt::Debug for Engine {
             .field("connectors", &registry.integrations.keys().collect::<Vec<_>>())
             .field("jobs", &registry.jobs.iter().map(|job| job.id).collect::<Vec<_>>())
             .finish_non_exhaustive()
+    }
+}
+
+/// A new run of `job`, queued.
+fn new_run(id: RunId, job: &registry::JobEntry, trigger: &TriggerRef, payload: &Value) -> Run {
+    let now = Utc::now();
+    Run {
+        id,
+        job_id: job.id.to_owned(),
+        job_version: job.version.to_owned(),
+        trigger: trigger.clone(),
+        payload: payload.clone(),
+        status: RunStatus::Queued,
+        output: None,
+        error: None,
+        created_at: now,
+        updated_at: now,
+        wake_at: None,
+        executions: 0,
+        steps: Vec::new(),
     }
 }

@@ -185,7 +185,12 @@ pub(crate) struct Registry {
     pub(crate) triggers: HashMap<(&'static str, &'static str), WebhookTrigger>,
     pub(crate) polls: Vec<RegisteredPoll>,
     pub(crate) jobs: Vec<JobEntry>,
+    /// Answers that replace actions' calls, in tests: by connector and action id.
+    pub(crate) mocks: HashMap<(&'static str, &'static str), Mock>,
 }
+
+/// A test's answer to an action, erased to JSON in and out.
+pub(crate) type Mock = std::sync::Arc<dyn Fn(Value) -> Result<Value, ActionError> + Send + Sync>;
 
 impl Registry {
     pub(crate) fn integration<C: Connector>(&self) -> Option<&Integration<C>> {

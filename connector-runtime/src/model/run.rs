@@ -7,7 +7,7 @@ use serde_json::Value;
 use super::schedule::ScheduleRef;
 
 /// A run's id: a UUIDv7, so ids sort by creation time.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(transparent)]
 pub struct RunId(String);
 
@@ -61,12 +61,14 @@ pub enum RunStatus {
     Succeeded,
     /// Finished with an error.
     Failed,
+    /// Stopped on request before it finished (it can be resumed like a failed run).
+    Cancelled,
 }
 
 impl RunStatus {
-    /// Whether the run has finished.
+    /// Whether the run has finished (succeeded, failed or was cancelled).
     pub fn is_finished(self) -> bool {
-        matches!(self, RunStatus::Succeeded | RunStatus::Failed)
+        matches!(self, RunStatus::Succeeded | RunStatus::Failed | RunStatus::Cancelled)
     }
 
     /// The status as stored (`"queued"`, `"running"`, ...).
@@ -77,6 +79,7 @@ impl RunStatus {
             RunStatus::Waiting => "waiting",
             RunStatus::Succeeded => "succeeded",
             RunStatus::Failed => "failed",
+            RunStatus::Cancelled => "cancelled",
         }
     }
 }
@@ -146,6 +149,27 @@ pub enum StepKind {
     Wait {
         /// When the wait ends.
         until: DateTime<Utc>,
+    },
+    /// Code of the job's own run as a step (`io.run_task`).
+    Task,
+    /// An event sent from the job (`io.send_event`); the output is the runs it started.
+    Event {
+        /// The event's name.
+        name: String,
+    },
+    /// A wait for a token completed from outside (`io.wait_for_token`); the output is the
+    /// token's payload.
+    Token {
+        /// When the wait times out.
+        deadline: DateTime<Utc>,
+    },
+    /// Another job's run, started by this one and waited for (`io.run_job`); the output is
+    /// the child run's output.
+    Job {
+        /// The child job's id.
+        job: String,
+        /// The child run's id.
+        run: RunId,
     },
 }
 
@@ -227,6 +251,13 @@ pub enum TriggerRef {
         /// The trigger's id.
         trigger: String,
     },
+    /// Another run, which started this one with `io.run_job` and waits for its output.
+    Parent {
+        /// The parent run.
+        run: RunId,
+        /// The parent's step that waits.
+        step: String,
+    },
     /// A job's schedule: `{"kind": "schedule", "job": "..", "cron": "*/5 * * * *"}` or
     /// `{"kind": "schedule", "job": "..", "every": "30s"}`. Each schedule starts its own job only.
     Schedule {
@@ -246,6 +277,7 @@ impl std::fmt::Display for TriggerRef {
                 write!(f, "trigger `{connector}/{trigger}`")
             }
             TriggerRef::Schedule { job, schedule } => write!(f, "schedule `{schedule}` of job `{job}`"),
+            TriggerRef::Parent { run, step } => write!(f, "step `{step}` of run `{run}`"),
         }
     }
 }

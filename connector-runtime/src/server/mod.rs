@@ -6,6 +6,8 @@
 //! | `POST /api/events` | `{"name": .., "payload": .., "id": ..}`: sends an event by name |
 //! | `GET /api/runs` | runs, newest first (`?status=failed&job=..&limit=..`) |
 //! | `GET /api/runs/{id}` | one run with its steps |
+//! | `POST /api/runs/{id}/cancel` | cancels a run (409 if it has finished) |
+//! | `POST /api/tokens/{token}/complete` | completes a token a run waits for; the body is its payload (404 unknown, 409 closed) |
 //! | `GET /healthz` | `{"status":"ok"}` |
 //!
 //! The `/api` routes need `Authorization: Bearer <api key>`. Every accepted delivery is in the
@@ -18,6 +20,7 @@ mod body;
 mod error;
 mod events;
 mod runs;
+mod tokens;
 mod webhooks;
 
 pub use error::ApiError;
@@ -78,6 +81,8 @@ pub fn router(engine: Engine, config: &ServerConfig) -> Router {
         .route("/events", post(events::send))
         .route("/runs", get(runs::list))
         .route("/runs/{id}", get(runs::show))
+        .route("/runs/{id}/cancel", post(runs::cancel))
+        .route("/tokens/{token}/complete", post(tokens::complete))
         .route_layer(middleware::from_fn_with_state(Arc::new(config.api_key.clone()), api_key::require_api_key));
     Router::new()
         .route("/webhooks/{connector}/{trigger}", post(webhooks::receive))

@@ -1,4 +1,5 @@
-//! `GET /api/runs` (`?status=failed&job=..&limit=..`) and `GET /api/runs/{id}`.
+//! `GET /api/runs` (`?status=failed&job=..&limit=..`), `GET /api/runs/{id}`, and
+//! `POST /api/runs/{id}/cancel`.
 
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
@@ -8,7 +9,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::error::ApiError;
-use crate::engine::Engine;
+use crate::engine::{Engine, EngineError};
 use crate::model::{Run, RunId, RunStatus};
 use crate::store::RunFilter;
 
@@ -41,5 +42,13 @@ pub(super) async fn show(State(engine): State<Engine>, Path(id): Path<String>) -
     match engine.run(&RunId::from(id.as_str())).await? {
         Some(run) => Ok(Json(run)),
         None => Err(ApiError::new(StatusCode::NOT_FOUND, format!("no run with id `{id}`"))),
+    }
+}
+
+pub(super) async fn cancel(State(engine): State<Engine>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    match engine.cancel(&RunId::from(id.as_str())).await {
+        Ok(status) => Ok(Json(json!({ "id": id, "status": status }))),
+        Err(error @ EngineError::NotCancellable { .. }) => Err(ApiError::new(StatusCode::CONFLICT, error.to_string())),
+        Err(other) => Err(other.into()),
     }
 }

@@ -22,6 +22,34 @@ pub async fn run_all<S: RunStore, F: Fn() -> S>(make: F) {
     deliveries_are_accepted_once_with_their_runs(&make()).await;
     a_duplicate_run_id_rejects_the_whole_delivery(&make()).await;
     cursors_are_kept_by_key(&make()).await;
+    a_run_is_claimed_only_from_the_status_named(make()).await;
+    tokens_are_kept_apart_from_cursors(&make()).await;
+}
+
+async fn a_run_is_claimed_only_from_the_status_named<S: RunStore>(store: S) {
+    let run = sample_run("job");
+    store.create_run(&run).await.unwrap();
+    let waiting = RunUpdate { wake_at: Some(Utc::now()), ..RunUpdate::status(RunStatus::Waiting) };
+    store.update_run(&run.id, &waiting).await.unwrap();
+    assert!(!store.claim_run(&run.id, RunStatus::Running).await.unwrap(), "not running: not claimed");
+    assert_eq!(store.run(&run.id).await.unwrap().unwrap().status, RunStatus::Waiting, "nothing changed");
+    // Two claimers at once: exactly one wins.
+    let store = std::sync::Arc::new(store);
+    let (a, b) =
+        tokio::join!(store.claim_run(&run.id, RunStatus::Waiting), store.claim_run(&run.id, RunStatus::Waiting));
+    assert!(a.unwrap() ^ b.unwrap(), "exactly one claim wins");
+    let claimed = store.run(&run.id).await.unwrap().unwrap();
+    assert_eq!((claimed.status, claimed.wake_at), (RunStatus::Queued, None));
+    let unknown = store.claim_run(&RunId::new(), RunStatus::Waiting).await;
+    assert!(matches!(unknown, Err(StoreError::RunNotFound(_))), "{unknown:?}");
+}
+
+async fn tokens_are_kept_apart_from_cursors(store: &impl RunStore) {
+    assert_eq!(store.tokens("chat").await.unwrap(), None);
+    store.save_tokens("chat", &json!({"access_token": "a"})).await.unwrap();
+    store.save_tokens("chat", &json!({"access_token": "b"})).await.unwrap();
+    assert_eq!(store.tokens("chat").await.unwrap(), Some(json!({"access_token": "b"})));
+    assert_eq!(store.cursor("chat").await.unwrap(), None, "tokens are not cursors");
 }
 
 async fn deliveries_are_accepted_once_with_their_runs(store: &impl RunStore) {

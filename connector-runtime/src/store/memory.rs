@@ -9,7 +9,7 @@ use serde_json::Value;
 use crate::client::{TokenStore, TokenStoreError};
 
 use super::{Delivery, DeliveryOutcome, RunFilter, RunStore, RunUpdate, StoreError};
-use crate::model::{Run, RunId, StepRecord};
+use crate::model::{Run, RunId, RunStatus, StepRecord};
 
 /// Keeps runs in memory; everything is lost when the process ends.
 #[derive(Debug, Default)]
@@ -64,6 +64,19 @@ impl RunStore for MemoryStore {
             }
             run.updated_at = chrono::Utc::now();
             Ok(())
+        })
+    }
+
+    async fn claim_run(&self, id: &RunId, from: RunStatus) -> Result<bool, StoreError> {
+        self.with(|state| {
+            let run = state.runs.get_mut(id).ok_or_else(|| StoreError::RunNotFound(id.clone()))?;
+            if run.status != from {
+                return Ok(false);
+            }
+            run.status = RunStatus::Queued;
+            run.wake_at = None;
+            run.updated_at = chrono::Utc::now();
+            Ok(true)
         })
     }
 

@@ -146,6 +146,11 @@ pub trait RunStore: TokenStore + Send + Sync + 'static {
     /// Changes a run's status, output, error and wake-up time.
     async fn update_run(&self, id: &RunId, update: &RunUpdate) -> Result<(), StoreError>;
 
+    /// Moves a run from `from` to `queued`, atomically: `true` if it was `from` and now is
+    /// queued, `false` if it was in another state (nothing changed). Waking a parked run goes
+    /// through it, so two processes never both resume one run.
+    async fn claim_run(&self, id: &RunId, from: RunStatus) -> Result<bool, StoreError>;
+
     /// A run with all its steps, in the order they started.
     async fn run(&self, id: &RunId) -> Result<Option<Run>, StoreError>;
 

@@ -29,7 +29,7 @@ use tokio::sync::oneshot;
 
 use super::{Delivery, DeliveryOutcome, RunFilter, RunStore, RunUpdate, StoreError};
 use crate::client::{TokenStore, TokenStoreError};
-use crate::model::{Run, RunId, StepRecord};
+use crate::model::{Run, RunId, RunStatus, StepRecord};
 use codec::{
     DeliveryRow, RUN_COLUMNS, RawRun, RawStep, STEP_COLUMNS, StepRow, UpdateRow, backend, enum_text, from_json,
     run_row, timestamp, to_json,
@@ -279,6 +279,11 @@ impl RunStore for SqliteStore {
         self.write(Op::UpdateRun(Box::new(row))).await
     }
 
+    async fn claim_run(&self, id: &RunId, from: RunStatus) -> Result<bool, StoreError> {
+        let written = self.write_for(Op::ClaimRun { id: id.to_string(), from: from.as_str() }).await?;
+        Ok(matches!(written, Written::Done))
+    }
+
     async fn run(&self, id: &RunId) -> Result<Option<Run>, StoreError> {
         let id = id.clone();
         self.read(move |conn| {
@@ -365,8 +370,8 @@ impl RunStore for SqliteStore {
             run_ids: to_json(&ids, || format!("delivery `{}`", delivery.id), "runs")?,
         };
         match self.write_for(Op::AcceptDelivery(Box::new(row))).await? {
-            Written::Done => Ok(DeliveryOutcome::New),
             Written::Duplicate(runs) => Ok(DeliveryOutcome::Duplicate { runs }),
+            Written::Done | Written::NotClaimed => Ok(DeliveryOutcome::New),
         }
     }
 

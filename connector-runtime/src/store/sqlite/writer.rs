@@ -18,6 +18,10 @@ use crate::store::StoreError;
 pub(super) enum Op {
     CreateRun(Box<RunRow>),
     UpdateRun(Box<UpdateRow>),
+    ClaimRun {
+        id: String,
+        from: &'static str,
+    },
     SaveStep(Box<StepRow>),
     PutSchema {
         fingerprint: String,
@@ -48,6 +52,8 @@ pub(super) struct Command {
 /// What a write did, when the caller needs more than "done".
 pub(super) enum Written {
     Done,
+    /// `ClaimRun` found the run in another state and changed nothing.
+    NotClaimed,
     /// `AcceptDelivery` found the delivery already accepted, with these runs.
     Duplicate(Vec<RunId>),
 }
@@ -177,6 +183,24 @@ pub(super) fn apply(conn: &Connection, op: Op) -> Result<Written, StoreError> {
             )
             .and_then(|mut statement| statement.execute(params![key, tokens, timestamp(&Utc::now())]))
             .map_err(|e| backend(format!("saving the tokens of `{key}`"), e))?;
+        }
+        Op::ClaimRun { id, from } => {
+            let claimed = conn
+                .prepare_cached(
+                    "UPDATE runs SET status = 'queued', wake_at = NULL, updated_at = ?3 WHERE id = ?1 AND status = ?2",
+                )
+                .and_then(|mut statement| statement.execute(params![id, from, timestamp(&Utc::now())]))
+                .map_err(|e| backend(format!("claiming run `{id}`"), e))?;
+            if claimed == 0 {
+                let exists = conn
+                    .prepare_cached("SELECT 1 FROM runs WHERE id = ?1")
+                    .and_then(|mut statement| statement.exists([id.as_str()]))
+                    .map_err(|e| backend(format!("claiming run `{id}`"), e))?;
+                if !exists {
+                    return Err(StoreError::RunNotFound(RunId::from(id.as_str())));
+                }
+                return Ok(Written::NotClaimed);
+            }
         }
         Op::UpdateRun(update) => {
             let updated = conn
