@@ -1,5 +1,6 @@
-//! The app the CLI shutdown test stops mid-run: the runtime's command line over one job that
-//! works on a slow step, waits durably, then takes one more step.
+//! The app the CLI tests run: the runtime's command line over a job that works on a slow step,
+//! waits durably, then takes one more step (the one the shutdown test stops mid-run), and a job
+//! that waits for a token (the one `cancel` and `complete` work on).
 //!
 //! Every call of the `work` action appends `start {name}` and `end {name}` lines to the file
 //! `CLI_APP_CALLS` names, so the test sees which steps ran, and how often.
@@ -67,9 +68,30 @@ async fn slow_job(payload: SlowRequested, io: SlowJobIo<'_>) -> Result<String, J
     Ok(done.name)
 }
 
+/// Someone asked for an approval.
+#[derive(Serialize, Deserialize, JsonSchema, Event)]
+#[event(name = "approval.requested")]
+struct ApprovalRequested {
+    /// What is to be approved.
+    what: String,
+}
+
+/// What completes the token.
+#[derive(Deserialize)]
+struct Approval {
+    by: String,
+}
+
+#[job(id = "approval-job", name = "Approval job", version = "1.0.0", event = ApprovalRequested)]
+async fn approval_job(payload: ApprovalRequested, io: ApprovalJobIo<'_>) -> Result<String, JobError> {
+    let approval: Approval = io.wait_for_token("approval", Duration::from_secs(3_600)).await?;
+    Ok(format!("{} approved by {}", payload.what, approval.by))
+}
+
 fn main() -> ExitCode {
     App::new("cli-app")
         .job(SlowJobJob)
+        .job(ApprovalJobJob)
         .setup(|engine| async move {
             let calls = std::env::var("CLI_APP_CALLS")?;
             Ok(engine.connector(Slow::init(SlowConfig { calls })).into())

@@ -34,30 +34,39 @@ pub(super) struct Global {
 }
 
 /// The built-in commands.
-// Adding one: a variant here (its doc comment is its `--help`), a fn in `commands.rs` that calls
-// one public engine method and returns a `Report` (with the `Exit` its outcome means), an arm in
-// `App::run_built_in`, its name in `BUILT_IN`, and a `From` of the method's error for `CliError`
-// in `exit.rs` choosing the exit code per variant. Planned, once the engine has the calls:
-//   `Cancel { run: String }`: `Engine::cancel(&RunId)`, the run found by prefix first
-//     (`runs::find`); 0 cancelled, 3 no such run, 4 the run had finished.
-//   `Complete { token: String, output: String }`: `Engine::complete_token(token, Value)`, the
-//     output JSON read by `commands::json_argument` and checked by the engine against the
-//     waiting step's type; 3 unknown token, 4 output refused (with its field path) or token
-//     used already.
+// Adding one: a variant here (its doc comment is its `--help`), a fn in `commands.rs` or
+// `runs.rs` that calls one public engine method and returns a `Report` (with the `Exit` its
+// outcome means), an arm in `App::run_built_in`, its name in `BUILT_IN`, and the exit code of
+// each of the method's errors in `exit.rs`.
 #[derive(Debug, Subcommand)]
 pub(super) enum Command {
     /// Serve webhooks and the event and runs API, with schedules and polls, until Ctrl-C or SIGTERM.
     Serve(ServeArgs),
     /// List stored runs, newest first; `runs show ID` shows one run's steps.
     Runs(RunsArgs),
-    /// Resume an unfinished run or retry a failed one (by id or unambiguous id prefix) and wait
-    /// for it: steps that succeeded are not run again.
+    /// Resume an unfinished run or retry a failed or cancelled one (by id or unambiguous id
+    /// prefix) and wait for it: steps that succeeded are not run again.
     Resume {
         /// The run's id, or the start of it.
         id: String,
     },
+    /// Cancel a run (by id or unambiguous id prefix): it stops at its next step boundary, or at
+    /// once if it is queued or waiting; `resume` takes it up again.
+    Cancel {
+        /// The run's id, or the start of it.
+        id: String,
+    },
+    /// Complete the token a run waits for (`io.wait_for_token`, `{run id}:{step key}`) with a
+    /// JSON payload, and wait for the run it resumes.
+    Complete {
+        /// The token.
+        token: String,
+        /// The payload, as JSON (`-` reads it from stdin); the job checks it against the type it
+        /// waits for.
+        payload: String,
+    },
     /// Send an event by name with a JSON payload (checked against the event's type), and wait for
-    /// the runs it starts.
+    /// the runs it starts to finish or to wait for a token.
     Send {
         /// The event's name, as in `#[event(name = "..")]`.
         event: String,
@@ -120,7 +129,8 @@ pub(super) struct RunsArgs {
     /// Only runs of this job.
     #[arg(long, value_name = "JOB_ID")]
     pub(super) job: Option<String>,
-    /// Only runs with these statuses (queued, running, waiting, succeeded, failed), comma-separated.
+    /// Only runs with these statuses (queued, running, waiting, succeeded, failed, cancelled),
+    /// comma-separated.
     #[arg(long, value_name = "STATUS", value_delimiter = ',', value_parser = parse_status)]
     pub(super) status: Vec<RunStatus>,
     /// At most this many.
@@ -139,7 +149,7 @@ pub(super) enum RunsCommand {
 
 fn parse_status(text: &str) -> Result<RunStatus, String> {
     serde_json::from_value(serde_json::Value::String(text.to_ascii_lowercase()))
-        .map_err(|_| format!("`{text}` is not a status: use queued, running, waiting, succeeded or failed"))
+        .map_err(|_| format!("`{text}` is not a status: use queued, running, waiting, succeeded, failed or cancelled"))
 }
 
 /// `250ms`, `10s`, `2m`, `1h`; a bare number is seconds.

@@ -1,4 +1,5 @@
-//! `send`, `call`, `check` and `manifest`: the commands that work through a built engine.
+//! `send`, `complete`, `call`, `check` and `manifest`: the commands that work through a built
+//! engine.
 
 use std::io::Read as _;
 
@@ -9,6 +10,7 @@ use super::output::{Report, Table};
 use super::runs;
 use crate::connector::CheckError;
 use crate::engine::Engine;
+use crate::model::RunId;
 
 /// A JSON argument; `-` reads it from stdin.
 pub(super) fn json_argument(what: &str, text: &str) -> Result<Value, CliError> {
@@ -27,7 +29,8 @@ pub(super) fn json_argument(what: &str, text: &str) -> Result<Value, CliError> {
 }
 
 /// `send EVENT JSON`: accepts the event as the API does (payload checked against the type of
-/// every job it starts, the delivery recorded with its runs), then waits for the runs.
+/// every job it starts, the delivery recorded with its runs), then waits for the runs to finish
+/// or to park on a token.
 pub(super) async fn send(
     engine: &Engine,
     event: &str,
@@ -35,7 +38,10 @@ pub(super) async fn send(
     id: Option<String>,
 ) -> Result<(Report, Exit), CliError> {
     let receipt = engine.accept_event(event, payload, id).await?;
-    let runs = engine.wait_all(&receipt.runs).await?;
+    let mut runs = Vec::with_capacity(receipt.runs.len());
+    for id in &receipt.runs {
+        runs.push(runs::settled(engine, id).await?);
+    }
     let exit = runs.iter().map(runs::outcome).find(|exit| *exit != Exit::Ok).unwrap_or(Exit::Ok);
     let mut text = match (receipt.duplicate, runs.len()) {
         (true, _) => format!("delivery {} was sent before; its runs:\n\n", receipt.delivery_id),
@@ -54,6 +60,17 @@ pub(super) async fn send(
         "runs": runs,
     });
     Ok((Report::new(json, text), exit))
+}
+
+/// `complete TOKEN JSON`: completes the token; the run it resumes executes here, and is waited
+/// for like `resume`'s.
+pub(super) async fn complete(engine: &Engine, token: &str, payload: Value) -> Result<(Report, Exit), CliError> {
+    engine.complete_token(token, payload).await?;
+    // A token is `{run id}:{step key}`; one that completed names its run.
+    let run = RunId::from(token.split_once(':').map_or(token, |(run, _)| run));
+    let run = runs::settled(engine, &run).await?;
+    let exit = runs::outcome(&run);
+    Ok((Report::new(json!({ "token": token, "run": run }), runs::timeline(&run)), exit))
 }
 
 /// `call CONNECTOR ACTION JSON`.

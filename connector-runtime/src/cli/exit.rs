@@ -18,8 +18,8 @@ use crate::store::StoreError;
 /// | 0 | [`Exit::Ok`] | done: the run succeeded, the call answered, the credentials were accepted |
 /// | 1 | [`Exit::Failed`] | the thing itself failed: a run failed, an action or a credential check failed |
 /// | 2 | [`Exit::Usage`] | the command line is wrong (an unknown command or flag, a missing argument) |
-/// | 3 | [`Exit::NotFound`] | no such run, connector, action or event |
-/// | 4 | [`Exit::BadInput`] | the input was refused: JSON that does not parse or does not fit its type (the error names the field), an ambiguous id prefix, a run that cannot be resumed |
+/// | 3 | [`Exit::NotFound`] | no such run, connector, action, event or token |
+/// | 4 | [`Exit::BadInput`] | the input was refused: JSON that does not parse or does not fit its type (the error names the field), an ambiguous id prefix, a run that cannot be resumed or cancelled, a token completed already |
 /// | 5 | [`Exit::Unavailable`] | the app cannot work: its setup failed, the store cannot be opened or failed, the server cannot listen |
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -30,7 +30,7 @@ pub enum Exit {
     Failed,
     /// 2: the command line is wrong.
     Usage,
-    /// 3: no such run, connector, action or event.
+    /// 3: no such run, connector, action, event or token.
     NotFound,
     /// 4: the input was refused.
     BadInput,
@@ -74,8 +74,9 @@ impl From<Exit> for ExitCode {
 /// The exit codes, for `--help`.
 pub(super) const EXIT_CODES_HELP: &str = "\
 Exit codes: 0 done; 1 the thing failed (a run, an action, a credential check); 2 usage error;
-3 not found (run, connector, action, event); 4 input refused (JSON that does not fit, an ambiguous
-id prefix, a run that cannot be resumed); 5 unavailable (setup, store or server).";
+3 not found (run, connector, action, event, token); 4 input refused (JSON that does not fit, an
+ambiguous id prefix, a run that cannot be resumed or cancelled, a token completed already);
+5 unavailable (setup, store or server).";
 
 /// A command that did not do what was asked: the message for people (on stderr), the exit code,
 /// and details for `--json` (`{"error": {"kind", "message", ..details}}` on stdout).
@@ -145,8 +146,13 @@ impl From<StoreError> for CliError {
 impl From<EngineError> for CliError {
     fn from(error: EngineError) -> Self {
         let exit = match &error {
-            EngineError::RunNotFound(_) => Exit::NotFound,
-            EngineError::NotResumable { .. } | EngineError::Payload { .. } => Exit::BadInput,
+            EngineError::RunNotFound(_) | EngineError::TokenNotFound(_) | EngineError::JobNotRegistered(_) => {
+                Exit::NotFound
+            }
+            EngineError::NotResumable { .. }
+            | EngineError::NotCancellable { .. }
+            | EngineError::TokenClosed { .. }
+            | EngineError::Payload { .. } => Exit::BadInput,
             EngineError::Store(StoreError::RunNotFound(_)) => Exit::NotFound,
             // Registrations that do not fit together, a missing store, a failing store: the app
             // cannot work as built.

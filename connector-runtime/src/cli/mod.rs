@@ -51,15 +51,19 @@
 //! | `serve [--port P] [--bind ADDR] [--public-url URL] [--api-key KEY] [--grace 10s]` | the webhook and API server ([`server`](crate::server)), with schedules and polls, until Ctrl-C or SIGTERM |
 //! | `runs [--job ID] [--status S,..] [--limit N]` | stored runs, newest first, as a table |
 //! | `runs show ID` | one run: trigger, payload, a timeline of its steps (key, kind, status, attempts, duration, error), output or error |
-//! | `resume ID` | resumes an unfinished run or retries a failed one, and waits for it |
+//! | `resume ID` | resumes an unfinished run or retries a failed or cancelled one, and waits for it |
+//! | `cancel ID` | cancels a run ([`Engine::cancel`]) |
 //! | `send EVENT JSON [--id ID]` | sends an event by name ([`Engine::accept_event`]), the payload checked against its type, and waits for the runs |
+//! | `complete TOKEN JSON` | completes the token a run waits for ([`Engine::complete_token`]), and waits for the run |
 //! | `call CONNECTOR ACTION JSON` | calls one action ([`Engine::call_action`]), the input checked against its type |
 //! | `check [CONNECTOR]` | checks credentials ([`Engine::check`]): one connector or every one |
 //! | `manifest` | the manifest document of every connector and job |
 //!
 //! Wherever a command takes a run `ID`, the start of an id is enough when only one run's id
 //! starts with it; an ambiguous prefix lists the candidates. A JSON argument `-` is read from
-//! stdin. `--db PATH` (or `CONNECTOR_RUNTIME_DB`) chooses the SQLite file.
+//! stdin. `--db PATH` (or `CONNECTOR_RUNTIME_DB`) chooses the SQLite file. The commands that run
+//! a job (`send`, `resume`, `complete`) wait until its runs finish, or wait for a token (directly
+//! or through a child run): nothing in the process would take them further.
 //!
 //! # Output and exit codes
 //!
@@ -67,7 +71,8 @@
 //! instead (errors as `{"error": {"kind", "code", "message", ..}}`, with `"path"` for a field
 //! that does not fit; a command line clap cannot parse gets clap's text, and exit code 2). Logs and diagnostics go to stderr (`RUST_LOG` filters them). The exit
 //! code says what happened; see [`Exit`]: 0 done, 1 the thing failed (a run, an action, a
-//! check), 2 usage, 3 not found, 4 input refused, 5 unavailable.
+//! check), 2 usage, 3 not found, 4 input refused, 5 unavailable. A run waiting for a token is
+//! not a failure.
 //!
 //! # Graceful shutdown
 //!
@@ -87,14 +92,8 @@
 //! command is given (the examples' `demo`); [`App::command`] adds others. They get a
 //! [`Context`]: the engine, what the setup kept, `--json`.
 //!
-//! # Commands to come
-//!
-//! Built-in commands are variants of one private enum, each mapped onto one public engine call
-//! and the exit codes above. `cancel RUN` (`Engine::cancel`: 0 cancelled, 3 no such run, 4 the
-//! run had finished) and `complete TOKEN JSON` (`Engine::complete_token`, the output checked
-//! against the waiting step's type: 3 unknown token, 4 output refused or token used) join them
-//! when the engine has those calls; an app that needs a command first adds it with
-//! [`App::command`].
+//! Each built-in command maps onto one public engine call and the exit codes above; a command
+//! the CLI does not have yet, an app adds with [`App::command`].
 
 mod args;
 mod commands;
@@ -132,7 +131,8 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(10);
 
 /// The built-in commands, which the app's own may not be named.
-const BUILT_IN: [&str; 8] = ["serve", "runs", "resume", "send", "call", "check", "manifest", "help"];
+const BUILT_IN: [&str; 10] =
+    ["serve", "runs", "resume", "cancel", "send", "complete", "call", "check", "manifest", "help"];
 
 type SetupFn = Box<dyn FnOnce(EngineBuilder) -> BoxFuture<'static, Result<Setup, BoxError>> + Send>;
 type CommandFn = Box<dyn FnOnce(Context) -> BoxFuture<'static, Result<Exit, BoxError>> + Send>;
@@ -465,7 +465,7 @@ impl App {
         let App { builder, setup, server, grace, logs, .. } = self;
         if logs {
             init_logs(match command {
-                Command::Serve(_) | Command::Send { .. } | Command::Resume { .. } => "info",
+                Command::Serve(_) | Command::Send { .. } | Command::Resume { .. } | Command::Complete { .. } => "info",
                 _ => "warn",
             });
         }
@@ -493,6 +493,23 @@ impl App {
                 let run = runs::find(&*opened, &id, &place).await?;
                 let (engine, _kept) = build(builder, setup, opened).await?;
                 let (report, exit) = runs::resume(&engine, &run.id).await?;
+                report.print(format);
+                exit
+            }
+            Command::Cancel { id } => {
+                if store.is_absent() {
+                    return Err(CliError::new(Exit::NotFound, format!("no runs in {place}")));
+                }
+                let opened = store.open()?;
+                let run = runs::find(&*opened, &id, &place).await?;
+                let (engine, _kept) = build(builder, setup, opened).await?;
+                runs::cancel(&engine, &run).await?.print(format);
+                Exit::Ok
+            }
+            Command::Complete { token, payload } => {
+                let payload = commands::json_argument("payload", &payload)?;
+                let (engine, _kept) = build(builder, setup, store.open()?).await?;
+                let (report, exit) = commands::complete(&engine, &token, payload).await?;
                 report.print(format);
                 exit
             }

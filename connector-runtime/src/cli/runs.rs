@@ -1,5 +1,8 @@
-//! `runs`, `runs show ID` and `resume ID`: stored runs as a table, one run as a timeline of its
-//! steps, ids found by unambiguous prefix.
+//! `runs`, `runs show ID`, `resume ID` and `cancel ID`: stored runs as a table, one run as a
+//! timeline of its steps, ids found by unambiguous prefix, and waiting for a run until nothing in
+//! this process can take it further.
+
+use std::time::Duration;
 
 use serde_json::json;
 
@@ -11,6 +14,12 @@ use crate::store::{RunFilter, RunStore};
 
 /// How many candidates an ambiguous prefix lists.
 const MAX_CANDIDATES: usize = 10;
+
+/// How often a command waiting for a run looks whether it parked on a token.
+const PARK_POLL: Duration = Duration::from_millis(100);
+
+/// How many child runs deep a parked run is followed to the token it waits for.
+const MAX_CHILD_DEPTH: usize = 8;
 
 /// `runs`: the runs matching `filter`, newest first.
 pub(super) async fn list(store: Option<&dyn RunStore>, filter: &RunFilter, place: &str) -> Result<Report, CliError> {
@@ -49,18 +58,69 @@ pub(super) async fn show(store: Option<&dyn RunStore>, prefix: &str, place: &str
 /// `resume ID`: resumes the run (found by prefix) and waits for it.
 pub(super) async fn resume(engine: &Engine, id: &RunId) -> Result<(Report, Exit), CliError> {
     let id = engine.resume(id).await?;
-    let run = engine.wait(&id).await?;
+    let run = settled(engine, &id).await?;
     let exit = outcome(&run);
     Ok((Report::new(json!(run), timeline(&run)), exit))
 }
 
-/// The exit code a run's status means once this process is done with it: a run that did not
-/// succeed is a failed command, and a run left unfinished means the store failed under it (it
-/// resumes on recovery).
+/// `cancel ID`: cancels the run (found by prefix).
+pub(super) async fn cancel(engine: &Engine, run: &Run) -> Result<Report, CliError> {
+    let status = engine.cancel(&run.id).await?;
+    let text = match status {
+        RunStatus::Cancelled => format!("run {} cancelled; `resume {}` takes it up again", run.id, run.id),
+        _ => format!("run {} is {status}: it stops at its next step boundary", run.id),
+    };
+    Ok(Report::new(json!({ "id": run.id, "status": status }), text))
+}
+
+/// Waits for run `id` to finish, or to park on a token (directly or through a child run):
+/// nothing in this process takes a parked run further, so waiting longer would wait for
+/// whoever completes the token.
+pub(super) async fn settled(engine: &Engine, id: &RunId) -> Result<Run, CliError> {
+    let parked = async {
+        loop {
+            tokio::time::sleep(PARK_POLL).await;
+            if let Ok(Some(run)) = engine.run(id).await
+                && parked_on_token(engine, &run).await
+            {
+                return run;
+            }
+        }
+    };
+    tokio::select! {
+        run = engine.wait(id) => Ok(run?),
+        run = parked => Ok(run),
+    }
+}
+
+/// Whether `run` waits for a token, or for a child run that does.
+async fn parked_on_token(engine: &Engine, run: &Run) -> bool {
+    let mut run = run.clone();
+    for _ in 0..MAX_CHILD_DEPTH {
+        if run.status != RunStatus::Waiting {
+            return false;
+        }
+        let waits_for = run.steps.iter().find(|step| step.status == StepStatus::Running).map(|step| &step.kind);
+        let child = match waits_for {
+            Some(StepKind::Token { .. }) => return true,
+            Some(StepKind::Job { run: child, .. }) => child.clone(),
+            _ => return false,
+        };
+        run = match engine.run(&child).await {
+            Ok(Some(child)) => child,
+            _ => return false,
+        };
+    }
+    false
+}
+
+/// The exit code a run's status means once this command is done with it: a run that did not
+/// succeed is a failed command; a run waiting (for a token) is not; a run left unfinished means
+/// the store failed under it (it resumes on recovery).
 pub(super) fn outcome(run: &Run) -> Exit {
     match run.status {
-        RunStatus::Succeeded => Exit::Ok,
-        RunStatus::Queued | RunStatus::Running | RunStatus::Waiting => Exit::Unavailable,
+        RunStatus::Succeeded | RunStatus::Waiting => Exit::Ok,
+        RunStatus::Queued | RunStatus::Running => Exit::Unavailable,
         _ => Exit::Failed,
     }
 }
@@ -152,6 +212,9 @@ pub(super) fn timeline(run: &Run) -> String {
                 let label = if step.status == StepStatus::Failed { "error" } else { "last error" };
                 steps.note(format!("{label}: {error}"));
             }
+            if step.status == StepStatus::Running && matches!(step.kind, StepKind::Token { .. }) {
+                steps.note(format!("complete it with: complete {}:{} JSON", run.id, step.key));
+            }
         }
         text.push_str(&steps.render("  "));
     }
@@ -165,13 +228,19 @@ pub(super) fn timeline(run: &Run) -> String {
     text
 }
 
-/// `action simple-chat.sendMessage`, `wait until 09:14:10`; a kind without words of its own here
-/// shows its name.
+/// `action simple-chat.sendMessage`, `wait until 09:14:10`, `token until 09:14:10`, `task`,
+/// `event order.paid`, `job make-receipt`; a kind without words of its own here shows its name.
 fn step_kind(kind: &StepKind) -> String {
     if let StepKind::Action { connector, action } = kind {
         format!("action {connector}.{action}")
     } else if let StepKind::Wait { until } = kind {
         format!("wait until {}", until.format("%H:%M:%S"))
+    } else if let StepKind::Token { deadline } = kind {
+        format!("token until {}", deadline.format("%H:%M:%S"))
+    } else if let StepKind::Event { name } = kind {
+        format!("event {name}")
+    } else if let StepKind::Job { job, .. } = kind {
+        format!("job {job}")
     } else {
         serde_json::to_value(kind)
             .ok()

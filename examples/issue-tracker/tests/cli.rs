@@ -41,7 +41,7 @@ fn help_lists_the_commands_and_the_demo() {
     let help = issue_tracker(dir.path(), &["--help"]);
     assert!(help.status.success());
     let help = String::from_utf8_lossy(&help.stdout);
-    for command in ["serve", "runs", "resume", "send", "call", "check", "manifest", "demo"] {
+    for command in ["serve", "runs", "resume", "cancel", "send", "complete", "call", "check", "manifest", "demo"] {
         assert!(help.lines().any(|line| line.trim_start().starts_with(command)), "`{command}` is listed:\n{help}");
     }
 }
