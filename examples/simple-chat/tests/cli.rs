@@ -10,10 +10,22 @@ use serde_json::Value;
 
 /// Runs `simple-chat ARGS` in `dir` with its store there, for at most 30 s.
 fn simple_chat(dir: &Path, args: &[&str]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_simple-chat"))
+    run(
+        Command::new(env!("CARGO_BIN_EXE_simple-chat")).env("CONNECTOR_RUNTIME_DB", dir.join("runs.sqlite3")),
+        dir,
+        args,
+    )
+}
+
+/// Runs `simple-chat ARGS` in `dir` with its store where it is by default.
+fn simple_chat_default_store(dir: &Path, args: &[&str]) -> Output {
+    run(Command::new(env!("CARGO_BIN_EXE_simple-chat")).env_remove("CONNECTOR_RUNTIME_DB"), dir, args)
+}
+
+fn run(command: &mut Command, dir: &Path, args: &[&str]) -> Output {
+    let mut child = command
         .args(args)
         .current_dir(dir)
-        .env("CONNECTOR_RUNTIME_DB", dir.join("runs.sqlite3"))
         .env("RUST_LOG", "warn")
         .env_remove("SIMPLE_CHAT_API_KEY")
         .env_remove("SIMPLE_CHAT_WEBHOOK_SECRET")
@@ -71,13 +83,16 @@ fn help_lists_every_command_and_the_exit_codes() {
 #[test]
 fn the_demo_is_the_default_command() {
     let dir = tempfile::tempdir().unwrap();
-    let demo = simple_chat(dir.path(), &[]);
+    let demo = simple_chat_default_store(dir.path(), &[]);
     assert_eq!(code(&demo), 0, "{}", String::from_utf8_lossy(&demo.stderr));
     let out = text(&demo);
     assert!(out.contains("All 4 runs succeeded"), "{out}");
     assert!(out.contains("send-message-action"), "each run's steps are shown:\n{out}");
 
-    let runs = json(&simple_chat(dir.path(), &["runs", "--json"]));
+    let store = dir.path().join(".connector-runtime");
+    assert!(store.join("runs.sqlite3").exists(), "the runs are in the default store");
+    assert!(store.join(".gitignore").exists(), "the store's folder keeps itself out of git");
+    let runs = json(&simple_chat_default_store(dir.path(), &["runs", "--json"]));
     assert_eq!(runs["runs"].as_array().unwrap().len(), 4, "the demo's runs are stored: {runs}");
 }
 
