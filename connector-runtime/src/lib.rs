@@ -72,12 +72,16 @@
 //! | [`store`] | the [`store::RunStore`] contract, [`store::MemoryStore`], [`store::SqliteStore`] (feature `sqlite`), the conformance suite (feature `testing`) | model, client |
 //! | [`engine`] | [`Engine`] and its builder, the registry (each member boxed once), [`Io`] and step execution, starting runs from events, webhooks, polls and schedules, [`Engine::start`] for what every transport needs, the engine's errors | all of the above |
 //! | `server` | the axum webhook and API server (feature `server`) | engine, store, model |
+//! | `cli` | one command line for every app, `cli::App`: `serve`, `runs`, `resume`, `cancel`, `send`, `complete`, `call`, `check`, `manifest` (feature `cli`) | server, engine, store, model |
 //!
 //! Cargo features: `sqlite` and `server` are on by default; without them neither rusqlite nor
 //! axum is compiled (bring a [`store::RunStore`] and call [`EngineBuilder::store`]). `testing`
-//! adds `store::conformance`, the suite a store of your own should pass.
+//! adds `store::conformance`, the suite a store of your own should pass. `cli` adds the command
+//! line (clap) and turns `server` on.
 #![warn(missing_docs)]
 
+#[cfg(feature = "cli")]
+pub mod cli;
 pub mod client;
 pub mod connector;
 pub mod engine;

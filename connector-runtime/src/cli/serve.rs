@@ -1,0 +1,183 @@
+//! `serve`: the server until Ctrl-C or SIGTERM, then a graceful stop.
+//!
+//! On the first signal: stop accepting (requests in flight finish), stop the schedules and
+//! polls, remove the webhooks this process registered, then give the runs executing here until
+//! the grace period ends to finish or to reach a durable wait. Whatever still executes then is
+//! left as a crash would leave it: recorded, resumed at the next start, its completed steps not
+//! run again. A second signal stops at once.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
+use serde_json::json;
+use tokio::time::Instant;
+
+use super::exit::{CliError, Exit};
+use super::output::{self, Format, Report};
+use crate::engine::Engine;
+use crate::model::{RunId, RunStatus, Secret};
+use crate::server::{self, ServerConfig};
+use crate::store::RunFilter;
+
+/// How often shutdown looks at whether a run reached a durable wait.
+const SETTLE_POLL: Duration = Duration::from_millis(50);
+
+/// What `serve` was told, with the app's defaults filled in.
+pub(super) struct Serve {
+    pub(super) config: ServerConfig,
+    /// Generated here because none was given: printed so people can use the API.
+    pub(super) generated_key: bool,
+    pub(super) grace: Duration,
+    pub(super) format: Format,
+}
+
+impl Serve {
+    pub(super) fn new(mut config: ServerConfig, api_key: Option<String>, grace: Duration, format: Format) -> Self {
+        let generated_key = api_key.is_none() && config.api_key.is_none();
+        if let Some(key) = api_key {
+            config.api_key = Some(Secret::new(key));
+        } else if generated_key {
+            config.api_key = Some(Secret::new(format!("key-{}", uuid::Uuid::new_v4().simple())));
+        }
+        Serve { config, generated_key, grace, format }
+    }
+}
+
+pub(super) async fn serve(engine: Engine, serve: Serve) -> Result<Exit, CliError> {
+    // Listening before the server starts: a signal during start-up is a graceful stop too.
+    let mut signals = Signals::new()?;
+    let bind = serve.config.bind;
+    let key = serve.config.api_key.as_ref().map(|key| key.expose().to_owned());
+    let running = server::start(engine.clone(), serve.config.clone())
+        .await
+        .map_err(|error| CliError::new(Exit::Unavailable, format!("cannot serve on {bind}: {error}")))?;
+    let ready = ready(&serve, running.addr(), key.as_deref());
+    match serve.format {
+        // One line, so a script can wait for it line by line.
+        Format::Json => output::stdout(&ready.json.to_string()),
+        Format::Human => output::stdout(&ready.text),
+    }
+
+    let signal = signals.next().await;
+    let deadline = Instant::now() + serve.grace;
+    eprintln!(
+        "{signal}: stopping; runs executing get {} to finish (a second signal stops at once)",
+        output::duration(serve.grace)
+    );
+    let stop = async {
+        if tokio::time::timeout_at(deadline, running.shutdown()).await.is_err() {
+            tracing::warn!("the server did not stop within the grace period; webhooks may still be registered");
+        }
+        drain(&engine, deadline).await
+    };
+    tokio::select! {
+        left = stop => match left {
+            0 => eprintln!("stopped"),
+            n => eprintln!("stopped; {n} run(s) still executing resume at the next start"),
+        },
+        signal = signals.next() => eprintln!("{signal}: stopping now; unfinished runs resume at the next start"),
+    }
+    Ok(Exit::Ok)
+}
+
+/// The "ready" report: where the server listens, how to reach it.
+fn ready(serve: &Serve, addr: SocketAddr, key: Option<&str>) -> Report {
+    let url = format!("http://{addr}");
+    let public_url = serve.config.public_url.clone().unwrap_or_else(|| url.clone());
+    let mut json = json!({ "url": url, "publicUrl": public_url, "graceMs": serve.grace.as_millis() as u64 });
+    let mut text = format!("serving on {url} (webhooks at {public_url}/webhooks/{{connector}}/{{trigger}})\n");
+    if serve.generated_key
+        && let Some(key) = key
+    {
+        json["generatedApiKey"] = json!(key);
+        text.push_str(&format!("API key (random; set one with --api-key): {key}\n"));
+    }
+    text.push_str(&format!(
+        "  curl -s -H 'Authorization: Bearer {}' {url}/api/runs\n",
+        if serve.generated_key { key.unwrap_or("KEY") } else { "$KEY" }
+    ));
+    text.push_str("Ctrl-C or SIGTERM stops gracefully");
+    Report::new(json, text)
+}
+
+/// Waits, until `deadline`, for every run executing in this process to finish or to reach a
+/// durable wait. Returns how many had not.
+async fn drain(engine: &Engine, deadline: Instant) -> usize {
+    let running = match engine.runs(&RunFilter { statuses: vec![RunStatus::Running], ..RunFilter::default() }).await {
+        Ok(runs) => runs,
+        Err(error) => {
+            tracing::warn!(%error, "cannot list the running runs; not waiting for them");
+            return 0;
+        }
+    };
+    let mut settling: FuturesUnordered<_> = running.iter().map(|run| settle(engine, &run.id)).collect();
+    let mut left = settling.len();
+    while left > 0 {
+        match tokio::time::timeout_at(deadline, settling.next()).await {
+            Ok(Some(())) => left -= 1,
+            Ok(None) => break,
+            Err(_) => break,
+        }
+    }
+    left
+}
+
+/// Ends when this process's execution of the run ends (at once for a run executing elsewhere),
+/// or when the run waits durably: a sleeping run is safe in the store.
+async fn settle(engine: &Engine, id: &RunId) {
+    let parked = async {
+        loop {
+            tokio::time::sleep(SETTLE_POLL).await;
+            match engine.run(id).await {
+                Ok(Some(run)) if run.status == RunStatus::Running => {}
+                _ => return,
+            }
+        }
+    };
+    tokio::select! {
+        _ = engine.wait(id) => {}
+        () = parked => {}
+    }
+}
+
+/// SIGINT (Ctrl-C) and SIGTERM.
+struct Signals {
+    #[cfg(unix)]
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> Result<Self, CliError> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let listen = |kind| {
+                signal(kind)
+                    .map_err(|error| CliError::new(Exit::Unavailable, format!("cannot listen for signals: {error}")))
+            };
+            Ok(Signals { interrupt: listen(SignalKind::interrupt())?, terminate: listen(SignalKind::terminate())? })
+        }
+        #[cfg(not(unix))]
+        Ok(Signals {})
+    }
+
+    /// The next signal's name.
+    async fn next(&mut self) -> &'static str {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = self.interrupt.recv() => "SIGINT",
+                _ = self.terminate.recv() => "SIGTERM",
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+            "Ctrl-C"
+        }
+    }
+}

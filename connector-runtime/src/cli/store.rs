@@ -1,0 +1,106 @@
+//! Which run store a command uses: `--db` (or `CONNECTOR_RUNTIME_DB`), else the app's choice,
+//! else SQLite at [`DEFAULT_DB_PATH`](crate::DEFAULT_DB_PATH). Opened once per command, and
+//! only when the command needs it.
+
+#[cfg(feature = "sqlite")]
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use super::exit::{CliError, Exit};
+use crate::store::RunStore;
+
+/// The store an app chose with [`App::sqlite`](super::App::sqlite) or
+/// [`App::store`](super::App::store).
+#[derive(Clone, Default)]
+pub(super) enum StoreChoice {
+    /// SQLite at the default path.
+    #[default]
+    Default,
+    #[cfg(feature = "sqlite")]
+    Sqlite(PathBuf),
+    Given(Arc<dyn RunStore>),
+}
+
+/// Where a command's runs are: the choice, resolved, not opened yet.
+#[derive(Clone)]
+pub(super) struct StoreLocation {
+    choice: StoreChoice,
+}
+
+impl StoreLocation {
+    /// `--db` wins over the app's choice.
+    #[cfg(feature = "sqlite")]
+    pub(super) fn resolve(db: Option<PathBuf>, app: &StoreChoice) -> Self {
+        let choice = match (db, app) {
+            (Some(path), _) => StoreChoice::Sqlite(path),
+            (None, StoreChoice::Default) => StoreChoice::Sqlite(PathBuf::from(crate::DEFAULT_DB_PATH)),
+            (None, choice) => choice.clone(),
+        };
+        StoreLocation { choice }
+    }
+
+    #[cfg(not(feature = "sqlite"))]
+    pub(super) fn resolve(app: &StoreChoice) -> Self {
+        StoreLocation { choice: app.clone() }
+    }
+
+    /// Where the runs are, for messages: the SQLite file's path, or "the app's store".
+    pub(super) fn describe(&self) -> String {
+        match &self.choice {
+            #[cfg(feature = "sqlite")]
+            StoreChoice::Sqlite(path) => path.display().to_string(),
+            _ => "the app's run store".to_owned(),
+        }
+    }
+
+    /// Whether the store certainly holds no runs yet (its file does not exist), so a command
+    /// that only reads need not create it.
+    pub(super) fn is_absent(&self) -> bool {
+        match &self.choice {
+            #[cfg(feature = "sqlite")]
+            StoreChoice::Sqlite(path) => !path.exists(),
+            _ => false,
+        }
+    }
+
+    /// Opens the store.
+    pub(super) fn open(&self) -> Result<Arc<dyn RunStore>, CliError> {
+        match &self.choice {
+            #[cfg(feature = "sqlite")]
+            StoreChoice::Sqlite(path) => {
+                ignore_store_folder(path);
+                match crate::store::SqliteStore::open(path) {
+                    Ok(store) => Ok(Arc::new(store)),
+                    Err(error) => Err(CliError::new(
+                        Exit::Unavailable,
+                        format!("cannot open the run store {}: {error}", path.display()),
+                    )),
+                }
+            }
+            StoreChoice::Given(store) => Ok(Arc::clone(store)),
+            StoreChoice::Default => Err(CliError::new(
+                Exit::Unavailable,
+                "no run store: give the app one with `App::store`, or enable the `sqlite` feature",
+            )),
+        }
+    }
+}
+
+/// Creates the folder of a store at `.connector-runtime/..` with a `.gitignore` that ignores
+/// everything in it, as the engine builder does for the stores it opens, so a project's local
+/// run store never reaches its repository.
+#[cfg(feature = "sqlite")]
+fn ignore_store_folder(path: &std::path::Path) {
+    let Some(folder) =
+        path.parent().filter(|folder| folder.file_name().is_some_and(|name| name == ".connector-runtime"))
+    else {
+        return;
+    };
+    let ignore = folder.join(".gitignore");
+    if !ignore.exists() {
+        // Best effort: the store reports its own error if the folder cannot be made.
+        let _ = std::fs::create_dir_all(folder).and_then(|()| {
+            std::fs::write(ignore, "# The run store of connector-runtime: local state, not source.\n*\n")
+        });
+    }
+}
