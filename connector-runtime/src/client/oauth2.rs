@@ -58,12 +58,17 @@ pub struct OAuth2 {
     refreshes: std::sync::atomic::AtomicU64,
 }
 
-/// The tokens held, as kept in the store.
+/// The tokens held, as kept in the store, with the client and server they are for: tokens of
+/// another client id or token URL (the config changed) are not used.
 #[derive(Clone, Serialize, Deserialize)]
 struct Tokens {
     access_token: String,
     refresh_token: Option<String>,
     expires_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    client_id: Option<String>,
+    #[serde(default)]
+    token_url: Option<String>,
 }
 
 /// What a token endpoint answers.
@@ -150,11 +155,31 @@ impl OAuth2 {
             }
         }
         let refresh_token = state.as_ref().and_then(|tokens| tokens.refresh_token.clone());
-        let tokens = self.fetch(refresh_token).await?;
+        let tokens = match refresh_token {
+            Some(held) => match self.fetch(Some(held.clone())).await {
+                // A refresh token the server no longer honours (revoked, from a server that
+                // forgot it): start over the way the grant starts, unless that is the same token.
+                Err(ActionError::Unauthorized { .. }) if self.can_start_over(&held) => {
+                    tracing::info!("the OAuth2 server refused the refresh token; asking for new tokens");
+                    self.fetch(None).await?
+                }
+                other => other?,
+            },
+            None => self.fetch(None).await?,
+        };
         let access = Secret::new(tokens.access_token.clone());
         self.save(&tokens).await;
         *state = Some(tokens);
         Ok(access)
+    }
+
+    /// Whether the grant can get tokens without the refresh token `held`: client credentials
+    /// always can, a refresh-token grant if `held` is not its initial token.
+    fn can_start_over(&self, held: &str) -> bool {
+        match &self.grant {
+            Grant::ClientCredentials { .. } => true,
+            Grant::RefreshToken(initial) => initial.expose() != held,
+        }
     }
 
     /// Drops `token` if it is still the one held, so the next caller refreshes.
@@ -211,7 +236,13 @@ impl OAuth2 {
         if let Some(refresh) = &refresh_token {
             crate::model::secret::remember(refresh);
         }
-        Ok(Tokens { access_token: answer.access_token, refresh_token, expires_at })
+        Ok(Tokens {
+            access_token: answer.access_token,
+            refresh_token,
+            expires_at,
+            client_id: Some(self.client_id.clone()),
+            token_url: Some(self.token_url.clone()),
+        })
     }
 
     /// Keeps the tokens in `store` under `key` from now on (the first store given wins).
@@ -228,6 +259,12 @@ impl OAuth2 {
         let (store, key) = self.store.get()?;
         let value = store.tokens(key).await.ok()??;
         let tokens: Tokens = serde_json::from_value(value).ok()?;
+        let ours = tokens.client_id.as_deref() == Some(self.client_id.as_str())
+            && tokens.token_url.as_deref() == Some(self.token_url.as_str());
+        if !ours {
+            tracing::info!("the stored OAuth2 tokens are for another client or server; not using them");
+            return None;
+        }
         crate::model::secret::remember(&tokens.access_token);
         Some(tokens)
     }

@@ -126,3 +126,38 @@ async fn the_file_bug_job_runs_end_to_end_and_tokens_persist_in_the_store() {
         engine.call_action("issue-tracker", "getIssue", serde_json::json!({"number": "one"})).await.unwrap_err();
     assert!(misfit.to_string().contains("at `number`"), "{misfit}");
 }
+
+#[tokio::test]
+async fn a_refused_refresh_token_falls_back_to_client_credentials() {
+    let (service, tracker) = start(Duration::from_secs(3600)).await;
+    let store: Arc<dyn connector_runtime::store::RunStore> = Arc::new(MemoryStore::new());
+    // Tokens from before: expired, with a refresh token this server never issued.
+    let stale = serde_json::json!({
+        "access_token": "stale-access", "refresh_token": "rt-the-server-forgot",
+        "expires_at": "2020-01-01T00:00:00Z",
+        "client_id": CLIENT_ID, "token_url": service.token_url(),
+    });
+    store.save_tokens("issue-tracker", &stale).await.unwrap();
+    let engine = Engine::builder().shared_store(Arc::clone(&store)).connector(tracker).job(FileBugJob).build().unwrap();
+    let run = engine.send(BugReported { title: "After a restart".into(), details: "..".into() }).await.unwrap();
+    assert_eq!(run[0].status, RunStatus::Succeeded, "{:?}", run[0].error);
+    let kept = store.tokens("issue-tracker").await.unwrap().unwrap();
+    assert_ne!(kept["access_token"], "stale-access", "new tokens replaced the refused ones");
+}
+
+#[tokio::test]
+async fn tokens_of_another_server_are_not_used() {
+    let (first, tracker) = start(Duration::from_secs(3600)).await;
+    let store: Arc<dyn connector_runtime::store::RunStore> = Arc::new(MemoryStore::new());
+    let engine = Engine::builder().shared_store(Arc::clone(&store)).connector(tracker).job(FileBugJob).build().unwrap();
+    engine.send(BugReported { title: "one".into(), details: "..".into() }).await.unwrap();
+    let before = store.tokens("issue-tracker").await.unwrap().unwrap();
+    drop(first);
+    // The config now points at another tracker (another token URL): its tokens are its own.
+    let (_second, tracker) = start(Duration::from_secs(3600)).await;
+    let engine = Engine::builder().shared_store(Arc::clone(&store)).connector(tracker).job(FileBugJob).build().unwrap();
+    let run = engine.send(BugReported { title: "two".into(), details: "..".into() }).await.unwrap();
+    assert_eq!(run[0].status, RunStatus::Succeeded, "{:?}", run[0].error);
+    let after = store.tokens("issue-tracker").await.unwrap().unwrap();
+    assert_ne!(before["token_url"], after["token_url"]);
+}
