@@ -77,7 +77,7 @@ struct ApprovalRequested {
 }
 
 /// What completes the token.
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 struct Approval {
     by: String,
 }

@@ -400,3 +400,18 @@ async fn a_parent_run_waits_for_its_child_runs_output() {
     let filter = RunFilter { job_id: Some("total".into()), ..RunFilter::default() };
     assert_eq!(engine.runs(&filter).await.unwrap().len(), 1, "one child run");
 }
+
+#[tokio::test]
+async fn a_token_payload_that_does_not_fit_is_refused_and_the_token_stays_open() {
+    let engine = Engine::builder().store(MemoryStore::new()).job(ApproveExpenseJob).build().unwrap();
+    let id = engine.dispatch(ExpenseFiled { amount: 5 }).await.unwrap().remove(0);
+    until_status(&engine, &id, RunStatus::Waiting).await;
+    let token = format!("{id}:approval");
+    // This process ran the wait, so it knows the type and checks the payload first.
+    let error = engine.complete_token(&token, json!({ "approved": "yes", "by": "ada" })).await.unwrap_err();
+    let EngineError::TokenPayload { error: misfit, .. } = &error else { panic!("{error}") };
+    assert_eq!(misfit.path, "approved");
+    assert_eq!(engine.run(&id).await.unwrap().unwrap().status, RunStatus::Waiting, "still waiting");
+    engine.complete_token(&token, json!({ "approved": true, "by": "ada" })).await.unwrap();
+    assert_eq!(engine.wait(&id).await.unwrap().output, Some(json!("approved by ada for 5")));
+}

@@ -145,6 +145,9 @@ impl From<StoreError> for CliError {
 
 impl From<EngineError> for CliError {
     fn from(error: EngineError) -> Self {
+        if let EngineError::TokenPayload { error, .. } = &error {
+            return CliError::payload("the token's payload", error);
+        }
         let exit = match &error {
             EngineError::RunNotFound(_) | EngineError::TokenNotFound(_) | EngineError::JobNotRegistered(_) => {
                 Exit::NotFound

@@ -206,6 +206,15 @@ pub enum EngineError {
     /// No run waits for this token.
     #[error("no run waits for token `{0}`")]
     TokenNotFound(String),
+    /// The payload does not fit the type the run waits for; the token stays open.
+    #[error("token `{token}`: the payload does not fit: {error}")]
+    TokenPayload {
+        /// The token.
+        token: String,
+        /// What does not fit, and where.
+        #[source]
+        error: crate::model::PayloadError,
+    },
     /// The token was completed before, or its wait timed out.
     #[error("token `{token}` cannot be completed: {reason}")]
     TokenClosed {

@@ -341,7 +341,7 @@ impl Io {
     /// }
     /// # Ok(()) }
     /// ```
-    pub async fn wait_for_token<T: DeserializeOwned + Send + 'static>(
+    pub async fn wait_for_token<T: DeserializeOwned + JsonSchema + Send + 'static>(
         &self,
         key: &str,
         timeout: Duration,
@@ -349,20 +349,44 @@ impl Io {
         self.claim_key(key)?;
         let span = tracing::info_span!("step", step_key = %key, token = true);
         async {
-            let step = match self.earlier.get(key) {
+            // The payload's type, known by its schema: a completion in a process that has it
+            // checks the payload there, and the schema is in the store for whoever completes it.
+            let schema = fingerprint::of::<T>();
+            token_payloads().insert(schema.fingerprint.clone(), payload_check::<T>);
+            let mut step = match self.earlier.get(key) {
                 Some(step) if step.status == StepStatus::Succeeded => {
-                    let payload = step.output.clone().unwrap_or_default();
-                    return serde_json::from_value(payload)
-                        .map_err(|error| StepError::TokenPayload { key: key.to_owned(), message: error.to_string() });
+                    match serde_json::from_value::<T>(step.output.clone().unwrap_or_default()) {
+                        Ok(payload) => return Ok(payload),
+                        // Completed where the type was not known, with a payload that does not
+                        // fit: the token opens again, and says why.
+                        Err(error) => {
+                            let mut reopened = step.clone();
+                            reopened.status = StepStatus::Running;
+                            reopened.output = None;
+                            reopened.finished_at = None;
+                            reopened.error =
+                                Some(format!("the token's payload did not fit ({error}); it is open again"));
+                            tracing::warn!(%error, "the token's payload does not fit; waiting for it again");
+                            self.store.save_step(&self.run_id, &reopened).await?;
+                            reopened
+                        }
+                    }
                 }
                 Some(step) if step.status == StepStatus::Failed => {
                     return Err(StepError::TokenTimedOut { key: key.to_owned() });
                 }
                 Some(step) if matches!(step.kind, StepKind::Token { .. }) => step.clone(),
                 _ => {
+                    if !self.schemas.contains(&schema.fingerprint) {
+                        self.store.put_schema(&schema.fingerprint, &schema.schema).await?;
+                        self.schemas.insert(&schema.fingerprint);
+                    }
                     let deadline = self.now() + chrono::Duration::from_std(timeout).unwrap_or(chrono::Duration::MAX);
-                    let input =
-                        serde_json::json!({ "token": self.token(key), "timeoutMs": timeout.as_millis() as u64 });
+                    let input = serde_json::json!({
+                        "token": self.token(key),
+                        "timeoutMs": timeout.as_millis() as u64,
+                        "payloadSchema": schema.fingerprint,
+                    });
                     let step = StepRecord::running(key, StepKind::Token { deadline }, input);
                     self.store.save_step(&self.run_id, &step).await?;
                     step
@@ -370,6 +394,7 @@ impl Io {
             };
             let StepKind::Token { deadline } = step.kind else { unreachable!("matched a token step above") };
             if self.now() >= deadline {
+                step.error = None;
                 self.fail_step(step, "the token was not completed before its timeout").await?;
                 return Err(StepError::TokenTimedOut { key: key.to_owned() });
             }
@@ -686,4 +711,32 @@ fn retry_delay(policy: &RetryPolicy, failed: u32, error: &ActionError) -> Durati
 
 fn serialization(key: &str, what: &str, error: serde_json::Error) -> StepError {
     StepError::Serialization { key: key.to_owned(), message: format!("{what}: {error}") }
+}
+
+/// Checks a token's payload fits a type, naming the path of the first field that does not.
+pub(super) type PayloadCheck = fn(&Value) -> Result<(), crate::model::PayloadError>;
+
+fn payload_check<T: DeserializeOwned>(payload: &Value) -> Result<(), crate::model::PayloadError> {
+    crate::model::payload::check_value::<T>(payload).map(drop)
+}
+
+/// The payload checks of the token waits this process has run, by the payload type's schema
+/// fingerprint.
+pub(super) fn token_payloads() -> TokenPayloads {
+    static CHECKS: std::sync::OnceLock<Mutex<HashMap<String, PayloadCheck>>> = std::sync::OnceLock::new();
+    TokenPayloads(CHECKS.get_or_init(Mutex::default).lock().unwrap_or_else(|poisoned| poisoned.into_inner()))
+}
+
+/// The table of [`token_payloads`], locked.
+pub(super) struct TokenPayloads(std::sync::MutexGuard<'static, HashMap<String, PayloadCheck>>);
+
+impl TokenPayloads {
+    fn insert(mut self, fingerprint: String, check: PayloadCheck) {
+        self.0.entry(fingerprint).or_insert(check);
+    }
+
+    /// The check for the type whose schema has this fingerprint, if this process knows it.
+    pub(super) fn get(&self, fingerprint: &str) -> Option<PayloadCheck> {
+        self.0.get(fingerprint).copied()
+    }
 }

@@ -414,6 +414,11 @@ impl Engine {
         if record.status.is_finished() {
             return Err(closed("its run has finished"));
         }
+        let fingerprint = step.input.get("payloadSchema").and_then(Value::as_str);
+        let check = fingerprint.and_then(|fingerprint| io::token_payloads().get(fingerprint));
+        if let Some(check) = check {
+            check(&payload).map_err(|error| EngineError::TokenPayload { token: token.to_owned(), error })?;
+        }
         tracing::info!(run_id = %run, step_key = key, "token completed");
         self.finish_parked_step(&run, step.clone(), Ok(payload)).await
     }

@@ -21,6 +21,7 @@ pub(super) async fn complete(
         Ok(()) => Ok(Json(json!({ "token": token, "completed": true }))),
         Err(error @ EngineError::TokenNotFound(_)) => Err(ApiError::new(StatusCode::NOT_FOUND, error.to_string())),
         Err(error @ EngineError::TokenClosed { .. }) => Err(ApiError::new(StatusCode::CONFLICT, error.to_string())),
+        Err(EngineError::TokenPayload { error, .. }) => Err(ApiError::unprocessable(error)),
         Err(other) => Err(other.into()),
     }
 }
