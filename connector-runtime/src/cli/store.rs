@@ -67,40 +67,18 @@ impl StoreLocation {
     pub(super) fn open(&self) -> Result<Arc<dyn RunStore>, CliError> {
         match &self.choice {
             #[cfg(feature = "sqlite")]
-            StoreChoice::Sqlite(path) => {
-                ignore_store_folder(path);
-                match crate::store::SqliteStore::open(path) {
-                    Ok(store) => Ok(Arc::new(store)),
-                    Err(error) => Err(CliError::new(
-                        Exit::Unavailable,
-                        format!("cannot open the run store {}: {error}", path.display()),
-                    )),
-                }
-            }
+            StoreChoice::Sqlite(path) => match crate::store::SqliteStore::open(path) {
+                Ok(store) => Ok(Arc::new(store)),
+                Err(error) => Err(CliError::new(
+                    Exit::Unavailable,
+                    format!("cannot open the run store {}: {error}", path.display()),
+                )),
+            },
             StoreChoice::Given(store) => Ok(Arc::clone(store)),
             StoreChoice::Default => Err(CliError::new(
                 Exit::Unavailable,
                 "no run store: give the app one with `App::store`, or enable the `sqlite` feature",
             )),
         }
-    }
-}
-
-/// Creates the folder of a store at `.connector-runtime/..` with a `.gitignore` that ignores
-/// everything in it, as the engine builder does for the stores it opens, so a project's local
-/// run store never reaches its repository.
-#[cfg(feature = "sqlite")]
-fn ignore_store_folder(path: &std::path::Path) {
-    let Some(folder) =
-        path.parent().filter(|folder| folder.file_name().is_some_and(|name| name == ".connector-runtime"))
-    else {
-        return;
-    };
-    let ignore = folder.join(".gitignore");
-    if !ignore.exists() {
-        // Best effort: the store reports its own error if the folder cannot be made.
-        let _ = std::fs::create_dir_all(folder).and_then(|()| {
-            std::fs::write(ignore, "# The run store of connector-runtime: local state, not source.\n*\n")
-        });
     }
 }

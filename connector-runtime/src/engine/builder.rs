@@ -165,17 +165,11 @@ impl EngineBuilder {
         let store: Arc<dyn RunStore> = match self.store {
             StoreChoice::Given(store) => store,
             #[cfg(feature = "sqlite")]
-            StoreChoice::Sqlite(path) => {
-                ignore_store_folder(&path);
-                Arc::new(crate::store::SqliteStore::open(path)?)
-            }
+            StoreChoice::Sqlite(path) => Arc::new(crate::store::SqliteStore::open(path)?),
             #[cfg(feature = "sqlite")]
             StoreChoice::Default => match std::env::var_os("CONNECTOR_RUNTIME_DB") {
                 Some(path) => Arc::new(crate::store::SqliteStore::open(PathBuf::from(path))?),
-                None => {
-                    ignore_store_folder(std::path::Path::new(DEFAULT_DB_PATH));
-                    Arc::new(crate::store::SqliteStore::open(DEFAULT_DB_PATH)?)
-                }
+                None => Arc::new(crate::store::SqliteStore::open(DEFAULT_DB_PATH)?),
             },
             #[cfg(not(feature = "sqlite"))]
             StoreChoice::Default => return Err(EngineError::NoStore),
@@ -200,23 +194,5 @@ impl EngineBuilder {
                 active: Mutex::default(),
             }),
         })
-    }
-}
-
-/// Creates the folder of a store at `.connector-runtime/..` (the default's) with a `.gitignore`
-/// that ignores everything in it, so a project's local run store never reaches its repository.
-#[cfg(feature = "sqlite")]
-fn ignore_store_folder(path: &std::path::Path) {
-    let Some(folder) =
-        path.parent().filter(|folder| folder.file_name().is_some_and(|name| name == ".connector-runtime"))
-    else {
-        return;
-    };
-    let ignore = folder.join(".gitignore");
-    if !ignore.exists() {
-        // Best effort: the store reports its own error if the folder cannot be made.
-        let _ = std::fs::create_dir_all(folder).and_then(|()| {
-            std::fs::write(ignore, "# The run store of connector-runtime: local state, not source.\n*\n")
-        });
     }
 }

@@ -145,6 +145,7 @@ impl SqliteStore {
         if let Some(parent) = path.parent().filter(|parent| !parent.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent)
                 .map_err(|e| backend(format!("creating the directory `{}`", parent.display()), e))?;
+            ignore_store_folder(parent);
         }
         let mut conn = Connection::open(&path).map_err(|e| backend(format!("opening `{shown}`"), e))?;
         configure_writer(&conn, options.synchronous, &shown)?;
@@ -402,6 +403,19 @@ impl TokenStore for SqliteStore {
             self.write(Op::SaveTokens { key: key.to_owned(), tokens: text }).await
         };
         saved.await.map_err(|error| TokenStoreError(Box::new(error)))
+    }
+}
+
+/// A store folder named `.connector-runtime` (the default's) gets a `.gitignore` that ignores
+/// everything in it, so a project's local run store never reaches its repository.
+fn ignore_store_folder(folder: &Path) {
+    if folder.file_name().is_none_or(|name| name != ".connector-runtime") {
+        return;
+    }
+    let ignore = folder.join(".gitignore");
+    if !ignore.exists() {
+        // Best effort: a folder the store can write its file to takes this one too.
+        let _ = std::fs::write(ignore, "# The run store of connector-runtime: local state, not source.\n*\n");
     }
 }
 
