@@ -245,3 +245,12 @@ async fn a_secret_is_found_nowhere_even_when_the_service_echoes_it() {
         assert!(!text.windows(TOKEN.len()).any(|window| window == TOKEN.as_bytes()), "the token leaked into {place}");
     }
 }
+
+#[test]
+fn basic_credentials_echoed_in_base64_are_masked() {
+    use base64::Engine as _;
+    let _auth = connector_runtime::client::Auth::basic("ada", Secret::new("basic-pass-7731"));
+    let wire = base64::engine::general_purpose::STANDARD.encode("ada:basic-pass-7731");
+    let echoed = format!("401: bad credentials in `Authorization: Basic {wire}`");
+    assert_eq!(connector_runtime::redact(&echoed), "401: bad credentials in `Authorization: Basic [redacted]`");
+}

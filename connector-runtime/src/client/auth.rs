@@ -73,7 +73,11 @@ impl Auth {
 
     /// HTTP basic auth.
     pub fn basic(username: impl Into<String>, password: Secret) -> Self {
-        Auth::Basic { username: username.into(), password }
+        let username = username.into();
+        // What goes on the wire, which a service may echo back: masked like the password.
+        let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{username}:{}", password.expose()));
+        crate::model::secret::remember(&encoded);
+        Auth::Basic { username, password }
     }
 
     /// OAuth2 (see [`OAuth2`]).

@@ -231,8 +231,12 @@ pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
 
 /// The service's own words: a JSON `error`/`message` field, or the start of the body.
 fn error_message(body: &str, status: StatusCode) -> String {
-    // The service may echo what it was sent, credentials included.
-    crate::model::redact(&raw_error_message(body, status)).into_owned()
+    // The service may echo what it was sent, credentials included: masked before the body is
+    // cut, so a secret across the cut leaves nothing of itself.
+    // The message is masked again once taken out of the body: JSON unescaping may have turned
+    // an escaped echo into one of the masked forms.
+    let message = raw_error_message(&crate::model::redact(body), status);
+    crate::model::redact(&message).into_owned()
 }
 
 fn raw_error_message(body: &str, status: StatusCode) -> String {
@@ -277,6 +281,22 @@ mod tests {
         assert!(
             matches!(classify(StatusCode::NOT_FOUND, &none, r#"{"error":"nope"}"#), ActionError::Rejected { status: 404, message } if message == "nope")
         );
+    }
+
+    #[test]
+    fn an_echoed_secret_is_masked_before_the_body_is_cut() {
+        let secret = crate::model::Secret::new("sk_live_cut_across_the_limit_0123456789");
+        let body = format!("{}{}", "x".repeat(ERROR_BODY_LIMIT - 10), secret.expose());
+        let message = error_message(&body, StatusCode::BAD_REQUEST);
+        assert!(!message.contains("sk_live"), "{message}");
+        let escaped = crate::model::Secret::new(r#"pa"ss\word-42"#);
+        let json =
+            serde_json::json!({ "error": format!("bad key {}", serde_json::to_string(escaped.expose()).unwrap()) });
+        let message = error_message(&json.to_string(), StatusCode::BAD_REQUEST);
+        assert!(!message.contains("word-42"), "{message}");
+        let encoded = crate::model::Secret::new("key with spaces&more");
+        let message = error_message("bad key key%20with%20spaces%26more", StatusCode::BAD_REQUEST);
+        assert!(!message.contains("spaces"), "{message}: {}", encoded.expose().len());
     }
 
     #[test]

@@ -265,7 +265,11 @@ impl OAuth2 {
             tracing::info!("the stored OAuth2 tokens are for another client or server; not using them");
             return None;
         }
+        // Both, masked from now on: a refresh token the server rotated is a secret no config holds.
         crate::model::secret::remember(&tokens.access_token);
+        if let Some(refresh) = &tokens.refresh_token {
+            crate::model::secret::remember(refresh);
+        }
         Some(tokens)
     }
 

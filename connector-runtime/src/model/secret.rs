@@ -59,8 +59,17 @@ const MIN_REDACTED_LEN: usize = 6;
 /// How many secret values are remembered for masking (the oldest are forgotten first).
 const MAX_REMEMBERED: usize = 4096;
 
-fn remembered() -> &'static Mutex<VecDeque<Arc<str>>> {
-    static KNOWN: OnceLock<Mutex<VecDeque<Arc<str>>>> = OnceLock::new();
+/// The secret values known to this process: in the order they were learnt (the oldest goes
+/// first when the list is full), and longest first, the order [`redact`] masks them in, so a
+/// secret that contains another is masked whole.
+#[derive(Default)]
+struct Known {
+    learnt: VecDeque<Arc<str>>,
+    longest_first: Vec<Arc<str>>,
+}
+
+fn remembered() -> &'static Mutex<Known> {
+    static KNOWN: OnceLock<Mutex<Known>> = OnceLock::new();
     KNOWN.get_or_init(Mutex::default)
 }
 
@@ -69,13 +78,37 @@ fn remember_shared(value: &Arc<str>) {
         return;
     }
     let mut known = remembered().lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    if known.iter().any(|existing| **existing == **value) {
-        return;
+    // The forms a service may echo the value in: as it is, JSON-escaped, URL-encoded.
+    let json = serde_json::to_string(&**value).ok().map(|quoted| quoted[1..quoted.len() - 1].to_owned());
+    let forms = [Some(Arc::clone(value)), json.map(Arc::from), Some(Arc::from(url_encoded(value)))];
+    let mut changed = false;
+    for form in forms.into_iter().flatten() {
+        if known.learnt.iter().any(|existing| **existing == *form) {
+            continue;
+        }
+        if known.learnt.len() == MAX_REMEMBERED {
+            known.learnt.pop_front();
+        }
+        known.learnt.push_back(form);
+        changed = true;
     }
-    if known.len() == MAX_REMEMBERED {
-        known.pop_front();
+    if changed {
+        let mut longest_first: Vec<Arc<str>> = known.learnt.iter().cloned().collect();
+        longest_first.sort_by_key(|secret| std::cmp::Reverse(secret.len()));
+        known.longest_first = longest_first;
     }
-    known.push_back(Arc::clone(value));
+}
+
+/// `value` percent-encoded as a query or form value would carry it.
+fn url_encoded(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for byte in value.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(byte as char),
+            other => out.push_str(&format!("%{other:02X}")),
+        }
+    }
+    out
 }
 
 /// Remembers a credential that never was a [`Secret`] (a token a service issued), so
@@ -90,7 +123,7 @@ pub(crate) fn remember(value: &str) {
 pub fn redact(text: &str) -> Cow<'_, str> {
     let known = remembered().lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     let mut text = Cow::Borrowed(text);
-    for secret in known.iter() {
+    for secret in &known.longest_first {
         if text.contains(&**secret) {
             text = Cow::Owned(text.replace(&**secret, REDACTED));
         }

@@ -143,6 +143,9 @@ async fn a_refused_refresh_token_falls_back_to_client_credentials() {
     assert_eq!(run[0].status, RunStatus::Succeeded, "{:?}", run[0].error);
     let kept = store.tokens("issue-tracker").await.unwrap().unwrap();
     assert_ne!(kept["access_token"], "stale-access", "new tokens replaced the refused ones");
+    // Tokens loaded from the store are masked, the refresh token too (no config holds it).
+    let line = "retrying with rt-the-server-forgot";
+    assert_eq!(connector_runtime::redact(line), "retrying with [redacted]");
 }
 
 #[tokio::test]
