@@ -65,6 +65,11 @@ struct Tokens {
     access_token: String,
     refresh_token: Option<String>,
     expires_at: Option<DateTime<Utc>>,
+    /// When to refresh: `refresh_before` ahead of the expiry, but never more than half the
+    /// token's lifetime ahead, so a short-lived token is used for half its life, not refreshed
+    /// on every call.
+    #[serde(default)]
+    refresh_at: Option<DateTime<Utc>>,
     #[serde(default)]
     client_id: Option<String>,
     #[serde(default)]
@@ -149,7 +154,9 @@ impl OAuth2 {
             *state = self.load().await;
         }
         if let Some(tokens) = state.as_ref() {
-            let fresh = tokens.expires_at.is_none_or(|at| at - Utc::now() > chrono_duration(self.refresh_before));
+            let refresh_at =
+                tokens.refresh_at.or(tokens.expires_at.map(|at| at - chrono_duration(self.refresh_before)));
+            let fresh = refresh_at.is_none_or(|at| Utc::now() < at);
             if fresh {
                 return Ok(Secret::new(tokens.access_token.clone()));
             }
@@ -188,7 +195,9 @@ impl OAuth2 {
         if let Some(tokens) = state.as_mut()
             && tokens.access_token == token.expose()
         {
-            tokens.expires_at = Some(Utc::now() - chrono::Duration::seconds(1));
+            let past = Utc::now() - chrono::Duration::seconds(1);
+            tokens.expires_at = Some(past);
+            tokens.refresh_at = Some(past);
         }
     }
 
@@ -226,7 +235,11 @@ impl OAuth2 {
         let answer: TokenResponse =
             response.json().await.map_err(|error| ActionError::InvalidOutput(error.without_url().to_string()))?;
         tracing::info!(expires_in = answer.expires_in, "got a new OAuth2 access token");
-        let expires_at = answer.expires_in.map(|seconds| Utc::now() + chrono::Duration::seconds(seconds as i64));
+        let now = Utc::now();
+        let lifetime = answer.expires_in.map(|seconds| chrono::Duration::seconds(seconds as i64));
+        let expires_at = lifetime.map(|lifetime| now + lifetime);
+        let refresh_at =
+            lifetime.map(|lifetime| now + lifetime - chrono_duration(self.refresh_before).min(lifetime / 2));
         let refresh_token = answer.refresh_token.or_else(|| match &self.grant {
             Grant::RefreshToken(initial) => Some(initial.expose().to_owned()),
             Grant::ClientCredentials { .. } => None,
@@ -240,6 +253,7 @@ impl OAuth2 {
             access_token: answer.access_token,
             refresh_token,
             expires_at,
+            refresh_at,
             client_id: Some(self.client_id.clone()),
             token_url: Some(self.token_url.clone()),
         })

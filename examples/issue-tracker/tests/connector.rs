@@ -35,12 +35,13 @@ fn new_issue(title: &str) -> NewIssue {
 
 #[tokio::test]
 async fn a_token_about_to_expire_is_refreshed_once_before_the_call() {
-    // Tokens live 62 s and are refreshed 60 s before they expire: fresh for 2 s.
-    let (service, tracker) = start(Duration::from_secs(62)).await;
+    // Tokens live 2 s; the 60 s margin is capped at half the lifetime, so they are refreshed 1 s
+    // before they expire: fresh for 1 s, then refreshed before the call while still valid.
+    let (service, tracker) = start(Duration::from_secs(2)).await;
     tracker.call(IssueTracker::CREATE_ISSUE, new_issue("first")).await.unwrap();
     tracker.call(IssueTracker::GET_ISSUE, IssueRef { number: 1 }).await.unwrap();
     assert_eq!(service.token_grants(), 1, "one token while it is fresh");
-    tokio::time::sleep(Duration::from_millis(2200)).await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
     let requests_before = service.request_count();
     tracker.call(IssueTracker::GET_ISSUE, IssueRef { number: 1 }).await.unwrap();
     assert_eq!(service.token_grants(), 2, "refreshed once, proactively");
@@ -163,4 +164,27 @@ async fn tokens_of_another_server_are_not_used() {
     assert_eq!(run[0].status, RunStatus::Succeeded, "{:?}", run[0].error);
     let after = store.tokens("issue-tracker").await.unwrap().unwrap();
     assert_ne!(before["token_url"], after["token_url"]);
+}
+
+#[tokio::test]
+async fn short_lived_tokens_are_refreshed_once_per_expiry_not_on_every_call() {
+    // Tokens live 2 s: shorter than the 60 s margin, which is capped at half the lifetime.
+    let (service, tracker) = start(Duration::from_secs(2)).await;
+    tracker.call(IssueTracker::CREATE_ISSUE, new_issue("first")).await.unwrap();
+    let calls = |n| {
+        let tracker = tracker.clone();
+        futures::future::join_all((0..n).map(move |_| {
+            let tracker = tracker.clone();
+            tokio::spawn(async move { tracker.call(IssueTracker::GET_ISSUE, IssueRef { number: 1 }).await })
+        }))
+    };
+    for call in calls(20).await {
+        call.unwrap().unwrap();
+    }
+    assert_eq!(service.token_grants(), 1, "twenty callers within the token's first half-life: no refresh");
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    for call in calls(20).await {
+        call.unwrap().unwrap();
+    }
+    assert_eq!(service.token_grants(), 2, "past half its life: one refresh for twenty callers");
 }
