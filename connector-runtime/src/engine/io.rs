@@ -208,14 +208,20 @@ impl Io {
         policy: RetryPolicy,
     ) -> Result<A::Output, StepError> {
         let connector = <A::Connector as Connector>::ID;
+        // What is stored has its secrets redacted; what the action gets has them, from the input
+        // this execution passes (a secret is never read back from the store).
+        let live = crate::model::secret::with_secrets_exposed(|| serde_json::to_value(&input))
+            .map_err(|e| serialization(key, "input", e))?;
         let input = serde_json::to_value(&input).map_err(|e| serialization(key, "input", e))?;
         let kind = StepKind::Action { connector: connector.to_owned(), action: A::ID.to_owned() };
         let idempotency_key = format!("{}:{key}", self.run_id);
         let mock = self.registry.mocks.get(&(connector, A::ID)).cloned();
-        // Every attempt reads the input as recorded, so a resumed step sends what the first sent.
+        // Every attempt reads the input as recorded, so a resumed step sends what the first sent,
+        // with the secrets of this execution put back in.
         let attempt = |input: &Value, attempt: u32| {
             let ctx = integration.step_context(idempotency_key.clone(), attempt);
-            let (json, input) = (input.clone(), serde_json::from_value::<A::Input>(input.clone()));
+            let json = if input == &live { live.clone() } else { crate::model::secret::unseal(input, &live) };
+            let input = serde_json::from_value::<A::Input>(json.clone());
             let mock = mock.clone();
             async move {
                 match (input, mock) {

@@ -145,7 +145,53 @@ impl fmt::Display for Secret {
 
 impl Serialize for Secret {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(REDACTED)
+        if EXPOSED.get() { serializer.serialize_str(&self.0) } else { serializer.serialize_str(REDACTED) }
+    }
+}
+
+std::thread_local! {
+    /// Set while [`with_secrets_exposed`] runs: secrets then serialize as their values.
+    static EXPOSED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `serialize` with every [`Secret`] serializing as its value instead of `[redacted]`: for
+/// the copy of a step's input that stays in memory and reaches the action, never for what is
+/// stored or logged. Serialization is synchronous, so the flag never spans an `.await`.
+pub(crate) fn with_secrets_exposed<T>(serialize: impl FnOnce() -> T) -> T {
+    struct Reset(bool);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            EXPOSED.set(self.0);
+        }
+    }
+    let _reset = Reset(EXPOSED.replace(true));
+    serialize()
+}
+
+/// `recorded` with each `[redacted]` string replaced by what `live` holds at the same place: a
+/// step's input as first recorded (so a resumed step sends what the first sent), with the
+/// secrets this execution has.
+pub(crate) fn unseal(recorded: &serde_json::Value, live: &serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match (recorded, live) {
+        (Value::String(text), Value::String(_)) if text == REDACTED => live.clone(),
+        (Value::Object(recorded), Value::Object(live)) => Value::Object(
+            recorded
+                .iter()
+                .map(|(name, value)| {
+                    let value = live.get(name).map_or_else(|| value.clone(), |live| unseal(value, live));
+                    (name.clone(), value)
+                })
+                .collect(),
+        ),
+        (Value::Array(recorded), Value::Array(live)) => Value::Array(
+            recorded
+                .iter()
+                .enumerate()
+                .map(|(i, value)| live.get(i).map_or_else(|| value.clone(), |live| unseal(value, live)))
+                .collect(),
+        ),
+        _ => recorded.clone(),
     }
 }
 
