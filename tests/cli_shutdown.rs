@@ -49,6 +49,8 @@ impl Serve {
             .unwrap_or_else(|error| panic!("serve prints one JSON line when ready ({error}): {line:?}"));
         let url = ready["url"].as_str().expect("the ready line has the url").to_owned();
         assert!(url.starts_with("http://127.0.0.1:"), "serve listens on loopback: {url}");
+        assert!(!line.contains(API_KEY), "serve never prints its API key: {line}");
+        assert_eq!(ready["api"], true, "the API is open with a key");
         Serve { child, url, _stdout: stdout }
     }
 

@@ -27,21 +27,18 @@ const SETTLE_POLL: Duration = Duration::from_millis(50);
 /// What `serve` was told, with the app's defaults filled in.
 pub(super) struct Serve {
     pub(super) config: ServerConfig,
-    /// Generated here because none was given: printed so people can use the API.
-    pub(super) generated_key: bool,
     pub(super) grace: Duration,
     pub(super) format: Format,
 }
 
 impl Serve {
     pub(super) fn new(mut config: ServerConfig, api_key: Option<String>, grace: Duration, format: Format) -> Self {
-        let generated_key = api_key.is_none() && config.api_key.is_none();
+        // The key is never printed: without one, `/api` stays closed and the report says how
+        // to open it.
         if let Some(key) = api_key {
             config.api_key = Some(Secret::new(key));
-        } else if generated_key {
-            config.api_key = Some(Secret::new(format!("key-{}", uuid::Uuid::new_v4().simple())));
         }
-        Serve { config, generated_key, grace, format }
+        Serve { config, grace, format }
     }
 }
 
@@ -49,11 +46,10 @@ pub(super) async fn serve(engine: Engine, serve: Serve) -> Result<Exit, CliError
     // Listening before the server starts: a signal during start-up is a graceful stop too.
     let mut signals = Signals::new()?;
     let bind = serve.config.bind;
-    let key = serve.config.api_key.as_ref().map(|key| key.expose().to_owned());
     let running = server::start(engine.clone(), serve.config.clone())
         .await
         .map_err(|error| CliError::new(Exit::Unavailable, format!("cannot serve on {bind}: {error}")))?;
-    let ready = ready(&serve, running.addr(), key.as_deref());
+    let ready = ready(&serve, running.addr());
     match serve.format {
         // One line, so a script can wait for it line by line.
         Format::Json => output::stdout(&ready.json.to_string()),
@@ -82,22 +78,19 @@ pub(super) async fn serve(engine: Engine, serve: Serve) -> Result<Exit, CliError
     Ok(Exit::Ok)
 }
 
-/// The "ready" report: where the server listens, how to reach it.
-fn ready(serve: &Serve, addr: SocketAddr, key: Option<&str>) -> Report {
+/// The "ready" report: where the server listens, how to reach it (never the API key itself).
+fn ready(serve: &Serve, addr: SocketAddr) -> Report {
     let url = format!("http://{addr}");
     let public_url = serve.config.public_url.clone().unwrap_or_else(|| url.clone());
-    let mut json = json!({ "url": url, "publicUrl": public_url, "graceMs": serve.grace.as_millis() as u64 });
+    let api_open = serve.config.api_key.is_some();
+    let json =
+        json!({ "url": url, "publicUrl": public_url, "graceMs": serve.grace.as_millis() as u64, "api": api_open });
     let mut text = format!("serving on {url} (webhooks at {public_url}/webhooks/{{connector}}/{{trigger}})\n");
-    if serve.generated_key
-        && let Some(key) = key
-    {
-        json["generatedApiKey"] = json!(key);
-        text.push_str(&format!("API key (random; set one with --api-key): {key}\n"));
+    if api_open {
+        text.push_str(&format!("  curl -s -H \"Authorization: Bearer $KEY\" {url}/api/runs\n"));
+    } else {
+        text.push_str("/api is closed: give it a key with --api-key or the app's API key variable\n");
     }
-    text.push_str(&format!(
-        "  curl -s -H 'Authorization: Bearer {}' {url}/api/runs\n",
-        if serve.generated_key { key.unwrap_or("KEY") } else { "$KEY" }
-    ));
     text.push_str("Ctrl-C or SIGTERM stops gracefully");
     Report::new(json, text)
 }
