@@ -139,7 +139,7 @@ impl TestHandle {
 
     /// Completes the token the run waits for at step `key`, once it waits there.
     pub async fn complete_token(&self, key: &str, payload: impl Serialize) -> Result<(), EngineError> {
-        let token = format!("{}:{key}", self.id);
+        let token = self.id.step_id(key);
         let payload = serde_json::to_value(payload)
             .map_err(|error| EngineError::Payload { name: token.clone(), message: error.to_string() })?;
         loop {

@@ -214,7 +214,7 @@ impl Io {
             .map_err(|e| serialization(key, "input", e))?;
         let input = serde_json::to_value(&input).map_err(|e| serialization(key, "input", e))?;
         let kind = StepKind::Action { connector: connector.to_owned(), action: A::ID.to_owned() };
-        let idempotency_key = format!("{}:{key}", self.run_id);
+        let idempotency_key = self.run_id.step_id(key);
         let mock = self.registry.mocks.get(&(connector, A::ID)).cloned();
         // Every attempt reads the input as recorded, so a resumed step sends what the first sent,
         // with the secrets of this execution put back in.
@@ -305,7 +305,7 @@ impl Io {
             }
             let delivery = Delivery {
                 source: format!("event:{}", E::NAME),
-                id: format!("{}:{key}", self.run_id),
+                id: self.run_id.step_id(key),
                 received_at: Utc::now(),
             };
             let started = self
@@ -323,7 +323,7 @@ impl Io {
     /// `{run id}:{key}`, the same on every execution, so a step before the wait can hand it to
     /// whoever completes it (in a message, a link).
     pub fn token(&self, key: &str) -> String {
-        format!("{}:{key}", self.run_id)
+        self.run_id.step_id(key)
     }
 
     /// Waits, durably, for the token [`Io::token`]`(key)` to be completed from outside
@@ -453,11 +453,8 @@ impl Io {
             };
             let payload = serde_json::to_value(&payload).map_err(|e| serialization(key, "payload", e))?;
             let trigger = crate::model::TriggerRef::Parent { run: self.run_id.clone(), step: key.to_owned() };
-            let delivery = Delivery {
-                source: format!("job:{}", J::ID),
-                id: format!("{}:{key}", self.run_id),
-                received_at: Utc::now(),
-            };
+            let delivery =
+                Delivery { source: format!("job:{}", J::ID), id: self.run_id.step_id(key), received_at: Utc::now() };
             self.engine
                 .start_child(J::ID, child.clone(), trigger, payload, Some(delivery))
                 .await

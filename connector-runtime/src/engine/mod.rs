@@ -449,16 +449,20 @@ impl Engine {
     /// Resumes a parked run whose wait is over (a token completed or timed out, a child run
     /// finished): at once if this process executes it, otherwise by claiming it from `waiting`
     /// in the store, so two processes never both resume it.
-    /// Marks a run executing in this process to execute again when it parks.
-    fn mark_woken(&self, id: &RunId) {
-        if let Some(active) = self.lock_active().get_mut(id) {
-            active.wake = true;
+    /// Marks a run executing in this process to execute again when it parks; `false` if this
+    /// process does not execute it.
+    fn mark_woken(&self, id: &RunId) -> bool {
+        match self.lock_active().get_mut(id) {
+            Some(active) => {
+                active.wake = true;
+                true
+            }
+            None => false,
         }
     }
 
     pub(crate) async fn wake(&self, id: &RunId) -> Result<(), EngineError> {
-        if let Some(active) = self.lock_active().get_mut(id) {
-            active.wake = true;
+        if self.mark_woken(id) {
             return Ok(());
         }
         if self.shared.store.claim_run(id, RunStatus::Waiting).await? {

@@ -21,6 +21,13 @@ impl RunId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The id of this run's step `key`: `{run id}:{step key}`, the same on every attempt and
+    /// execution. It is the step's idempotency key, its token (`io.wait_for_token`), and the id
+    /// its sends are deduplicated by.
+    pub fn step_id(&self, key: &str) -> String {
+        format!("{}:{key}", self.0)
+    }
 }
 
 impl Default for RunId {
