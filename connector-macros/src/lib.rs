@@ -118,7 +118,8 @@ pub fn action(args: TokenStream, item: TokenStream) -> TokenStream {
 /// async fn message_received(ctx: &TriggerContext<Config>, payload: Payload) -> Result<Option<JobPayload>, E>
 /// ```
 ///
-/// The fn turns one delivery into what a job receives, or `None` to ignore it. With `poll(..)`
+/// The fn turns one delivery into what a job receives, or `None` to ignore it; `ctx.headers()`
+/// holds the request's headers, so one webhook can route by an event-type header. With `poll(..)`
 /// it is a polling trigger instead:
 ///
 /// ```text
@@ -142,6 +143,9 @@ pub fn action(args: TokenStream, item: TokenStream) -> TokenStream {
 ///     carrying the delivery's id (default none);
 ///   - `verify = path`: a check of your own,
 ///     `fn(&Config, &HeaderMap, &[u8]) -> Result<(), connector_runtime::webhook::signature::SignatureError>`;
+///   - `unsigned`: no scheme, on purpose (an internal service that signs nothing). A webhook
+///     trigger with neither a scheme nor `unsigned` is refused when the engine is built, and the
+///     server logs a warning for each unsigned route when it starts;
 ///   - `subscribe = path, unsubscribe = path` (both or neither): registers the webhook on start
 ///     and removes it on shutdown:
 ///

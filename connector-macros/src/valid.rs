@@ -230,6 +230,14 @@ fn webhook(webhook: &WebhookArgs, errors: &mut Errors) {
             "a webhook has one signature scheme: keep one of `github`, `stripe`, `standard`, `hmac_sha256`, `verify`",
         );
     }
+    if let Some(unsigned) = webhook.unsigned.as_ref().filter(|flag| flag.0)
+        && schemes.iter().flatten().next().is_some()
+    {
+        errors.at(
+            unsigned.span(),
+            "a webhook with a signature scheme is not `unsigned`: remove `unsigned`, or the scheme if nobody signs its deliveries",
+        );
+    }
     if let Some(github) = &webhook.github
         && let Some(tolerance) = &github.tolerance
     {

@@ -62,7 +62,7 @@ async fn answer(State(script): State<Arc<Script>>, headers: HeaderMap) -> Respon
 
 /// Starts the scripted server on 127.0.0.1 and returns its base URL.
 async fn serve(script: Arc<Script>) -> String {
-    let app = axum::Router::new().route("/thing", axum::routing::get(answer)).with_state(script);
+    let app = axum::Router::new().route("/thing", axum::routing::get(answer).post(answer)).with_state(script);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -83,14 +83,15 @@ struct Fetched {
     payload: String,
 }
 
-/// Reads `/thing` from the scripted server.
+/// Posts to `/thing` on the scripted server.
 struct Remote;
 
 #[connector(id = "remote", name = "Remote", version = "1.0.0", config = RemoteConfig)]
 impl Remote {
     #[action(id = "fetch", name = "Fetch")]
     async fn fetch(ctx: &ActionContext<RemoteConfig>, _input: Fetch) -> Result<Fetched, ActionError> {
-        ctx.http().get(format!("{}/thing", ctx.config().url)).send_json().await
+        // A POST: only unsafe requests carry the step's idempotency key.
+        ctx.http().post(format!("{}/thing", ctx.config().url)).send_json().await
     }
 }
 

@@ -74,7 +74,7 @@ pub const RETRY: Keys = Keys {
 /// `webhook(github(secret = field))`, `webhook(stripe(secret = field, tolerance = "5m"))`,
 /// `webhook(standard(secret = field))`,
 /// `webhook(hmac_sha256(header = "X-Signature", prefix = "sha256=", secret = field, delivery_id = "X-Delivery"))`,
-/// `webhook(verify = path::to::fn)`; and `subscribe = Self::f, unsubscribe = Self::g`.
+/// `webhook(verify = path::to::fn)`, `webhook(unsigned)`; and `subscribe = Self::f, unsubscribe = Self::g`.
 #[derive(Debug, Default, FromMeta)]
 pub struct WebhookArgs {
     #[darling(default)]
@@ -91,6 +91,10 @@ pub struct WebhookArgs {
     pub subscribe: Option<SpannedValue<FnPath>>,
     #[darling(default)]
     pub unsubscribe: Option<SpannedValue<FnPath>>,
+    /// `unsigned`: the webhook takes deliveries nobody signed, on purpose (the engine refuses
+    /// a webhook trigger with no scheme otherwise).
+    #[darling(default)]
+    pub unsigned: Option<SpannedValue<Flag>>,
 }
 
 pub const WEBHOOK: Keys = Keys {
@@ -103,6 +107,7 @@ pub const WEBHOOK: Keys = Keys {
         ("verify", "Self::verify"),
         ("subscribe", "Self::subscribe"),
         ("unsubscribe", "Self::unsubscribe"),
+        ("unsigned", "true"),
     ],
     nested: &[("github", &GITHUB), ("stripe", &STRIPE), ("standard", &STANDARD), ("hmac_sha256", &HMAC)],
 };

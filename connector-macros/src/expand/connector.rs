@@ -460,6 +460,13 @@ fn member_impl(ty: &Ident, member: &Member) -> TokenStream {
                     }
                 }
             });
+            let unsigned = member
+                .args
+                .webhook
+                .as_ref()
+                .and_then(|webhook| webhook.unsigned.as_ref())
+                .filter(|flag| flag.0)
+                .map(|_| quote! { const UNSIGNED: bool = true; });
             let run = quote_spanned! {function.span()=>
                 async fn run(
                     ctx: &::connector_runtime::ConnectorContext<#config>,
@@ -478,6 +485,7 @@ fn member_impl(ty: &Ident, member: &Member) -> TokenStream {
                     const NAME: &'static str = #name;
                     const DESCRIPTION: &'static str = #description;
                     #signature
+                    #unsigned
 
                     #run
                 }

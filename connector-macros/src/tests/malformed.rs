@@ -819,6 +819,8 @@ fn webhook_rules() {
             "needs both `subscribe = Self::f` and `unsubscribe = Self::g`",
         ),
         (quote! { hmac_sha256(secret = s) }, "`hmac_sha256(..)` needs `header = \"X-Signature\"`"),
+        (quote! { github(secret = s), unsigned }, "a webhook with a signature scheme is not `unsigned`"),
+        (quote! { unsignd }, "did you mean `unsigned`?"),
     ] {
         assert_one_error(&trigger(webhook), expected);
     }
@@ -826,6 +828,10 @@ fn webhook_rules() {
     assert_eq!(errors(&out), Vec::<String>::new());
     assert!(out.to_string().contains("visitor . trigger"), "{out}");
     assert!(out.to_string().contains("Some ((| integration , url |"), "the subscription goes to the engine: {out}");
+    let out = trigger(quote! { unsigned });
+    assert_eq!(errors(&out), Vec::<String>::new());
+    assert!(out.to_string().contains("const UNSIGNED : bool = true"), "{out}");
+    assert!(!trigger(quote! { unsigned = false }).to_string().contains("UNSIGNED"));
 }
 
 #[test]

@@ -2,6 +2,7 @@
 //! idempotency key on every request, and responses classified into [`ActionError`]s.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
@@ -45,22 +46,35 @@ impl HttpClient {
     }
 }
 
-/// The HTTP client as an action sees it: requests it builds carry the step's idempotency key.
+/// The HTTP client as an action sees it: unsafe requests it builds carry an idempotency key
+/// derived from the step's (see [`ConnectorContext::http`](crate::ConnectorContext::http)).
 #[derive(Debug, Clone, Copy)]
 pub struct StepHttp<'a> {
     client: &'a HttpClient,
     idempotency_key: Option<&'a str>,
+    unsafe_requests: &'a AtomicU32,
 }
 
 impl<'a> StepHttp<'a> {
-    pub(crate) fn new(client: &'a HttpClient, idempotency_key: Option<&'a str>) -> Self {
-        StepHttp { client, idempotency_key }
+    pub(crate) fn new(
+        client: &'a HttpClient,
+        idempotency_key: Option<&'a str>,
+        unsafe_requests: &'a AtomicU32,
+    ) -> Self {
+        StepHttp { client, idempotency_key, unsafe_requests }
     }
 
     /// A request with any method.
     pub fn request(&self, method: Method, url: impl reqwest::IntoUrl) -> Request {
+        let key = self.idempotency_key.filter(|_| !is_safe(&method)).map(|key| {
+            // Numbered in the order the attempt builds them, which a retry repeats.
+            match self.unsafe_requests.fetch_add(1, Ordering::Relaxed) {
+                0 => key.to_owned(),
+                n => format!("{key}.{}", n + 1),
+            }
+        });
         let mut builder = self.client.client.request(method, url);
-        if let Some(key) = self.idempotency_key {
+        if let Some(key) = key {
             builder = builder.header(IDEMPOTENCY_KEY, key);
         }
         Request { builder, client: self.client.clone() }
@@ -95,6 +109,12 @@ impl<'a> StepHttp<'a> {
     pub fn client(&self) -> &reqwest::Client {
         &self.client.client
     }
+}
+
+/// Safe methods (RFC 9110, 9.2.1) change nothing on the service, so there is nothing for a key
+/// to make idempotent; a service that replays answers by key would replay stale reads.
+fn is_safe(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE)
 }
 
 /// A request being built; `send_json` sends it and classifies the answer.

@@ -23,7 +23,7 @@ use reqwest::header::LINK;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::http::{HttpClient, send_request};
+use super::http::{HttpClient, IDEMPOTENCY_KEY, send_request};
 use crate::model::{ActionError, RetryPolicy};
 
 /// How a list endpoint pages, and where its items are.
@@ -138,7 +138,7 @@ pub(crate) fn stream<T: DeserializeOwned + Send + 'static>(
                     if fetched >= pages.max_pages {
                         return Ok(None);
                     }
-                    let (items, next) = fetch_page::<T>(&client, &template, url, &pages, offset).await?;
+                    let (items, next) = fetch_page::<T>(&client, &template, url, &pages, fetched, offset).await?;
                     let count = items.len() as u64;
                     Ok(Some((items, (template, next, fetched + 1, offset + count))))
                 }
@@ -155,9 +155,10 @@ async fn fetch_page<T: DeserializeOwned>(
     template: &reqwest::Request,
     url: Url,
     pages: &Pages,
+    page: usize,
     offset: u64,
 ) -> Result<(Vec<T>, Next), ActionError> {
-    let (link, body) = get_with_retries(client, template, &url, &pages.retry).await?;
+    let (link, body) = get_with_retries(client, template, &url, page, &pages.retry).await?;
     let listed = if pages.items_at.is_empty() { Some(&body) } else { body.pointer(&pages.items_at) };
     let Some(Value::Array(listed)) = listed else {
         let at = if pages.items_at.is_empty() { "the body" } else { pages.items_at.as_str() };
@@ -206,6 +207,7 @@ async fn get_with_retries(
     client: &HttpClient,
     template: &reqwest::Request,
     url: &Url,
+    page: usize,
     policy: &RetryPolicy,
 ) -> Result<(Option<String>, Value), ActionError> {
     let mut attempt = 1;
@@ -214,6 +216,7 @@ async fn get_with_retries(
             .try_clone()
             .ok_or_else(|| ActionError::permanent("a paginated request cannot have a streamed body"))?;
         *request.url_mut() = url.clone();
+        key_page(&mut request, page);
         let result = async {
             let response = send_request(client, request).await?;
             let link = response.headers().get(LINK).and_then(|v| v.to_str().ok()).map(str::to_owned);
@@ -236,6 +239,19 @@ async fn get_with_retries(
             }
             other => return other,
         }
+    }
+}
+
+/// Gives each page of an unsafe request (a `POST` search, say) a key of its own, `{key}.page2`
+/// and on, so a service that replays answers by key does not answer page 1 again; retries of
+/// one page keep its key. Safe requests carry no key to begin with.
+fn key_page(request: &mut reqwest::Request, page: usize) {
+    if page == 0 {
+        return;
+    }
+    let Some(key) = request.headers().get(IDEMPOTENCY_KEY).and_then(|key| key.to_str().ok()) else { return };
+    if let Ok(paged) = reqwest::header::HeaderValue::try_from(format!("{key}.page{}", page + 1)) {
+        request.headers_mut().insert(IDEMPOTENCY_KEY, paged);
     }
 }
 

@@ -1,6 +1,9 @@
 //! [`Integration`]: a configured connector instance, and [`ConnectorContext`]: what its fns receive.
 
 use std::sync::Arc;
+use std::sync::atomic::AtomicU32;
+
+use http::HeaderMap;
 
 use super::{Action, CheckError, Connector};
 use crate::client::{Auth, HttpClient, StepHttp};
@@ -62,6 +65,8 @@ impl<C: Connector> Integration<C> {
             logger: Logger::new(C::ID),
             idempotency_key: None,
             attempt: 1,
+            unsafe_requests: AtomicU32::new(0),
+            headers: HeaderMap::new(),
         }
     }
 
@@ -73,6 +78,12 @@ impl<C: Connector> Integration<C> {
 
     pub(crate) fn step_context(&self, idempotency_key: String, attempt: u32) -> ConnectorContext<C::Config> {
         ConnectorContext { idempotency_key: Some(idempotency_key), attempt, ..self.context() }
+    }
+
+    /// The context of a trigger fn handling one webhook delivery: it can read the request's
+    /// headers.
+    pub(crate) fn delivery_context(&self, headers: HeaderMap) -> ConnectorContext<C::Config> {
+        ConnectorContext { headers, ..self.context() }
     }
 }
 
@@ -97,6 +108,10 @@ pub struct ConnectorContext<Cfg> {
     logger: Logger,
     idempotency_key: Option<String>,
     attempt: u32,
+    /// How many unsafe requests this attempt has built, so each gets a key of its own.
+    unsafe_requests: AtomicU32,
+    /// The webhook request's headers, for a trigger fn; empty elsewhere.
+    headers: HeaderMap,
 }
 
 /// The context of an action: `async fn send(ctx: &ActionContext<Config>, input: In)`.
@@ -112,9 +127,27 @@ impl<Cfg> ConnectorContext<Cfg> {
 
     /// The connector instance's HTTP client (one connection pool per instance).
     ///
-    /// Requests built with it send this step's idempotency key as the `Idempotency-Key` header.
+    /// Unsafe requests built with it (`POST`, `PUT`, `PATCH`, `DELETE`) carry an
+    /// `Idempotency-Key` header: the step's key on the first, then `{key}.2`, `{key}.3`, .. so a
+    /// step that makes several requests does not have the service replay the first answer for
+    /// all of them. The numbering restarts on every attempt, so a retried attempt sends the same
+    /// keys again. Safe requests (`GET`, `HEAD`, `OPTIONS`) carry none.
     pub fn http(&self) -> StepHttp<'_> {
-        StepHttp::new(&self.http, self.idempotency_key.as_deref())
+        StepHttp::new(&self.http, self.idempotency_key.as_deref(), &self.unsafe_requests)
+    }
+
+    /// The headers of the webhook request a trigger fn is handling (say, GitHub's
+    /// `X-GitHub-Event`, to route one webhook by the kind of event); empty for actions, polls,
+    /// and triggers called outside a delivery.
+    ///
+    /// ```
+    /// # use connector_runtime::{ActionError, TriggerContext};
+    /// fn event_kind(ctx: &TriggerContext<()>) -> Option<&str> {
+    ///     ctx.headers().get("x-github-event")?.to_str().ok()
+    /// }
+    /// ```
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
     }
 
     /// A logger whose lines carry the run, job and step they come from.

@@ -50,6 +50,8 @@ pub trait Trigger: Send + Sync + 'static {
     const NAME: &'static str;
     /// What the trigger reports (from its doc comment).
     const DESCRIPTION: &'static str;
+    /// Whether its webhook takes unsigned deliveries on purpose (`webhook(unsigned)`).
+    const UNSIGNED: bool = false;
 
     /// Turns one delivery into the job's payload, or `None` to ignore the delivery.
     fn run(
@@ -106,6 +108,9 @@ pub trait TriggerFn<const KEY: u64>: Connector {
         ctx: &TriggerContext<Self::Config>,
         payload: Self::Payload,
     ) -> impl Future<Output = Result<Option<Self::Output>, ActionError>> + Send;
+    /// Whether the trigger takes deliveries nobody signed on purpose (`webhook(unsigned)`);
+    /// the engine refuses a trigger without a signature scheme unless it says so.
+    const UNSIGNED: bool = false;
     /// How the trigger's webhook deliveries are signed (`#[trigger(webhook(..))]`), if they are.
     fn signature(_config: &Arc<Self::Config>) -> Option<SignatureScheme> {
         None
@@ -183,6 +188,7 @@ impl<C: TriggerFn<KEY>, const KEY: u64> Trigger for TriggerOf<C, KEY> {
     const ID: &'static str = <C as TriggerFn<KEY>>::ID;
     const NAME: &'static str = <C as TriggerFn<KEY>>::NAME;
     const DESCRIPTION: &'static str = <C as TriggerFn<KEY>>::DESCRIPTION;
+    const UNSIGNED: bool = <C as TriggerFn<KEY>>::UNSIGNED;
 
     fn run(
         ctx: &TriggerContext<C::Config>,

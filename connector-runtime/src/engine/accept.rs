@@ -52,7 +52,7 @@ impl Engine {
         }
         .or_else(|| header_delivery_id(headers));
 
-        let Some(payload) = (webhook.run)(body).await? else {
+        let Some(payload) = (webhook.run)(headers.clone(), body).await? else {
             tracing::info!(connector, trigger, "delivery ignored by the trigger");
             let delivery_id = delivery_id.unwrap_or_default();
             return Ok(Receipt { delivery_id, runs: Vec::new(), duplicate: false, ignored: true });

@@ -22,6 +22,9 @@ pub const DEFAULT_DB_PATH: &str = ".connector-runtime/runs.sqlite3";
 /// The default limit on a step's output, as JSON: 3 MiB.
 pub const DEFAULT_MAX_STEP_OUTPUT: usize = 3 * 1024 * 1024;
 
+/// How soon a run a store failure left unfinished is executed again, unless told otherwise.
+const DEFAULT_STRANDED_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Builds an [`Engine`]; [`EngineBuilder::build`] checks that every job's integrations are there.
 #[must_use = "call `.build()` to get the engine"]
 pub struct EngineBuilder {
@@ -51,6 +54,8 @@ impl Default for EngineBuilder {
                 retry: RetryPolicy::DEFAULT,
                 max_step_output: DEFAULT_MAX_STEP_OUTPUT,
                 clock: Clock::Wall,
+                check_typed_sends: true,
+                stranded_retry: DEFAULT_STRANDED_RETRY,
             },
             duplicate: None,
         }
@@ -127,6 +132,22 @@ impl EngineBuilder {
         self
     }
 
+    /// Whether events sent from Rust (`engine.send`, `io.send_event`) are checked against the
+    /// constraints their type's schema declares (`range`, `length`, `regex`, ..), as events from
+    /// outside always are (default: checked). The compiler has checked their shape either way;
+    /// turn this off to save the check on a hot path whose values are known to fit.
+    pub fn check_typed_sends(mut self, check: bool) -> Self {
+        self.settings.check_typed_sends = check;
+        self
+    }
+
+    /// How long after a run store failure left a run unfinished the engine executes it again,
+    /// and again at this interval while the store keeps failing (default 1 s).
+    pub fn retry_stranded_every(mut self, interval: std::time::Duration) -> Self {
+        self.settings.stranded_retry = interval;
+        self
+    }
+
     /// The largest step output, in bytes of JSON, a store accepts (default 3 MiB).
     pub fn max_step_output(mut self, bytes: usize) -> Self {
         self.settings.max_step_output = bytes;
@@ -153,6 +174,7 @@ impl EngineBuilder {
             });
         }
         registry.check_event_types()?;
+        registry.check_signed_triggers()?;
         for job in &registry.jobs {
             if let Some(schedule) = &job.schedule {
                 crate::model::schedule::check(schedule).map_err(|reason| EngineError::InvalidSchedule {
@@ -192,6 +214,7 @@ impl EngineBuilder {
                 schemas: Arc::new(SchemaCache::default()),
                 job_slots,
                 active: Mutex::default(),
+                stranded: Default::default(),
             }),
         })
     }

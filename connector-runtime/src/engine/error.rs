@@ -175,6 +175,18 @@ pub enum EngineError {
         /// The other type.
         second: &'static str,
     },
+    /// A webhook trigger has no signature scheme and does not say it takes unsigned deliveries:
+    /// anyone who can reach the server could start its jobs.
+    #[error(
+        "trigger `{trigger}` of connector `{connector}` has no signature scheme, so anyone who can reach its webhook could start runs: \
+         give it one (`webhook(github(secret = ..))`, `hmac_sha256(..)`, `verify = ..`), or declare `webhook(unsigned)` if its deliveries are unsigned on purpose"
+    )]
+    UnsignedTrigger {
+        /// The connector's id.
+        connector: &'static str,
+        /// The trigger's id.
+        trigger: &'static str,
+    },
     /// No run store was given, and the `sqlite` feature (the default store) is off.
     #[error("no run store: call `.store(..)` on the engine builder, or enable the `sqlite` feature")]
     NoStore,
@@ -196,7 +208,9 @@ pub enum EngineError {
     JobNotRegistered(String),
     /// The run's execution in this process ended without finishing it: the store failed while
     /// the outcome was recorded. The run resumes on recovery ([`Engine::recover`](super::Engine::recover)).
-    #[error("run `{id}` is still {status} after its execution ended (the run store failed); it resumes on recovery")]
+    #[error(
+        "run `{id}` is still {status} after its execution ended (the run store failed); the engine executes it again once the store takes writes, and it resumes on recovery"
+    )]
     Unfinished {
         /// The run's id.
         id: String,

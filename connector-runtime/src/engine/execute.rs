@@ -17,14 +17,17 @@ use crate::store::{RunUpdate, StoreError};
 
 /// How an execution ended.
 pub(super) enum Ending {
-    /// The run finished, or the store failed (the run is left for recovery).
+    /// The run finished (or cannot be executed here at all).
     Finished,
     /// The run parked: it is `waiting` for a token or a child run.
     Parked,
+    /// The store failed: the run is left unfinished, to be executed again once the store takes
+    /// writes (see `stranded`).
+    Stranded,
 }
 
 /// Executes a recorded run once, to its end or to a failure, and records the outcome. A store
-/// failure leaves the run unfinished in the store, for [`Engine::recover`](super::Engine::recover) to pick up.
+/// failure leaves the run unfinished in the store, for the engine to retry.
 pub(super) async fn execute(
     engine: &Engine,
     id: &RunId,
@@ -43,8 +46,8 @@ pub(super) async fn execute(
             return Ending::Finished;
         }
         Err(error) => {
-            tracing::error!(run_id = %id, %error, "cannot load the run to execute it");
-            return Ending::Finished;
+            tracing::error!(run_id = %id, %error, "cannot load the run to execute it; trying again later");
+            return Ending::Stranded;
         }
     };
     let Some(job) = shared.registry.job(&run.job_id) else {
@@ -61,8 +64,8 @@ pub(super) async fn execute(
         match record_outcome(engine, job, run, cancelled).await {
             Ok(ending) => ending,
             Err(error) => {
-                tracing::error!(%error, "the run store failed; the run stays unfinished and resumes on recovery");
-                Ending::Finished
+                tracing::error!(%error, "the run store failed; the run stays unfinished and is executed again once the store takes writes");
+                Ending::Stranded
             }
         }
     }

@@ -33,6 +33,10 @@ pub(crate) struct Settings {
     pub(crate) max_step_output: usize,
     /// The clock durable waits and token timeouts are measured by.
     pub(crate) clock: Clock,
+    /// Whether events sent from Rust are checked against their schema's constraints.
+    pub(crate) check_typed_sends: bool,
+    /// How often runs a store failure left unfinished are executed again.
+    pub(crate) stranded_retry: std::time::Duration,
 }
 
 /// The clock of durable waits and timeouts: the wall clock, or (in tests) one that moves with
@@ -719,7 +723,9 @@ fn serialization(key: &str, what: &str, error: serde_json::Error) -> StepError {
 /// Checks a token's payload fits a type, naming the path of the first field that does not.
 pub(super) type PayloadCheck = fn(&Value) -> Result<(), crate::model::PayloadError>;
 
-fn payload_check<T: DeserializeOwned>(payload: &Value) -> Result<(), crate::model::PayloadError> {
+fn payload_check<T: DeserializeOwned + schemars::JsonSchema + 'static>(
+    payload: &Value,
+) -> Result<(), crate::model::PayloadError> {
     crate::model::payload::check_value::<T>(payload).map(drop)
 }
 

@@ -13,6 +13,7 @@ mod members;
 mod poll;
 mod registry;
 mod schedule;
+mod stranded;
 mod tasks;
 mod trigger;
 
@@ -93,6 +94,8 @@ struct Shared {
     job_slots: HashMap<&'static str, Arc<Semaphore>>,
     /// Runs executing in this process.
     active: Mutex<HashMap<RunId, ActiveRun>>,
+    /// Runs a store failure left unfinished, waiting to be executed again.
+    stranded: stranded::Stranded,
 }
 
 impl Engine {
@@ -131,7 +134,8 @@ impl Engine {
         options: SendOptions,
     ) -> BoxFuture<'_, Result<Vec<RunId>, EngineError>> {
         let payload = serde_json::to_value(&event)
-            .map_err(|error| EngineError::Payload { name: E::NAME.to_owned(), message: error.to_string() });
+            .map_err(|error| EngineError::Payload { name: E::NAME.to_owned(), message: error.to_string() })
+            .and_then(|payload| self.check_typed_send::<E>(payload));
         let delivery = options.idempotency_key.map(|id| Delivery {
             source: format!("event:{}", E::NAME),
             id,
@@ -160,6 +164,15 @@ impl Engine {
         })
     }
 
+    /// A typed event's constraints, unless the builder turned the check off.
+    pub(crate) fn check_typed_send<E: Event>(&self, payload: Value) -> Result<Value, EngineError> {
+        if self.shared.settings.check_typed_sends {
+            crate::model::payload::check_constraints::<E>(&payload)
+                .map_err(|error| EngineError::Payload { name: E::NAME.to_owned(), message: error.to_string() })?;
+        }
+        Ok(payload)
+    }
+
     /// Sends event `E`, already serialized, with `delivery` deduplicating it: for `io.send_event`.
     pub(crate) async fn send_checked<E: Event>(
         &self,
@@ -167,6 +180,7 @@ impl Engine {
         delivery: Option<Delivery>,
     ) -> Result<Vec<RunId>, EngineError> {
         self.shared.registry.check_event_type::<E>()?;
+        let payload = self.check_typed_send::<E>(payload)?;
         let trigger = TriggerRef::Event { name: E::NAME.to_owned() };
         Ok(self.start_runs(trigger, payload, delivery).await?.runs)
     }
@@ -483,8 +497,17 @@ impl Engine {
         let engine = self.clone();
         tokio::spawn(async move {
             let mut recorded = recorded;
-            while let execute::Ending::Parked = execute::execute(&engine, &id, recorded.take(), cancelled.clone()).await
-            {
+            loop {
+                match execute::execute(&engine, &id, recorded.take(), cancelled.clone()).await {
+                    execute::Ending::Parked => {}
+                    execute::Ending::Finished => break,
+                    execute::Ending::Stranded => {
+                        engine.lock_active().remove(&id);
+                        let _ = done.send(true);
+                        engine.strand(id);
+                        return;
+                    }
+                }
                 // Whatever the run parked for may have arrived while it was executing.
                 let woken = {
                     let mut active = engine.lock_active();
@@ -499,10 +522,16 @@ impl Engine {
                         }
                     }
                 };
-                let claimed = woken && engine.shared.store.claim_run(&id, RunStatus::Waiting).await.unwrap_or(false);
-                if !claimed {
+                let claimed =
+                    if woken { engine.shared.store.claim_run(&id, RunStatus::Waiting).await } else { Ok(false) };
+                if !matches!(claimed, Ok(true)) {
                     engine.lock_active().remove(&id);
                     let _ = done.send(true);
+                    if let Err(error) = claimed {
+                        // What it waited for arrived, and only this process knows: retry.
+                        tracing::warn!(run_id = %id, %error, "could not claim the woken run; trying again later");
+                        engine.strand(id);
+                    }
                     return;
                 }
             }

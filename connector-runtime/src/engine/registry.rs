@@ -7,6 +7,7 @@ use futures::future::BoxFuture;
 use serde_json::Value;
 
 use bytes::Bytes;
+use http::HeaderMap;
 
 use super::call::call;
 use super::io::Io;
@@ -26,11 +27,14 @@ use crate::webhook::SignatureScheme;
 /// A connector trigger, erased, bound to its connector instance.
 pub(crate) struct WebhookTrigger {
     pub(crate) signature: Option<SignatureScheme>,
+    /// Declared `webhook(unsigned)`: no scheme, on purpose.
+    pub(crate) unsigned: bool,
     pub(crate) run: ErasedRun,
     pub(crate) subscription: Option<Subscription>,
 }
 
-type ErasedRun = Box<dyn Fn(Bytes) -> BoxFuture<'static, Result<Option<Value>, TriggerFailure>> + Send + Sync>;
+type ErasedRun =
+    Box<dyn Fn(HeaderMap, Bytes) -> BoxFuture<'static, Result<Option<Value>, TriggerFailure>> + Send + Sync>;
 type Subscribe = Box<dyn Fn(String) -> BoxFuture<'static, Result<String, ActionError>> + Send + Sync>;
 type Unsubscribe = Box<dyn Fn(String) -> BoxFuture<'static, Result<(), ActionError>> + Send + Sync>;
 
@@ -85,7 +89,8 @@ impl<C: Connector> MemberVisitor<C> for Registering<'_, C> {
         });
         let webhook = WebhookTrigger {
             signature: <C as TriggerFn<KEY>>::signature(self.integration.shared_config()),
-            run: Box::new(move |body| run_trigger::<C, KEY>(runner.clone(), body)),
+            unsigned: <C as TriggerFn<KEY>>::UNSIGNED,
+            run: Box::new(move |headers, body| run_trigger::<C, KEY>(runner.clone(), headers, body)),
             subscription,
         };
         self.triggers.insert((<C as Connector>::ID, <C as TriggerFn<KEY>>::ID), webhook);
@@ -207,6 +212,24 @@ impl Registry {
 
     /// Refuses two jobs started by one event name whose payload types differ: an event name
     /// means one Rust type, so a sender and a job can never disagree on its payload.
+    /// Every webhook trigger is signed, or declared `webhook(unsigned)`.
+    pub(crate) fn check_signed_triggers(&self) -> Result<(), EngineError> {
+        let mut unsigned: Vec<_> = self.unsigned_triggers().filter(|(_, webhook)| !webhook.unsigned).collect();
+        // The first by name, so the error is the same on every build.
+        unsigned.sort_by_key(|(key, _)| *key);
+        match unsigned.first() {
+            Some(&(&(connector, trigger), _)) => Err(EngineError::UnsignedTrigger { connector, trigger }),
+            None => Ok(()),
+        }
+    }
+
+    /// The webhook triggers that take unsigned deliveries (declared so, or refused at build).
+    pub(crate) fn unsigned_triggers(
+        &self,
+    ) -> impl Iterator<Item = (&(&'static str, &'static str), &WebhookTrigger)> + '_ {
+        self.triggers.iter().filter(|(_, webhook)| webhook.signature.is_none())
+    }
+
     pub(crate) fn check_event_types(&self) -> Result<(), EngineError> {
         let mut seen: HashMap<&str, &JobEntry> = HashMap::new();
         for job in &self.jobs {

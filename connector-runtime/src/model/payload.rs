@@ -1,8 +1,22 @@
 //! [`PayloadError`]: the one way a JSON value fails to fit a Rust type (a webhook body, an event
-//! sent by name, an action's input called by id), naming the path of the first field that does not.
+//! sent by name, an action's input called by id, a token's payload), naming the path of the
+//! first field that does not.
+//!
+//! A value fits when serde can read it into the type *and* it meets the constraints the type's
+//! JSON Schema declares (`#[schemars(range(min = 1))]`, `length`, `regex`, `email`, ..): the
+//! same schema the manifest shows, so what a caller reads there is what is enforced. The schema
+//! of each type is compiled once per process.
 
+use std::any::TypeId;
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock, RwLock};
+
+use jsonschema::paths::LocationSegment;
+use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+
+use super::manifest::schema_of;
 
 /// A JSON document that does not fit the type it is meant for.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -10,11 +24,13 @@ use serde_json::Value;
 pub struct PayloadError {
     /// Where in the document (`.` for the whole document, `message.channel`, `items[2].id`).
     pub path: String,
-    /// What is wrong there.
+    /// What is wrong there: serde's complaint, or the schema rule it breaks
+    /// (`0 is less than the minimum of 1 (rule `minimum`)`).
     pub message: String,
 }
 
-/// Parses JSON into `T`, naming the path of the first field that does not fit.
+/// Parses JSON into `T` with serde alone, naming the path of the first field that does not fit.
+/// For documents whose type declares no constraints (the API's own request bodies).
 pub fn parse_payload<T: DeserializeOwned>(body: &[u8]) -> Result<T, PayloadError> {
     let mut deserializer = serde_json::Deserializer::from_slice(body);
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(path_error)?;
@@ -22,11 +38,120 @@ pub fn parse_payload<T: DeserializeOwned>(body: &[u8]) -> Result<T, PayloadError
     Ok(value)
 }
 
-/// Checks a JSON value fits `T`, naming the path of the first field that does not.
-pub fn check_value<T: DeserializeOwned>(value: &Value) -> Result<T, PayloadError> {
-    serde_path_to_error::deserialize(value).map_err(path_error)
+/// Parses untrusted JSON into `T`: it must fit the type and meet its schema's constraints.
+pub fn parse_checked<T: DeserializeOwned + JsonSchema + 'static>(body: &[u8]) -> Result<T, PayloadError> {
+    let value: Value = parse_payload(body)?;
+    check_value(&value)
+}
+
+/// Checks untrusted JSON fits `T` and meets its schema's constraints, and reads it.
+///
+/// Serde reads it first, so a value of the wrong shape gets serde's message (`invalid type:
+/// string "x", expected u64`); a value of the right shape that breaks a rule gets the rule.
+pub fn check_value<T: DeserializeOwned + JsonSchema + 'static>(value: &Value) -> Result<T, PayloadError> {
+    let read = serde_path_to_error::deserialize(value).map_err(path_error)?;
+    check_constraints::<T>(value)?;
+    Ok(read)
+}
+
+/// Checks JSON meets the constraints of `T`'s schema, without reading it: for a value made
+/// from a `T` in this process (the compiler checked its shape, not its ranges).
+pub fn check_constraints<T: JsonSchema + ?Sized + 'static>(value: &Value) -> Result<(), PayloadError> {
+    let Some(validator) = validator::<T>() else { return Ok(()) };
+    match validator.validate(value) {
+        Ok(()) => Ok(()),
+        Err(error) => Err(PayloadError {
+            path: dotted(error.instance_path().iter()),
+            message: format!("{error} (rule `{}`)", error.kind().keyword()),
+        }),
+    }
+}
+
+/// The compiled schema of `T`, once per process; `None` when the schema does not compile
+/// (a hand-written `JsonSchema` impl gone wrong), which is logged once and checks nothing.
+fn validator<T: JsonSchema + ?Sized + 'static>() -> Option<Arc<jsonschema::Validator>> {
+    type Validators = RwLock<HashMap<TypeId, Option<Arc<jsonschema::Validator>>>>;
+    static VALIDATORS: OnceLock<Validators> = OnceLock::new();
+    let validators = VALIDATORS.get_or_init(Validators::default);
+    let id = TypeId::of::<T>();
+    if let Some(found) = validators.read().unwrap_or_else(|poisoned| poisoned.into_inner()).get(&id) {
+        return found.clone();
+    }
+    let compiled = match jsonschema::options().should_validate_formats(true).build(&schema_of::<T>()) {
+        Ok(validator) => Some(Arc::new(validator)),
+        Err(error) => {
+            tracing::error!(r#type = %T::schema_name(), %error, "the type's JSON Schema does not compile; its constraints are not checked");
+            None
+        }
+    };
+    let mut validators = validators.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+    validators.entry(id).or_insert(compiled).clone()
+}
+
+/// `/items/2/id` as `items[2].id`, the form serde's paths take; `.` for the whole document.
+fn dotted<'a>(segments: impl Iterator<Item = LocationSegment<'a>>) -> String {
+    let mut path = String::new();
+    for segment in segments {
+        match segment {
+            LocationSegment::Index(index) => path.push_str(&format!("[{index}]")),
+            LocationSegment::Property(name) => {
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(&name);
+            }
+        }
+    }
+    if path.is_empty() { ".".to_owned() } else { path }
 }
 
 fn path_error<E: std::fmt::Display>(error: serde_path_to_error::Error<E>) -> PayloadError {
     PayloadError { path: error.path().to_string(), message: error.inner().to_string() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+    use serde_json::json;
+
+    #[derive(Debug, Deserialize, JsonSchema)]
+    struct Order {
+        #[schemars(range(min = 1))]
+        quantity: u32,
+        #[schemars(length(min = 1, max = 8))]
+        lines: Vec<Line>,
+    }
+
+    #[derive(Debug, Deserialize, JsonSchema)]
+    struct Line {
+        #[schemars(email)]
+        contact: String,
+    }
+
+    #[test]
+    fn constraints_are_checked_with_the_path_and_the_rule() {
+        let error = check_value::<Order>(&json!({"quantity": 0, "lines": [{"contact": "a@b.example"}]})).unwrap_err();
+        assert_eq!(error.path, "quantity");
+        assert!(error.message.contains("minimum"), "{error}");
+
+        let error =
+            check_value::<Order>(&json!({"quantity": 1, "lines": [{"contact": "a@b.example"}, {"contact": "nope"}]}))
+                .unwrap_err();
+        assert_eq!(error.path, "lines[1].contact");
+        assert!(error.message.contains("format"), "{error}");
+
+        let error = check_value::<Order>(&json!({"quantity": 1, "lines": []})).unwrap_err();
+        assert_eq!(error.path, "lines");
+
+        let order = check_value::<Order>(&json!({"quantity": 2, "lines": [{"contact": "a@b.example"}]})).unwrap();
+        assert_eq!((order.quantity, order.lines[0].contact.as_str()), (2, "a@b.example"));
+    }
+
+    #[test]
+    fn a_wrong_shape_gets_serdes_message() {
+        let error = check_value::<Order>(&json!({"quantity": "two", "lines": []})).unwrap_err();
+        assert_eq!(error.path, "quantity");
+        assert!(error.message.contains("invalid type"), "{error}");
+    }
 }

@@ -160,6 +160,15 @@ pub async fn serve(
 }
 
 async fn start_engine(engine: &Engine, config: &ServerConfig, addr: SocketAddr) -> io::Result<crate::engine::Running> {
+    for ((connector, trigger), _) in engine.registry().unsigned_triggers() {
+        // Declared `webhook(unsigned)` (the engine refuses undeclared ones): still worth a line
+        // in the log, since anyone who reaches the route can start its jobs.
+        tracing::warn!(
+            %addr,
+            route = %format!("/webhooks/{connector}/{trigger}"),
+            "this webhook takes unsigned deliveries: anyone who can reach it can start its jobs"
+        );
+    }
     let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
     // The listener is bound already: a delivery sent as soon as a webhook is registered waits
     // in its backlog until the routes serve it.
