@@ -25,7 +25,9 @@
 //! A cap alone lets idle keep-alive connections (or ones that never send anything) hold every
 //! slot until their timeout, while deliveries queue behind them. So when the loop finds no free
 //! slot, it closes the connection that has waited longest for a request, once that one has waited
-//! at least a second ([`EVICT_AFTER`]), and takes its slot for the next connection. Only a
+//! at least a second ([`EVICT_AFTER`]), and takes its slot for the next connection. It does so
+//! as soon as it is at the cap, before the next connection arrives: the backlog cannot be looked
+//! into without accepting from it, and one idle connection less costs little. Only a
 //! connection with nothing of a request received is closed this way, and gracefully: no request
 //! in flight is cut. A client holding every slot with idle connections therefore gives one up
 //! for each new connection, and a delivery waiting in the backlog is accepted as soon as its turn
@@ -363,9 +365,10 @@ async fn serve_connection(
     app: Router,
     mut stop: watch::Receiver<bool>,
 ) {
-    // Dropped in this order when the task ends: out of the registry, then the slot is free.
-    let registered = connections.register();
+    // Locals drop in reverse: the socket closes, the connection leaves the registry, and only
+    // then is its slot free, so the open sockets never outnumber the slots.
     let _slot = slot;
+    let registered = connections.register();
     let limits = connections.limits;
     let tracker = Arc::clone(&registered.tracker);
     let io = TokioIo::new(Watched { stream, tracker: Arc::clone(&tracker) });
