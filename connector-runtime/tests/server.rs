@@ -101,7 +101,7 @@ async fn harness(body_limit: usize) -> Harness {
         bind: "127.0.0.1:0".parse().unwrap(),
         api_key: Some(Secret::new(API_KEY)),
         body_limit,
-        public_url: None,
+        ..ServerConfig::default()
     };
     let server = server::start(engine, config).await.unwrap();
     let scheme = SignatureScheme::HmacSha256 {

@@ -115,6 +115,18 @@ pub(super) struct ServeArgs {
     /// `10s`, `2m`); what is left resumes at the next start.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub(super) grace: Option<Duration>,
+    /// How long a request's head may take to arrive before the connection is closed.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub(super) header_timeout: Option<Duration>,
+    /// How long a request's body may take to arrive before the answer is 408.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub(super) body_timeout: Option<Duration>,
+    /// How long a keep-alive connection may wait for its next request before it is closed.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub(super) idle_timeout: Option<Duration>,
+    /// How many connections are served at once; more wait to be accepted.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub(super) max_connections: Option<u32>,
 }
 
 /// The environment variable `serve --api-key` falls back on, unless the app names another.

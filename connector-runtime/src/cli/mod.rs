@@ -48,7 +48,7 @@
 //!
 //! | command | what |
 //! | --- | --- |
-//! | `serve [--port P] [--bind ADDR] [--public-url URL] [--api-key KEY] [--grace 10s]` | the webhook and API server ([`server`](crate::server)), with schedules and polls, until Ctrl-C or SIGTERM |
+//! | `serve [--port P] [--bind ADDR] [--public-url URL] [--api-key KEY] [--grace 10s] [--header-timeout 10s] [--body-timeout 30s] [--idle-timeout 60s] [--max-connections 512]` | the webhook and API server ([`server`](crate::server)), with schedules and polls, until Ctrl-C or SIGTERM |
 //! | `runs [--job ID] [--status S,..] [--limit N]` | stored runs, newest first, as a table |
 //! | `runs show ID` | one run: trigger, payload, a timeline of its steps (key, kind, status, attempts, duration, error), output or error |
 //! | `resume ID` | resumes an unfinished run or retries a failed or cancelled one, and waits for it |
@@ -260,7 +260,8 @@ impl App {
     }
 
     /// What `serve` uses unless its flags say otherwise: the address, the body limit, the
-    /// public URL, the API key (default: [`ServerConfig::default`], loopback port 8787).
+    /// public URL, the API key, the timeouts and the connection cap (default:
+    /// [`ServerConfig::default`], loopback port 8787).
     pub fn server(mut self, config: ServerConfig) -> Self {
         self.server = config;
         self
@@ -418,6 +419,23 @@ impl App {
              what is left resumes at the next start [default: {}]",
             output::duration(self.grace)
         );
+        let limit_help = |what: &str, default: Duration| format!("{what} [default: {}]", output::duration(default));
+        let header_help = limit_help(
+            "How long a request's head may take to arrive before the connection is closed",
+            self.server.header_timeout,
+        );
+        let body_help = limit_help(
+            "How long a request's body may take to arrive before the answer is 408",
+            self.server.body_timeout,
+        );
+        let idle_help = limit_help(
+            "How long a keep-alive connection may wait for its next request before it is closed",
+            self.server.idle_timeout,
+        );
+        let connections_help = format!(
+            "How many connections are served at once; more wait to be accepted [default: {}]",
+            self.server.max_connections
+        );
         let mut command = Cli::command()
             .name(self.name)
             .bin_name(self.name)
@@ -428,6 +446,10 @@ impl App {
                     .mut_arg("bind", |arg| arg.help(bind_help))
                     .mut_arg("api_key", |arg| arg.env(self.api_key_env))
                     .mut_arg("grace", |arg| arg.help(grace_help))
+                    .mut_arg("header_timeout", |arg| arg.help(header_help))
+                    .mut_arg("body_timeout", |arg| arg.help(body_help))
+                    .mut_arg("idle_timeout", |arg| arg.help(idle_help))
+                    .mut_arg("max_connections", |arg| arg.help(connections_help))
             });
         if let Some(about) = &self.about {
             command = command.about(about.clone());
@@ -549,6 +571,10 @@ impl App {
                 if let Some(url) = args.public_url {
                     config.public_url = Some(url);
                 }
+                config.header_timeout = args.header_timeout.unwrap_or(config.header_timeout);
+                config.body_timeout = args.body_timeout.unwrap_or(config.body_timeout);
+                config.idle_timeout = args.idle_timeout.unwrap_or(config.idle_timeout);
+                config.max_connections = args.max_connections.map_or(config.max_connections, |n| n as usize);
                 let serve = serve::Serve::new(config, args.api_key, args.grace.unwrap_or(grace), format);
                 let (engine, _kept) = build(builder, setup, store.open()?).await?;
                 serve::serve(engine, serve).await?

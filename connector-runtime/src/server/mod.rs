@@ -14,9 +14,32 @@
 //! run store before the answer is sent. Bad input gets a JSON error and starts nothing: 413 for a
 //! body over the limit, 415 for a body that is not JSON, 401 for a bad signature or key, 404 for
 //! an unknown trigger or event, 422 for a payload that does not fit (naming the field).
+//!
+//! # Limits
+//!
+//! So that slow, idle or too many clients cannot hold the server (each is a [`ServerConfig`]
+//! field):
+//!
+//! | limit | default | past it |
+//! | --- | --- | --- |
+//! | [`header_timeout`](ServerConfig::header_timeout): a request's head must arrive within | 10 s | the connection is closed |
+//! | [`body_timeout`](ServerConfig::body_timeout): the whole body must arrive within | 30 s | 408, and the connection is closed |
+//! | [`idle_timeout`](ServerConfig::idle_timeout): a keep-alive connection may wait for its next request | 60 s | the connection is closed |
+//! | [`max_connections`](ServerConfig::max_connections): connections served at once | 512 | new connections wait, unaccepted, in the listen backlog |
+//! | [`body_limit`](ServerConfig::body_limit): the largest body | 1 MiB | 413 (at once when `Content-Length` says so) |
+//!
+//! At the cap, idle connections do not starve new ones: the server closes the connection that
+//! has waited longest for a request (after at least a second) to accept the next one. Requests
+//! in flight are never cut. A failure to accept (say, out of file descriptors) pauses the server
+//! briefly; it does not stop it.
+//!
+//! [`router`] keeps the body limits (size and time) when embedded in another application; the
+//! header and idle timeouts and the cap are the listener's, [`start`] and [`serve`].
 
 mod api_key;
 mod body;
+mod body_limits;
+mod connections;
 mod error;
 mod events;
 mod runs;
@@ -29,12 +52,12 @@ use std::future::Future;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::serve::ListenerExt;
 use axum::{Json, Router, middleware};
 use serde_json::json;
 use tokio::net::TcpListener;
@@ -50,6 +73,19 @@ pub const DEFAULT_PORT: u16 = 8787;
 /// The largest body accepted unless told otherwise: 1 MiB.
 pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
 
+/// How long a request's head may take to arrive unless told otherwise: 10 s.
+pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a request's body may take to arrive unless told otherwise: 30 s.
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long a keep-alive connection may wait for its next request unless told otherwise: 60 s.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How many connections are served at once unless told otherwise: 512, well under the usual
+/// limit of 1,024 open files, which the run store and outgoing calls share.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
+
 /// How the server listens and whom it lets in.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -61,6 +97,21 @@ pub struct ServerConfig {
     pub body_limit: usize,
     /// The URL services reach this server at, for registering webhooks (default: `http://{bind}`).
     pub public_url: Option<String>,
+    /// How long a request's head (request line and headers) may take to arrive, counted from
+    /// the accept for a connection's first request, from its first byte for later ones; then
+    /// the connection is closed (default [`DEFAULT_HEADER_TIMEOUT`]).
+    pub header_timeout: Duration,
+    /// How long a request's whole body may take to arrive once its head has; then the answer
+    /// is 408 and the connection is closed (default [`DEFAULT_BODY_TIMEOUT`]). One deadline for
+    /// the whole body, so trickling it does not extend it.
+    pub body_timeout: Duration,
+    /// How long a keep-alive connection may wait for its next request before it is closed
+    /// (default [`DEFAULT_IDLE_TIMEOUT`]).
+    pub idle_timeout: Duration,
+    /// How many connections are served at once (default [`DEFAULT_MAX_CONNECTIONS`]). More
+    /// wait, unaccepted, in the listen backlog; while at the cap, the connection that has
+    /// waited longest for a request is closed to make room.
+    pub max_connections: usize,
 }
 
 impl Default for ServerConfig {
@@ -70,12 +121,70 @@ impl Default for ServerConfig {
             api_key: None,
             body_limit: DEFAULT_BODY_LIMIT,
             public_url: None,
+            header_timeout: DEFAULT_HEADER_TIMEOUT,
+            body_timeout: DEFAULT_BODY_TIMEOUT,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+        }
+    }
+}
+
+impl ServerConfig {
+    /// This config listening on `bind`.
+    pub fn bind(mut self, bind: SocketAddr) -> Self {
+        self.bind = bind;
+        self
+    }
+
+    /// This config with the largest request body `body_limit` bytes.
+    pub fn body_limit(mut self, body_limit: usize) -> Self {
+        self.body_limit = body_limit;
+        self
+    }
+
+    /// This config with [`header_timeout`](Self::header_timeout) `timeout`.
+    pub fn header_timeout(mut self, timeout: Duration) -> Self {
+        self.header_timeout = timeout;
+        self
+    }
+
+    /// This config with [`body_timeout`](Self::body_timeout) `timeout`.
+    pub fn body_timeout(mut self, timeout: Duration) -> Self {
+        self.body_timeout = timeout;
+        self
+    }
+
+    /// This config with [`idle_timeout`](Self::idle_timeout) `timeout`.
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.idle_timeout = timeout;
+        self
+    }
+
+    /// This config serving at most `max_connections` connections at once.
+    pub fn max_connections(mut self, max_connections: usize) -> Self {
+        self.max_connections = max_connections;
+        self
+    }
+
+    /// Refuses limits that would refuse every request.
+    fn check(&self) -> io::Result<()> {
+        let zero = [
+            ("header_timeout", self.header_timeout.is_zero()),
+            ("body_timeout", self.body_timeout.is_zero()),
+            ("idle_timeout", self.idle_timeout.is_zero()),
+            ("max_connections", self.max_connections == 0),
+        ];
+        match zero.iter().find(|(_, is_zero)| *is_zero) {
+            Some((name, _)) => Err(io::Error::new(io::ErrorKind::InvalidInput, format!("the server's {name} is zero"))),
+            None => Ok(()),
         }
     }
 }
 
 /// The server's routes, for embedding in a larger axum application. Serving them does not start
-/// the engine's background work: [`start`] and [`serve`] do, through [`Engine::start`].
+/// the engine's background work: [`start`] and [`serve`] do, through [`Engine::start`]. They
+/// keep the body's size limit and timeout; the header and idle timeouts and the connection cap
+/// are up to the server they are embedded in.
 pub fn router(engine: Engine, config: &ServerConfig) -> Router {
     let api = Router::new()
         .route("/events", post(events::send))
@@ -90,6 +199,10 @@ pub fn router(engine: Engine, config: &ServerConfig) -> Router {
         .route("/healthz", get(|| async { Json(json!({ "status": "ok" })) }))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such route") })
         .layer(DefaultBodyLimit::max(config.body_limit))
+        .layer(middleware::from_fn_with_state(
+            body_limits::BodyLimits { max: config.body_limit, timeout: config.body_timeout },
+            body_limits::enforce,
+        ))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
             ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "the server failed on this request").into_response()
         }))
@@ -135,6 +248,7 @@ impl RunningServer {
 /// registers the webhooks of triggers that subscribe themselves, starts schedules and polls),
 /// and serves until [`RunningServer::shutdown`].
 pub async fn start(engine: Engine, config: ServerConfig) -> io::Result<RunningServer> {
+    config.check()?;
     let listener = TcpListener::bind(config.bind).await?;
     let addr = listener.local_addr()?;
     // Ready when this returns: webhooks registered and triggers started, so a delivery the
@@ -154,6 +268,7 @@ pub async fn serve(
     config: ServerConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
+    config.check()?;
     let listener = TcpListener::bind(config.bind).await?;
     let running = start_engine(&engine, &config, listener.local_addr()?).await?;
     serve_on(listener, engine, config, running, shutdown).await
@@ -187,12 +302,13 @@ async fn serve_on(
 ) -> io::Result<()> {
     let addr = listener.local_addr()?;
     let app = router(engine, &config);
-    // Small answers on keep-alive connections: without TCP_NODELAY each waits on a delayed ACK.
-    let listener = listener.tap_io(|stream| {
-        let _ = stream.set_nodelay(true);
-    });
+    let limits = connections::Limits {
+        header_timeout: config.header_timeout,
+        idle_timeout: config.idle_timeout,
+        max_connections: config.max_connections,
+    };
     tracing::info!(%addr, "serving webhooks and the API");
-    let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+    connections::serve(listener, app, limits, shutdown).await;
     running.stop().await;
-    served
+    Ok(())
 }
