@@ -183,7 +183,7 @@ fn main() {
 
 fn open(path: &std::path::Path, synchronous: Synchronous) -> SqliteStore {
     println!("store {}: synchronous {}", path.display(), sync_name(synchronous));
-    SqliteStore::open_with(path, SqliteOptions { synchronous }).expect("the store")
+    SqliteStore::open_with(path, SqliteOptions { synchronous, ..SqliteOptions::default() }).expect("the store")
 }
 
 fn bare_router() -> axum::Router {

@@ -99,7 +99,7 @@ pub fn http_client() -> reqwest::Client {
 /// The run store and its bare baseline, side by side in `dir`, both at `synchronous`.
 pub fn stores(dir: &Path, synchronous: Synchronous) -> (Arc<connector_runtime::store::SqliteStore>, BareSqlite) {
     let name = sync_name(synchronous);
-    let options = connector_runtime::store::SqliteOptions { synchronous };
+    let options = connector_runtime::store::SqliteOptions { synchronous, ..Default::default() };
     let store = connector_runtime::store::SqliteStore::open_with(dir.join(format!("runs-{name}.sqlite3")), options)
         .expect("the store");
     (Arc::new(store), BareSqlite::open(&dir.join(format!("bare-{name}.sqlite3")), synchronous))

@@ -42,7 +42,8 @@ pub(super) struct Global {
 pub(super) enum Command {
     /// Serve webhooks and the event and runs API, with schedules and polls, until Ctrl-C or SIGTERM.
     Serve(ServeArgs),
-    /// List stored runs, newest first; `runs show ID` shows one run's steps.
+    /// List stored runs, newest first; `runs show ID` shows one run's steps. Reads the store
+    /// read-only: it works on a read-only file and does not wait for a running `serve`.
     Runs(RunsArgs),
     /// Resume an unfinished run or retry a failed or cancelled one (by id or unambiguous id
     /// prefix) and wait for it: steps that succeeded are not run again.

@@ -61,9 +61,12 @@
 //!
 //! Wherever a command takes a run `ID`, the start of an id is enough when only one run's id
 //! starts with it; an ambiguous prefix lists the candidates. A JSON argument `-` is read from
-//! stdin. `--db PATH` (or `CONNECTOR_RUNTIME_DB`) chooses the SQLite file. The commands that run
-//! a job (`send`, `resume`, `complete`) wait until its runs finish, or wait for a token (directly
-//! or through a child run): nothing in the process would take them further.
+//! stdin. `--db PATH` (or `CONNECTOR_RUNTIME_DB`) chooses the SQLite file. `runs` and `runs show`
+//! open it read-only (`SqliteStore::open_read_only`), so they work on a file they cannot write and
+//! never wait for a `serve` writing it; the other commands open it for writing, which refuses a
+//! damaged file (exit code 5). The commands that run a job (`send`, `resume`, `complete`) wait
+//! until its runs finish, or wait for a token (directly or through a child run): nothing in the
+//! process would take them further.
 //!
 //! # Output and exit codes
 //!
@@ -494,8 +497,8 @@ impl App {
         let place = store.describe();
         let exit = match command {
             Command::Runs(args) => {
-                // Reading an absent store need not create it.
-                let opened = if store.is_absent() { None } else { Some(store.open()?) };
+                // Reading an absent store need not create it, nor a present one write to it.
+                let opened = if store.is_absent() { None } else { Some(store.open_read_only()?) };
                 let report = match args.show {
                     Some(RunsCommand::Show { id }) => runs::show(opened.as_deref(), &id, &place).await?,
                     None => {

@@ -1,6 +1,6 @@
 //! Which run store a command uses: `--db` (or `CONNECTOR_RUNTIME_DB`), else the app's choice,
-//! else SQLite at [`DEFAULT_DB_PATH`](crate::DEFAULT_DB_PATH). Opened once per command, and
-//! only when the command needs it.
+//! else SQLite at [`DEFAULT_DB_PATH`](crate::DEFAULT_DB_PATH). Opened once per command, only when
+//! the command needs it, and read-only when it only reads.
 
 #[cfg(feature = "sqlite")]
 use std::path::PathBuf;
@@ -63,22 +63,45 @@ impl StoreLocation {
         }
     }
 
-    /// Opens the store.
+    /// Opens the store for a command that writes (or runs an engine, which may).
     pub(super) fn open(&self) -> Result<Arc<dyn RunStore>, CliError> {
         match &self.choice {
             #[cfg(feature = "sqlite")]
             StoreChoice::Sqlite(path) => match crate::store::SqliteStore::open(path) {
                 Ok(store) => Ok(Arc::new(store)),
-                Err(error) => Err(CliError::new(
-                    Exit::Unavailable,
-                    format!("cannot open the run store {}: {error}", path.display()),
-                )),
+                Err(error) => Err(cannot_open(path, &error)),
             },
+            _ => self.app_store(),
+        }
+    }
+
+    /// Opens the store for a command that only reads: a SQLite file read-only, so that it
+    /// works on a file or directory this process cannot write and never waits for a process
+    /// writing the same file. The app's own store is used as it is.
+    pub(super) fn open_read_only(&self) -> Result<Arc<dyn RunStore>, CliError> {
+        match &self.choice {
+            #[cfg(feature = "sqlite")]
+            StoreChoice::Sqlite(path) => match crate::store::SqliteStore::open_read_only(path) {
+                Ok(store) => Ok(Arc::new(store)),
+                Err(error) => Err(cannot_open(path, &error)),
+            },
+            _ => self.app_store(),
+        }
+    }
+
+    fn app_store(&self) -> Result<Arc<dyn RunStore>, CliError> {
+        match &self.choice {
             StoreChoice::Given(store) => Ok(Arc::clone(store)),
-            StoreChoice::Default => Err(CliError::new(
+            _ => Err(CliError::new(
                 Exit::Unavailable,
                 "no run store: give the app one with `App::store`, or enable the `sqlite` feature",
             )),
         }
     }
+}
+
+/// A store that cannot be opened (a damaged file among them) leaves the app unavailable.
+#[cfg(feature = "sqlite")]
+fn cannot_open(path: &std::path::Path, error: &crate::store::StoreError) -> CliError {
+    CliError::new(Exit::Unavailable, format!("cannot open the run store {}: {error}", path.display()))
 }

@@ -33,6 +33,26 @@ pub enum StoreError {
     /// A run with that id exists already.
     #[error("a run with id `{0}` exists already")]
     DuplicateRun(RunId),
+    /// The store was opened read-only (`SqliteStore::open_read_only`), and the call writes.
+    #[error("run store `{location}` was opened read-only: cannot {operation}")]
+    ReadOnly {
+        /// Which store: its file's path.
+        location: String,
+        /// What the call would have done ("create a run", "save a step").
+        operation: &'static str,
+    },
+    /// The store's own integrity check found it damaged, so it was not opened for writing:
+    /// accepting work onto it could lose that work, or what it already holds.
+    #[error(
+        "run store `{location}` is corrupt ({report}); it was not opened for writing: restore it from a \
+         backup, or move it aside to start with an empty one"
+    )]
+    Corrupt {
+        /// Which store: its file's path.
+        location: String,
+        /// What the check reported, in the backend's words.
+        report: String,
+    },
     /// The backend failed.
     #[error("run store: {message}")]
     Backend {

@@ -1,5 +1,5 @@
-//! The schema of a SQLite run store: its migrations, applied in order on open, and the pragmas
-//! the writer connection runs with.
+//! The schema of a SQLite run store: its migrations, applied in order on open, the versions a
+//! read-only store reads, and the pragmas the writer connection runs with.
 
 use rusqlite::{Connection, TransactionBehavior};
 
@@ -93,6 +93,34 @@ pub(super) fn configure_writer(conn: &Connection, synchronous: Synchronous, show
     conn.pragma_update(None, "synchronous", synchronous.pragma())
         .and_then(|()| conn.pragma_update(None, "foreign_keys", true))
         .map_err(|e| backend(context(), e))
+}
+
+/// A file whose schema is newer than this version's: written by a newer version of this crate.
+pub(super) fn too_new(found: i64, shown: &str) -> StoreError {
+    StoreError::backend(format!(
+        "sqlite: `{shown}` has schema version {found}, newer than the {} this version knows; \
+         open it with a newer version",
+        MIGRATIONS.len()
+    ))
+}
+
+/// Whether a store opened read-only can read a file at schema `version`: only the current
+/// version's. A read-only store cannot migrate, and a read of an older schema would fail on
+/// what it lacks (a table, a column) or find less than is there (tokens kept elsewhere) midway
+/// through a command; refusing at open says what to do instead.
+pub(super) fn check_version_for_reading(version: i64, shown: &str) -> Result<(), StoreError> {
+    let current = MIGRATIONS.len() as i64;
+    match version {
+        _ if version > current => Err(too_new(version, shown)),
+        0 => Err(StoreError::backend(format!(
+            "sqlite: `{shown}` is not a run store yet (it has no schema); opening it read-only does not create one"
+        ))),
+        _ if version < current => Err(StoreError::backend(format!(
+            "sqlite: `{shown}` has schema version {version}, older than the {current} this version reads; \
+             open it for writing once (that migrates it), then read it"
+        ))),
+        _ => Ok(()),
+    }
 }
 
 pub(super) enum MigrateError {

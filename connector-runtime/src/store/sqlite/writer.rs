@@ -44,6 +44,24 @@ pub(super) enum Op {
 #[cfg(test)]
 pub(super) type TestCall = Box<dyn FnOnce(&Connection) -> Result<Written, StoreError> + Send>;
 
+impl Op {
+    /// What the write does, for the error a read-only store answers it with.
+    pub(super) fn describe(&self) -> &'static str {
+        match self {
+            Op::CreateRun(_) => "create a run",
+            Op::UpdateRun(_) => "update a run",
+            Op::ClaimRun { .. } => "claim a run",
+            Op::SaveStep(_) => "save a step",
+            Op::PutSchema { .. } => "store a schema",
+            Op::AcceptDelivery(_) => "accept a delivery",
+            Op::SaveCursor { .. } => "save a cursor",
+            Op::SaveTokens { .. } => "save tokens",
+            #[cfg(test)]
+            Op::Call(_) => "run a test call",
+        }
+    }
+}
+
 pub(super) struct Command {
     pub(super) op: Op,
     pub(super) reply: oneshot::Sender<Result<Written, StoreError>>,
