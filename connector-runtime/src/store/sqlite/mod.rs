@@ -22,7 +22,7 @@ mod writer;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, mpsc};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -123,6 +123,30 @@ impl Default for SqliteOptions {
 /// out-of-memory kill), but the last commits may be lost if the machine loses power or the OS
 /// crashes. The file is never corrupted either way.
 ///
+/// # What is synced
+///
+/// Not every write has to reach the disk on its own. With `Synchronous::Full`, a commit holding
+/// only writes that recovery rebuilds by replaying the run is made at `NORMAL`: it is visible
+/// at once, survives the process being killed, and reaches the disk with the next synced commit
+/// (the WAL is one sequential file: syncing it syncs every frame before) or checkpoint. Those
+/// writes are a run marked `running`, and a run marked `succeeded`. Everything else is synced
+/// before its caller hears back: a run's creation with its delivery (a webhook is answered,
+/// `dispatch` returns ids), each step's record (its output is what replay returns instead of
+/// calling the service again), failures, cancellations, waits and claims, cursors and tokens.
+///
+/// What a power loss at each point of a three-step run leaves, and why replay makes it right:
+///
+/// | lost | left in the store | what recovery does |
+/// | --- | --- | --- |
+/// | the `running` mark | the run `queued` (or `running` from an earlier execution), its synced steps | executes it from the top: synced steps are replayed, the rest run |
+/// | the `succeeded` mark after the last step | the run `running`, every step synced | executes it again: every step replays its output, no service is called, and the job returns the same output (jobs are deterministic between steps), which is recorded |
+/// | nothing else can be lost | | |
+///
+/// So a three-step run costs four synced commits (its creation and its three steps), not six.
+/// A `failed` mark stays synced: replaying a failed step would try it again, which would
+/// change the outcome. A reader may see `succeeded` before a power loss and `running` after
+/// it, until recovery records `succeeded` again with the same output.
+///
 /// # Read-only
 ///
 /// [`SqliteStore::open_read_only`] opens a store that only reads (to list or inspect runs): no
@@ -134,7 +158,7 @@ pub struct SqliteStore {
     /// `None` when opened read-only.
     writer: Option<Writer>,
     readers: Arc<ReadPool>,
-    commits: Arc<AtomicU64>,
+    commits: Arc<writer::Commits>,
 }
 
 struct Writer {
@@ -184,13 +208,13 @@ impl SqliteStore {
             MigrateError::TooNew(found) => too_new(found, &shown),
         })?;
 
-        let commits = Arc::new(AtomicU64::new(0));
+        let commits = Arc::new(writer::Commits::default());
         let (sender, receiver) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("sqlite-writer".to_owned())
             .spawn({
                 let commits = Arc::clone(&commits);
-                move || write_loop(conn, receiver, &commits)
+                move || write_loop(conn, receiver, options.synchronous, &commits)
             })
             .map_err(|e| backend("starting the writer thread".to_owned(), e))?;
 
@@ -223,7 +247,7 @@ impl SqliteStore {
     pub fn open_read_only(path: impl AsRef<Path>) -> Result<Self, StoreError> {
         let path = path.as_ref().to_path_buf();
         let readers = read_only::open(&path, &path.display().to_string())?;
-        Ok(SqliteStore { readers: Arc::new(readers), path, writer: None, commits: Arc::new(AtomicU64::new(0)) })
+        Ok(SqliteStore { readers: Arc::new(readers), path, writer: None, commits: Arc::default() })
     }
 
     /// Whether the store was opened with [`open_read_only`](Self::open_read_only).
@@ -240,7 +264,14 @@ impl SqliteStore {
     /// commit batches them. For tests and benchmarks.
     #[doc(hidden)]
     pub fn commits(&self) -> u64 {
-        self.commits.load(Ordering::Relaxed)
+        self.commits.all.load(Ordering::Relaxed)
+    }
+
+    /// How many of those commits waited for the disk (`Synchronous::Full` ones; see "What is
+    /// synced"). For tests and benchmarks.
+    #[doc(hidden)]
+    pub fn synced_commits(&self) -> u64 {
+        self.commits.synced.load(Ordering::Relaxed)
     }
 
     /// Sends `op` to the writer thread and waits for its commit.
@@ -539,6 +570,57 @@ mod tests {
                 .unwrap();
             assert_eq!((level, mode.as_str(), keys), (expected, "wal", 1), "{synchronous:?}");
         }
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_three_step_run_waits_for_the_disk_four_times() {
+        use crate::model::{StepKind, StepStatus, TriggerRef};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("synced.db");
+        let store = SqliteStore::open(&path).unwrap();
+        let now = Utc::now();
+        let run = Run {
+            id: RunId::new(),
+            job_id: "three".to_owned(),
+            job_version: "1".to_owned(),
+            trigger: TriggerRef::Event { name: "go".to_owned() },
+            payload: serde_json::json!({}),
+            status: RunStatus::Queued,
+            output: None,
+            error: None,
+            created_at: now,
+            updated_at: now,
+            wake_at: None,
+            executions: 0,
+            steps: Vec::new(),
+        };
+        let (commits, synced) = (store.commits(), store.synced_commits());
+        store.create_run(&run).await.unwrap();
+        store
+            .update_run(&run.id, &RunUpdate { new_execution: true, ..RunUpdate::status(RunStatus::Running) })
+            .await
+            .unwrap();
+        for key in ["one", "two", "three"] {
+            let mut step = StepRecord::running(key, StepKind::Task, serde_json::json!(null));
+            step.status = StepStatus::Succeeded;
+            step.output = Some(serde_json::json!(key));
+            store.save_step(&run.id, &step).await.unwrap();
+        }
+        let succeeded = RunUpdate { output: Some(serde_json::json!(3)), ..RunUpdate::status(RunStatus::Succeeded) };
+        store.update_run(&run.id, &succeeded).await.unwrap();
+        assert_eq!(store.commits() - commits, 6, "every write committed");
+        assert_eq!(store.synced_commits() - synced, 4, "the running and succeeded marks ride on others' syncs");
+
+        // A failure is synced; and what was committed unsynced is there after a reopen.
+        let failed = RunUpdate { error: Some("no".to_owned()), ..RunUpdate::status(RunStatus::Failed) };
+        let synced = store.synced_commits();
+        store.update_run(&run.id, &failed).await.unwrap();
+        assert_eq!(store.synced_commits() - synced, 1);
+        store.update_run(&run.id, &succeeded).await.unwrap();
+        drop(store);
+        let reopened = SqliteStore::open(&path).unwrap();
+        let back = reopened.run(&run.id).await.unwrap().unwrap();
+        assert_eq!((back.status, back.steps.len(), back.executions), (RunStatus::Succeeded, 3, 1));
     }
 
     #[tokio::test(flavor = "multi_thread")]

@@ -8,8 +8,8 @@ use chrono::Utc;
 use rusqlite::{Connection, OptionalExtension, params};
 use tokio::sync::oneshot;
 
-use super::MAX_BATCH;
 use super::codec::{DeliveryRow, RunRow, StepRow, UpdateRow, backend, from_json, timestamp};
+use super::{MAX_BATCH, Synchronous};
 
 use crate::model::RunId;
 use crate::store::StoreError;
@@ -45,6 +45,13 @@ pub(super) enum Op {
 pub(super) type TestCall = Box<dyn FnOnce(&Connection) -> Result<Written, StoreError> + Send>;
 
 impl Op {
+    /// Whether recovery rebuilds what this write records by replaying the run, so its commit
+    /// need not wait for the disk (see "What is synced" on [`SqliteStore`](super::SqliteStore)):
+    /// a run marked running, and a run marked succeeded after its last step.
+    fn rebuildable(&self) -> bool {
+        matches!(self, Op::UpdateRun(row) if row.status == "running" || row.status == "succeeded")
+    }
+
     /// What the write does, for the error a read-only store answers it with.
     pub(super) fn describe(&self) -> &'static str {
         match self {
@@ -78,8 +85,17 @@ pub(super) enum Written {
 
 /// The writer thread: takes a command, drains the queue behind it, runs the batch, until every
 /// sender is gone (the store was dropped) and the queue is empty.
-pub(super) fn write_loop(conn: Connection, commands: mpsc::Receiver<Command>, commits: &AtomicU64) {
+///
+/// With `Synchronous::Full`, a batch of rebuildable writes only is committed at `NORMAL`: its
+/// WAL frames reach the disk with the next synced commit (or checkpoint), not on their own.
+pub(super) fn write_loop(
+    conn: Connection,
+    commands: mpsc::Receiver<Command>,
+    synchronous: Synchronous,
+    commits: &Commits,
+) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
+    let mut level = synchronous;
     while let Ok(first) = commands.recv() {
         batch.push(first);
         while batch.len() < MAX_BATCH {
@@ -88,13 +104,33 @@ pub(super) fn write_loop(conn: Connection, commands: mpsc::Receiver<Command>, co
                 Err(_) => break,
             }
         }
-        run_batch(&conn, &mut batch, commits);
+        let wanted = match synchronous {
+            Synchronous::Full if batch.iter().all(|command| command.op.rebuildable()) => Synchronous::Normal,
+            configured => configured,
+        };
+        // `PRAGMA synchronous` applies to the next commit; it cannot change inside a transaction.
+        if wanted != level && conn.pragma_update(None, "synchronous", wanted.pragma()).is_ok() {
+            level = wanted;
+        }
+        let committed = run_batch(&conn, &mut batch, &commits.all);
+        if level == Synchronous::Full {
+            commits.synced.fetch_add(committed, Ordering::Relaxed);
+        }
     }
 }
 
+/// How many transactions the writer committed, and how many of them waited for the disk.
+#[derive(Debug, Default)]
+pub(super) struct Commits {
+    pub(super) all: AtomicU64,
+    pub(super) synced: AtomicU64,
+}
+
 /// Runs the commands in as few transactions as possible (one, unless a failure made SQLite
-/// abandon the transaction), then answers each caller once its commit is done.
-pub(super) fn run_batch(conn: &Connection, batch: &mut Vec<Command>, commits: &AtomicU64) {
+/// abandon the transaction), then answers each caller once its commit is done. Returns how many
+/// transactions it committed.
+pub(super) fn run_batch(conn: &Connection, batch: &mut Vec<Command>, commits: &AtomicU64) -> u64 {
+    let mut committed = 0;
     let mut commands = batch.drain(..).peekable();
     while commands.peek().is_some() {
         if let Err(e) = execute(conn, "BEGIN IMMEDIATE") {
@@ -102,7 +138,7 @@ pub(super) fn run_batch(conn: &Connection, batch: &mut Vec<Command>, commits: &A
             for command in commands {
                 let _ = command.reply.send(Err(error.clone()));
             }
-            return;
+            return committed;
         }
         let mut answers = Vec::new();
         let mut abandoned = false;
@@ -122,6 +158,7 @@ pub(super) fn run_batch(conn: &Connection, batch: &mut Vec<Command>, commits: &A
             match execute(conn, "COMMIT") {
                 Ok(()) => {
                     commits.fetch_add(1, Ordering::Relaxed);
+                    committed += 1;
                     None
                 }
                 Err(e) => {
@@ -140,6 +177,7 @@ pub(super) fn run_batch(conn: &Connection, batch: &mut Vec<Command>, commits: &A
             let _ = reply.send(result);
         }
     }
+    committed
 }
 
 pub(super) fn execute(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
