@@ -35,6 +35,8 @@ pub(super) async fn execute(
     cancelled: watch::Receiver<bool>,
 ) -> Ending {
     let shared = &*engine.shared;
+    // A run created `running` for this very execution needs no mark of its own.
+    let fresh = recorded.as_ref().is_some_and(|run| run.status == RunStatus::Running);
     let loaded = match recorded {
         Some(run) => Ok(Some(run)),
         None => shared.store.run(id).await,
@@ -61,7 +63,7 @@ pub(super) async fn execute(
             Some(slots) => Arc::clone(slots).acquire_owned().await.ok(),
             None => None,
         };
-        match record_outcome(engine, job, run, cancelled).await {
+        match record_outcome(engine, job, run, fresh, cancelled).await {
             Ok(ending) => ending,
             Err(error) => {
                 tracing::error!(%error, "the run store failed; the run stays unfinished and is executed again once the store takes writes");
@@ -77,6 +79,7 @@ async fn record_outcome(
     engine: &Engine,
     job: &JobEntry,
     run: Run,
+    fresh: bool,
     cancelled: watch::Receiver<bool>,
 ) -> Result<Ending, StoreError> {
     let shared = &*engine.shared;
@@ -87,8 +90,10 @@ async fn record_outcome(
         shared.store.update_run(id, &cancelled_update()).await?;
         return Ok(Ending::Finished);
     }
-    let running = RunUpdate { new_execution: true, ..RunUpdate::status(RunStatus::Running) };
-    shared.store.update_run(id, &running).await?;
+    if !fresh {
+        let running = RunUpdate { new_execution: true, ..RunUpdate::status(RunStatus::Running) };
+        shared.store.update_run(id, &running).await?;
+    }
     tracing::info!("run started");
     let io = Io::new(id.clone(), job, engine, steps, cancelled.clone());
     // A panicking job fails its run; it must not take the engine's task (or its record) with it.

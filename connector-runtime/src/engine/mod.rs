@@ -559,22 +559,24 @@ impl std::fmt::Debug for Engine {
     }
 }
 
-/// A new run of `job`, queued.
+/// A new run of `job`: recorded `running` (its first execution) when it starts at once, so
+/// starting it is no write of its own; `queued` when the job's concurrency may make it wait.
 fn new_run(id: RunId, job: &registry::JobEntry, trigger: &TriggerRef, payload: &Value) -> Run {
     let now = Utc::now();
+    let starts_at_once = job.concurrency.is_none();
     Run {
         id,
         job_id: job.id.to_owned(),
         job_version: job.version.to_owned(),
         trigger: trigger.clone(),
         payload: payload.clone(),
-        status: RunStatus::Queued,
+        status: if starts_at_once { RunStatus::Running } else { RunStatus::Queued },
         output: None,
         error: None,
         created_at: now,
         updated_at: now,
         wake_at: None,
-        executions: 0,
+        executions: u32::from(starts_at_once),
         steps: Vec::new(),
     }
 }

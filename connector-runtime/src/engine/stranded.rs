@@ -77,7 +77,8 @@ async fn retry_one(engine: &Engine, id: RunId) {
     // Read first: a store that cannot even read is not worth an execution yet, and a run
     // cancelled (or resumed and finished by hand) meanwhile is left alone.
     match engine.shared.store.run(&id).await {
-        Ok(Some(run)) if !run.status.is_finished() => engine.spawn(id, Some(run)),
+        // Loaded again by the execution, which counts itself as a new one.
+        Ok(Some(run)) if !run.status.is_finished() => engine.spawn(id, None),
         Ok(_) => {}
         Err(error) => {
             tracing::debug!(run_id = %id, %error, "the run store still fails; trying again later");

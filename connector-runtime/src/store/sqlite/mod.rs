@@ -143,6 +143,8 @@ impl Default for SqliteOptions {
 /// | nothing else can be lost | | |
 ///
 /// So a three-step run costs four synced commits (its creation and its three steps), not six.
+/// (The engine also creates a run that starts at once as `running`, so it has no `running` mark
+/// to write at all: five commits in all.)
 /// A `failed` mark stays synced: replaying a failed step would try it again, which would
 /// change the outcome. A reader may see `succeeded` before a power loss and `running` after
 /// it, until recovery records `succeeded` again with the same output.

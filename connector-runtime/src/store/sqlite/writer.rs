@@ -112,10 +112,7 @@ pub(super) fn write_loop(
         if wanted != level && conn.pragma_update(None, "synchronous", wanted.pragma()).is_ok() {
             level = wanted;
         }
-        let committed = run_batch(&conn, &mut batch, &commits.all);
-        if level == Synchronous::Full {
-            commits.synced.fetch_add(committed, Ordering::Relaxed);
-        }
+        run_batch(&conn, &mut batch, commits, level == Synchronous::Full);
     }
 }
 
@@ -127,10 +124,9 @@ pub(super) struct Commits {
 }
 
 /// Runs the commands in as few transactions as possible (one, unless a failure made SQLite
-/// abandon the transaction), then answers each caller once its commit is done. Returns how many
-/// transactions it committed.
-pub(super) fn run_batch(conn: &Connection, batch: &mut Vec<Command>, commits: &AtomicU64) -> u64 {
-    let mut committed = 0;
+/// abandon the transaction), then answers each caller once its commit is done; counts the
+/// commits (as `synced` ones too when they waited for the disk) before answering.
+pub(super) fn run_batch(conn: &Connection, batch: &mut Vec<Command>, commits: &Commits, synced: bool) {
     let mut commands = batch.drain(..).peekable();
     while commands.peek().is_some() {
         if let Err(e) = execute(conn, "BEGIN IMMEDIATE") {
@@ -138,7 +134,7 @@ pub(super) fn run_batch(conn: &Connection, batch: &mut Vec<Command>, commits: &A
             for command in commands {
                 let _ = command.reply.send(Err(error.clone()));
             }
-            return committed;
+            return;
         }
         let mut answers = Vec::new();
         let mut abandoned = false;
@@ -157,8 +153,10 @@ pub(super) fn run_batch(conn: &Connection, batch: &mut Vec<Command>, commits: &A
         } else {
             match execute(conn, "COMMIT") {
                 Ok(()) => {
-                    commits.fetch_add(1, Ordering::Relaxed);
-                    committed += 1;
+                    commits.all.fetch_add(1, Ordering::Relaxed);
+                    if synced {
+                        commits.synced.fetch_add(1, Ordering::Relaxed);
+                    }
                     None
                 }
                 Err(e) => {
@@ -177,7 +175,6 @@ pub(super) fn run_batch(conn: &Connection, batch: &mut Vec<Command>, commits: &A
             let _ = reply.send(result);
         }
     }
-    committed
 }
 
 pub(super) fn execute(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
