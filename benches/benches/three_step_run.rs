@@ -108,7 +108,8 @@ fn main() {
     let url = format!("{service}/echo");
 
     if let Some(runs) = std::env::var("BENCH_ONLY_FULL_RUNS").ok().and_then(|n| n.parse::<usize>().ok()) {
-        let store = sqlite(dir.path(), Synchronous::Full);
+        let normal = std::env::var_os("BENCH_ONLY_NORMAL").is_some();
+        let store = sqlite(dir.path(), if normal { Synchronous::Normal } else { Synchronous::Full });
         let engine = engine(Arc::clone(&store) as Arc<dyn RunStore>, &service);
         runtime.block_on(async {
             for _ in 0..runs {

@@ -229,7 +229,7 @@ pub(super) struct StepRow {
     pub(super) finished_at: Option<String>,
 }
 
-/// A run, encoded for the writer thread.
+/// A run, encoded for the writer.
 pub(super) fn run_row(run: &Run) -> Result<RunRow, StoreError> {
     let id = run.id.to_string();
     let what = || format!("run `{id}`");

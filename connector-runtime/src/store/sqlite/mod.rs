@@ -1,8 +1,9 @@
 //! [`SqliteStore`]: runs in one SQLite file, the engine's default durable store.
 //!
-//! One writer thread owns the write connection and commits every queued command in one
-//! transaction (group commit), with a `SAVEPOINT` per command so a failing command is undone
-//! alone and its error goes to its caller only; reads use a small pool of read connections
+//! One write connection: the caller that finds it free commits every queued command in one
+//! transaction on its own thread (group commit, leader and followers, no writer thread), with a
+//! `SAVEPOINT` per command so a failing command is undone alone and its error goes to its caller
+//! only; reads use a small pool of read connections
 //! (WAL mode, so they never wait for the writer). Durability is `PRAGMA synchronous`: `FULL` by
 //! default, `NORMAL` on request (see `Synchronous`).
 //!
@@ -11,7 +12,7 @@
 //! append migration N+1; never edit one that has shipped.
 //!
 //! Opening for writing first runs SQLite's quick integrity check (`integrity`); opening
-//! read-only (`read_only`) has no writer thread at all, and writes nothing.
+//! read-only (`read_only`) has no write connection at all, and writes nothing.
 
 mod codec;
 mod integrity;
@@ -22,15 +23,13 @@ mod writer;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, mpsc};
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params_from_iter};
 use serde_json::Value;
-use tokio::sync::oneshot;
 
 use super::{Delivery, DeliveryOutcome, RunFilter, RunStore, RunUpdate, StoreError};
 use crate::client::{TokenStore, TokenStoreError};
@@ -42,13 +41,17 @@ use codec::{
 
 use reader::{Access, ReadPool};
 use schema::{MigrateError, configure_writer, migrate, too_new};
-use writer::{Command, Op, Written, write_loop};
+use writer::{Op, Writer, Written};
 
 /// How long a connection waits for a lock held by another connection (another process, or a
 /// checkpoint) before giving up.
 pub(super) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// At most this many commands share one transaction.
 pub(super) const MAX_BATCH: usize = 1024;
+/// Prepared statements kept per connection: more than the store has, so none is parsed twice
+/// (rusqlite's default of 16 is fewer than a write batch and a run read use, and each miss
+/// parses the SQL again).
+pub(super) const STATEMENT_CACHE: usize = 64;
 /// At most this many idle read connections are kept open.
 pub(super) const MAX_IDLE_READERS: usize = 4;
 
@@ -98,16 +101,19 @@ impl Default for SqliteOptions {
 /// Keeps runs in a SQLite file: durable, and shared by every store opened on the same file (in
 /// this process or another).
 ///
-/// # Writes: one writer thread, group commit
+/// # Writes: one connection, group commit on the caller's thread
 ///
-/// A dedicated thread owns the only write connection. Each write (`create_run`, `update_run`,
-/// `save_step`, `put_schema`) is encoded on the caller's task (JSON, timestamps) and sent to that
-/// thread. The thread takes the first command, drains every command queued behind it, and runs
-/// the whole batch in one transaction, each command inside its own `SAVEPOINT`: a command that
-/// fails (a duplicate run id, an unknown run) is rolled back alone and its error goes to its
-/// caller only. After the one `COMMIT` every caller is answered, so a write completes only once
-/// its commit is durable, and under load one commit (one sync to disk) serves many writers.
-/// A write whose future is dropped before it completes may still be committed.
+/// Each write (`create_run`, `update_run`, `save_step`, `put_schema`, ..) is encoded on the
+/// caller's task (JSON, timestamps) and queued. The caller that finds the write connection free
+/// takes it (the leader), drains the queue, and runs the whole batch in one transaction on its
+/// own thread, each command inside its own `SAVEPOINT`: a command that fails (a duplicate run
+/// id, an unknown run) is rolled back alone and its error goes to its caller only. After the one
+/// `COMMIT` every caller is answered; callers that found the connection busy (followers) wait
+/// for the leader's answer. So a write completes only once its commit is done, under load one
+/// commit (one sync to disk) serves many writers, and a lone write hands nothing to another
+/// thread. The leader blocks its thread (a tokio worker) for the commit, as any synchronous
+/// SQLite call does; only one caller leads at a time. A write whose future is dropped before it
+/// completes may still be committed.
 ///
 /// # Reads
 ///
@@ -152,20 +158,14 @@ impl Default for SqliteOptions {
 /// # Read-only
 ///
 /// [`SqliteStore::open_read_only`] opens a store that only reads (to list or inspect runs): no
-/// writer thread, and every write returns [`StoreError::ReadOnly`].
+/// write connection, and every write returns [`StoreError::ReadOnly`].
 ///
-/// Dropping the store finishes the writes already queued, then stops the writer thread.
+/// Every write is committed before its caller hears back, so dropping the store loses nothing.
 pub struct SqliteStore {
     path: PathBuf,
     /// `None` when opened read-only.
     writer: Option<Writer>,
     readers: Arc<ReadPool>,
-    commits: Arc<writer::Commits>,
-}
-
-struct Writer {
-    commands: mpsc::Sender<Command>,
-    thread: JoinHandle<()>,
 }
 
 impl fmt::Debug for SqliteStore {
@@ -210,28 +210,17 @@ impl SqliteStore {
             MigrateError::TooNew(found) => too_new(found, &shown),
         })?;
 
-        let commits = Arc::new(writer::Commits::default());
-        let (sender, receiver) = mpsc::channel();
-        let thread = std::thread::Builder::new()
-            .name("sqlite-writer".to_owned())
-            .spawn({
-                let commits = Arc::clone(&commits);
-                move || write_loop(conn, receiver, options.synchronous, &commits)
-            })
-            .map_err(|e| backend("starting the writer thread".to_owned(), e))?;
-
         Ok(SqliteStore {
             readers: Arc::new(ReadPool::new(path.clone(), Access::BesideWriter)),
             path,
-            writer: Some(Writer { commands: sender, thread }),
-            commits,
+            writer: Some(Writer::new(conn, options.synchronous)),
         })
     }
 
     /// Opens the store in the file at `path` for reading only: runs, steps, schemas, cursors
     /// and tokens read as usual, and every write returns [`StoreError::ReadOnly`]. It works on a
     /// file and directory this process cannot write, and never waits for a store writing the
-    /// same file: nothing is migrated, the journal mode is left alone, there is no writer thread,
+    /// same file: nothing is migrated, the journal mode is left alone, there is no write connection,
     /// and the file is opened read-only.
     ///
     /// When the file is in use (its `-wal` file is there), reads see every commit, as any other
@@ -249,7 +238,7 @@ impl SqliteStore {
     pub fn open_read_only(path: impl AsRef<Path>) -> Result<Self, StoreError> {
         let path = path.as_ref().to_path_buf();
         let readers = read_only::open(&path, &path.display().to_string())?;
-        Ok(SqliteStore { readers: Arc::new(readers), path, writer: None, commits: Arc::default() })
+        Ok(SqliteStore { readers: Arc::new(readers), path, writer: None })
     }
 
     /// Whether the store was opened with [`open_read_only`](Self::open_read_only).
@@ -262,34 +251,31 @@ impl SqliteStore {
         &self.path
     }
 
-    /// How many transactions the writer thread committed: fewer than the writes when group
-    /// commit batches them. For tests and benchmarks.
+    /// How many transactions were committed: fewer than the writes when group commit batches
+    /// them. For tests and benchmarks.
     #[doc(hidden)]
     pub fn commits(&self) -> u64 {
-        self.commits.all.load(Ordering::Relaxed)
+        self.writer.as_ref().map_or(0, |writer| writer.commits.all.load(Ordering::Relaxed))
     }
 
     /// How many of those commits waited for the disk (`Synchronous::Full` ones; see "What is
     /// synced"). For tests and benchmarks.
     #[doc(hidden)]
     pub fn synced_commits(&self) -> u64 {
-        self.commits.synced.load(Ordering::Relaxed)
+        self.writer.as_ref().map_or(0, |writer| writer.commits.synced.load(Ordering::Relaxed))
     }
 
-    /// Sends `op` to the writer thread and waits for its commit.
+    /// Commits `op` and waits for the commit.
     async fn write(&self, op: Op) -> Result<(), StoreError> {
         self.write_for(op).await.map(|_| ())
     }
 
     /// [`SqliteStore::write`], answering what the write did.
     async fn write_for(&self, op: Op) -> Result<Written, StoreError> {
-        let stopped = || StoreError::backend("sqlite: the writer thread has stopped".to_owned());
         let Some(writer) = &self.writer else {
             return Err(StoreError::ReadOnly { location: self.path.display().to_string(), operation: op.describe() });
         };
-        let (reply, answer) = oneshot::channel();
-        writer.commands.send(Command { op, reply }).map_err(|_| stopped())?;
-        answer.await.map_err(|_| stopped())?
+        writer.write(op).await
     }
 
     /// The JSON document `sql` selects by `key` (one column of one row), if there is one.
@@ -322,13 +308,13 @@ impl SqliteStore {
         }
     }
 
-    /// Runs `f` on the writer thread's connection, inside the batch transaction.
+    /// Runs `f` on the write connection, inside a batch transaction.
     #[cfg(test)]
     async fn with_writer<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> Result<T, StoreError> {
-        let (tx, rx) = oneshot::channel();
+        let (tx, rx) = tokio::sync::oneshot::channel();
         let op = Op::Call(Box::new(move |conn| {
             let _ = tx.send(f(conn).map_err(|e| backend("test call".to_owned(), e))?);
             Ok(Written::Done)
@@ -341,13 +327,10 @@ impl SqliteStore {
 impl Drop for SqliteStore {
     fn drop(&mut self) {
         // Readers first, so the writer's connection is the last one: closing it checkpoints the
-        // log into the database file.
+        // log into the database file. Nothing is queued: every write was committed by its
+        // caller, or by the leader of its batch, before its caller was answered.
         self.readers.idle.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clear();
-        if let Some(Writer { commands, thread }) = self.writer.take() {
-            // The thread finishes the commands queued, sees the channel closed, and returns.
-            drop(commands);
-            let _ = thread.join();
-        }
+        drop(self.writer.take());
     }
 }
 
@@ -377,7 +360,9 @@ impl RunStore for SqliteStore {
 
     async fn run(&self, id: &RunId) -> Result<Option<Run>, StoreError> {
         let id = id.clone();
-        self.read(move |conn| {
+        // On the caller's thread: one run by its key is a short read (WAL readers never wait for
+        // the writer), shorter than handing it to another thread and back.
+        self.readers.with(move |conn| {
             let context = || format!("reading run `{id}`");
             // One read transaction, so the run and its steps are from the same commit.
             let tx = conn.transaction().map_err(|e| backend(context(), e))?;
@@ -396,7 +381,6 @@ impl RunStore for SqliteStore {
             run.steps = steps.into_iter().map(|step| step.decode(&run.id)).collect::<Result<_, _>>()?;
             Ok(Some(run))
         })
-        .await
     }
 
     async fn list_runs(&self, filter: &RunFilter) -> Result<Vec<Run>, StoreError> {

@@ -1,4 +1,4 @@
-//! Opening a store read-only: no migration, no WAL switch, no writer thread, nothing written, and
+//! Opening a store read-only: no migration, no WAL switch, no write connection, nothing written, and
 //! no waiting for a writer. The schema must be the one this version writes.
 //!
 //! SQLite reads a WAL file through its `-wal` and `-shm` files, and creates them when they are

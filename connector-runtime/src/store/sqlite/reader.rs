@@ -7,13 +7,13 @@ use std::sync::Mutex;
 use rusqlite::{Connection, OpenFlags};
 
 use super::codec::backend;
-use super::{BUSY_TIMEOUT, MAX_IDLE_READERS};
+use super::{BUSY_TIMEOUT, MAX_IDLE_READERS, STATEMENT_CACHE};
 use crate::store::StoreError;
 
 /// How read connections open the file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Access {
-    /// Beside the store's own writer thread.
+    /// Beside the store's own write connection.
     BesideWriter,
     /// A read-only store: SQLite's read-only mode, sharing the WAL index (`-shm`) with any
     /// writer, so reads see every commit and never wait for one.
@@ -78,6 +78,7 @@ pub(super) fn connect(path: &Path, access: Access) -> rusqlite::Result<Connectio
         }
     };
     conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     Ok(conn)
 }
 

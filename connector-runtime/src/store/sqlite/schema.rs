@@ -84,6 +84,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
 pub(super) fn configure_writer(conn: &Connection, synchronous: Synchronous, shown: &str) -> Result<(), StoreError> {
     let context = || format!("configuring `{shown}`");
     conn.busy_timeout(BUSY_TIMEOUT).map_err(|e| backend(context(), e))?;
+    conn.set_prepared_statement_cache_capacity(super::STATEMENT_CACHE);
     let mode: String = conn
         .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
         .map_err(|e| backend(context(), e))?;
