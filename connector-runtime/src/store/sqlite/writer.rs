@@ -335,14 +335,9 @@ pub(super) fn apply(conn: &Connection, op: Op) -> Result<Written, StoreError> {
         }
         Op::SaveStep(step) => {
             let context = || format!("inserting step `{}` of run `{}`", step.key, step.run_id);
-            // Touching the run checks it exists, and records the change.
-            let touched = conn
-                .prepare_cached("UPDATE runs SET updated_at = ?2 WHERE id = ?1")
-                .and_then(|mut statement| statement.execute(params![step.run_id, timestamp(&Utc::now())]))
-                .map_err(|e| backend(context(), e))?;
-            if touched == 0 {
-                return Err(StoreError::RunNotFound(RunId::from(step.run_id)));
-            }
+            // The foreign key checks the run exists (a read of its key), without writing the run's
+            // row: one page less per step. The run's `updated_at` is its own last change; a
+            // step's progress is in the step's own times.
             // A new key gets the next seq; a known key keeps its seq (its start order).
             conn.prepare_cached(
                 "INSERT INTO steps (run_id, \"key\", seq, kind, status, input, output, error, output_schema, \
@@ -370,7 +365,12 @@ pub(super) fn apply(conn: &Connection, op: Op) -> Result<Written, StoreError> {
                     step.finished_at,
                 ])
             })
-            .map_err(|e| backend(context(), e))?;
+            .map_err(|e| match e.sqlite_error().map(|error| error.extended_code) {
+                Some(rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY) => {
+                    StoreError::RunNotFound(RunId::from(step.run_id.clone()))
+                }
+                _ => backend(context(), e),
+            })?;
         }
         Op::PutSchema { fingerprint, schema } => {
             conn.prepare_cached("INSERT INTO schemas (fingerprint, schema) VALUES (?1, ?2) ON CONFLICT DO NOTHING")
