@@ -40,6 +40,10 @@ pub fn parse_payload<T: DeserializeOwned>(body: &[u8]) -> Result<T, PayloadError
 
 /// Parses untrusted JSON into `T`: it must fit the type and meet its schema's constraints.
 pub fn parse_checked<T: DeserializeOwned + JsonSchema + 'static>(body: &[u8]) -> Result<T, PayloadError> {
+    if validator::<T>().is_none() {
+        // Nothing beyond serde's checks: read the bytes straight into the type.
+        return parse_payload(body);
+    }
     let value: Value = parse_payload(body)?;
     check_value(&value)
 }
@@ -67,8 +71,9 @@ pub fn check_constraints<T: JsonSchema + ?Sized + 'static>(value: &Value) -> Res
     }
 }
 
-/// The compiled schema of `T`, once per process; `None` when the schema does not compile
-/// (a hand-written `JsonSchema` impl gone wrong), which is logged once and checks nothing.
+/// The compiled schema of `T`, once per process; `None` when it declares nothing serde does not
+/// check already (most types: then nothing is compiled or run), or when it does not compile (a
+/// hand-written `JsonSchema` impl gone wrong), which is logged once and checks nothing.
 fn validator<T: JsonSchema + ?Sized + 'static>() -> Option<Arc<jsonschema::Validator>> {
     type Validators = RwLock<HashMap<TypeId, Option<Arc<jsonschema::Validator>>>>;
     static VALIDATORS: OnceLock<Validators> = OnceLock::new();
@@ -77,7 +82,9 @@ fn validator<T: JsonSchema + ?Sized + 'static>() -> Option<Arc<jsonschema::Valid
     if let Some(found) = validators.read().unwrap_or_else(|poisoned| poisoned.into_inner()).get(&id) {
         return found.clone();
     }
-    let compiled = match jsonschema::options().should_validate_formats(true).build(&schema_of::<T>()) {
+    let schema = schema_of::<T>();
+    let compiled = match jsonschema::options().should_validate_formats(true).build(&schema) {
+        Ok(_) if !constrained(&schema) => None,
         Ok(validator) => Some(Arc::new(validator)),
         Err(error) => {
             tracing::error!(r#type = %T::schema_name(), %error, "the type's JSON Schema does not compile; its constraints are not checked");
@@ -86,6 +93,78 @@ fn validator<T: JsonSchema + ?Sized + 'static>() -> Option<Arc<jsonschema::Valid
     };
     let mut validators = validators.write().unwrap_or_else(|poisoned| poisoned.into_inner());
     validators.entry(id).or_insert(compiled).clone()
+}
+
+/// Whether a schema declares a rule serde does not check when it reads the type: a range, a
+/// length, a pattern, a format with a meaning (`email`, `uri`, `date-time`, ..). The bounds and
+/// formats schemars gives Rust's integer types (`minimum: 0`, `format: uint32`) are serde's own.
+fn constrained(schema: &Value) -> bool {
+    const RULES: &[&str] = &[
+        "exclusiveMinimum",
+        "exclusiveMaximum",
+        "multipleOf",
+        "minLength",
+        "maxLength",
+        "pattern",
+        "patternProperties",
+        "propertyNames",
+        "minItems",
+        "maxItems",
+        "uniqueItems",
+        "contains",
+        "minProperties",
+        "maxProperties",
+        "dependentRequired",
+        "const",
+        "not",
+        "if",
+    ];
+    const FORMATS: &[&str] = &[
+        "email",
+        "idn-email",
+        "hostname",
+        "idn-hostname",
+        "ipv4",
+        "ipv6",
+        "uri",
+        "uri-reference",
+        "iri",
+        "iri-reference",
+        "uuid",
+        "date",
+        "time",
+        "date-time",
+        "duration",
+        "regex",
+        "json-pointer",
+        "relative-json-pointer",
+        "uri-template",
+    ];
+    match schema {
+        Value::Object(object) => {
+            let (natural_min, natural_max) = integer_bounds(object.get("format").and_then(Value::as_str));
+            let beyond = |key: &str, natural: Option<f64>| {
+                object.get(key).and_then(Value::as_f64).is_some_and(|bound| Some(bound) != natural)
+            };
+            let bounded = beyond("minimum", natural_min) || beyond("maximum", natural_max);
+            let format = object.get("format").and_then(Value::as_str).is_some_and(|format| FORMATS.contains(&format));
+            bounded || format || RULES.iter().any(|rule| object.contains_key(*rule)) || object.values().any(constrained)
+        }
+        Value::Array(items) => items.iter().any(constrained),
+        _ => false,
+    }
+}
+
+/// The bounds schemars writes for a Rust integer type's `format`, which serde enforces itself.
+fn integer_bounds(format: Option<&str>) -> (Option<f64>, Option<f64>) {
+    match format {
+        Some("uint8") => (Some(0.0), Some(f64::from(u8::MAX))),
+        Some("uint16") => (Some(0.0), Some(f64::from(u16::MAX))),
+        Some("uint32" | "uint64" | "uint128" | "uint") => (Some(0.0), None),
+        Some("int8") => (Some(f64::from(i8::MIN)), Some(f64::from(i8::MAX))),
+        Some("int16") => (Some(f64::from(i16::MIN)), Some(f64::from(i16::MAX))),
+        _ => (None, None),
+    }
 }
 
 /// `/items/2/id` as `items[2].id`, the form serde's paths take; `.` for the whole document.
@@ -146,6 +225,32 @@ mod tests {
 
         let order = check_value::<Order>(&json!({"quantity": 2, "lines": [{"contact": "a@b.example"}]})).unwrap();
         assert_eq!((order.quantity, order.lines[0].contact.as_str()), (2, "a@b.example"));
+    }
+
+    #[derive(Debug, Deserialize, JsonSchema)]
+    #[allow(dead_code)]
+    struct Plain {
+        count: u32,
+        small: u8,
+        signed: i16,
+        name: String,
+        tags: Vec<String>,
+    }
+
+    #[test]
+    fn only_types_with_rules_serde_does_not_check_are_validated() {
+        assert!(validator::<Plain>().is_none(), "integer bounds are serde's own");
+        assert!(validator::<Order>().is_some());
+        #[derive(Deserialize, JsonSchema)]
+        struct Small {
+            #[schemars(range(max = 10))]
+            _n: u8,
+        }
+        assert!(validator::<Small>().is_some(), "a range inside the type's own bounds is a rule");
+        assert!(parse_checked::<Plain>(br#"{"count": 1, "small": 2, "signed": -3, "name": "a", "tags": []}"#).is_ok());
+        let error =
+            parse_checked::<Plain>(br#"{"count": -1, "small": 2, "signed": -3, "name": "a", "tags": []}"#).unwrap_err();
+        assert_eq!(error.path, "count");
     }
 
     #[test]
