@@ -7,14 +7,17 @@
 //! to the files (bytes, modification time, no `-wal`/`-shm` created), besides the output.
 #![cfg(unix)]
 
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use connector_runtime::store::conformance::{sample_run, sample_step};
 use connector_runtime::store::{RunStore, SqliteStore};
 use serde_json::Value;
+
+#[path = "../connector-runtime/tests/support/read_only_dir.rs"]
+mod read_only_dir;
+use read_only_dir::{ReadOnlyDir, bytes_and_mtime, dir_mtime, files_in};
 
 /// Runs `command` (a `cli-app` command line) for at most 30 s; returns the exit code and the
 /// JSON document on stdout.
@@ -59,48 +62,6 @@ fn store_with_runs(db: &Path) -> Vec<String> {
         ids.push(sent["runs"][0]["id"].as_str().unwrap().to_owned());
     }
     ids
-}
-
-fn files_in(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> =
-        std::fs::read_dir(dir).unwrap().map(|entry| entry.unwrap().file_name().into_string().unwrap()).collect();
-    names.sort();
-    names
-}
-
-/// A directory made read-only (0o555, its files 0o444) until dropped, when it is made writable
-/// again so that it can be removed, whatever the test did.
-struct ReadOnlyDir {
-    path: PathBuf,
-}
-
-impl ReadOnlyDir {
-    fn new(path: &Path) -> Self {
-        for name in files_in(path) {
-            std::fs::set_permissions(path.join(name), std::fs::Permissions::from_mode(0o444)).unwrap();
-        }
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o555)).unwrap();
-        ReadOnlyDir { path: path.to_path_buf() }
-    }
-}
-
-impl Drop for ReadOnlyDir {
-    fn drop(&mut self) {
-        let _ = std::fs::set_permissions(&self.path, std::fs::Permissions::from_mode(0o755));
-        for name in files_in(&self.path) {
-            let _ = std::fs::set_permissions(self.path.join(name), std::fs::Permissions::from_mode(0o644));
-        }
-    }
-}
-
-fn bytes_and_mtime(path: &Path) -> (Vec<u8>, SystemTime) {
-    (std::fs::read(path).unwrap(), std::fs::metadata(path).unwrap().modified().unwrap())
-}
-
-/// A directory's modification time: it changes when a file is created or removed in it, so it
-/// shows side files that came and went.
-fn dir_mtime(dir: &Path) -> SystemTime {
-    std::fs::metadata(dir).unwrap().modified().unwrap()
 }
 
 /// `runs` lists `ids` (newest first) and `runs show` shows the first by a prefix of its id.

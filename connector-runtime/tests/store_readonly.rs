@@ -7,9 +7,8 @@
 //! to the files (bytes, modification time, no `-wal`/`-shm` created), not that a write failed.
 #![cfg(unix)]
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use connector_runtime::client::TokenStore;
@@ -18,6 +17,10 @@ use connector_runtime::store::{Delivery, RunFilter, RunStore, RunUpdate, SqliteO
 use connector_runtime::{RunId, RunStatus};
 use serde_json::json;
 use tempfile::TempDir;
+
+#[path = "support/read_only_dir.rs"]
+mod read_only_dir;
+use read_only_dir::{ReadOnlyDir, bytes_and_mtime, dir_mtime, files_in};
 
 /// A store with two runs (one with two steps), a schema, a cursor and tokens; closed, so that
 /// everything is in the database file. Returns the file and the first run's id.
@@ -35,48 +38,6 @@ async fn store_with_runs(dir: &Path) -> (PathBuf, RunId) {
     drop(store);
     assert_eq!(files_in(dir), ["runs.db"], "closing the store checkpoints and removes its side files");
     (path, first.id)
-}
-
-fn files_in(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> =
-        std::fs::read_dir(dir).unwrap().map(|entry| entry.unwrap().file_name().into_string().unwrap()).collect();
-    names.sort();
-    names
-}
-
-/// A directory made read-only (0o555, its files 0o444) until dropped, when it is made writable
-/// again so that it can be removed, whatever the test did.
-struct ReadOnlyDir {
-    path: PathBuf,
-}
-
-impl ReadOnlyDir {
-    fn new(path: &Path) -> Self {
-        for name in files_in(path) {
-            std::fs::set_permissions(path.join(name), std::fs::Permissions::from_mode(0o444)).unwrap();
-        }
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o555)).unwrap();
-        ReadOnlyDir { path: path.to_path_buf() }
-    }
-}
-
-impl Drop for ReadOnlyDir {
-    fn drop(&mut self) {
-        let _ = std::fs::set_permissions(&self.path, std::fs::Permissions::from_mode(0o755));
-        for name in files_in(&self.path) {
-            let _ = std::fs::set_permissions(self.path.join(name), std::fs::Permissions::from_mode(0o644));
-        }
-    }
-}
-
-fn bytes_and_mtime(path: &Path) -> (Vec<u8>, SystemTime) {
-    (std::fs::read(path).unwrap(), std::fs::metadata(path).unwrap().modified().unwrap())
-}
-
-/// A directory's modification time: it changes when a file is created or removed in it, so it
-/// shows side files that came and went.
-fn dir_mtime(dir: &Path) -> SystemTime {
-    std::fs::metadata(dir).unwrap().modified().unwrap()
 }
 
 /// Every write of the store is refused with `StoreError::ReadOnly`, saying which store and what.

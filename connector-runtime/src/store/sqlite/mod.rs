@@ -560,26 +560,11 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread")]
     async fn a_three_step_run_waits_for_the_disk_four_times() {
-        use crate::model::{StepKind, StepStatus, TriggerRef};
+        use crate::model::{StepKind, StepStatus};
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("synced.db");
         let store = SqliteStore::open(&path).unwrap();
-        let now = Utc::now();
-        let run = Run {
-            id: RunId::new(),
-            job_id: "three".to_owned(),
-            job_version: "1".to_owned(),
-            trigger: TriggerRef::Event { name: "go".to_owned() },
-            payload: serde_json::json!({}),
-            status: RunStatus::Queued,
-            output: None,
-            error: None,
-            created_at: now,
-            updated_at: now,
-            wake_at: None,
-            executions: 0,
-            steps: Vec::new(),
-        };
+        let run = crate::store::conformance::sample_run("three");
         let (commits, synced) = (store.commits(), store.synced_commits());
         store.create_run(&run).await.unwrap();
         store
