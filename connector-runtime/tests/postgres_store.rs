@@ -200,3 +200,36 @@ async fn the_password_is_never_shown() {
     assert!(!debug.contains("hunter2") && debug.contains(&schema), "{debug}");
     schemas.drop_all().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_engine_builder_connects_to_postgres_asynchronously() {
+    use connector_runtime::{DATABASE_URL_ENV, Engine, EngineError};
+    let Some(url) = server().await else { return };
+    let schemas = Schemas::new(&url);
+    let schema = schemas.fresh();
+    // `.postgres(url)` takes the server's search path: the URL's `options` give it this schema.
+    raw_client(&url).await.batch_execute(&format!("CREATE SCHEMA {schema}")).await.unwrap();
+    let separator = if url.contains('?') { '&' } else { '?' };
+    let in_schema = format!("{url}{separator}options=-c%20search_path%3D{schema}");
+
+    let sync = Engine::builder().postgres(&in_schema).build();
+    assert!(matches!(sync, Err(EngineError::StoreUnavailable(_))), "build() refuses to block on a connect");
+    let engine = Engine::builder().postgres(&in_schema).build_async().await.expect("build_async connects");
+    let run = sample_run("job");
+    engine.store().create_run(&run).await.unwrap();
+    let client = raw_client(&url).await;
+    let rows = client.query(&format!("SELECT id FROM {schema}.runs"), &[]).await.unwrap();
+    assert_eq!(rows.len(), 1, "the run is in the schema the URL named");
+
+    // The default store honours the variable. No other test in this file reads it.
+    // SAFETY: nothing in this test binary reads the environment outside std's own lock.
+    unsafe { std::env::set_var(DATABASE_URL_ENV, &in_schema) };
+    let by_default = Engine::builder().build_async().await;
+    let by_default_sync = Engine::builder().build();
+    // SAFETY: as above.
+    unsafe { std::env::remove_var(DATABASE_URL_ENV) };
+    let engine = by_default.expect("the variable's database is connected");
+    assert!(engine.store().run(&run.id).await.unwrap().is_some(), "the same database");
+    assert!(matches!(by_default_sync, Err(EngineError::StoreUnavailable(_))));
+    schemas.drop_all().await;
+}
