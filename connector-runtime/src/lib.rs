@@ -100,9 +100,9 @@ pub use connector::{
 };
 pub use connector_macros::{Event, action, connector, job, trigger};
 pub use engine::{
-    CallError, DEFAULT_DB_PATH, DEFAULT_MAX_STEP_OUTPUT, DeliveryError, Engine, EngineBuilder, EngineError, Io, Job,
-    JobTrigger, OnEvent, OnSchedule, OnTrigger, OnTriggerFn, PollError, PollReport, Receipt, Running, ScheduledJob,
-    SendOptions, StartOptions, StepError, Subscriptions, TriggerFailure, TriggerTasks,
+    CallError, DATABASE_URL_ENV, DEFAULT_DB_PATH, DEFAULT_MAX_STEP_OUTPUT, DeliveryError, Engine, EngineBuilder,
+    EngineError, Io, Job, JobTrigger, OnEvent, OnSchedule, OnTrigger, OnTriggerFn, PollError, PollReport, Receipt,
+    Running, ScheduledJob, SendOptions, StartOptions, StepError, Subscriptions, TriggerFailure, TriggerTasks,
 };
 pub use model::{
     ActionError, ActionInput, ActionOutput, ConfigError, ConnectorConfig, ConnectorManifest, Event, IntegrationRef,

@@ -19,6 +19,11 @@ use crate::store::RunStore;
 /// [`EngineBuilder::sqlite`] says otherwise (relative to the working directory).
 pub const DEFAULT_DB_PATH: &str = ".connector-runtime/runs.sqlite3";
 
+/// The variable naming a PostgreSQL database (`postgres://user@host:5432/db`) to keep runs in,
+/// with the `postgres` feature, when no store is given: it is chosen before SQLite. Connecting
+/// is asynchronous, so an engine on it is built with [`EngineBuilder::build_async`].
+pub const DATABASE_URL_ENV: &str = "CONNECTOR_RUNTIME_DATABASE_URL";
+
 /// The default limit on a step's output, as JSON: 3 MiB.
 pub const DEFAULT_MAX_STEP_OUTPUT: usize = 3 * 1024 * 1024;
 
@@ -37,11 +42,69 @@ pub struct EngineBuilder {
 
 /// Which store [`EngineBuilder::build`] opens.
 enum StoreChoice {
+    /// PostgreSQL at [`DATABASE_URL_ENV`] when it is set (with the `postgres` feature), else
     /// SQLite at `CONNECTOR_RUNTIME_DB` or [`DEFAULT_DB_PATH`] (with the `sqlite` feature).
     Default,
     #[cfg(feature = "sqlite")]
     Sqlite(PathBuf),
+    /// The database at this URL, connected by [`EngineBuilder::build_async`].
+    #[cfg(feature = "postgres")]
+    Postgres(String),
     Given(Arc<dyn RunStore>),
+}
+
+impl StoreChoice {
+    /// `Default` made concrete: the environment's choice, or the built-in default.
+    fn resolve(self) -> Result<StoreChoice, EngineError> {
+        if !matches!(self, StoreChoice::Default) {
+            return Ok(self);
+        }
+        if let Some(url) = std::env::var_os(DATABASE_URL_ENV) {
+            let url = url.to_string_lossy();
+            let postgres = url.starts_with("postgres://") || url.starts_with("postgresql://");
+            #[cfg(feature = "postgres")]
+            if postgres {
+                return Ok(StoreChoice::Postgres(url.into_owned()));
+            }
+            // Set and not used would keep runs somewhere the operator did not ask for.
+            let reason = if postgres {
+                format!("`{DATABASE_URL_ENV}` names a PostgreSQL database, but this build has no `postgres` feature")
+            } else {
+                format!("`{DATABASE_URL_ENV}` must be a `postgres://` URL")
+            };
+            return Err(EngineError::StoreUnavailable(reason));
+        }
+        #[cfg(feature = "sqlite")]
+        return Ok(StoreChoice::Sqlite(match std::env::var_os("CONNECTOR_RUNTIME_DB") {
+            Some(path) => PathBuf::from(path),
+            None => PathBuf::from(DEFAULT_DB_PATH),
+        }));
+        #[cfg(not(feature = "sqlite"))]
+        Err(EngineError::NoStore)
+    }
+
+    /// The store, for a choice opened without waiting (all but PostgreSQL).
+    fn open_sync(self) -> Result<Arc<dyn RunStore>, EngineError> {
+        match self.resolve()? {
+            StoreChoice::Given(store) => Ok(store),
+            #[cfg(feature = "sqlite")]
+            StoreChoice::Sqlite(path) => Ok(Arc::new(crate::store::SqliteStore::open(path)?)),
+            #[cfg(feature = "postgres")]
+            StoreChoice::Postgres(_) => Err(EngineError::StoreUnavailable(
+                "the PostgreSQL store connects asynchronously: build the engine with `.build_async().await`".to_owned(),
+            )),
+            StoreChoice::Default => Err(EngineError::NoStore),
+        }
+    }
+
+    /// The store, connecting to PostgreSQL when that is the choice.
+    async fn open(self) -> Result<Arc<dyn RunStore>, EngineError> {
+        match self.resolve()? {
+            #[cfg(feature = "postgres")]
+            StoreChoice::Postgres(url) => Ok(Arc::new(crate::store::PostgresStore::connect(&url).await?)),
+            other => other.open_sync(),
+        }
+    }
 }
 
 impl Default for EngineBuilder {
@@ -96,6 +159,18 @@ impl EngineBuilder {
     #[cfg(feature = "sqlite")]
     pub fn sqlite(mut self, path: impl Into<PathBuf>) -> Self {
         self.store = StoreChoice::Sqlite(path.into());
+        self
+    }
+
+    /// Keeps runs in the PostgreSQL database at `url` (`postgres://user@host:5432/db`; its schema
+    /// is brought up to date on connect). Build the engine with
+    /// [`build_async`](Self::build_async), which connects; [`build`](Self::build) refuses it.
+    /// For a schema of its own or a pool of another size, connect a
+    /// [`PostgresStore`](crate::store::PostgresStore) with `connect_with` and pass it to
+    /// [`shared_store`](Self::shared_store).
+    #[cfg(feature = "postgres")]
+    pub fn postgres(mut self, url: impl Into<String>) -> Self {
+        self.store = StoreChoice::Postgres(url.into());
         self
     }
 
@@ -158,7 +233,26 @@ impl EngineBuilder {
     /// is not registered is refused here, before anything runs.
     ///
     /// Call [`Engine::recover`] next to resume what an earlier process left unfinished.
+    ///
+    /// A PostgreSQL store (chosen with `postgres(url)` or by [`DATABASE_URL_ENV`]) is refused
+    /// with [`EngineError::StoreUnavailable`]: it connects asynchronously, so use
+    /// [`build_async`](Self::build_async), or connect it yourself and pass it to
+    /// [`shared_store`](Self::shared_store).
     pub fn build(self) -> Result<Engine, EngineError> {
+        let (registry, settings, choice) = self.check()?;
+        Ok(assemble(registry, settings, choice.open_sync()?))
+    }
+
+    /// [`build`](Self::build), for every store, PostgreSQL's too: a store chosen with
+    /// `postgres(url)` (feature `postgres`) or by [`DATABASE_URL_ENV`] is connected here (the others are
+    /// opened as `build` opens them).
+    pub async fn build_async(self) -> Result<Engine, EngineError> {
+        let (registry, settings, choice) = self.check()?;
+        Ok(assemble(registry, settings, choice.open().await?))
+    }
+
+    /// The registrations checked, and the parts the engine is made of.
+    fn check(self) -> Result<(Registry, Settings, StoreChoice), EngineError> {
         if let Some(error) = self.duplicate {
             return Err(error);
         }
@@ -184,38 +278,31 @@ impl EngineBuilder {
                 })?;
             }
         }
-        let store: Arc<dyn RunStore> = match self.store {
-            StoreChoice::Given(store) => store,
-            #[cfg(feature = "sqlite")]
-            StoreChoice::Sqlite(path) => Arc::new(crate::store::SqliteStore::open(path)?),
-            #[cfg(feature = "sqlite")]
-            StoreChoice::Default => match std::env::var_os("CONNECTOR_RUNTIME_DB") {
-                Some(path) => Arc::new(crate::store::SqliteStore::open(PathBuf::from(path))?),
-                None => Arc::new(crate::store::SqliteStore::open(DEFAULT_DB_PATH)?),
-            },
-            #[cfg(not(feature = "sqlite"))]
-            StoreChoice::Default => return Err(EngineError::NoStore),
-        };
-        for (id, integration) in &registry.integrations {
-            // Upcast: every run store is a token store too, so OAuth2 tokens survive restarts.
-            let tokens: Arc<dyn crate::client::TokenStore> = Arc::clone(&store) as Arc<dyn crate::client::TokenStore>;
-            integration.auth.attach_token_store(tokens, (*id).to_owned());
-        }
-        let job_slots = registry
-            .jobs
-            .iter()
-            .filter_map(|job| Some((job.id, Arc::new(Semaphore::new(job.concurrency?.max(1))))))
-            .collect();
-        Ok(Engine {
-            shared: Arc::new(Shared {
-                registry: Arc::new(registry),
-                store,
-                settings: self.settings,
-                schemas: Arc::new(SchemaCache::default()),
-                job_slots,
-                active: Mutex::default(),
-                stranded: Default::default(),
-            }),
-        })
+        Ok((registry, self.settings, self.store))
+    }
+}
+
+/// The engine, from checked registrations and an open store.
+fn assemble(registry: Registry, settings: Settings, store: Arc<dyn RunStore>) -> Engine {
+    for (id, integration) in &registry.integrations {
+        // Upcast: every run store is a token store too, so OAuth2 tokens survive restarts.
+        let tokens: Arc<dyn crate::client::TokenStore> = Arc::clone(&store) as Arc<dyn crate::client::TokenStore>;
+        integration.auth.attach_token_store(tokens, (*id).to_owned());
+    }
+    let job_slots = registry
+        .jobs
+        .iter()
+        .filter_map(|job| Some((job.id, Arc::new(Semaphore::new(job.concurrency?.max(1))))))
+        .collect();
+    Engine {
+        shared: Arc::new(Shared {
+            registry: Arc::new(registry),
+            store,
+            settings,
+            schemas: Arc::new(SchemaCache::default()),
+            job_slots,
+            active: Mutex::default(),
+            stranded: Default::default(),
+        }),
     }
 }

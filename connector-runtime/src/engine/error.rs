@@ -190,6 +190,11 @@ pub enum EngineError {
     /// No run store was given, and the `sqlite` feature (the default store) is off.
     #[error("no run store: call `.store(..)` on the engine builder, or enable the `sqlite` feature")]
     NoStore,
+    /// The run store chosen cannot be opened by this build or this call: a PostgreSQL database
+    /// without the `postgres` feature, or with [`EngineBuilder::build`](crate::EngineBuilder::build)
+    /// instead of `build_async`.
+    #[error("run store: {0}")]
+    StoreUnavailable(String),
     /// A scheduled job's schedule does not parse, or never fires.
     #[error("job `{job}` has the schedule `{schedule}`, which is not valid: {reason}")]
     InvalidSchedule {

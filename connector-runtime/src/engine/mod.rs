@@ -18,7 +18,7 @@ mod tasks;
 mod trigger;
 
 pub use accept::{Receipt, Subscriptions};
-pub use builder::{DEFAULT_DB_PATH, DEFAULT_MAX_STEP_OUTPUT, EngineBuilder};
+pub use builder::{DATABASE_URL_ENV, DEFAULT_DB_PATH, DEFAULT_MAX_STEP_OUTPUT, EngineBuilder};
 pub use error::{CallError, DeliveryError, EngineError, PollError, StepError, TriggerFailure};
 pub use io::Io;
 pub use job::{Job, JobTrigger, JobTriggerFn, OnEvent, OnTrigger, OnTriggerFn};

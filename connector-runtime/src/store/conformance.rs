@@ -1,5 +1,6 @@
 //! The contract every [`RunStore`] keeps, as a test suite: call [`run_all`] from a test of each
-//! store (the memory and SQLite stores do; a PostgreSQL store will).
+//! store (the memory, SQLite and PostgreSQL stores do; [`run_all_async`] for a store that is made
+//! asynchronously).
 //!
 //! Each check panics with a message naming what the store got wrong.
 
@@ -11,19 +12,25 @@ use crate::model::{Run, RunId, RunStatus, StepKind, StepRecord, StepStatus, Trig
 
 /// Runs every check against stores made by `make` (one fresh store per check).
 pub async fn run_all<S: RunStore, F: Fn() -> S>(make: F) {
-    created_runs_read_back(&make()).await;
-    duplicate_run_ids_are_refused(&make()).await;
-    updates_change_status_output_error_and_wake_time(&make()).await;
-    steps_are_upserted_by_key_in_start_order(&make()).await;
-    unknown_runs_are_reported(&make()).await;
-    listing_filters_and_orders_newest_first(&make()).await;
-    schemas_are_kept_by_fingerprint(&make()).await;
-    concurrent_writers_lose_nothing(make()).await;
-    deliveries_are_accepted_once_with_their_runs(&make()).await;
-    a_duplicate_run_id_rejects_the_whole_delivery(&make()).await;
-    cursors_are_kept_by_key(&make()).await;
-    a_run_is_claimed_only_from_the_status_named(make()).await;
-    tokens_are_kept_apart_from_cursors(&make()).await;
+    run_all_async(|| std::future::ready(make())).await;
+}
+
+/// [`run_all`], for stores made asynchronously (one that connects to a server, say): `make`
+/// returns a future of a fresh store, one per check.
+pub async fn run_all_async<S: RunStore, F: Fn() -> Fut, Fut: std::future::Future<Output = S>>(make: F) {
+    created_runs_read_back(&make().await).await;
+    duplicate_run_ids_are_refused(&make().await).await;
+    updates_change_status_output_error_and_wake_time(&make().await).await;
+    steps_are_upserted_by_key_in_start_order(&make().await).await;
+    unknown_runs_are_reported(&make().await).await;
+    listing_filters_and_orders_newest_first(&make().await).await;
+    schemas_are_kept_by_fingerprint(&make().await).await;
+    concurrent_writers_lose_nothing(make().await).await;
+    deliveries_are_accepted_once_with_their_runs(&make().await).await;
+    a_duplicate_run_id_rejects_the_whole_delivery(&make().await).await;
+    cursors_are_kept_by_key(&make().await).await;
+    a_run_is_claimed_only_from_the_status_named(make().await).await;
+    tokens_are_kept_apart_from_cursors(&make().await).await;
 }
 
 async fn a_run_is_claimed_only_from_the_status_named<S: RunStore>(store: S) {

@@ -1,15 +1,20 @@
 //! Run stores: where runs and steps are kept. One trait, [`RunStore`], written against by the
-//! engine and nothing else; [`MemoryStore`] for tests, [`SqliteStore`] by default.
+//! engine and nothing else; [`MemoryStore`] for tests, [`SqliteStore`] by default, `PostgresStore`
+//! (feature `postgres`) for a database shared by several processes.
 //!
 //! `conformance` (with the `testing` feature) holds the test suite every store must pass.
 
 #[cfg(any(test, feature = "testing"))]
 pub mod conformance;
 mod memory;
+#[cfg(feature = "postgres")]
+mod postgres;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
 pub use memory::MemoryStore;
+#[cfg(feature = "postgres")]
+pub use postgres::{PostgresOptions, PostgresStore};
 #[cfg(feature = "sqlite")]
 pub use sqlite::{SqliteOptions, SqliteStore, Synchronous};
 

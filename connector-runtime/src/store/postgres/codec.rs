@@ -1,0 +1,206 @@
+//! Rows: how runs, steps and deliveries are encoded into columns and decoded back, with errors
+//! that name the run and the column that does not decode.
+//!
+//! JSON documents are kept as `text`, not `jsonb`: the store reads back exactly what serde
+//! wrote (`jsonb` refuses strings holding `\u0000`, and rewrites numbers and keys), the server
+//! parses nothing on the write path, and nothing queries inside the documents. Times are
+//! `timestamptz`, which keeps microseconds: a time reads back truncated to the microsecond.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use tokio_postgres::Row;
+use tokio_postgres::error::SqlState;
+
+use crate::model::{Run, RunId, StepKind, StepRecord, StepStatus};
+use crate::store::StoreError;
+
+/// The columns [`decode_run`] reads, in its order.
+pub(super) const RUN_COLUMNS: &str = "id, job_id, job_version, \"trigger\", payload, status, output, error, \
+                           created_at, updated_at, wake_at, executions";
+
+/// The columns [`decode_step`] reads, in its order.
+pub(super) const STEP_COLUMNS: &str = "\"key\", kind, status, input, output, error, output_schema, attempts, \
+                            started_at, finished_at";
+
+/// A failure of the database, with what was being done; the database's error is kept as the source.
+pub(super) fn backend(
+    context: impl std::fmt::Display,
+    error: impl std::error::Error + Send + Sync + 'static,
+) -> StoreError {
+    StoreError::backend_with(format_args!("postgres: {context}"), error)
+}
+
+/// Whether `error` is the server refusing a row for the constraint class `state`.
+pub(super) fn is_state(error: &tokio_postgres::Error, state: &SqlState) -> bool {
+    error.code() == Some(state)
+}
+
+/// Column `index` of `row`, as `T`; a column of another type (a schema changed by hand) is an
+/// error naming it, not a panic.
+fn column<'a, T: tokio_postgres::types::FromSql<'a>>(
+    row: &'a Row,
+    index: usize,
+    what: &impl Fn() -> String,
+) -> Result<T, StoreError> {
+    row.try_get(index).map_err(|e| backend(format_args!("{}: reading column {index}", what()), e))
+}
+
+/// A run's row (the [`RUN_COLUMNS`]), without its steps.
+pub(super) fn decode_run(row: &Row) -> Result<Run, StoreError> {
+    let id: String = column(row, 0, &|| "a run".to_owned())?;
+    let what = || format!("run `{id}`");
+    let trigger: String = column(row, 3, &what)?;
+    let payload: String = column(row, 4, &what)?;
+    let status: String = column(row, 5, &what)?;
+    let output: Option<String> = column(row, 6, &what)?;
+    let executions: i64 = column(row, 11, &what)?;
+    Ok(Run {
+        job_id: column(row, 1, &what)?,
+        job_version: column(row, 2, &what)?,
+        trigger: from_json(&trigger, what, "trigger")?,
+        payload: from_json(&payload, what, "payload")?,
+        status: from_enum_text(&status, what, "status")?,
+        output: output.map(|output| from_json(&output, what, "output")).transpose()?,
+        error: column(row, 7, &what)?,
+        created_at: column(row, 8, &what)?,
+        updated_at: column(row, 9, &what)?,
+        wake_at: column(row, 10, &what)?,
+        executions: from_integer(executions, what, "executions")?,
+        steps: Vec::new(),
+        id: RunId::from(id),
+    })
+}
+
+/// A step's row (the [`STEP_COLUMNS`]) of run `run`.
+pub(super) fn decode_step(row: &Row, run: &RunId) -> Result<StepRecord, StoreError> {
+    let key: String = column(row, 0, &|| format!("a step of run `{run}`"))?;
+    let what = || format!("step `{key}` of run `{run}`");
+    let kind: String = column(row, 1, &what)?;
+    let status: String = column(row, 2, &what)?;
+    let input: String = column(row, 3, &what)?;
+    let output: Option<String> = column(row, 4, &what)?;
+    let attempts: i64 = column(row, 7, &what)?;
+    Ok(StepRecord {
+        kind: from_json::<StepKind>(&kind, what, "kind")?,
+        status: from_enum_text::<StepStatus>(&status, what, "status")?,
+        input: from_json(&input, what, "input")?,
+        output: output.map(|output| from_json(&output, what, "output")).transpose()?,
+        error: column(row, 5, &what)?,
+        output_schema: column(row, 6, &what)?,
+        attempts: from_integer(attempts, what, "attempts")?,
+        started_at: column(row, 8, &what)?,
+        finished_at: column(row, 9, &what)?,
+        key,
+    })
+}
+
+pub(super) fn to_json<T: Serialize + ?Sized>(
+    value: &T,
+    what: impl Fn() -> String,
+    column: &str,
+) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| {
+        StoreError::backend_with(format_args!("postgres: {}: cannot encode `{column}` as JSON", what()), e)
+    })
+}
+
+pub(super) fn from_json<T: DeserializeOwned>(
+    text: &str,
+    what: impl Fn() -> String,
+    column: &str,
+) -> Result<T, StoreError> {
+    serde_json::from_str(text)
+        .map_err(|e| StoreError::backend_with(format_args!("postgres: {}: `{column}` holds invalid JSON", what()), e))
+}
+
+/// A unit enum variant as its serde name (`"running"`).
+pub(super) fn enum_text<T: Serialize>(
+    value: &T,
+    what: impl Fn() -> String,
+    column: &str,
+) -> Result<String, StoreError> {
+    match serde_json::to_value(value) {
+        Ok(Value::String(text)) => Ok(text),
+        _ => Err(StoreError::backend(format!("postgres: {}: cannot encode `{column}` as text", what()))),
+    }
+}
+
+fn from_enum_text<T: DeserializeOwned>(text: &str, what: impl Fn() -> String, column: &str) -> Result<T, StoreError> {
+    serde_json::from_value(Value::String(text.to_owned()))
+        .map_err(|_| StoreError::backend(format!("postgres: {}: unknown `{column}` {text:?}", what())))
+}
+
+fn from_integer(value: i64, what: impl Fn() -> String, column: &str) -> Result<u32, StoreError> {
+    u32::try_from(value)
+        .map_err(|_| StoreError::backend(format!("postgres: {}: `{column}` is out of range: {value}", what())))
+}
+
+/// A run, encoded as the parameters of an insert.
+pub(super) struct RunRow {
+    pub(super) id: String,
+    pub(super) job_id: String,
+    pub(super) job_version: String,
+    pub(super) trigger: String,
+    pub(super) payload: String,
+    pub(super) status: &'static str,
+    pub(super) output: Option<String>,
+    pub(super) error: Option<String>,
+    pub(super) created_at: DateTime<Utc>,
+    pub(super) updated_at: DateTime<Utc>,
+    pub(super) wake_at: Option<DateTime<Utc>>,
+    pub(super) executions: i64,
+}
+
+/// A run, encoded before any connection is taken, so a value that does not encode costs no
+/// round trip.
+pub(super) fn run_row(run: &Run) -> Result<RunRow, StoreError> {
+    let id = run.id.to_string();
+    let what = || format!("run `{id}`");
+    Ok(RunRow {
+        job_id: run.job_id.clone(),
+        job_version: run.job_version.clone(),
+        trigger: to_json(&run.trigger, what, "trigger")?,
+        payload: to_json(&run.payload, what, "payload")?,
+        status: run.status.as_str(),
+        output: run.output.as_ref().map(|output| to_json(output, what, "output")).transpose()?,
+        error: run.error.clone(),
+        created_at: run.created_at,
+        updated_at: run.updated_at,
+        wake_at: run.wake_at,
+        executions: i64::from(run.executions),
+        id,
+    })
+}
+
+/// A step, encoded as the parameters of its upsert.
+pub(super) struct StepRow {
+    pub(super) key: String,
+    pub(super) kind: String,
+    pub(super) status: String,
+    pub(super) input: String,
+    pub(super) output: Option<String>,
+    pub(super) error: Option<String>,
+    pub(super) output_schema: Option<String>,
+    pub(super) attempts: i64,
+    pub(super) started_at: DateTime<Utc>,
+    pub(super) finished_at: Option<DateTime<Utc>>,
+}
+
+/// Step `step` of run `run`, encoded.
+pub(super) fn step_row(run: &RunId, step: &StepRecord) -> Result<StepRow, StoreError> {
+    let what = || format!("step `{}` of run `{run}`", step.key);
+    Ok(StepRow {
+        key: step.key.clone(),
+        kind: to_json(&step.kind, what, "kind")?,
+        status: enum_text(&step.status, what, "status")?,
+        input: to_json(&step.input, what, "input")?,
+        output: step.output.as_ref().map(|output| to_json(output, what, "output")).transpose()?,
+        error: step.error.clone(),
+        output_schema: step.output_schema.clone(),
+        attempts: i64::from(step.attempts),
+        started_at: step.started_at,
+        finished_at: step.finished_at,
+    })
+}

@@ -1,0 +1,163 @@
+//! From a connection URL and [`PostgresOptions`] to a pool: the schema a store lives in, the
+//! limits of the pool, and the URL as it may be shown (its password masked).
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use tokio_postgres::NoTls;
+
+use crate::store::StoreError;
+
+/// How [`PostgresStore::connect_with`](super::PostgresStore::connect_with) connects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostgresOptions {
+    /// The schema the store's tables live in, created on connect if it is missing; `None` (the
+    /// default) leaves the server's `search_path` alone (usually `public`). Each pooled
+    /// connection starts with `search_path` set to it, so several stores can share one database
+    /// (one per test, one per tenant). Lowercase letters, digits and `_`, not starting with a
+    /// digit, at most 63 bytes: it is written into SQL unquoted.
+    pub schema: Option<String>,
+    /// At most this many connections are open at once (default 16); a call that finds them
+    /// all busy waits for one, up to [`connect_timeout`](Self::connect_timeout).
+    pub max_connections: usize,
+    /// How long connecting, or waiting for a free connection, may take before the call fails
+    /// with [`StoreError::Backend`] (default 5 s).
+    pub connect_timeout: Duration,
+}
+
+impl Default for PostgresOptions {
+    fn default() -> Self {
+        PostgresOptions { schema: None, max_connections: 16, connect_timeout: Duration::from_secs(5) }
+    }
+}
+
+/// The schema name, if it is one [`PostgresOptions::schema`] accepts.
+pub(super) fn check_schema(schema: &str) -> Result<(), StoreError> {
+    let mut chars = schema.chars();
+    let first_ok = chars.next().is_some_and(|c| c.is_ascii_lowercase() || c == '_');
+    let rest_ok = chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if first_ok && rest_ok && schema.len() <= 63 {
+        Ok(())
+    } else {
+        Err(StoreError::backend(format!(
+            "postgres: schema {schema:?} is not a plain name (lowercase letters, digits and `_`, not starting with \
+             a digit, at most 63 bytes)"
+        )))
+    }
+}
+
+/// A pool of connections to `url` (none is opened yet).
+pub(super) fn pool(url: &str, shown: &str, options: &PostgresOptions) -> Result<Pool, StoreError> {
+    let mut config = tokio_postgres::Config::from_str(url)
+        .map_err(|e| super::codec::backend(format_args!("reading the connection URL `{shown}`"), e))?;
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(options.connect_timeout);
+    }
+    if let Some(schema) = &options.schema {
+        check_schema(schema)?;
+        // Set at connection start: no round trip, and no connection is ever handed out on
+        // another schema. `check_schema` leaves nothing to escape.
+        config.options(format!("-c search_path={schema}"));
+    }
+    // `Fast` reuses a connection the client has not seen closed without asking the server; a
+    // connection the server dropped fails its next call, which fails that store call only.
+    let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+    Pool::builder(manager)
+        .max_size(options.max_connections.max(1))
+        .runtime(Runtime::Tokio1)
+        .wait_timeout(Some(options.connect_timeout))
+        .create_timeout(Some(options.connect_timeout))
+        .recycle_timeout(Some(options.connect_timeout))
+        .build()
+        .map_err(|e| super::codec::backend(format_args!("building the connection pool for `{shown}`"), e))
+}
+
+/// `url` with its password replaced by `***`, in both forms PostgreSQL takes: a URL
+/// (`postgres://user:secret@host/db`, `?password=secret`) and key-value pairs
+/// (`host=h password=secret`). What is not recognised is shown as it is: it holds no password
+/// PostgreSQL would read.
+pub(super) fn mask_password(url: &str) -> String {
+    let masked = match url.split_once("://") {
+        Some((scheme, rest)) => {
+            // The userinfo ends at the last `@` before the query: a password with an unencoded
+            // `/` or `@` in it is still masked whole.
+            let query = rest.find('?').unwrap_or(rest.len());
+            match rest[..query].rfind('@') {
+                Some(at) => match rest[..at].split_once(':') {
+                    Some((user, _password)) => format!("{scheme}://{user}:***{}", &rest[at..]),
+                    None => format!("{scheme}://{rest}"),
+                },
+                None => format!("{scheme}://{rest}"),
+            }
+        }
+        None => url.to_owned(),
+    };
+    mask_password_pairs(&masked)
+}
+
+/// Every `password=value` (as a query parameter or a key-value pair, quoted or not) with its
+/// value replaced by `***`.
+fn mask_password_pairs(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("password") {
+        let (before, after) = rest.split_at(at);
+        out.push_str(before);
+        out.push_str("password");
+        let after = &after["password".len()..];
+        let trimmed = after.trim_start();
+        let Some(value) = trimmed.strip_prefix('=') else {
+            rest = after;
+            continue;
+        };
+        out.push_str("=***");
+        let value = value.trim_start();
+        let end = if let Some(quoted) = value.strip_prefix('\'') {
+            // A quoted value ends at the next unescaped quote.
+            let mut escaped = false;
+            quoted
+                .char_indices()
+                .find(|&(_, c)| {
+                    let end = c == '\'' && !escaped;
+                    escaped = c == '\\' && !escaped;
+                    end
+                })
+                .map_or(value.len(), |(i, _)| i + 2)
+        } else {
+            value.find(|c: char| c == '&' || c == '#' || c.is_whitespace()).unwrap_or(value.len())
+        };
+        rest = &value[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_masked_in_every_form() {
+        let cases = [
+            ("postgres://app:s3cr%40t@db:5432/runs", "postgres://app:***@db:5432/runs"),
+            ("postgresql://app:p@ss@db/runs?sslmode=disable", "postgresql://app:***@db/runs?sslmode=disable"),
+            ("postgres://postgres@127.0.0.1/test", "postgres://postgres@127.0.0.1/test"),
+            ("postgres://app:a/b@c@db/runs", "postgres://app:***@db/runs"),
+            ("postgres://h/db?user=u&password=hunter2&x=1", "postgres://h/db?user=u&password=***&x=1"),
+            ("host=h password=hunter2 dbname=d", "host=h password=*** dbname=d"),
+            ("host=h password = 'a b\\' c' dbname=d", "host=h password=*** dbname=d"),
+        ];
+        for (url, expected) in cases {
+            assert_eq!(mask_password(url), expected, "{url}");
+        }
+    }
+
+    #[test]
+    fn schema_names_are_plain() {
+        assert!(check_schema("test_0af3").is_ok());
+        for bad in ["", "1abc", "Runs", "a;drop", "a b", &"x".repeat(64)] {
+            assert!(check_schema(bad).is_err(), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,423 @@
+//! [`PostgresStore`]: runs in a PostgreSQL database, shared by every process connected to it.
+//!
+//! A pool of connections (`deadpool-postgres`), each call taking one for its statements; a
+//! write is one statement, or one transaction where it must be all or nothing (a delivery with
+//! its runs) or ordered against another writer (a step's start order). The tables are the
+//! SQLite store's, in PostgreSQL's types (`codec` says why JSON is `text`).
+//!
+//! The schema is versioned in a table of its own: `schema::MIGRATIONS` is an append-only
+//! list, applied at connect under an advisory lock, so processes starting at once migrate a
+//! database once. To change the schema, append migration N+1; never edit one that has shipped.
+
+mod codec;
+mod config;
+mod schema;
+
+use std::fmt;
+
+use async_trait::async_trait;
+use chrono::Utc;
+use deadpool_postgres::{Client, Pool};
+use serde_json::Value;
+use tokio_postgres::IsolationLevel;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::ToSql;
+
+use super::{Delivery, DeliveryOutcome, RunFilter, RunStore, RunUpdate, StoreError};
+use crate::client::{TokenStore, TokenStoreError};
+use crate::model::{Run, RunId, RunStatus, StepRecord};
+use codec::{
+    RUN_COLUMNS, RunRow, STEP_COLUMNS, backend, decode_run, decode_step, from_json, is_state, run_row, step_row,
+    to_json,
+};
+pub use config::PostgresOptions;
+
+/// Keeps runs in a PostgreSQL database: durable (a write completes once the server committed
+/// it), and shared by every store connected to the same database and schema, in this process or
+/// another.
+///
+/// Connect with [`PostgresStore::connect`] (a URL such as `postgres://user@host:5432/db`) or
+/// [`PostgresStore::connect_with`] (a schema of its own, the pool's size). Connecting opens one
+/// connection and brings the schema up to date; later calls take a connection from the pool,
+/// opening one when none is idle. No TLS: for a server on loopback or a private network.
+///
+/// Every call keeps the [`RunStore`] contract as the SQLite store does; the differences are
+/// times, kept to the microsecond (PostgreSQL's `timestamptz`), and that a write is committed
+/// on its own (no group commit: the server's commits are concurrent).
+///
+/// Not yet: several engines sharing one database each run the runs they start and resume;
+/// claiming queued runs from a shared queue, with leases that move a dead worker's runs to
+/// another, is the next step.
+pub struct PostgresStore {
+    pool: Pool,
+    /// The URL, its password masked, and the schema: how errors and `Debug` name the store.
+    shown: String,
+}
+
+impl fmt::Debug for PostgresStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // By hand: the URL is shown with its password masked, and the pool's own `Debug` would
+        // print its configuration.
+        let status = self.pool.status();
+        f.debug_struct("PostgresStore")
+            .field("database", &self.shown)
+            .field("connections", &status.size)
+            .field("max_connections", &status.max_size)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PostgresStore {
+    /// Connects to the database at `url` with the default options (the server's `search_path`,
+    /// 16 connections at most), bringing its schema up to date.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        PostgresStore::connect_with(url, PostgresOptions::default()).await
+    }
+
+    /// Connects to the database at `url`, as [`connect`](Self::connect) does, with `options`.
+    ///
+    /// Fails with [`StoreError::Backend`] when the URL does not parse, the server cannot be
+    /// reached within [`PostgresOptions::connect_timeout`], refuses the login, or holds a store
+    /// migrated by a newer version of this crate. No error shows the URL's password.
+    pub async fn connect_with(url: &str, options: PostgresOptions) -> Result<Self, StoreError> {
+        let masked = config::mask_password(url);
+        let shown = match &options.schema {
+            Some(schema) => format!("{masked} (schema {schema})"),
+            None => masked,
+        };
+        let pool = config::pool(url, &shown, &options)?;
+        let store = PostgresStore { pool, shown };
+        let mut client = store.client().await?;
+        schema::migrate(&mut client, options.schema.as_deref(), &store.shown).await?;
+        drop(client);
+        Ok(store)
+    }
+
+    /// A connection from the pool.
+    async fn client(&self) -> Result<Client, StoreError> {
+        self.pool.get().await.map_err(|e| backend(format_args!("connecting to `{}`", self.shown), e))
+    }
+
+    /// The JSON document `sql` selects by `key` (one column of one row), if there is one.
+    async fn read_json(&self, sql: &'static str, key: &str, what: &'static str) -> Result<Option<Value>, StoreError> {
+        let context = || format!("reading {what} `{key}`");
+        let client = self.client().await?;
+        let statement = client.prepare_cached(sql).await.map_err(|e| backend(context(), e))?;
+        let row = client.query_opt(&statement, &[&key]).await.map_err(|e| backend(context(), e))?;
+        let Some(row) = row else { return Ok(None) };
+        let text: String = row.try_get(0).map_err(|e| backend(context(), e))?;
+        from_json(&text, || format!("{what} `{key}`"), what).map(Some)
+    }
+
+    /// Runs one statement (prepared once per connection) and answers how many rows it changed.
+    async fn execute(
+        &self,
+        sql: &'static str,
+        params: &[&(dyn ToSql + Sync)],
+        context: impl Fn() -> String,
+    ) -> Result<u64, StoreError> {
+        let client = self.client().await?;
+        let statement = client.prepare_cached(sql).await.map_err(|e| backend(context(), e))?;
+        client.execute(&statement, params).await.map_err(|e| backend(context(), e))
+    }
+}
+
+/// Inserts a run; an existing id is `DuplicateRun`.
+const INSERT_RUN: &str = "INSERT INTO runs (id, job_id, job_version, \"trigger\", payload, status, output, error, \
+                                            created_at, updated_at, wake_at, executions)
+                          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                          ON CONFLICT (id) DO NOTHING";
+
+/// Runs [`INSERT_RUN`] for `run` on `client` (a connection or a transaction).
+async fn insert_run(client: &impl deadpool_postgres::GenericClient, run: &RunRow) -> Result<(), StoreError> {
+    let context = || format!("inserting run `{}`", run.id);
+    let statement = client.prepare_cached(INSERT_RUN).await.map_err(|e| backend(context(), e))?;
+    let inserted = client
+        .execute(
+            &statement,
+            &[
+                &run.id,
+                &run.job_id,
+                &run.job_version,
+                &run.trigger,
+                &run.payload,
+                &run.status,
+                &run.output,
+                &run.error,
+                &run.created_at,
+                &run.updated_at,
+                &run.wake_at,
+                &run.executions,
+            ],
+        )
+        .await
+        .map_err(|e| backend(context(), e))?;
+    if inserted == 0 {
+        return Err(StoreError::DuplicateRun(RunId::from(run.id.as_str())));
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl RunStore for PostgresStore {
+    async fn create_run(&self, run: &Run) -> Result<(), StoreError> {
+        let row = run_row(run)?;
+        insert_run(&self.client().await?, &row).await
+    }
+
+    async fn update_run(&self, id: &RunId, update: &RunUpdate) -> Result<(), StoreError> {
+        let what = || format!("run `{id}`");
+        let output = update.output.as_ref().map(|output| to_json(output, what, "output")).transpose()?;
+        let updated = self
+            .execute(
+                "UPDATE runs SET status = $2, output = $3, error = $4, wake_at = $5, \
+                 executions = executions + $6, updated_at = $7 WHERE id = $1",
+                &[
+                    &id.as_str(),
+                    &update.status.as_str(),
+                    &output,
+                    &update.error,
+                    &update.wake_at,
+                    &i64::from(update.new_execution),
+                    &Utc::now(),
+                ],
+                || format!("updating run `{id}`"),
+            )
+            .await?;
+        if updated == 0 {
+            return Err(StoreError::RunNotFound(id.clone()));
+        }
+        Ok(())
+    }
+
+    async fn claim_run(&self, id: &RunId, from: RunStatus) -> Result<bool, StoreError> {
+        // One statement: under READ COMMITTED, a second claimer waits for the first's row lock
+        // and then re-checks `status` on the row the first left, so exactly one claim wins.
+        let context = || format!("claiming run `{id}`");
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(
+                "UPDATE runs SET status = 'queued', wake_at = NULL, updated_at = $3 WHERE id = $1 AND status = $2",
+            )
+            .await
+            .map_err(|e| backend(context(), e))?;
+        let claimed = client
+            .execute(&statement, &[&id.as_str(), &from.as_str(), &Utc::now()])
+            .await
+            .map_err(|e| backend(context(), e))?;
+        if claimed > 0 {
+            return Ok(true);
+        }
+        let exists =
+            client.prepare_cached("SELECT 1 FROM runs WHERE id = $1").await.map_err(|e| backend(context(), e))?;
+        match client.query_opt(&exists, &[&id.as_str()]).await.map_err(|e| backend(context(), e))? {
+            Some(_) => Ok(false),
+            None => Err(StoreError::RunNotFound(id.clone())),
+        }
+    }
+
+    async fn run(&self, id: &RunId) -> Result<Option<Run>, StoreError> {
+        let context = || format!("reading run `{id}`");
+        let mut client = self.client().await?;
+        // One snapshot for the run and its steps, so both are from the same commit.
+        let tx = client
+            .build_transaction()
+            .isolation_level(IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .await
+            .map_err(|e| backend(context(), e))?;
+        let run = tx
+            .prepare_cached(&format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = $1"))
+            .await
+            .map_err(|e| backend(context(), e))?;
+        let Some(row) = tx.query_opt(&run, &[&id.as_str()]).await.map_err(|e| backend(context(), e))? else {
+            return Ok(None);
+        };
+        let steps = tx
+            .prepare_cached(&format!("SELECT {STEP_COLUMNS} FROM steps WHERE run_id = $1 ORDER BY seq"))
+            .await
+            .map_err(|e| backend(context(), e))?;
+        let step_rows = tx.query(&steps, &[&id.as_str()]).await.map_err(|e| backend(context(), e))?;
+        tx.commit().await.map_err(|e| backend(context(), e))?;
+        let mut run = decode_run(&row)?;
+        run.steps = step_rows.iter().map(|step| decode_step(step, &run.id)).collect::<Result<_, _>>()?;
+        Ok(Some(run))
+    }
+
+    async fn list_runs(&self, filter: &RunFilter) -> Result<Vec<Run>, StoreError> {
+        // At most four shapes of statement (with or without each filter), each prepared once per
+        // connection; the statuses are one array parameter, the limit one (NULL: no limit).
+        let mut sql = format!("SELECT {RUN_COLUMNS} FROM runs WHERE true");
+        let statuses: Vec<&str> = filter.statuses.iter().map(|status| status.as_str()).collect();
+        let limit = filter.limit.map(|limit| i64::try_from(limit).unwrap_or(i64::MAX));
+        let mut params: Vec<&(dyn ToSql + Sync)> = vec![&limit];
+        if let Some(job) = &filter.job_id {
+            params.push(job);
+            sql.push_str(&format!(" AND job_id = ${}", params.len()));
+        }
+        if !statuses.is_empty() {
+            params.push(&statuses);
+            sql.push_str(&format!(" AND status = ANY(${})", params.len()));
+        }
+        sql.push_str(" ORDER BY created_at DESC, id DESC LIMIT $1");
+        let context = || "listing runs".to_owned();
+        let client = self.client().await?;
+        let statement = client.prepare_cached(&sql).await.map_err(|e| backend(context(), e))?;
+        let rows = client.query(&statement, &params).await.map_err(|e| backend(context(), e))?;
+        rows.iter().map(decode_run).collect()
+    }
+
+    async fn save_step(&self, run: &RunId, step: &StepRecord) -> Result<(), StoreError> {
+        let row = step_row(run, step)?;
+        let context = || format!("saving step `{}` of run `{run}`", step.key);
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(|e| backend(context(), e))?;
+        // The run's row is locked first: two steps of one run saved at once would otherwise
+        // both read the same `MAX(seq)`. `FOR NO KEY UPDATE` leaves the steps' foreign key
+        // checks (`FOR KEY SHARE`) free, and finds a missing run before any insert.
+        let lock = tx
+            .prepare_cached("SELECT 1 FROM runs WHERE id = $1 FOR NO KEY UPDATE")
+            .await
+            .map_err(|e| backend(context(), e))?;
+        if tx.query_opt(&lock, &[&run.as_str()]).await.map_err(|e| backend(context(), e))?.is_none() {
+            return Err(StoreError::RunNotFound(run.clone()));
+        }
+        // A new key gets the next seq; a known key keeps its seq (its start order).
+        let upsert = tx
+            .prepare_cached(
+                "INSERT INTO steps (run_id, \"key\", seq, kind, status, input, output, error, output_schema, \
+                                    attempts, started_at, finished_at)
+                 VALUES ($1, $2, (SELECT COALESCE(MAX(seq) + 1, 0) FROM steps WHERE run_id = $1),
+                         $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                 ON CONFLICT (run_id, \"key\") DO UPDATE SET
+                     kind = excluded.kind, status = excluded.status, input = excluded.input,
+                     output = excluded.output, error = excluded.error,
+                     output_schema = excluded.output_schema, attempts = excluded.attempts,
+                     started_at = excluded.started_at, finished_at = excluded.finished_at",
+            )
+            .await
+            .map_err(|e| backend(context(), e))?;
+        tx.execute(
+            &upsert,
+            &[
+                &run.as_str(),
+                &row.key,
+                &row.kind,
+                &row.status,
+                &row.input,
+                &row.output,
+                &row.error,
+                &row.output_schema,
+                &row.attempts,
+                &row.started_at,
+                &row.finished_at,
+            ],
+        )
+        .await
+        .map_err(|e| {
+            // The run was deleted between the lock and the insert (by hand: the store deletes none).
+            if is_state(&e, &SqlState::FOREIGN_KEY_VIOLATION) {
+                StoreError::RunNotFound(run.clone())
+            } else {
+                backend(context(), e)
+            }
+        })?;
+        tx.commit().await.map_err(|e| backend(context(), e))
+    }
+
+    async fn put_schema(&self, fingerprint: &str, schema: &Value) -> Result<(), StoreError> {
+        let text = to_json(schema, || format!("schema `{fingerprint}`"), "schema")?;
+        self.execute(
+            "INSERT INTO schemas (fingerprint, schema) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            &[&fingerprint, &text],
+            || format!("storing schema `{fingerprint}`"),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn schema(&self, fingerprint: &str) -> Result<Option<Value>, StoreError> {
+        self.read_json("SELECT schema FROM schemas WHERE fingerprint = $1", fingerprint, "schema").await
+    }
+
+    async fn accept_delivery(&self, delivery: &Delivery, runs: &[Run]) -> Result<DeliveryOutcome, StoreError> {
+        let rows: Vec<RunRow> = runs.iter().map(run_row).collect::<Result<_, _>>()?;
+        let ids: Vec<&RunId> = runs.iter().map(|run| &run.id).collect();
+        let run_ids = to_json(&ids, || format!("delivery `{}`", delivery.id), "runs")?;
+        let context = || format!("accepting delivery `{}` from `{}`", delivery.id, delivery.source);
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(|e| backend(context(), e))?;
+        // The delivery first: its key is taken at once, so the same delivery accepted at the same
+        // time by another process waits for this transaction and then finds it (or, if this one
+        // rolls back, takes it itself).
+        let insert = tx
+            .prepare_cached(
+                "INSERT INTO deliveries (source, id, runs, received_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+            )
+            .await
+            .map_err(|e| backend(context(), e))?;
+        let inserted = tx
+            .execute(&insert, &[&delivery.source, &delivery.id, &run_ids, &delivery.received_at])
+            .await
+            .map_err(|e| backend(context(), e))?;
+        if inserted == 0 {
+            let earlier = tx
+                .prepare_cached("SELECT runs FROM deliveries WHERE source = $1 AND id = $2")
+                .await
+                .map_err(|e| backend(context(), e))?;
+            let row =
+                tx.query_one(&earlier, &[&delivery.source, &delivery.id]).await.map_err(|e| backend(context(), e))?;
+            let text: String = row.try_get(0).map_err(|e| backend(context(), e))?;
+            // Nothing was written: dropping the transaction rolls it back.
+            let runs: Vec<RunId> = from_json(&text, context, "runs")?;
+            return Ok(DeliveryOutcome::Duplicate { runs });
+        }
+        for row in &rows {
+            // A duplicate run id returns early: the transaction is dropped, so rolled back, and
+            // neither the delivery nor any of its runs is kept.
+            insert_run(&tx, row).await?;
+        }
+        tx.commit().await.map_err(|e| backend(context(), e))?;
+        Ok(DeliveryOutcome::New)
+    }
+
+    async fn cursor(&self, key: &str) -> Result<Option<Value>, StoreError> {
+        self.read_json("SELECT cursor FROM cursors WHERE \"key\" = $1", key, "cursor").await
+    }
+
+    async fn save_cursor(&self, key: &str, cursor: &Value) -> Result<(), StoreError> {
+        let text = to_json(cursor, || format!("cursor `{key}`"), "cursor")?;
+        self.execute(
+            "INSERT INTO cursors (\"key\", cursor, updated_at) VALUES ($1, $2, $3)
+             ON CONFLICT (\"key\") DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at",
+            &[&key, &text, &Utc::now()],
+            || format!("saving cursor `{key}`"),
+        )
+        .await
+        .map(|_| ())
+    }
+}
+
+#[async_trait]
+impl TokenStore for PostgresStore {
+    async fn tokens(&self, key: &str) -> Result<Option<Value>, TokenStoreError> {
+        let tokens = self.read_json("SELECT tokens FROM tokens WHERE \"key\" = $1", key, "tokens").await;
+        tokens.map_err(|error| TokenStoreError(Box::new(error)))
+    }
+
+    async fn save_tokens(&self, key: &str, tokens: &Value) -> Result<(), TokenStoreError> {
+        let saved = async {
+            let text = to_json(tokens, || format!("the tokens of `{key}`"), "tokens")?;
+            self.execute(
+                "INSERT INTO tokens (\"key\", tokens, updated_at) VALUES ($1, $2, $3)
+                 ON CONFLICT (\"key\") DO UPDATE SET tokens = excluded.tokens, updated_at = excluded.updated_at",
+                &[&key, &text, &Utc::now()],
+                || format!("saving the tokens of `{key}`"),
+            )
+            .await
+            .map(|_| ())
+        };
+        saved.await.map_err(|error| TokenStoreError(Box::new(error)))
+    }
+}

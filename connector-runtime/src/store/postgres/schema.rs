@@ -1,0 +1,142 @@
+//! The schema of a PostgreSQL run store: its migrations, and applying them at connect so that
+//! several processes starting at once migrate a database exactly once.
+
+use deadpool_postgres::Client;
+
+use super::codec::backend;
+use crate::store::StoreError;
+
+/// The schema, one migration per version: entry `i` takes a database from version `i` to
+/// `i + 1`. Append only: never edit a migration that has shipped, add the next one. The same
+/// tables as the SQLite store's (at its version 3), in PostgreSQL's types.
+pub(super) const MIGRATIONS: &[&str] = &[
+    // 1: runs and their steps, schemas by fingerprint, deliveries (for dedupe), polling
+    // cursors and OAuth2 tokens.
+    r#"
+    CREATE TABLE runs (
+        id          text NOT NULL PRIMARY KEY,  -- a UUIDv7, so ids sort by creation
+        job_id      text NOT NULL,
+        job_version text NOT NULL,
+        "trigger"   text NOT NULL,              -- JSON (TriggerRef)
+        payload     text NOT NULL,              -- JSON
+        status      text NOT NULL,              -- queued, running, waiting, succeeded, failed, cancelled
+        output      text,                       -- JSON
+        error       text,
+        created_at  timestamptz NOT NULL,
+        updated_at  timestamptz NOT NULL,
+        wake_at     timestamptz,
+        executions  bigint NOT NULL DEFAULT 0
+    );
+    CREATE INDEX runs_newest ON runs (created_at, id);
+    CREATE INDEX runs_by_status ON runs (status, created_at, id);
+    CREATE INDEX runs_by_job ON runs (job_id, created_at, id);
+
+    CREATE TABLE steps (
+        run_id        text NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+        "key"         text NOT NULL,
+        seq           bigint NOT NULL,          -- start order within the run, from 0
+        kind          text NOT NULL,            -- JSON (StepKind)
+        status        text NOT NULL,            -- running, succeeded, failed
+        input         text NOT NULL,            -- JSON
+        output        text,                     -- JSON
+        error         text,
+        output_schema text,
+        attempts      bigint NOT NULL,
+        started_at    timestamptz NOT NULL,
+        finished_at   timestamptz,
+        PRIMARY KEY (run_id, "key"),
+        UNIQUE (run_id, seq)
+    );
+
+    CREATE TABLE schemas (
+        fingerprint text NOT NULL PRIMARY KEY,
+        schema      text NOT NULL               -- JSON
+    );
+
+    CREATE TABLE deliveries (
+        source      text NOT NULL,              -- webhook:{connector}/{trigger}, event:{name}, poll:..
+        id          text NOT NULL,
+        runs        text NOT NULL,              -- JSON array of the run ids it started
+        received_at timestamptz NOT NULL,
+        PRIMARY KEY (source, id)
+    );
+
+    CREATE TABLE cursors (
+        "key"       text NOT NULL PRIMARY KEY,
+        cursor      text NOT NULL,              -- JSON
+        updated_at  timestamptz NOT NULL
+    );
+
+    CREATE TABLE tokens (
+        "key"       text NOT NULL PRIMARY KEY,  -- the connector's id
+        tokens      text NOT NULL,              -- JSON
+        updated_at  timestamptz NOT NULL
+    );
+    "#,
+];
+
+/// The key of the transaction-level advisory lock migrations hold: every process migrating a
+/// store in this database takes it first, so exactly one applies each migration and the
+/// others find it applied. (An arbitrary constant: "connrt" in ASCII.)
+pub(super) const MIGRATION_LOCK: i64 = 0x636f_6e6e_7274;
+
+/// The table recording how many migrations are applied: one row, created by the first connect.
+pub(super) const VERSION_TABLE: &str = "connector_runtime_schema_version";
+
+/// Brings the schema up to date in one transaction: the lock, the schema itself when one is
+/// configured, the version, the migrations not applied yet. A database at a version newer than
+/// this crate's is refused, and nothing is changed.
+pub(super) async fn migrate(client: &mut Client, schema: Option<&str>, shown: &str) -> Result<(), StoreError> {
+    let context = || format!("migrating the schema of `{shown}`");
+    let tx = client.transaction().await.map_err(|e| backend(context(), e))?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]).await.map_err(|e| backend(context(), e))?;
+    if let Some(schema) = schema {
+        // Under the lock: two `CREATE SCHEMA IF NOT EXISTS` at once can both try to create it.
+        // The name was checked to be plain (`config::check_schema`).
+        tx.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {schema}")).await.map_err(|e| backend(context(), e))?;
+    }
+    tx.batch_execute(&format!(
+        "CREATE TABLE IF NOT EXISTS {VERSION_TABLE} (
+             one     boolean NOT NULL PRIMARY KEY DEFAULT true CHECK (one),
+             version bigint NOT NULL
+         )"
+    ))
+    .await
+    .map_err(|e| backend(context(), e))?;
+    let found: Option<i64> = tx
+        .query_opt(&format!("SELECT version FROM {VERSION_TABLE}"), &[])
+        .await
+        .map_err(|e| backend(context(), e))?
+        .map(|row| row.try_get(0))
+        .transpose()
+        .map_err(|e| backend(context(), e))?;
+    let version = found.unwrap_or(0);
+    let known = MIGRATIONS.len();
+    let applied =
+        usize::try_from(version).ok().filter(|applied| *applied <= known).ok_or_else(|| too_new(version, shown))?;
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
+        tx.batch_execute(sql).await.map_err(|e| backend(format!("{}: migration {}", context(), index + 1), e))?;
+    }
+    if applied < known || found.is_none() {
+        let now = known as i64;
+        tx.execute(
+            &format!(
+                "INSERT INTO {VERSION_TABLE} (one, version) VALUES (true, $1) \
+                 ON CONFLICT (one) DO UPDATE SET version = excluded.version"
+            ),
+            &[&now],
+        )
+        .await
+        .map_err(|e| backend(context(), e))?;
+    }
+    tx.commit().await.map_err(|e| backend(context(), e))
+}
+
+/// A database whose schema is newer than this version's: migrated by a newer version of this crate.
+fn too_new(found: i64, shown: &str) -> StoreError {
+    StoreError::backend(format!(
+        "postgres: `{shown}` has run store schema version {found}, newer than the {} this version knows; \
+         connect with a newer version",
+        MIGRATIONS.len()
+    ))
+}
