@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # (4) Compile time of a connector with 50 actions written with the macros against the same
-# connector written by hand against the runtime's traits (`Connector`, one `Action` impl per
-# action, a typed client struct), plus the macro crate's own build time and dependency tree.
+# connector written by hand against the runtime's traits (`Connector`, `ConnectorMembers`, one
+# `ActionFn` impl per action, a typed client struct: what the macro generates, written out), plus
+# the macro crate's own build time and dependency tree.
 #
 # It generates two throwaway crates in a temp dir, depending on this workspace's
 # connector-runtime by path, sharing one CARGO_TARGET_DIR inside the temp dir, and measures with
@@ -140,8 +141,8 @@ gen_by_hand() { # $1: the path action $EDITED posts to
   common
   cat <<'EOF'
 
-use connector_runtime::manifest::ActionManifest;
-use connector_runtime::{Action, ActionContext, Connector, Integration, Io, RetryPolicy, StepError};
+use connector_runtime::__private::{ActionFn, ActionManifest, ConnectorMembers, MemberVisitor, TriggerManifest};
+use connector_runtime::{ActionContext, ActionOf, Connector, Integration, Io, RetryPolicy, StepError};
 
 impl Wide {
     /// An instance of the connector with this config, to register with the engine.
@@ -167,27 +168,40 @@ impl WideClient<'_> {
 
 impl Connector for Wide {
     type Config = WideConfig;
-    type Client<'io> = WideClient<'io>;
     const ID: &'static str = "wide";
     const NAME: &'static str = "Wide";
     const VERSION: &'static str = "1.0.0";
     const DESCRIPTION: &'static str = "A connector with many actions.";
     const TYPE_NAME: &'static str = "Wide";
 
-    fn client<'io>(io: &'io Io, integration: &'io Integration<Self>) -> WideClient<'io> {
-        WideClient { io, integration, retry: None }
-    }
-
     fn actions() -> Vec<ActionManifest> {
         vec![
 EOF
-  for i in $(seq 0 "$LAST_ACTION"); do echo "            ActionManifest::of::<Action$i>(),"; done
+  for i in $(seq 0 "$LAST_ACTION"); do echo "            ActionManifest::of::<ActionOf<Wide, $i>>(),"; done
   cat <<'EOF'
         ]
     }
 
-    fn triggers() -> Vec<connector_runtime::manifest::TriggerManifest> {
+    fn triggers() -> Vec<TriggerManifest> {
         Vec::new()
+    }
+}
+
+impl ConnectorMembers for Wide {
+EOF
+  echo "    const ACTIONS: &'static [u64] = &[$(seq -s ', ' 0 "$LAST_ACTION")];"
+  cat <<'EOF'
+    const TRIGGERS: &'static [u64] = &[];
+    type Client<'io> = WideClient<'io>;
+
+    fn client<'io>(io: &'io Io, integration: &'io Integration<Self>) -> WideClient<'io> {
+        WideClient { io, integration, retry: None }
+    }
+
+    fn visit<V: MemberVisitor<Self>>(visitor: &mut V) {
+EOF
+  for i in $(seq 0 "$LAST_ACTION"); do echo "        visitor.action::<$i>();"; done
+  cat <<'EOF'
     }
 }
 EOF
@@ -195,11 +209,7 @@ EOF
     local path="/a$i"; [[ $i == "$EDITED" ]] && path="$1"
     cat <<EOF
 
-/// Action $i: posts the input to \`/a$i\`.
-pub struct Action$i;
-
-impl Action for Action$i {
-    type Connector = Wide;
+impl ActionFn<$i> for Wide {
     type Input = In$i;
     type Output = Out$i;
     const ID: &'static str = "action$i";
@@ -214,7 +224,7 @@ $(body "$i" "$path")
 impl WideClient<'_> {
     /// Action $i: posts the input to \`/a$i\`.
     pub async fn action_$i(&self, key: &str, input: In$i) -> Result<Out$i, StepError> {
-        self.io.call_with::<Action$i>(self.integration, key, input, self.retry).await
+        self.io.call_with::<ActionOf<Wide, $i>>(self.integration, key, input, self.retry).await
     }
 }
 EOF
