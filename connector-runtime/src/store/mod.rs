@@ -4,6 +4,8 @@
 //!
 //! `conformance` (with the `testing` feature) holds the test suite every store must pass.
 
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod columns;
 #[cfg(any(test, feature = "testing"))]
 pub mod conformance;
 mod memory;

@@ -7,14 +7,15 @@
 //! `timestamptz`, which keeps microseconds: a time reads back truncated to the microsecond.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
-use serde::de::DeserializeOwned;
-use serde_json::Value;
 use tokio_postgres::Row;
 use tokio_postgres::error::SqlState;
 
 use crate::model::{Run, RunId, StepKind, StepRecord, StepStatus};
 use crate::store::StoreError;
+use crate::store::columns::Columns;
+
+/// How this store's text columns are encoded; errors name `postgres`.
+pub(super) const COLUMNS: Columns = Columns::of("postgres");
 
 /// The columns [`decode_run`] reads, in its order.
 pub(super) const RUN_COLUMNS: &str = "id, job_id, job_version, \"trigger\", payload, status, output, error, \
@@ -59,15 +60,15 @@ pub(super) fn decode_run(row: &Row) -> Result<Run, StoreError> {
     Ok(Run {
         job_id: column(row, 1, &what)?,
         job_version: column(row, 2, &what)?,
-        trigger: from_json(&trigger, what, "trigger")?,
-        payload: from_json(&payload, what, "payload")?,
-        status: from_enum_text(&status, what, "status")?,
-        output: output.map(|output| from_json(&output, what, "output")).transpose()?,
+        trigger: COLUMNS.read_json(&trigger, what, "trigger")?,
+        payload: COLUMNS.read_json(&payload, what, "payload")?,
+        status: COLUMNS.read_enum(&status, what, "status")?,
+        output: output.map(|output| COLUMNS.read_json(&output, what, "output")).transpose()?,
         error: column(row, 7, &what)?,
         created_at: column(row, 8, &what)?,
         updated_at: column(row, 9, &what)?,
         wake_at: column(row, 10, &what)?,
-        executions: from_integer(executions, what, "executions")?,
+        executions: COLUMNS.read_count(executions, what, "executions")?,
         steps: Vec::new(),
         id: RunId::from(id),
     })
@@ -83,58 +84,17 @@ pub(super) fn decode_step(row: &Row, run: &RunId) -> Result<StepRecord, StoreErr
     let output: Option<String> = column(row, 4, &what)?;
     let attempts: i64 = column(row, 7, &what)?;
     Ok(StepRecord {
-        kind: from_json::<StepKind>(&kind, what, "kind")?,
-        status: from_enum_text::<StepStatus>(&status, what, "status")?,
-        input: from_json(&input, what, "input")?,
-        output: output.map(|output| from_json(&output, what, "output")).transpose()?,
+        kind: COLUMNS.read_json::<StepKind>(&kind, what, "kind")?,
+        status: COLUMNS.read_enum::<StepStatus>(&status, what, "status")?,
+        input: COLUMNS.read_json(&input, what, "input")?,
+        output: output.map(|output| COLUMNS.read_json(&output, what, "output")).transpose()?,
         error: column(row, 5, &what)?,
         output_schema: column(row, 6, &what)?,
-        attempts: from_integer(attempts, what, "attempts")?,
+        attempts: COLUMNS.read_count(attempts, what, "attempts")?,
         started_at: column(row, 8, &what)?,
         finished_at: column(row, 9, &what)?,
         key,
     })
-}
-
-pub(super) fn to_json<T: Serialize + ?Sized>(
-    value: &T,
-    what: impl Fn() -> String,
-    column: &str,
-) -> Result<String, StoreError> {
-    serde_json::to_string(value).map_err(|e| {
-        StoreError::backend_with(format_args!("postgres: {}: cannot encode `{column}` as JSON", what()), e)
-    })
-}
-
-pub(super) fn from_json<T: DeserializeOwned>(
-    text: &str,
-    what: impl Fn() -> String,
-    column: &str,
-) -> Result<T, StoreError> {
-    serde_json::from_str(text)
-        .map_err(|e| StoreError::backend_with(format_args!("postgres: {}: `{column}` holds invalid JSON", what()), e))
-}
-
-/// A unit enum variant as its serde name (`"running"`).
-pub(super) fn enum_text<T: Serialize>(
-    value: &T,
-    what: impl Fn() -> String,
-    column: &str,
-) -> Result<String, StoreError> {
-    match serde_json::to_value(value) {
-        Ok(Value::String(text)) => Ok(text),
-        _ => Err(StoreError::backend(format!("postgres: {}: cannot encode `{column}` as text", what()))),
-    }
-}
-
-fn from_enum_text<T: DeserializeOwned>(text: &str, what: impl Fn() -> String, column: &str) -> Result<T, StoreError> {
-    serde_json::from_value(Value::String(text.to_owned()))
-        .map_err(|_| StoreError::backend(format!("postgres: {}: unknown `{column}` {text:?}", what())))
-}
-
-fn from_integer(value: i64, what: impl Fn() -> String, column: &str) -> Result<u32, StoreError> {
-    u32::try_from(value)
-        .map_err(|_| StoreError::backend(format!("postgres: {}: `{column}` is out of range: {value}", what())))
 }
 
 /// A run, encoded as the parameters of an insert.
@@ -161,10 +121,10 @@ pub(super) fn run_row(run: &Run) -> Result<RunRow, StoreError> {
     Ok(RunRow {
         job_id: run.job_id.clone(),
         job_version: run.job_version.clone(),
-        trigger: to_json(&run.trigger, what, "trigger")?,
-        payload: to_json(&run.payload, what, "payload")?,
+        trigger: COLUMNS.write_json(&run.trigger, what, "trigger")?,
+        payload: COLUMNS.write_json(&run.payload, what, "payload")?,
         status: run.status.as_str(),
-        output: run.output.as_ref().map(|output| to_json(output, what, "output")).transpose()?,
+        output: run.output.as_ref().map(|output| COLUMNS.write_json(output, what, "output")).transpose()?,
         error: run.error.clone(),
         created_at: run.created_at,
         updated_at: run.updated_at,
@@ -193,10 +153,10 @@ pub(super) fn step_row(run: &RunId, step: &StepRecord) -> Result<StepRow, StoreE
     let what = || format!("step `{}` of run `{run}`", step.key);
     Ok(StepRow {
         key: step.key.clone(),
-        kind: to_json(&step.kind, what, "kind")?,
-        status: enum_text(&step.status, what, "status")?,
-        input: to_json(&step.input, what, "input")?,
-        output: step.output.as_ref().map(|output| to_json(output, what, "output")).transpose()?,
+        kind: COLUMNS.write_json(&step.kind, what, "kind")?,
+        status: COLUMNS.write_enum(&step.status, what, "status")?,
+        input: COLUMNS.write_json(&step.input, what, "input")?,
+        output: step.output.as_ref().map(|output| COLUMNS.write_json(output, what, "output")).transpose()?,
         error: step.error.clone(),
         output_schema: step.output_schema.clone(),
         attempts: i64::from(step.attempts),

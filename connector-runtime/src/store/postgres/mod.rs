@@ -27,8 +27,7 @@ use super::{Delivery, DeliveryOutcome, RunFilter, RunStore, RunUpdate, StoreErro
 use crate::client::{TokenStore, TokenStoreError};
 use crate::model::{Run, RunId, RunStatus, StepRecord};
 use codec::{
-    RUN_COLUMNS, RunRow, STEP_COLUMNS, backend, decode_run, decode_step, from_json, is_state, run_row, step_row,
-    to_json,
+    COLUMNS, RUN_COLUMNS, RunRow, STEP_COLUMNS, backend, decode_run, decode_step, is_state, run_row, step_row,
 };
 pub use config::PostgresOptions;
 
@@ -106,7 +105,7 @@ impl PostgresStore {
         let row = client.query_opt(&statement, &[&key]).await.map_err(|e| backend(context(), e))?;
         let Some(row) = row else { return Ok(None) };
         let text: String = row.try_get(0).map_err(|e| backend(context(), e))?;
-        from_json(&text, || format!("{what} `{key}`"), what).map(Some)
+        COLUMNS.read_json(&text, || format!("{what} `{key}`"), what).map(Some)
     }
 
     /// Runs one statement (prepared once per connection) and answers how many rows it changed.
@@ -167,7 +166,7 @@ impl RunStore for PostgresStore {
 
     async fn update_run(&self, id: &RunId, update: &RunUpdate) -> Result<(), StoreError> {
         let what = || format!("run `{id}`");
-        let output = update.output.as_ref().map(|output| to_json(output, what, "output")).transpose()?;
+        let output = update.output.as_ref().map(|output| COLUMNS.write_json(output, what, "output")).transpose()?;
         let updated = self
             .execute(
                 "UPDATE runs SET status = $2, output = $3, error = $4, wake_at = $5, \
@@ -327,7 +326,7 @@ impl RunStore for PostgresStore {
     }
 
     async fn put_schema(&self, fingerprint: &str, schema: &Value) -> Result<(), StoreError> {
-        let text = to_json(schema, || format!("schema `{fingerprint}`"), "schema")?;
+        let text = COLUMNS.write_json(schema, || format!("schema `{fingerprint}`"), "schema")?;
         self.execute(
             "INSERT INTO schemas (fingerprint, schema) VALUES ($1, $2) ON CONFLICT DO NOTHING",
             &[&fingerprint, &text],
@@ -344,7 +343,7 @@ impl RunStore for PostgresStore {
     async fn accept_delivery(&self, delivery: &Delivery, runs: &[Run]) -> Result<DeliveryOutcome, StoreError> {
         let rows: Vec<RunRow> = runs.iter().map(run_row).collect::<Result<_, _>>()?;
         let ids: Vec<&RunId> = runs.iter().map(|run| &run.id).collect();
-        let run_ids = to_json(&ids, || format!("delivery `{}`", delivery.id), "runs")?;
+        let run_ids = COLUMNS.write_json(&ids, || format!("delivery `{}`", delivery.id), "runs")?;
         let context = || format!("accepting delivery `{}` from `{}`", delivery.id, delivery.source);
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(|e| backend(context(), e))?;
@@ -370,7 +369,7 @@ impl RunStore for PostgresStore {
                 tx.query_one(&earlier, &[&delivery.source, &delivery.id]).await.map_err(|e| backend(context(), e))?;
             let text: String = row.try_get(0).map_err(|e| backend(context(), e))?;
             // Nothing was written: dropping the transaction rolls it back.
-            let runs: Vec<RunId> = from_json(&text, context, "runs")?;
+            let runs: Vec<RunId> = COLUMNS.read_json(&text, context, "runs")?;
             return Ok(DeliveryOutcome::Duplicate { runs });
         }
         for row in &rows {
@@ -387,7 +386,7 @@ impl RunStore for PostgresStore {
     }
 
     async fn save_cursor(&self, key: &str, cursor: &Value) -> Result<(), StoreError> {
-        let text = to_json(cursor, || format!("cursor `{key}`"), "cursor")?;
+        let text = COLUMNS.write_json(cursor, || format!("cursor `{key}`"), "cursor")?;
         self.execute(
             "INSERT INTO cursors (\"key\", cursor, updated_at) VALUES ($1, $2, $3)
              ON CONFLICT (\"key\") DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at",
@@ -408,7 +407,7 @@ impl TokenStore for PostgresStore {
 
     async fn save_tokens(&self, key: &str, tokens: &Value) -> Result<(), TokenStoreError> {
         let saved = async {
-            let text = to_json(tokens, || format!("the tokens of `{key}`"), "tokens")?;
+            let text = COLUMNS.write_json(tokens, || format!("the tokens of `{key}`"), "tokens")?;
             self.execute(
                 "INSERT INTO tokens (\"key\", tokens, updated_at) VALUES ($1, $2, $3)
                  ON CONFLICT (\"key\") DO UPDATE SET tokens = excluded.tokens, updated_at = excluded.updated_at",

@@ -2,12 +2,13 @@
 //! that name the run and the column that does not decode.
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use serde::Serialize;
-use serde::de::DeserializeOwned;
-use serde_json::Value;
 
 use crate::model::{Run, RunId, StepKind, StepRecord, StepStatus};
 use crate::store::StoreError;
+use crate::store::columns::Columns;
+
+/// How this store's text columns are encoded; errors name `sqlite`.
+pub(super) const COLUMNS: Columns = Columns::of("sqlite");
 
 pub(super) const RUN_COLUMNS: &str = "id, job_id, job_version, \"trigger\", payload, status, output, error, \
                            created_at, updated_at, wake_at, executions";
@@ -52,15 +53,15 @@ impl RawRun {
         Ok(Run {
             job_id: self.job_id,
             job_version: self.job_version,
-            trigger: from_json(&self.trigger, what, "trigger")?,
-            payload: from_json(&self.payload, what, "payload")?,
-            status: from_enum_text(&self.status, what, "status")?,
-            output: self.output.map(|output| from_json(&output, what, "output")).transpose()?,
+            trigger: COLUMNS.read_json(&self.trigger, what, "trigger")?,
+            payload: COLUMNS.read_json(&self.payload, what, "payload")?,
+            status: COLUMNS.read_enum(&self.status, what, "status")?,
+            output: self.output.map(|output| COLUMNS.read_json(&output, what, "output")).transpose()?,
             error: self.error,
             created_at: parse_timestamp(&self.created_at, what, "created_at")?,
             updated_at: parse_timestamp(&self.updated_at, what, "updated_at")?,
             wake_at: self.wake_at.map(|wake_at| parse_timestamp(&wake_at, what, "wake_at")).transpose()?,
-            executions: from_integer(self.executions, what, "executions")?,
+            executions: COLUMNS.read_count(self.executions, what, "executions")?,
             steps: Vec::new(),
             id: RunId::from(id),
         })
@@ -104,13 +105,13 @@ impl RawStep {
         let key = self.key;
         let what = || format!("step `{key}` of run `{run}`");
         Ok(StepRecord {
-            kind: from_json::<StepKind>(&self.kind, what, "kind")?,
-            status: from_enum_text::<StepStatus>(&self.status, what, "status")?,
-            input: from_json(&self.input, what, "input")?,
-            output: self.output.map(|output| from_json(&output, what, "output")).transpose()?,
+            kind: COLUMNS.read_json::<StepKind>(&self.kind, what, "kind")?,
+            status: COLUMNS.read_enum::<StepStatus>(&self.status, what, "status")?,
+            input: COLUMNS.read_json(&self.input, what, "input")?,
+            output: self.output.map(|output| COLUMNS.read_json(&output, what, "output")).transpose()?,
             error: self.error,
             output_schema: self.output_schema,
-            attempts: from_integer(self.attempts, what, "attempts")?,
+            attempts: COLUMNS.read_count(self.attempts, what, "attempts")?,
             started_at: parse_timestamp(&self.started_at, what, "started_at")?,
             finished_at: self.finished_at.map(|at| parse_timestamp(&at, what, "finished_at")).transpose()?,
             key,
@@ -136,50 +137,6 @@ pub(super) fn parse_timestamp(
     DateTime::parse_from_rfc3339(text).map(|at| at.with_timezone(&Utc)).map_err(|e| {
         StoreError::backend_with(format_args!("sqlite: {}: `{column}` is not an RFC 3339 time ({text:?})", what()), e)
     })
-}
-
-pub(super) fn to_json<T: Serialize + ?Sized>(
-    value: &T,
-    what: impl Fn() -> String,
-    column: &str,
-) -> Result<String, StoreError> {
-    serde_json::to_string(value)
-        .map_err(|e| StoreError::backend_with(format_args!("sqlite: {}: cannot encode `{column}` as JSON", what()), e))
-}
-
-pub(super) fn from_json<T: DeserializeOwned>(
-    text: &str,
-    what: impl Fn() -> String,
-    column: &str,
-) -> Result<T, StoreError> {
-    serde_json::from_str(text)
-        .map_err(|e| StoreError::backend_with(format_args!("sqlite: {}: `{column}` holds invalid JSON", what()), e))
-}
-
-/// A unit enum variant as its serde name (`"running"`).
-pub(super) fn enum_text<T: Serialize>(
-    value: &T,
-    what: impl Fn() -> String,
-    column: &str,
-) -> Result<String, StoreError> {
-    match serde_json::to_value(value) {
-        Ok(Value::String(text)) => Ok(text),
-        _ => Err(StoreError::backend(format!("sqlite: {}: cannot encode `{column}` as text", what()))),
-    }
-}
-
-pub(super) fn from_enum_text<T: DeserializeOwned>(
-    text: &str,
-    what: impl Fn() -> String,
-    column: &str,
-) -> Result<T, StoreError> {
-    serde_json::from_value(Value::String(text.to_owned()))
-        .map_err(|_| StoreError::backend(format!("sqlite: {}: unknown `{column}` {text:?}", what())))
-}
-
-pub(super) fn from_integer(value: i64, what: impl Fn() -> String, column: &str) -> Result<u32, StoreError> {
-    u32::try_from(value)
-        .map_err(|_| StoreError::backend(format!("sqlite: {}: `{column}` is out of range: {value}", what())))
 }
 
 pub(super) struct RunRow {
@@ -236,10 +193,10 @@ pub(super) fn run_row(run: &Run) -> Result<RunRow, StoreError> {
     Ok(RunRow {
         job_id: run.job_id.clone(),
         job_version: run.job_version.clone(),
-        trigger: to_json(&run.trigger, what, "trigger")?,
-        payload: to_json(&run.payload, what, "payload")?,
+        trigger: COLUMNS.write_json(&run.trigger, what, "trigger")?,
+        payload: COLUMNS.write_json(&run.payload, what, "payload")?,
         status: run.status.as_str(),
-        output: run.output.as_ref().map(|output| to_json(output, what, "output")).transpose()?,
+        output: run.output.as_ref().map(|output| COLUMNS.write_json(output, what, "output")).transpose()?,
         error: run.error.clone(),
         created_at: timestamp(&run.created_at),
         updated_at: timestamp(&run.updated_at),

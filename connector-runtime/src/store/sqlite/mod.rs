@@ -35,8 +35,7 @@ use super::{Delivery, DeliveryOutcome, RunFilter, RunStore, RunUpdate, StoreErro
 use crate::client::{TokenStore, TokenStoreError};
 use crate::model::{Run, RunId, RunStatus, StepRecord};
 use codec::{
-    DeliveryRow, RUN_COLUMNS, RawRun, RawStep, STEP_COLUMNS, StepRow, UpdateRow, backend, enum_text, from_json,
-    run_row, timestamp, to_json,
+    COLUMNS, DeliveryRow, RUN_COLUMNS, RawRun, RawStep, STEP_COLUMNS, StepRow, UpdateRow, backend, run_row, timestamp,
 };
 
 use reader::{Access, ReadPool};
@@ -286,7 +285,7 @@ impl SqliteStore {
                 .prepare_cached(sql)
                 .and_then(|mut statement| statement.query_row([&key], |row| row.get(0)).optional())
                 .map_err(|e| backend(format!("reading {what} `{key}`"), e))?;
-            text.map(|text| from_json(&text, || format!("{what} `{key}`"), what)).transpose()
+            text.map(|text| COLUMNS.read_json(&text, || format!("{what} `{key}`"), what)).transpose()
         })
         .await
     }
@@ -345,7 +344,7 @@ impl RunStore for SqliteStore {
         let row = UpdateRow {
             id: id.to_string(),
             status: update.status.as_str(),
-            output: update.output.as_ref().map(|output| to_json(output, what, "output")).transpose()?,
+            output: update.output.as_ref().map(|output| COLUMNS.write_json(output, what, "output")).transpose()?,
             error: update.error.clone(),
             wake_at: update.wake_at.as_ref().map(timestamp),
             new_execution: update.new_execution,
@@ -417,10 +416,10 @@ impl RunStore for SqliteStore {
         let row = StepRow {
             run_id: run.to_string(),
             key: step.key.clone(),
-            kind: to_json(&step.kind, what, "kind")?,
-            status: enum_text(&step.status, what, "status")?,
-            input: to_json(&step.input, what, "input")?,
-            output: step.output.as_ref().map(|output| to_json(output, what, "output")).transpose()?,
+            kind: COLUMNS.write_json(&step.kind, what, "kind")?,
+            status: COLUMNS.write_enum(&step.status, what, "status")?,
+            input: COLUMNS.write_json(&step.input, what, "input")?,
+            output: step.output.as_ref().map(|output| COLUMNS.write_json(output, what, "output")).transpose()?,
             error: step.error.clone(),
             output_schema: step.output_schema.clone(),
             attempts: step.attempts,
@@ -431,7 +430,7 @@ impl RunStore for SqliteStore {
     }
 
     async fn put_schema(&self, fingerprint: &str, schema: &Value) -> Result<(), StoreError> {
-        let schema = to_json(schema, || format!("schema `{fingerprint}`"), "schema")?;
+        let schema = COLUMNS.write_json(schema, || format!("schema `{fingerprint}`"), "schema")?;
         self.write(Op::PutSchema { fingerprint: fingerprint.to_owned(), schema }).await
     }
 
@@ -442,7 +441,7 @@ impl RunStore for SqliteStore {
             id: delivery.id.clone(),
             received_at: timestamp(&delivery.received_at),
             runs: runs.iter().map(run_row).collect::<Result<_, _>>()?,
-            run_ids: to_json(&ids, || format!("delivery `{}`", delivery.id), "runs")?,
+            run_ids: COLUMNS.write_json(&ids, || format!("delivery `{}`", delivery.id), "runs")?,
         };
         match self.write_for(Op::AcceptDelivery(Box::new(row))).await? {
             Written::Duplicate(runs) => Ok(DeliveryOutcome::Duplicate { runs }),
@@ -455,7 +454,7 @@ impl RunStore for SqliteStore {
     }
 
     async fn save_cursor(&self, key: &str, cursor: &Value) -> Result<(), StoreError> {
-        let text = to_json(cursor, || format!("cursor `{key}`"), "cursor")?;
+        let text = COLUMNS.write_json(cursor, || format!("cursor `{key}`"), "cursor")?;
         self.write(Op::SaveCursor { key: key.to_owned(), cursor: text }).await
     }
 
@@ -473,7 +472,7 @@ impl TokenStore for SqliteStore {
 
     async fn save_tokens(&self, key: &str, tokens: &Value) -> Result<(), TokenStoreError> {
         let saved = async {
-            let text = to_json(tokens, || format!("the tokens of `{key}`"), "tokens")?;
+            let text = COLUMNS.write_json(tokens, || format!("the tokens of `{key}`"), "tokens")?;
             self.write(Op::SaveTokens { key: key.to_owned(), tokens: text }).await
         };
         saved.await.map_err(|error| TokenStoreError(Box::new(error)))

@@ -8,7 +8,7 @@ use chrono::Utc;
 use rusqlite::{Connection, OptionalExtension, params};
 use tokio::sync::oneshot;
 
-use super::codec::{DeliveryRow, RunRow, StepRow, UpdateRow, backend, from_json, timestamp};
+use super::codec::{COLUMNS, DeliveryRow, RunRow, StepRow, UpdateRow, backend, timestamp};
 use super::{MAX_BATCH, Synchronous};
 
 use crate::model::RunId;
@@ -267,7 +267,7 @@ pub(super) fn apply(conn: &Connection, op: Op) -> Result<Written, StoreError> {
                 .and_then(|mut statement| statement.query_row(params![source, id], |row| row.get(0)).optional())
                 .map_err(|e| backend(context(), e))?;
             if let Some(earlier) = earlier {
-                let runs: Vec<RunId> = from_json(&earlier, context, "runs")?;
+                let runs: Vec<RunId> = COLUMNS.read_json(&earlier, context, "runs")?;
                 return Ok(Written::Duplicate(runs));
             }
             for run in runs {
