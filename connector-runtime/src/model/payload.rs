@@ -40,12 +40,14 @@ pub fn parse_payload<T: DeserializeOwned>(body: &[u8]) -> Result<T, PayloadError
 
 /// Parses untrusted JSON into `T`: it must fit the type and meet its schema's constraints.
 pub fn parse_checked<T: DeserializeOwned + JsonSchema + 'static>(body: &[u8]) -> Result<T, PayloadError> {
-    if validator::<T>().is_none() {
+    let Some(validator) = validator::<T>() else {
         // Nothing beyond serde's checks: read the bytes straight into the type.
         return parse_payload(body);
-    }
+    };
     let value: Value = parse_payload(body)?;
-    check_value(&value)
+    let read = serde_path_to_error::deserialize(&value).map_err(path_error)?;
+    meets(&validator, &value)?;
+    Ok(read)
 }
 
 /// Checks untrusted JSON fits `T` and meets its schema's constraints, and reads it.
@@ -61,14 +63,18 @@ pub fn check_value<T: DeserializeOwned + JsonSchema + 'static>(value: &Value) ->
 /// Checks JSON meets the constraints of `T`'s schema, without reading it: for a value made
 /// from a `T` in this process (the compiler checked its shape, not its ranges).
 pub fn check_constraints<T: JsonSchema + ?Sized + 'static>(value: &Value) -> Result<(), PayloadError> {
-    let Some(validator) = validator::<T>() else { return Ok(()) };
-    match validator.validate(value) {
-        Ok(()) => Ok(()),
-        Err(error) => Err(PayloadError {
-            path: dotted(error.instance_path().iter()),
-            message: format!("{error} (rule `{}`)", error.kind().keyword()),
-        }),
+    match validator::<T>() {
+        Some(validator) => meets(&validator, value),
+        None => Ok(()),
     }
+}
+
+/// `value` against a compiled schema: the first rule it breaks, with its path.
+fn meets(validator: &jsonschema::Validator, value: &Value) -> Result<(), PayloadError> {
+    validator.validate(value).map_err(|error| PayloadError {
+        path: dotted(error.instance_path().iter()),
+        message: format!("{error} (rule `{}`)", error.kind().keyword()),
+    })
 }
 
 /// The compiled schema of `T`, once per process; `None` when it declares nothing serde does not
