@@ -1,12 +1,15 @@
 //! The engine's contract: registration checks, runs and steps recorded, step keys, outcomes,
 //! logs that carry run/job/step, and secrets that never show.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use connector_runtime::prelude::*;
 use connector_runtime::store::MemoryStore;
 use connector_runtime::{EngineError, StepStatus};
+
+#[path = "support/captured_logs.rs"]
+mod captured_logs;
+use captured_logs::Captured;
 
 #[derive(Deserialize, JsonSchema)]
 struct CounterConfig {
@@ -176,20 +179,6 @@ async fn an_action_can_be_called_without_a_job() {
     assert_eq!(counter.call(Counter::ADD, Add { amount: 5 }).await.unwrap(), Total { total: 105 });
 }
 
-/// Captures everything `tracing` writes while a test runs on this thread.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn every_log_line_of_a_run_carries_run_job_and_step_and_no_secret() {
     let captured = Captured::default();
@@ -198,7 +187,7 @@ async fn every_log_line_of_a_run_carries_run_job_and_step_and_no_secret() {
     let _guard = tracing::subscriber::set_default(subscriber);
 
     let run = engine().send(Numbers { amounts: vec![4, 5] }).await.unwrap().remove(0);
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let logs = captured.text();
     let run_lines: Vec<&str> = logs.lines().filter(|line| line.contains("run{")).collect();
     assert!(run_lines.len() >= 6, "{logs}");
     for line in &run_lines {

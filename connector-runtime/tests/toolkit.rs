@@ -2,7 +2,6 @@
 //! headers that slow the next calls, and secrets masked everywhere — logs, errors, the store —
 //! even when the service echoes them back.
 
-use std::io::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -17,6 +16,10 @@ use connector_runtime::client::Pages;
 use connector_runtime::prelude::*;
 use futures::TryStreamExt;
 use serde_json::json;
+
+#[path = "support/captured_logs.rs"]
+mod captured_logs;
+use captured_logs::Captured;
 
 const ITEMS: u64 = 1000;
 
@@ -180,19 +183,6 @@ async fn a_spent_rate_limit_slows_the_next_call_before_any_429() {
     assert!(gap >= Duration::from_millis(900), "the second call waited only {gap:?}");
 }
 
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[derive(Serialize, Deserialize, JsonSchema, Event)]
 #[event(name = "echo.please")]
 struct EchoPlease {}
@@ -228,7 +218,7 @@ async fn a_secret_is_found_nowhere_even_when_the_service_echoes_it() {
     let error = run.error.clone().unwrap();
     assert!(error.contains("bad request with Bearer [redacted]"), "the service's words stay, masked: {error}");
 
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let logs = captured.text();
     assert!(logs.contains("step failed"), "{logs}");
     let stored = serde_json::to_string(&engine.run(&run.id).await.unwrap().unwrap()).unwrap();
     drop(engine);

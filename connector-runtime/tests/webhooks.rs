@@ -2,14 +2,17 @@
 //! declared so, trigger fns that route on a request header, and the constraints a type's JSON
 //! Schema declares enforced on webhook bodies, events, calls and typed sends.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use connector_runtime::prelude::*;
 use connector_runtime::server::{self, RunningServer, ServerConfig};
 use connector_runtime::store::{MemoryStore, RunFilter, RunStore};
 use connector_runtime::{EngineError, RunStatus};
 use serde_json::{Value, json};
+
+#[path = "support/captured_logs.rs"]
+mod captured_logs;
+use captured_logs::Captured;
 
 const API_KEY: &str = "api-key-for-webhook-tests";
 
@@ -107,27 +110,6 @@ struct Reserve {
 #[job(id = "on-shop-order", name = "On shop order", version = "1.0.0", trigger = Shop::order)]
 async fn on_shop_order(payload: OrderPlaced, _io: OnShopOrderIo<'_>) -> Result<u32, JobError> {
     Ok(payload.quantity)
-}
-
-/// Log lines, captured.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Captured {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
 }
 
 /// Everything this test binary logs. One global subscriber, not one per test: a callsite first
