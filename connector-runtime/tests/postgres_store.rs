@@ -8,80 +8,17 @@
 //! where it fails.
 #![cfg(feature = "postgres")]
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use connector_runtime::store::conformance::{run_all_async, sample_run, sample_step};
 use connector_runtime::store::{PostgresOptions, PostgresStore, RunStore, StoreError};
 use serde_json::json;
-use tokio_postgres::NoTls;
 
-const URL_VARIABLE: &str = "CONNECTOR_RUNTIME_TEST_POSTGRES";
-const DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+#[path = "support/postgres.rs"]
+mod postgres;
 
-/// The test server's URL, or `None` (with a message) when there is none and this is not CI.
-async fn server() -> Option<String> {
-    let url = std::env::var(URL_VARIABLE).unwrap_or_else(|_| DEFAULT_URL.to_owned());
-    let reached = match tokio::time::timeout(Duration::from_secs(5), tokio_postgres::connect(&url, NoTls)).await {
-        Ok(Ok(_)) => return Some(url),
-        Ok(Err(error)) => error.to_string(),
-        Err(_) => "no answer within 5 s".to_owned(),
-    };
-    if std::env::var_os("CI").is_some() {
-        panic!("no PostgreSQL server for the store tests ({reached}): set {URL_VARIABLE} to a server's URL");
-    }
-    eprintln!("skipped: no PostgreSQL server ({reached}); set {URL_VARIABLE} to a server's URL to run this test");
-    None
-}
-
-/// Fresh schemas on the test server, dropped by [`Schemas::drop_all`].
-struct Schemas {
-    url: String,
-    made: Mutex<Vec<String>>,
-}
-
-impl Schemas {
-    fn new(url: &str) -> Self {
-        Schemas { url: url.to_owned(), made: Mutex::new(Vec::new()) }
-    }
-
-    /// A schema name no test has used (the store creates the schema on connect).
-    fn fresh(&self) -> String {
-        let name = format!("test_{:016x}", fastrand::u64(..));
-        self.made.lock().unwrap().push(name.clone());
-        name
-    }
-
-    fn options(&self, schema: &str) -> PostgresOptions {
-        PostgresOptions { schema: Some(schema.to_owned()), max_connections: 4, ..PostgresOptions::default() }
-    }
-
-    /// A store in a fresh schema.
-    async fn store(&self) -> PostgresStore {
-        let schema = self.fresh();
-        PostgresStore::connect_with(&self.url, self.options(&schema)).await.expect("connect")
-    }
-
-    /// Runs `sql` on a connection of its own, in `schema`.
-    async fn execute(&self, schema: &str, sql: &str) {
-        let client = raw_client(&self.url).await;
-        client.batch_execute(&format!("SET search_path TO {schema}; {sql}")).await.expect(sql);
-    }
-
-    async fn drop_all(&self) {
-        let client = raw_client(&self.url).await;
-        let made = std::mem::take(&mut *self.made.lock().unwrap());
-        for schema in made {
-            client.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).await.expect("drop schema");
-        }
-    }
-}
-
-async fn raw_client(url: &str) -> tokio_postgres::Client {
-    let (client, connection) = tokio_postgres::connect(url, NoTls).await.expect("connect");
-    tokio::spawn(connection);
-    client
-}
+use postgres::{Schemas, raw_client, server};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn postgres_store_keeps_the_contract() {

@@ -27,6 +27,9 @@ pub const DATABASE_URL_ENV: &str = "CONNECTOR_RUNTIME_DATABASE_URL";
 /// The default limit on a step's output, as JSON: 3 MiB.
 pub const DEFAULT_MAX_STEP_OUTPUT: usize = 3 * 1024 * 1024;
 
+/// How many runs execute at once in a process claiming from a shared store, unless told otherwise.
+const DEFAULT_WORKER_CONCURRENCY: usize = 64;
+
 /// How soon a run a store failure left unfinished is executed again, unless told otherwise.
 const DEFAULT_STRANDED_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
 
@@ -119,6 +122,8 @@ impl Default for EngineBuilder {
                 clock: Clock::Wall,
                 check_typed_sends: true,
                 stranded_retry: DEFAULT_STRANDED_RETRY,
+                executes: true,
+                worker_concurrency: DEFAULT_WORKER_CONCURRENCY,
             },
             duplicate: None,
         }
@@ -223,6 +228,22 @@ impl EngineBuilder {
         self
     }
 
+    /// Whether this engine executes runs (default: yes). On a store several processes share
+    /// (PostgreSQL), `false` makes it accept runs only (webhooks, events, the API) and queue
+    /// them for the processes that execute runs (`worker`s). A store one process owns
+    /// (SQLite, memory) ignores it: its engine executes what it accepts.
+    pub fn execute_runs(mut self, executes: bool) -> Self {
+        self.settings.executes = executes;
+        self
+    }
+
+    /// How many runs at most execute in this process at once when it claims runs from a shared
+    /// store's queue (default 64): [`Engine::start_worker`] claims only while fewer execute.
+    pub fn worker_concurrency(mut self, runs: usize) -> Self {
+        self.settings.worker_concurrency = runs.max(1);
+        self
+    }
+
     /// The largest step output, in bytes of JSON, a store accepts (default 3 MiB).
     pub fn max_step_output(mut self, bytes: usize) -> Self {
         self.settings.max_step_output = bytes;
@@ -303,6 +324,7 @@ fn assemble(registry: Registry, settings: Settings, store: Arc<dyn RunStore>) ->
             job_slots,
             active: Mutex::default(),
             stranded: Default::default(),
+            queue: Default::default(),
         }),
     }
 }

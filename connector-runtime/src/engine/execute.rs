@@ -65,6 +65,10 @@ pub(super) async fn execute(
         };
         match record_outcome(engine, job, run, fresh, cancelled).await {
             Ok(ending) => ending,
+            Err(StoreError::LeaseLost(_)) => {
+                tracing::info!("the run was cancelled or taken over by another process; it stops here");
+                Ending::Finished
+            }
             Err(error) => {
                 tracing::error!(%error, "the run store failed; the run stays unfinished and is executed again once the store takes writes");
                 Ending::Stranded
@@ -101,6 +105,11 @@ async fn record_outcome(
         Ok(result) => result,
         Err(panic) => Err(format!("job panicked: {}", panic_message(&panic)).into()),
     };
+    if engine.lease_lost(id) {
+        // Another process holds the run now (or it was cancelled there): nothing more is ours
+        // to record.
+        return Err(StoreError::LeaseLost(id.clone()));
+    }
     if let Some(parked) = io.parked() {
         park(engine, id, parked).await?;
         return Ok(Ending::Parked);

@@ -37,6 +37,10 @@ pub(crate) struct Settings {
     pub(crate) check_typed_sends: bool,
     /// How often runs a store failure left unfinished are executed again.
     pub(crate) stranded_retry: std::time::Duration,
+    /// Whether this engine executes runs (on a shared store it may only accept them).
+    pub(crate) executes: bool,
+    /// How many runs at most execute here at once when claiming from a shared store's queue.
+    pub(crate) worker_concurrency: usize,
 }
 
 /// The clock of durable waits and timeouts: the wall clock, or (in tests) one that moves with

@@ -16,6 +16,7 @@ mod schedule;
 mod stranded;
 mod tasks;
 mod trigger;
+mod worker;
 
 pub use accept::{Receipt, Subscriptions};
 pub use builder::{DATABASE_URL_ENV, DEFAULT_DB_PATH, DEFAULT_MAX_STEP_OUTPUT, EngineBuilder};
@@ -25,6 +26,7 @@ pub use job::{Job, JobTrigger, JobTriggerFn, OnEvent, OnTrigger, OnTriggerFn};
 pub use poll::PollReport;
 pub use schedule::{OnSchedule, ScheduledJob};
 pub use tasks::{Running, StartOptions, TriggerTasks};
+pub use worker::Worker;
 
 pub use members::{ConnectorMembers, MemberVisitor, SubscribeFn, UnsubscribeFn};
 
@@ -58,6 +60,8 @@ struct ActiveRun {
     /// Something the run parked for arrived while it was executing: execute it again rather
     /// than leave it waiting.
     wake: bool,
+    /// The store's lease on the run was lost (see `worker`): its execution records nothing more.
+    lease_lost: bool,
 }
 
 /// How [`Engine::send_with`] sends an event.
@@ -96,6 +100,8 @@ struct Shared {
     active: Mutex<HashMap<RunId, ActiveRun>>,
     /// Runs a store failure left unfinished, waiting to be executed again.
     stranded: stranded::Stranded,
+    /// The work queue's side, on a store several processes share.
+    queue: worker::QueueState,
 }
 
 impl Engine {
@@ -249,7 +255,14 @@ impl Engine {
     /// Resumes every run an earlier process left unfinished (queued, running or waiting): each
     /// executes again from the top, its completed steps replayed from the store. Call it once
     /// at start-up. Returns the resumed runs' ids.
+    ///
+    /// On a store several processes share there is nothing to do here: the claim loop
+    /// ([`Engine::start_worker`]) resumes the runs of processes that died, once their leases
+    /// lapse, so the list is empty.
     pub async fn recover(&self) -> Result<Vec<RunId>, EngineError> {
+        if self.queue().is_some() {
+            return Ok(Vec::new());
+        }
         let unfinished = self.shared.store.list_runs(&RunFilter::unfinished()).await?;
         let mut resumed = Vec::new();
         // Oldest first, so runs resume in the order they were accepted.
@@ -280,6 +293,14 @@ impl Engine {
                 reason: "its job is not registered with this engine",
             });
         }
+        if self.queue().is_some() {
+            // Queued again for a claim loop; an unfinished run is taken up by one already
+            // (at once if queued, when its lease lapses if running, when it wakes if waiting).
+            if run.status.is_finished() {
+                self.shared.store.claim_run(id, run.status).await?;
+            }
+            return Ok(id.clone());
+        }
         self.spawn(id.clone(), None);
         Ok(id.clone())
     }
@@ -292,7 +313,12 @@ impl Engine {
     /// it was recorded) is [`EngineError::Unfinished`], not a finished run: it resumes on recovery.
     pub async fn wait(&self, id: &RunId) -> Result<Run, EngineError> {
         let mut poll = std::time::Duration::from_millis(20);
+        // On a shared store, a run finishing in any process is announced.
+        let mut changes = self.queue().map(|queue| queue.change_signal());
         loop {
+            if let Some(changes) = &mut changes {
+                changes.borrow_and_update();
+            }
             let done = self.lock_active().get(id).map(|active| active.done.clone());
             let executed_here = done.is_some();
             if let Some(mut done) = done {
@@ -303,10 +329,15 @@ impl Engine {
             if run.status.is_finished() {
                 return Ok(run);
             }
-            if executed_here && !self.is_active(id) && run.status != RunStatus::Waiting {
+            if executed_here && !self.is_active(id) && run.status != RunStatus::Waiting && changes.is_none() {
                 return Err(EngineError::Unfinished { id: id.to_string(), status: run.status });
             }
-            tokio::time::sleep(poll).await;
+            match &mut changes {
+                Some(changes) => {
+                    let _ = tokio::time::timeout(poll, changes.changed()).await;
+                }
+                None => tokio::time::sleep(poll).await,
+            }
             poll = (poll * 2).min(std::time::Duration::from_secs(1));
         }
     }
@@ -363,8 +394,13 @@ impl Engine {
         payload: Value,
         delivery: Option<Delivery>,
     ) -> Result<RunsStarted, EngineError> {
-        let runs: Vec<Run> =
-            self.shared.registry.jobs_for(&trigger).map(|job| new_run(RunId::new(), job, &trigger, &payload)).collect();
+        let here = self.starts_runs_here();
+        let runs: Vec<Run> = self
+            .shared
+            .registry
+            .jobs_for(&trigger)
+            .map(|job| new_run(RunId::new(), job, &trigger, &payload, here))
+            .collect();
         if runs.is_empty() {
             tracing::info!(%trigger, "no job is started by this trigger");
         }
@@ -382,7 +418,7 @@ impl Engine {
         delivery: Option<Delivery>,
     ) -> Result<RunsStarted, EngineError> {
         let entry = self.shared.registry.job(job).ok_or_else(|| EngineError::JobNotRegistered(job.to_owned()))?;
-        let run = new_run(id, entry, &trigger, &payload);
+        let run = new_run(id, entry, &trigger, &payload, self.starts_runs_here());
         self.record_and_start(vec![run], delivery).await
     }
 
@@ -404,7 +440,13 @@ impl Engine {
             }
         }
         let ids: Vec<RunId> = runs.iter().map(|run| run.id.clone()).collect();
+        let queued = self.queue().is_some();
         for run in runs {
+            // On a shared store, only the runs recorded `running` (leased to this process) are
+            // executed here; queued ones are for whichever process claims them first.
+            if queued && run.status != RunStatus::Running {
+                continue;
+            }
             // The task gets the run as recorded: reading it back would cost a store round trip.
             self.spawn(run.id.clone(), Some(run));
         }
@@ -479,7 +521,8 @@ impl Engine {
         if self.mark_woken(id) {
             return Ok(());
         }
-        if self.shared.store.claim_run(id, RunStatus::Waiting).await? {
+        // On a shared store, the queued run is claimed by some process's claim loop.
+        if self.shared.store.claim_run(id, RunStatus::Waiting).await? && self.queue().is_none() {
             self.spawn(id.clone(), None);
         }
         Ok(())
@@ -489,55 +532,87 @@ impl Engine {
         &self.shared.registry
     }
 
+    /// Whether runs this engine starts execute here at once (created `running`): not on a
+    /// shared store when the engine was built not to execute runs.
+    fn starts_runs_here(&self) -> bool {
+        self.queue().is_none() || self.shared.settings.executes
+    }
+
+    /// Whether this process's lease on run `id` was lost while it executed here.
+    pub(super) fn lease_lost(&self, id: &RunId) -> bool {
+        self.lock_active().get(id).is_some_and(|active| active.lease_lost)
+    }
+
     /// Starts executing run `id`; `recorded` is the run as just written, when the caller has it.
     fn spawn(&self, id: RunId, recorded: Option<Run>) {
         let (done, done_receiver) = watch::channel(false);
         let (cancel, cancelled) = watch::channel(false);
-        self.lock_active().insert(id.clone(), ActiveRun { done: done_receiver, cancel, wake: false });
+        let active = ActiveRun { done: done_receiver, cancel, wake: false, lease_lost: false };
+        self.lock_active().insert(id.clone(), active);
         let engine = self.clone();
+        let queued = self.queue().is_some();
+        if queued {
+            self.ensure_renewing();
+        }
         tokio::spawn(async move {
-            let mut recorded = recorded;
-            loop {
-                match execute::execute(&engine, &id, recorded.take(), cancelled.clone()).await {
-                    execute::Ending::Parked => {}
-                    execute::Ending::Finished => break,
-                    execute::Ending::Stranded => {
-                        engine.lock_active().remove(&id);
-                        let _ = done.send(true);
-                        engine.strand(id);
-                        return;
-                    }
-                }
-                // Whatever the run parked for may have arrived while it was executing.
-                let woken = {
-                    let mut active = engine.lock_active();
-                    match active.get_mut(&id) {
-                        Some(entry) if entry.wake => {
-                            entry.wake = false;
-                            true
-                        }
-                        _ => {
-                            active.remove(&id);
-                            false
-                        }
-                    }
-                };
-                let claimed =
-                    if woken { engine.shared.store.claim_run(&id, RunStatus::Waiting).await } else { Ok(false) };
-                if !matches!(claimed, Ok(true)) {
-                    engine.lock_active().remove(&id);
+            engine.execute_here(id, recorded, done, cancelled, queued).await;
+            engine.execution_ended();
+        });
+    }
+
+    /// The task of [`spawn`](Self::spawn): executes the run, again while it is woken as it parks.
+    async fn execute_here(
+        &self,
+        id: RunId,
+        recorded: Option<Run>,
+        done: watch::Sender<bool>,
+        cancelled: watch::Receiver<bool>,
+        queued: bool,
+    ) {
+        let mut recorded = recorded;
+        loop {
+            match execute::execute(self, &id, recorded.take(), cancelled.clone()).await {
+                execute::Ending::Parked => {}
+                execute::Ending::Finished => break,
+                execute::Ending::Stranded => {
+                    self.lock_active().remove(&id);
                     let _ = done.send(true);
-                    if let Err(error) = claimed {
-                        // What it waited for arrived, and only this process knows: retry.
-                        tracing::warn!(run_id = %id, %error, "could not claim the woken run; trying again later");
-                        engine.strand(id);
+                    // On a shared store the lease lapses and a claim loop takes it up again.
+                    if !queued {
+                        self.strand(id);
                     }
                     return;
                 }
             }
-            engine.lock_active().remove(&id);
-            let _ = done.send(true);
-        });
+            // Whatever the run parked for may have arrived while it was executing.
+            let woken = {
+                let mut active = self.lock_active();
+                match active.get_mut(&id) {
+                    Some(entry) if entry.wake => {
+                        entry.wake = false;
+                        true
+                    }
+                    _ => {
+                        active.remove(&id);
+                        false
+                    }
+                }
+            };
+            let claimed = if woken { self.shared.store.claim_run(&id, RunStatus::Waiting).await } else { Ok(false) };
+            // On a shared store the woken run is queued again, for a claim loop.
+            if queued || !matches!(claimed, Ok(true)) {
+                self.lock_active().remove(&id);
+                let _ = done.send(true);
+                if let Err(error) = claimed {
+                    // What it waited for arrived, and only this process knows: retry.
+                    tracing::warn!(run_id = %id, %error, "could not claim the woken run; trying again later");
+                    self.strand(id);
+                }
+                return;
+            }
+        }
+        self.lock_active().remove(&id);
+        let _ = done.send(true);
     }
 
     fn is_active(&self, id: &RunId) -> bool {
@@ -560,10 +635,11 @@ impl std::fmt::Debug for Engine {
 }
 
 /// A new run of `job`: recorded `running` (its first execution) when it starts at once, so
-/// starting it is no write of its own; `queued` when the job's concurrency may make it wait.
-fn new_run(id: RunId, job: &registry::JobEntry, trigger: &TriggerRef, payload: &Value) -> Run {
+/// starting it is no write of its own; `queued` when the job's concurrency may make it wait, or
+/// when it is not executed `here` (another process claims it).
+fn new_run(id: RunId, job: &registry::JobEntry, trigger: &TriggerRef, payload: &Value, here: bool) -> Run {
     let now = Utc::now();
-    let starts_at_once = job.concurrency.is_none();
+    let starts_at_once = here && job.concurrency.is_none();
     Run {
         id,
         job_id: job.id.to_owned(),

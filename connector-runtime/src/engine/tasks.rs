@@ -94,12 +94,22 @@ pub struct StartOptions {
     pub webhook_url: Option<String>,
     /// Resume the runs an earlier process left unfinished (default: yes).
     pub skip_recovery: bool,
+    /// Start no schedules and polls, and register no webhooks (default: start them): for a
+    /// process that only executes runs from a shared store's queue, leaving triggers to the
+    /// processes that serve.
+    pub skip_triggers: bool,
 }
 
 impl StartOptions {
     /// Registers webhooks at `url`.
     pub fn webhook_url(mut self, url: impl Into<String>) -> Self {
         self.webhook_url = Some(url.into());
+        self
+    }
+
+    /// Starts no schedules, polls or webhooks: see [`StartOptions::skip_triggers`].
+    pub fn without_triggers(mut self) -> Self {
+        self.skip_triggers = true;
         self
     }
 }
@@ -114,6 +124,7 @@ pub struct Running {
     recovered: Vec<RunId>,
     subscriptions: Subscriptions,
     triggers: TriggerTasks,
+    worker: Option<super::Worker>,
 }
 
 impl Running {
@@ -132,9 +143,17 @@ impl Running {
         &self.triggers
     }
 
-    /// Stops the schedule and poll tasks (waiting for a tick or poll in progress) and removes
-    /// the webhooks that were registered.
+    /// Whether this process claims runs from a shared store's queue.
+    pub fn is_worker(&self) -> bool {
+        self.worker.is_some()
+    }
+
+    /// Stops claiming runs from a shared store's queue and the schedule and poll tasks (waiting
+    /// for a tick or poll in progress), and removes the webhooks that were registered.
     pub async fn stop(self) {
+        if let Some(worker) = self.worker {
+            worker.stop().await;
+        }
         self.triggers.stop().await;
         self.engine.unsubscribe_webhooks(self.subscriptions).await;
     }
@@ -143,7 +162,9 @@ impl Running {
 impl Engine {
     /// Starts what every transport needs before it serves: resumes the runs an earlier process
     /// left unfinished, registers the webhooks of triggers that subscribe themselves (at
-    /// `options.webhook_url`), and starts the schedule and poll tasks.
+    /// `options.webhook_url`), and starts the schedule and poll tasks. On a store several
+    /// processes share, an engine that executes runs also starts claiming them from the queue
+    /// ([`Engine::start_worker`]), which is how it resumes what a dead process left.
     ///
     /// # Panics
     ///
@@ -151,10 +172,16 @@ impl Engine {
     pub async fn start(&self, options: StartOptions) -> Result<Running, EngineError> {
         let recovered = if options.skip_recovery { Vec::new() } else { self.recover().await? };
         let subscriptions = match &options.webhook_url {
-            Some(url) => self.subscribe_webhooks(url).await,
-            None => Subscriptions::default(),
+            Some(url) if !options.skip_triggers => self.subscribe_webhooks(url).await,
+            _ => Subscriptions::default(),
         };
-        let triggers = self.start_triggers();
-        Ok(Running { engine: self.clone(), recovered, subscriptions, triggers })
+        let triggers = if options.skip_triggers {
+            let (stop, _) = watch::channel(true);
+            TriggerTasks { stop, tasks: Vec::new() }
+        } else {
+            self.start_triggers()
+        };
+        let worker = self.start_worker();
+        Ok(Running { engine: self.clone(), recovered, subscriptions, triggers, worker })
     }
 }

@@ -11,12 +11,14 @@ pub mod conformance;
 mod memory;
 #[cfg(feature = "postgres")]
 mod postgres;
+mod queue;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
 pub use memory::MemoryStore;
 #[cfg(feature = "postgres")]
 pub use postgres::{PostgresOptions, PostgresStore};
+pub use queue::RunQueue;
 #[cfg(feature = "sqlite")]
 pub use sqlite::{SqliteOptions, SqliteStore, Synchronous};
 
@@ -60,6 +62,11 @@ pub enum StoreError {
         /// What the check reported, in the backend's words.
         report: String,
     },
+    /// This process no longer holds the run's lease (see [`RunQueue`]): it was cancelled, or
+    /// its lease lapsed and another process claimed it. The write was not made; the process
+    /// stops executing the run.
+    #[error("run `{0}` is no longer held by this process: it was cancelled or another process took it over")]
+    LeaseLost(RunId),
     /// The backend failed.
     #[error("run store: {message}")]
     Backend {
@@ -203,4 +210,11 @@ pub trait RunStore: TokenStore + Send + Sync + 'static {
 
     /// Stores a polling trigger's cursor.
     async fn save_cursor(&self, key: &str, cursor: &Value) -> Result<(), StoreError>;
+
+    /// The store's work queue, when several processes share it: their engines then execute
+    /// runs they claim from it instead of the runs they accept. `None` (the default) for a
+    /// store one process owns.
+    fn queue(&self) -> Option<&dyn RunQueue> {
+        None
+    }
 }

@@ -24,11 +24,21 @@ pub struct PostgresOptions {
     /// How long connecting, or waiting for a free connection, may take before the call fails
     /// with [`StoreError::Backend`] (default 5 s).
     pub connect_timeout: Duration,
+    /// How long a run's lease lasts (default 5 s): a process renews the leases of the runs it
+    /// executes three times per lease, and a run whose process died is claimed by another
+    /// process once its lease lapsed. Shorter resumes a dead worker's runs sooner; longer
+    /// tolerates longer stalls (a paused VM, a long GC in a neighbour) before a run moves.
+    pub lease: Duration,
 }
 
 impl Default for PostgresOptions {
     fn default() -> Self {
-        PostgresOptions { schema: None, max_connections: 16, connect_timeout: Duration::from_secs(5) }
+        PostgresOptions {
+            schema: None,
+            max_connections: 16,
+            connect_timeout: Duration::from_secs(5),
+            lease: Duration::from_secs(5),
+        }
     }
 }
 
@@ -47,8 +57,12 @@ pub(super) fn check_schema(schema: &str) -> Result<(), StoreError> {
     }
 }
 
-/// A pool of connections to `url` (none is opened yet).
-pub(super) fn pool(url: &str, shown: &str, options: &PostgresOptions) -> Result<Pool, StoreError> {
+/// How to connect to `url`: its settings, with the schema and timeout of `options`.
+pub(super) fn connection(
+    url: &str,
+    shown: &str,
+    options: &PostgresOptions,
+) -> Result<tokio_postgres::Config, StoreError> {
     let mut config = tokio_postgres::Config::from_str(url)
         .map_err(|e| super::codec::backend(format_args!("reading the connection URL `{shown}`"), e))?;
     if config.get_connect_timeout().is_none() {
@@ -60,6 +74,11 @@ pub(super) fn pool(url: &str, shown: &str, options: &PostgresOptions) -> Result<
         // another schema. `check_schema` leaves nothing to escape.
         config.options(format!("-c search_path={schema}"));
     }
+    Ok(config)
+}
+
+/// A pool of connections made with `config` (none is opened yet).
+pub(super) fn pool(config: tokio_postgres::Config, shown: &str, options: &PostgresOptions) -> Result<Pool, StoreError> {
     // `Fast` reuses a connection the client has not seen closed without asking the server; a
     // connection the server dropped fails its next call, which fails that store call only.
     let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });

@@ -11,12 +11,15 @@
 
 mod codec;
 mod config;
+mod listener;
+mod queue;
 mod schema;
 
 use std::fmt;
+use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use deadpool_postgres::{Client, Pool};
 use serde_json::Value;
 use tokio_postgres::IsolationLevel;
@@ -44,13 +47,21 @@ pub use config::PostgresOptions;
 /// times, kept to the microsecond (PostgreSQL's `timestamptz`), and that a write is committed
 /// on its own (no group commit: the server's commits are concurrent).
 ///
-/// Not yet: several engines sharing one database each run the runs they start and resume;
-/// claiming queued runs from a shared queue, with leases that move a dead worker's runs to
-/// another, is the next step.
+/// Several processes on one database share its runs through the store's work queue
+/// ([`RunStore::queue`]): a run executes under a lease held by one store value (one process),
+/// renewed while it works; a run whose lease lapsed is claimed by another. Writes to a run held
+/// by another store fail with [`StoreError::LeaseLost`], except a cancel, which any process may
+/// make.
 pub struct PostgresStore {
     pool: Pool,
     /// The URL, its password masked, and the schema: how errors and `Debug` name the store.
     shown: String,
+    /// This store's name in leases.
+    holder: String,
+    /// How long a lease lasts.
+    lease: Duration,
+    /// The work queue's notifications.
+    listener: listener::Listener,
 }
 
 impl fmt::Debug for PostgresStore {
@@ -84,8 +95,11 @@ impl PostgresStore {
             Some(schema) => format!("{masked} (schema {schema})"),
             None => masked,
         };
-        let pool = config::pool(url, &shown, &options)?;
-        let store = PostgresStore { pool, shown };
+        let connection = config::connection(url, &shown, &options)?;
+        let pool = config::pool(connection.clone(), &shown, &options)?;
+        let holder = uuid::Uuid::new_v4().to_string();
+        let listener = listener::Listener::start(connection, shown.clone());
+        let store = PostgresStore { pool, shown, holder, lease: options.lease, listener };
         let mut client = store.client().await?;
         schema::migrate(&mut client, options.schema.as_deref(), &store.shown).await?;
         drop(client);
@@ -108,6 +122,16 @@ impl PostgresStore {
         COLUMNS.read_json(&text, || format!("{what} `{key}`"), what).map(Some)
     }
 
+    /// Until when a lease taken or renewed now lasts.
+    fn lease_until(&self) -> DateTime<Utc> {
+        Utc::now() + chrono::Duration::from_std(self.lease).unwrap_or(chrono::Duration::seconds(5))
+    }
+
+    /// The lease a run recorded `running` gets: this store's, for as long as a lease lasts.
+    fn lease_for(&self, row: &RunRow) -> Option<(&str, DateTime<Utc>)> {
+        (row.status == RunStatus::Running.as_str()).then(|| (self.holder.as_str(), self.lease_until()))
+    }
+
     /// Runs one statement (prepared once per connection) and answers how many rows it changed.
     async fn execute(
         &self,
@@ -123,12 +147,18 @@ impl PostgresStore {
 
 /// Inserts a run; an existing id is `DuplicateRun`.
 const INSERT_RUN: &str = "INSERT INTO runs (id, job_id, job_version, \"trigger\", payload, status, output, error, \
-                                            created_at, updated_at, wake_at, executions)
-                          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                                            created_at, updated_at, wake_at, executions, lease_owner, lease_until)
+                          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
                           ON CONFLICT (id) DO NOTHING";
 
-/// Runs [`INSERT_RUN`] for `run` on `client` (a connection or a transaction).
-async fn insert_run(client: &impl deadpool_postgres::GenericClient, run: &RunRow) -> Result<(), StoreError> {
+/// Runs [`INSERT_RUN`] for `run` on `client` (a connection or a transaction), leased to
+/// `lease`'s holder until its time when there is one (a run created `running`).
+async fn insert_run(
+    client: &impl deadpool_postgres::GenericClient,
+    run: &RunRow,
+    lease: Option<(&str, DateTime<Utc>)>,
+) -> Result<(), StoreError> {
+    let (owner, until) = (lease.map(|(owner, _)| owner), lease.map(|(_, until)| until));
     let context = || format!("inserting run `{}`", run.id);
     let statement = client.prepare_cached(INSERT_RUN).await.map_err(|e| backend(context(), e))?;
     let inserted = client
@@ -147,6 +177,8 @@ async fn insert_run(client: &impl deadpool_postgres::GenericClient, run: &RunRow
                 &run.updated_at,
                 &run.wake_at,
                 &run.executions,
+                &owner,
+                &until,
             ],
         )
         .await
@@ -161,16 +193,24 @@ async fn insert_run(client: &impl deadpool_postgres::GenericClient, run: &RunRow
 impl RunStore for PostgresStore {
     async fn create_run(&self, run: &Run) -> Result<(), StoreError> {
         let row = run_row(run)?;
-        insert_run(&self.client().await?, &row).await
+        insert_run(&self.client().await?, &row, self.lease_for(&row)).await
     }
 
     async fn update_run(&self, id: &RunId, update: &RunUpdate) -> Result<(), StoreError> {
         let what = || format!("run `{id}`");
         let output = update.output.as_ref().map(|output| COLUMNS.write_json(output, what, "output")).transpose()?;
+        // A run marked `running` is leased to this store; any other status ends the lease. Only
+        // the lease's holder may change a run while the lease lasts, except to cancel it.
+        let running = update.status == RunStatus::Running;
+        let (owner, until) =
+            if running { (Some(self.holder.as_str()), Some(self.lease_until())) } else { (None, None) };
+        let now = Utc::now();
         let updated = self
             .execute(
                 "UPDATE runs SET status = $2, output = $3, error = $4, wake_at = $5, \
-                 executions = executions + $6, updated_at = $7 WHERE id = $1",
+                 executions = executions + $6, updated_at = $7, lease_owner = $8, lease_until = $9 \
+                 WHERE id = $1 AND (lease_owner IS NULL OR lease_owner = $10 OR lease_until < $7 \
+                                    OR $2 = 'cancelled')",
                 &[
                     &id.as_str(),
                     &update.status.as_str(),
@@ -178,13 +218,16 @@ impl RunStore for PostgresStore {
                     &update.error,
                     &update.wake_at,
                     &i64::from(update.new_execution),
-                    &Utc::now(),
+                    &now,
+                    &owner,
+                    &until,
+                    &self.holder,
                 ],
                 || format!("updating run `{id}`"),
             )
             .await?;
         if updated == 0 {
-            return Err(StoreError::RunNotFound(id.clone()));
+            return Err(self.missing_or_taken(id).await);
         }
         Ok(())
     }
@@ -196,7 +239,8 @@ impl RunStore for PostgresStore {
         let client = self.client().await?;
         let statement = client
             .prepare_cached(
-                "UPDATE runs SET status = 'queued', wake_at = NULL, updated_at = $3 WHERE id = $1 AND status = $2",
+                "UPDATE runs SET status = 'queued', wake_at = NULL, updated_at = $3, lease_owner = NULL, \
+                 lease_until = NULL WHERE id = $1 AND status = $2",
             )
             .await
             .map_err(|e| backend(context(), e))?;
@@ -276,11 +320,17 @@ impl RunStore for PostgresStore {
         // both read the same `MAX(seq)`. `FOR NO KEY UPDATE` leaves the steps' foreign key
         // checks (`FOR KEY SHARE`) free, and finds a missing run before any insert.
         let lock = tx
-            .prepare_cached("SELECT 1 FROM runs WHERE id = $1 FOR NO KEY UPDATE")
+            .prepare_cached("SELECT lease_owner, lease_until FROM runs WHERE id = $1 FOR NO KEY UPDATE")
             .await
             .map_err(|e| backend(context(), e))?;
-        if tx.query_opt(&lock, &[&run.as_str()]).await.map_err(|e| backend(context(), e))?.is_none() {
+        let Some(lease) = tx.query_opt(&lock, &[&run.as_str()]).await.map_err(|e| backend(context(), e))? else {
             return Err(StoreError::RunNotFound(run.clone()));
+        };
+        // A run another store holds a live lease on is not this store's to write to.
+        let owner: Option<String> = lease.try_get(0).map_err(|e| backend(context(), e))?;
+        let until: Option<DateTime<Utc>> = lease.try_get(1).map_err(|e| backend(context(), e))?;
+        if owner.is_some_and(|owner| owner != self.holder) && until.is_some_and(|until| until >= Utc::now()) {
+            return Err(StoreError::LeaseLost(run.clone()));
         }
         // A new key gets the next seq; a known key keeps its seq (its start order).
         let upsert = tx
@@ -375,7 +425,7 @@ impl RunStore for PostgresStore {
         for row in &rows {
             // A duplicate run id returns early: the transaction is dropped, so rolled back, and
             // neither the delivery nor any of its runs is kept.
-            insert_run(&tx, row).await?;
+            insert_run(&tx, row, self.lease_for(row)).await?;
         }
         tx.commit().await.map_err(|e| backend(context(), e))?;
         Ok(DeliveryOutcome::New)
@@ -383,6 +433,10 @@ impl RunStore for PostgresStore {
 
     async fn cursor(&self, key: &str) -> Result<Option<Value>, StoreError> {
         self.read_json("SELECT cursor FROM cursors WHERE \"key\" = $1", key, "cursor").await
+    }
+
+    fn queue(&self) -> Option<&dyn super::RunQueue> {
+        Some(self)
     }
 
     async fn save_cursor(&self, key: &str, cursor: &Value) -> Result<(), StoreError> {
@@ -395,6 +449,29 @@ impl RunStore for PostgresStore {
         )
         .await
         .map(|_| ())
+    }
+}
+
+impl PostgresStore {
+    /// Why an update of run `id` changed no row: it does not exist, or another store holds it.
+    async fn missing_or_taken(&self, id: &RunId) -> StoreError {
+        let exists = async {
+            let client = self.client().await?;
+            let statement = client
+                .prepare_cached("SELECT 1 FROM runs WHERE id = $1")
+                .await
+                .map_err(|e| backend(format!("reading run `{id}`"), e))?;
+            let row = client
+                .query_opt(&statement, &[&id.as_str()])
+                .await
+                .map_err(|e| backend(format!("reading run `{id}`"), e))?;
+            Ok::<_, StoreError>(row.is_some())
+        };
+        match exists.await {
+            Ok(true) => StoreError::LeaseLost(id.clone()),
+            Ok(false) => StoreError::RunNotFound(id.clone()),
+            Err(error) => error,
+        }
     }
 }
 

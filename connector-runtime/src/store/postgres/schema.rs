@@ -8,7 +8,7 @@ use crate::store::StoreError;
 
 /// The schema, one migration per version: entry `i` takes a database from version `i` to
 /// `i + 1`. Append only: never edit a migration that has shipped, add the next one. The same
-/// tables as the SQLite store's (at its version 3), in PostgreSQL's types.
+/// tables as the SQLite store's (at its version 3), in PostgreSQL's types, plus the work queue.
 pub(super) const MIGRATIONS: &[&str] = &[
     // 1: runs and their steps, schemas by fingerprint, deliveries (for dedupe), polling
     // cursors and OAuth2 tokens.
@@ -72,6 +72,28 @@ pub(super) const MIGRATIONS: &[&str] = &[
         tokens      text NOT NULL,              -- JSON
         updated_at  timestamptz NOT NULL
     );
+    "#,
+    // 2: the work queue. A run executing is leased to the store that holds it (its
+    // `lease_owner`, until `lease_until`); runnable runs are found through a partial index on
+    // unfinished runs; a trigger tells listening processes when a run becomes claimable
+    // (`connector_runtime_work`) and when one finishes or parks (`connector_runtime_change`,
+    // with the run's id), so an idle worker wakes within milliseconds and a waiter need not poll.
+    r#"
+    ALTER TABLE runs ADD COLUMN lease_owner text, ADD COLUMN lease_until timestamptz;
+    CREATE INDEX runs_runnable ON runs (created_at, id) WHERE status IN ('queued', 'running', 'waiting');
+
+    CREATE FUNCTION connector_runtime_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        IF NEW.status = 'queued' THEN
+            PERFORM pg_notify('connector_runtime_work', TG_TABLE_SCHEMA);
+        ELSIF NEW.status IN ('succeeded', 'failed', 'cancelled', 'waiting') THEN
+            PERFORM pg_notify('connector_runtime_change', NEW.id);
+        END IF;
+        RETURN NULL;
+    END
+    $$;
+    CREATE TRIGGER runs_notify AFTER INSERT OR UPDATE OF status ON runs
+        FOR EACH ROW EXECUTE FUNCTION connector_runtime_notify();
     "#,
 ];
 

@@ -1,0 +1,184 @@
+//! The engine on a store several processes share ([`RunQueue`]): a claim loop that takes
+//! runnable runs from the queue while this process has room for them, and the lease renewal
+//! that keeps the runs executing here from moving to another process.
+//!
+//! On such a store an engine executes only runs it holds a lease on: the runs it creates
+//! `running` itself (when it executes runs at all) and the runs it claims. Everything else it
+//! queues (a run another process should take, a woken run, a resumed one) is left for the claim
+//! loops of every process, this one's included; that is what makes a run execute in exactly one
+//! place. A run whose lease is lost (cancelled elsewhere, or claimed by another process after a
+//! stall) stops at its next step boundary and records nothing more.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinHandle;
+
+use super::{Engine, Shared};
+use crate::model::RunId;
+use crate::store::RunQueue;
+
+/// How many runs one claim takes at most, however much room there is.
+const CLAIM_BATCH: usize = 32;
+
+/// How often an idle claim loop looks for work without being told: for runs whose lease lapsed
+/// (their process died) or whose wake-up time passed, and while notifications are down.
+const POLL_EVERY: Duration = Duration::from_millis(500);
+
+/// How long a claim loop waits after the store failed to claim.
+const CLAIM_BACKOFF: Duration = Duration::from_secs(1);
+
+/// The engine's side of the queue: a notice when a run executing here ends, and whether the
+/// renewal task runs.
+#[derive(Debug, Default)]
+pub(super) struct QueueState {
+    /// Notified when an execution ends here: the claim loop has room again.
+    freed: Arc<Notify>,
+    /// The lease renewal task was started.
+    renewing: AtomicBool,
+}
+
+/// The claim loop of an engine, from [`Engine::start`] (or [`Engine::start_worker`]); stops when
+/// dropped or [`stop`](Self::stop)ped.
+#[derive(Debug)]
+#[must_use = "dropping `Worker` stops claiming runs"]
+pub struct Worker {
+    stop: watch::Sender<bool>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl Worker {
+    /// Stops claiming runs (runs executing go on) and waits for the claim in progress.
+    pub async fn stop(mut self) {
+        let _ = self.stop.send(true);
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+impl Engine {
+    /// The store's work queue, when several processes share the store.
+    pub(super) fn queue(&self) -> Option<&dyn RunQueue> {
+        self.shared.store.queue()
+    }
+
+    /// Starts claiming runs from the store's work queue: up to the builder's
+    /// [`worker_concurrency`](super::EngineBuilder::worker_concurrency) runs execute here at
+    /// once (those this engine started itself included). `None` when the store has no queue
+    /// (it is this process's alone, and its engine executes what it accepts) or the engine was
+    /// built not to execute runs.
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime.
+    pub fn start_worker(&self) -> Option<Worker> {
+        if self.queue().is_none() || !self.shared.settings.executes {
+            return None;
+        }
+        self.ensure_renewing();
+        let (stop, stopped) = watch::channel(false);
+        let task = tokio::spawn(claim_loop(Arc::downgrade(&self.shared), stopped));
+        Some(Worker { stop, task: Some(task) })
+    }
+
+    /// Tells the claim loop that an execution here ended.
+    pub(super) fn execution_ended(&self) {
+        self.shared.queue.freed.notify_one();
+    }
+
+    /// Starts renewing the leases of the runs executing here, once per engine.
+    pub(super) fn ensure_renewing(&self) {
+        if self.queue().is_some() && !self.shared.queue.renewing.swap(true, Ordering::SeqCst) {
+            tokio::spawn(renew_loop(Arc::downgrade(&self.shared)));
+        }
+    }
+}
+
+async fn claim_loop(shared: Weak<Shared>, mut stop: watch::Receiver<bool>) {
+    let Some((mut work, freed)) = shared.upgrade().and_then(|shared| {
+        let freed = Arc::clone(&shared.queue.freed);
+        shared.store.queue().map(|queue| (queue.work_signal(), freed))
+    }) else {
+        return;
+    };
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        let Some(engine) = shared.upgrade().map(|shared| Engine { shared }) else { return };
+        let Some(queue) = engine.queue() else { return };
+        // Seen before claiming: work queued while the claim runs changes it again.
+        work.borrow_and_update();
+        let room = engine.shared.settings.worker_concurrency.saturating_sub(engine.lock_active().len());
+        let asked = room.min(CLAIM_BATCH);
+        let mut full = false;
+        if asked > 0 {
+            match queue.claim(asked).await {
+                Ok(runs) => {
+                    full = runs.len() == asked;
+                    for run in runs {
+                        tracing::debug!(run_id = %run.id, "claimed a run");
+                        engine.spawn(run.id.clone(), Some(run));
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "cannot claim runs; trying again shortly");
+                    drop(engine);
+                    tokio::select! {
+                        _ = tokio::time::sleep(CLAIM_BACKOFF) => {}
+                        _ = stop.changed() => return,
+                    }
+                    continue;
+                }
+            }
+        }
+        drop(engine);
+        if full {
+            // A full batch: there may be more waiting.
+            continue;
+        }
+        tokio::select! {
+            changed = work.changed() => if changed.is_err() { tokio::time::sleep(POLL_EVERY).await },
+            () = freed.notified() => {}
+            () = tokio::time::sleep(POLL_EVERY) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+/// Three times per lease, extends the leases of every run executing here; a run whose lease is
+/// gone is told to stop.
+async fn renew_loop(shared: Weak<Shared>) {
+    loop {
+        let Some(every) = shared.upgrade().and_then(|shared| shared.store.queue().map(|queue| queue.lease() / 3))
+        else {
+            return;
+        };
+        tokio::time::sleep(every).await;
+        let Some(engine) = shared.upgrade().map(|shared| Engine { shared }) else { return };
+        let Some(queue) = engine.queue() else { return };
+        let held: Vec<RunId> = engine.lock_active().keys().cloned().collect();
+        match queue.renew(&held).await {
+            Ok(lost) => {
+                let mut active = engine.lock_active();
+                for id in lost {
+                    if let Some(run) = active.get_mut(&id).filter(|run| !*run.done.borrow()) {
+                        tracing::warn!(run_id = %id, "the run's lease is gone (cancelled, or taken over by another process); stopping it here");
+                        run.lease_lost = true;
+                        run.cancel.send_replace(true);
+                    }
+                }
+            }
+            Err(error) => tracing::warn!(%error, "cannot renew the leases of the runs executing here"),
+        }
+    }
+}

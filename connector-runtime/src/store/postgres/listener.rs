@@ -1,0 +1,103 @@
+//! One connection of its own per store that `LISTEN`s for the work queue's notifications (see
+//! migration 2) and turns them into two counters a caller can wait on: work may be claimable,
+//! a run may have finished. Reconnects when the connection drops; every (re)connect bumps both
+//! counters, since what was sent meanwhile is lost. Waiters also time out, so polling remains
+//! the fallback while the connection is down.
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use tokio::sync::watch;
+use tokio_postgres::{AsyncMessage, NoTls};
+
+/// The channels migration 2's trigger notifies.
+const WORK_CHANNEL: &str = "connector_runtime_work";
+const CHANGE_CHANNEL: &str = "connector_runtime_change";
+
+/// How long to wait before connecting again after the listening connection failed.
+const RECONNECT_AFTER: Duration = Duration::from_millis(500);
+
+/// The counters; the listening task ends when the store (holding this) is dropped.
+pub(super) struct Listener {
+    work: watch::Sender<u64>,
+    change: watch::Sender<u64>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Listener {
+    /// Starts listening on a connection of its own to `config`.
+    pub(super) fn start(config: tokio_postgres::Config, shown: String) -> Self {
+        let (work, _) = watch::channel(0);
+        let (change, _) = watch::channel(0);
+        let task = tokio::spawn(listen(config, shown, work.clone(), change.clone()));
+        Listener { work, change, task }
+    }
+
+    /// Changes when a run may have become claimable.
+    pub(super) fn work(&self) -> watch::Receiver<u64> {
+        self.work.subscribe()
+    }
+
+    /// Changes when a run may have finished or parked.
+    pub(super) fn change(&self) -> watch::Receiver<u64> {
+        self.change.subscribe()
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+fn bump(counter: &watch::Sender<u64>) {
+    counter.send_modify(|n| *n = n.wrapping_add(1));
+}
+
+async fn listen(config: tokio_postgres::Config, shown: String, work: watch::Sender<u64>, change: watch::Sender<u64>) {
+    loop {
+        match config.connect(NoTls).await {
+            Ok((client, mut connection)) => {
+                // The connection's messages (notifications among them) arrive only while it is
+                // polled, and the `LISTEN` below completes only then too.
+                let mut messages = futures::stream::poll_fn(move |cx| connection.poll_message(cx));
+                let statements = format!("LISTEN {WORK_CHANNEL}; LISTEN {CHANGE_CHANNEL}");
+                let listened = client.batch_execute(&statements);
+                tokio::pin!(listened);
+                let mut ready = false;
+                loop {
+                    tokio::select! {
+                        done = &mut listened, if !ready => match done {
+                            Ok(()) => {
+                                ready = true;
+                                bump(&work);
+                                bump(&change);
+                            }
+                            Err(error) => {
+                                tracing::warn!(database = %shown, %error, "cannot listen for queued runs; polling");
+                                break;
+                            }
+                        },
+                        message = messages.next() => match message {
+                            Some(Ok(AsyncMessage::Notification(note))) => {
+                                if note.channel() == WORK_CHANNEL { bump(&work) } else { bump(&change) }
+                            }
+                            Some(Ok(_)) => {}
+                            Some(Err(error)) => {
+                                tracing::warn!(database = %shown, %error, "the listening connection failed; reconnecting");
+                                break;
+                            }
+                            None => break,
+                        },
+                    }
+                }
+            }
+            Err(error) => {
+                tracing::warn!(database = %shown, %error, "cannot connect to listen for queued runs; polling");
+            }
+        }
+        bump(&work);
+        bump(&change);
+        tokio::time::sleep(RECONNECT_AFTER).await;
+    }
+}

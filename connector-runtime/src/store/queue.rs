@@ -1,0 +1,47 @@
+//! [`RunQueue`]: how processes sharing one store share its runs. A store that several processes
+//! use at once (PostgreSQL) hands runs out through it; a store one process owns (SQLite, memory)
+//! has none, and its engine executes what it accepts.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio::sync::watch;
+
+use super::StoreError;
+use crate::model::{Run, RunId};
+
+/// The work queue of a store shared by several processes.
+///
+/// A run executes under a *lease*: the process that claimed it (or created it `running`) holds
+/// it until a deadline, renews it while it works, and gives it up by recording any other status.
+/// A run whose lease lapsed (its process died or stalled) is claimed by another process, which
+/// resumes it from its completed steps. The store fences the old holder out: its writes to a
+/// run it no longer holds fail with [`StoreError::LeaseLost`], so a stalled process that wakes
+/// up again cannot record a step over the new holder's.
+#[async_trait]
+pub trait RunQueue: Send + Sync {
+    /// This store's name in leases: unique to the store value (so, to the process).
+    fn holder(&self) -> &str;
+
+    /// How long a lease lasts unless renewed.
+    fn lease(&self) -> Duration;
+
+    /// Claims up to `limit` runs ready to execute, oldest first: queued runs, running runs
+    /// whose lease lapsed, and waiting runs whose wake-up time passed. Each comes back
+    /// `running`, leased to this store, one more execution counted, with its steps. Runs other
+    /// processes are claiming at the same moment are skipped, not waited for.
+    async fn claim(&self, limit: usize) -> Result<Vec<Run>, StoreError>;
+
+    /// Extends this store's leases on `runs`; returns the ones it no longer holds (cancelled,
+    /// or claimed by another process after the lease lapsed), which the caller stops executing.
+    async fn renew(&self, runs: &[RunId]) -> Result<Vec<RunId>, StoreError>;
+
+    /// A counter that changes when a run may have become ready to claim (some process queued
+    /// or woke one). A hint, not a promise: claim to find out. Mark it seen before claiming, so
+    /// that work queued meanwhile is not missed; wait with a timeout too, since notifications
+    /// can be lost while the store reconnects.
+    fn work_signal(&self) -> watch::Receiver<u64>;
+
+    /// A counter that changes when a run may have finished or parked (in any process).
+    fn change_signal(&self) -> watch::Receiver<u64>;
+}
