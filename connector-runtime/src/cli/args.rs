@@ -31,6 +31,11 @@ pub(super) struct Global {
     #[cfg(feature = "sqlite")]
     #[arg(long, global = true, value_name = "PATH", env = "CONNECTOR_RUNTIME_DB")]
     pub(super) db: Option<PathBuf>,
+    /// A PostgreSQL database to keep runs in instead (`postgres://user@host:5432/db`), shared
+    /// by every `serve` and `worker` process pointed at it. Wins over `--db`.
+    #[cfg(feature = "postgres")]
+    #[arg(long, global = true, value_name = "URL", env = "CONNECTOR_RUNTIME_DATABASE_URL", hide_env_values = true)]
+    pub(super) database_url: Option<String>,
 }
 
 /// The built-in commands.
@@ -41,7 +46,12 @@ pub(super) struct Global {
 #[derive(Debug, Subcommand)]
 pub(super) enum Command {
     /// Serve webhooks and the event and runs API, with schedules and polls, until Ctrl-C or SIGTERM.
+    /// On SQLite it executes the runs too; on a shared PostgreSQL store only with `--execute`
+    /// (`worker` processes execute them).
     Serve(ServeArgs),
+    /// Execute runs from a shared PostgreSQL store until Ctrl-C or SIGTERM: queued runs, woken
+    /// runs, and the runs of workers that died (once their leases lapse), `--concurrency` at once.
+    Worker(WorkerArgs),
     /// List stored runs, newest first; `runs show ID` shows one run's steps. Reads the store
     /// read-only: it works on a read-only file and does not wait for a running `serve`.
     Runs(RunsArgs),
@@ -128,6 +138,25 @@ pub(super) struct ServeArgs {
     /// How many connections are served at once; more wait to be accepted.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub(super) max_connections: Option<u32>,
+    /// On a shared PostgreSQL store, execute runs here too (as a worker does); on SQLite
+    /// `serve` always does.
+    #[arg(long)]
+    pub(super) execute: bool,
+    /// How many runs execute here at once when claiming from a shared store (with `--execute`).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub(super) concurrency: Option<u32>,
+}
+
+/// `worker`: how many runs at once, how long shutdown waits.
+#[derive(Debug, Args)]
+pub(super) struct WorkerArgs {
+    /// How many runs execute here at once.
+    #[arg(long, value_name = "N", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..))]
+    pub(super) concurrency: u32,
+    /// How long runs executing at shutdown get to finish or reach a durable wait; what is left
+    /// is resumed by another worker once its lease lapses.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub(super) grace: Option<Duration>,
 }
 
 /// The environment variable `serve --api-key` falls back on, unless the app names another.

@@ -134,8 +134,8 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(10);
 
 /// The built-in commands, which the app's own may not be named.
-const BUILT_IN: [&str; 10] =
-    ["serve", "runs", "resume", "cancel", "send", "complete", "call", "check", "manifest", "help"];
+const BUILT_IN: [&str; 11] =
+    ["serve", "worker", "runs", "resume", "cancel", "send", "complete", "call", "check", "manifest", "help"];
 
 type SetupFn = Box<dyn FnOnce(EngineBuilder) -> BoxFuture<'static, Result<Setup, BoxError>> + Send>;
 type CommandFn = Box<dyn FnOnce(Context) -> BoxFuture<'static, Result<Exit, BoxError>> + Send>;
@@ -377,6 +377,8 @@ impl App {
         let store = StoreLocation::resolve(global.db, &self.store);
         #[cfg(not(feature = "sqlite"))]
         let store = StoreLocation::resolve(&self.store);
+        #[cfg(feature = "postgres")]
+        let store = store.with_database_url(global.database_url);
 
         let app_command = match matches.subcommand_name() {
             None => match self.default_command {
@@ -475,6 +477,7 @@ impl App {
         if self.logs {
             init_logs("info");
         }
+        let store = store.connect().await?;
         let setup = prepare(self.builder, self.setup).await?;
         let context = Context { builder: Some(setup.builder), engine: None, kept: setup.kept, store, format };
         match (command.run)(context).await {
@@ -490,10 +493,16 @@ impl App {
         let App { builder, setup, server, grace, logs, .. } = self;
         if logs {
             init_logs(match command {
-                Command::Serve(_) | Command::Send { .. } | Command::Resume { .. } | Command::Complete { .. } => "info",
+                Command::Serve(_)
+                | Command::Worker(_)
+                | Command::Send { .. }
+                | Command::Resume { .. }
+                | Command::Complete { .. } => "info",
                 _ => "warn",
             });
         }
+        // The manifest needs no store at all.
+        let store = if matches!(command, Command::Manifest) { store } else { store.connect().await? };
         let place = store.describe();
         let exit = match command {
             Command::Runs(args) => {
@@ -579,8 +588,33 @@ impl App {
                 config.idle_timeout = args.idle_timeout.unwrap_or(config.idle_timeout);
                 config.max_connections = args.max_connections.map_or(config.max_connections, |n| n as usize);
                 let serve = serve::Serve::new(config, args.api_key, args.grace.unwrap_or(grace), format);
+                let mut builder = builder.execute_runs(args.execute);
+                if let Some(concurrency) = args.concurrency {
+                    builder = builder.worker_concurrency(concurrency as usize);
+                }
                 let (engine, _kept) = build(builder, setup, store.open()?).await?;
                 serve::serve(engine, serve).await?
+            }
+            Command::Worker(args) => {
+                let opened = store.open()?;
+                if opened.queue().is_none() {
+                    return Err(CliError::new(
+                        Exit::Usage,
+                        format!(
+                            "`worker` needs a run store several processes share: give --database-url (or \
+                             CONNECTOR_RUNTIME_DATABASE_URL) a postgres:// URL; on {place}, `serve` executes the runs itself"
+                        ),
+                    ));
+                }
+                let builder = builder.execute_runs(true).worker_concurrency(args.concurrency as usize);
+                let (engine, _kept) = build(builder, setup, opened).await?;
+                let worker = serve::WorkerOptions {
+                    concurrency: args.concurrency as usize,
+                    grace: args.grace.unwrap_or(grace),
+                    format,
+                    place,
+                };
+                serve::work(engine, worker).await?
             }
         };
         Ok(exit)

@@ -1,4 +1,5 @@
-//! `serve`: the server until Ctrl-C or SIGTERM, then a graceful stop.
+//! `serve`: the server until Ctrl-C or SIGTERM, then a graceful stop; `worker`: the same for a
+//! process that only executes runs from a shared store.
 //!
 //! On the first signal: stop accepting (requests in flight finish), stop the schedules and
 //! polls, remove the webhooks this process registered, then give the runs executing here until
@@ -16,10 +17,9 @@ use tokio::time::Instant;
 
 use super::exit::{CliError, Exit};
 use super::output::{self, Format, Report};
-use crate::engine::Engine;
+use crate::engine::{Engine, StartOptions};
 use crate::model::{RunId, RunStatus, Secret};
 use crate::server::{self, ServerConfig};
-use crate::store::RunFilter;
 
 /// How often shutdown looks at whether a run reached a durable wait.
 const SETTLE_POLL: Duration = Duration::from_millis(50);
@@ -78,6 +78,53 @@ pub(super) async fn serve(engine: Engine, serve: Serve) -> Result<Exit, CliError
     Ok(Exit::Ok)
 }
 
+/// What `worker` was told.
+pub(super) struct WorkerOptions {
+    pub(super) concurrency: usize,
+    pub(super) grace: Duration,
+    pub(super) format: Format,
+    /// The store, as messages name it.
+    pub(super) place: String,
+}
+
+/// Claims and executes runs until a signal, then stops claiming and gives the runs executing
+/// here the grace period; what is left is resumed by another worker once its lease lapses.
+pub(super) async fn work(engine: Engine, options: WorkerOptions) -> Result<Exit, CliError> {
+    let mut signals = Signals::new()?;
+    let running = engine
+        .start(StartOptions::default().without_triggers())
+        .await
+        .map_err(|error| CliError::new(Exit::Unavailable, format!("cannot start the worker: {error}")))?;
+    let json = json!({ "worker": true, "concurrency": options.concurrency, "store": options.place });
+    let text = format!(
+        "working on {}: up to {} runs at once\nCtrl-C or SIGTERM stops gracefully",
+        options.place, options.concurrency
+    );
+    match options.format {
+        // One line, so a script can wait for it line by line.
+        Format::Json => output::stdout(&json.to_string()),
+        Format::Human => output::stdout(&text),
+    }
+    let signal = signals.next().await;
+    let deadline = Instant::now() + options.grace;
+    eprintln!(
+        "{signal}: stopping; runs executing get {} to finish (a second signal stops at once)",
+        output::duration(options.grace)
+    );
+    let stop = async {
+        running.stop().await;
+        drain(&engine, deadline).await
+    };
+    tokio::select! {
+        left = stop => match left {
+            0 => eprintln!("stopped"),
+            n => eprintln!("stopped; {n} run(s) still executing are resumed by another worker once their leases lapse"),
+        },
+        signal = signals.next() => eprintln!("{signal}: stopping now; unfinished runs are resumed by another worker"),
+    }
+    Ok(Exit::Ok)
+}
+
 /// The "ready" report: where the server listens, how to reach it (never the API key itself).
 fn ready(serve: &Serve, addr: SocketAddr) -> Report {
     let url = format!("http://{addr}");
@@ -98,14 +145,9 @@ fn ready(serve: &Serve, addr: SocketAddr) -> Report {
 /// Waits, until `deadline`, for every run executing in this process to finish or to reach a
 /// durable wait. Returns how many had not.
 async fn drain(engine: &Engine, deadline: Instant) -> usize {
-    let running = match engine.runs(&RunFilter { statuses: vec![RunStatus::Running], ..RunFilter::default() }).await {
-        Ok(runs) => runs,
-        Err(error) => {
-            tracing::warn!(%error, "cannot list the running runs; not waiting for them");
-            return 0;
-        }
-    };
-    let mut settling: FuturesUnordered<_> = running.iter().map(|run| settle(engine, &run.id)).collect();
+    // Only this process's: on a shared store, other processes' runs are theirs to wait for.
+    let running = engine.executing_here();
+    let mut settling: FuturesUnordered<_> = running.iter().map(|id| settle(engine, id)).collect();
     let mut left = settling.len();
     while left > 0 {
         match tokio::time::timeout_at(deadline, settling.next()).await {

@@ -1,6 +1,8 @@
-//! Which run store a command uses: `--db` (or `CONNECTOR_RUNTIME_DB`), else the app's choice,
-//! else SQLite at [`DEFAULT_DB_PATH`](crate::DEFAULT_DB_PATH). Opened once per command, only when
-//! the command needs it, and read-only when it only reads.
+//! Which run store a command uses: `--database-url` (or `CONNECTOR_RUNTIME_DATABASE_URL`, a
+//! PostgreSQL database, with the `postgres` feature), else `--db` (or `CONNECTOR_RUNTIME_DB`),
+//! else the app's choice, else SQLite at [`DEFAULT_DB_PATH`](crate::DEFAULT_DB_PATH). Opened
+//! once per command, only when the command needs it, and read-only when it only reads. A
+//! PostgreSQL store connects asynchronously: [`StoreLocation::connect`] does it first.
 
 #[cfg(feature = "sqlite")]
 use std::path::PathBuf;
@@ -19,6 +21,12 @@ pub(super) enum StoreChoice {
     #[cfg(feature = "sqlite")]
     Sqlite(PathBuf),
     Given(Arc<dyn RunStore>),
+    /// A PostgreSQL database, by URL, not connected yet.
+    #[cfg(feature = "postgres")]
+    Postgres(String),
+    /// A store connected already, with how messages name it.
+    #[cfg(feature = "postgres")]
+    Connected(Arc<dyn RunStore>, String),
 }
 
 /// Where a command's runs are: the choice, resolved, not opened yet.
@@ -49,6 +57,8 @@ impl StoreLocation {
         match &self.choice {
             #[cfg(feature = "sqlite")]
             StoreChoice::Sqlite(path) => path.display().to_string(),
+            #[cfg(feature = "postgres")]
+            StoreChoice::Connected(_, shown) => shown.clone(),
             _ => "the app's run store".to_owned(),
         }
     }
@@ -89,9 +99,39 @@ impl StoreLocation {
         }
     }
 
+    /// `--database-url` wins over every other choice.
+    #[cfg(feature = "postgres")]
+    pub(super) fn with_database_url(self, url: Option<String>) -> Self {
+        match url {
+            Some(url) => StoreLocation { choice: StoreChoice::Postgres(url) },
+            None => self,
+        }
+    }
+
+    /// Connects a PostgreSQL store (the others open synchronously, when a command needs them).
+    pub(super) async fn connect(self) -> Result<Self, CliError> {
+        match self.choice {
+            #[cfg(feature = "postgres")]
+            StoreChoice::Postgres(url) => match crate::store::PostgresStore::connect(&url).await {
+                Ok(store) => {
+                    let shown = store.location().to_owned();
+                    Ok(StoreLocation { choice: StoreChoice::Connected(Arc::new(store), shown) })
+                }
+                Err(error) => Err(CliError::new(Exit::Unavailable, format!("cannot open the run store: {error}"))),
+            },
+            choice => Ok(StoreLocation { choice }),
+        }
+    }
+
     fn app_store(&self) -> Result<Arc<dyn RunStore>, CliError> {
         match &self.choice {
             StoreChoice::Given(store) => Ok(Arc::clone(store)),
+            #[cfg(feature = "postgres")]
+            StoreChoice::Connected(store, _) => Ok(Arc::clone(store)),
+            #[cfg(feature = "postgres")]
+            StoreChoice::Postgres(_) => {
+                Err(CliError::new(Exit::Failed, "the PostgreSQL store was not connected before the command ran"))
+            }
             _ => Err(CliError::new(
                 Exit::Unavailable,
                 "no run store: give the app one with `App::store`, or enable the `sqlite` feature",

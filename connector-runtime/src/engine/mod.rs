@@ -615,6 +615,11 @@ impl Engine {
         let _ = done.send(true);
     }
 
+    /// The runs executing in this process now.
+    pub(crate) fn executing_here(&self) -> Vec<RunId> {
+        self.lock_active().iter().filter(|(_, active)| !*active.done.borrow()).map(|(id, _)| id.clone()).collect()
+    }
+
     fn is_active(&self, id: &RunId) -> bool {
         self.lock_active().get(id).is_some_and(|active| !*active.done.borrow())
     }

@@ -106,6 +106,12 @@ impl PostgresStore {
         Ok(store)
     }
 
+    /// The database as errors and `Debug` name it: the URL with its password masked, and the
+    /// schema.
+    pub fn location(&self) -> &str {
+        &self.shown
+    }
+
     /// A connection from the pool.
     async fn client(&self) -> Result<Client, StoreError> {
         self.pool.get().await.map_err(|e| backend(format_args!("connecting to `{}`", self.shown), e))
