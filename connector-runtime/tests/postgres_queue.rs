@@ -7,14 +7,16 @@
 #![cfg(feature = "postgres")]
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::http::HeaderMap;
+use connector_runtime::client::OAuth2;
 use connector_runtime::prelude::*;
 use connector_runtime::store::conformance::{sample_run, sample_step};
 use connector_runtime::store::{PostgresOptions, PostgresStore, RunQueue, RunStore, RunUpdate, StoreError};
-use connector_runtime::{RunStatus, StartOptions};
+use connector_runtime::{Integration, RateLimit, RunStatus, StartOptions};
 
 #[path = "support/postgres.rs"]
 mod postgres;
@@ -117,24 +119,51 @@ async fn a_queued_run_wakes_a_listening_store() {
     schemas.drop_all().await;
 }
 
-/// Calls per idempotency key.
+/// What the loopback service saw: calls per idempotency key, when each call came, the most
+/// calls in flight at once, and how many tokens it issued.
 #[derive(Default)]
-struct Calls(Mutex<HashMap<String, usize>>);
+struct Calls {
+    by_key: Mutex<HashMap<String, usize>>,
+    times: Mutex<Vec<Instant>>,
+    in_flight: AtomicUsize,
+    most_in_flight: AtomicUsize,
+    tokens: AtomicUsize,
+}
 
 async fn counting_service() -> (String, Arc<Calls>) {
     let calls = Arc::new(Calls::default());
-    let counted = Arc::clone(&calls);
-    let app = axum::Router::new().route(
-        "/hit",
-        axum::routing::post(move |headers: HeaderMap| {
-            let calls = Arc::clone(&counted);
-            async move {
-                let key = headers.get("idempotency-key").and_then(|k| k.to_str().ok()).unwrap_or("none");
-                *calls.0.lock().unwrap().entry(key.to_owned()).or_default() += 1;
-                axum::Json(1u32)
-            }
-        }),
-    );
+    let (hit, token) = (Arc::clone(&calls), Arc::clone(&calls));
+    let app = axum::Router::new()
+        .route(
+            "/hit",
+            axum::routing::post(move |headers: HeaderMap| {
+                let calls = Arc::clone(&hit);
+                async move {
+                    let key = headers.get("idempotency-key").and_then(|k| k.to_str().ok()).unwrap_or("none");
+                    *calls.by_key.lock().unwrap().entry(key.to_owned()).or_default() += 1;
+                    calls.times.lock().unwrap().push(Instant::now());
+                    let now = calls.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+                    calls.most_in_flight.fetch_max(now, Ordering::SeqCst);
+                    if headers.contains_key("x-slow") {
+                        tokio::time::sleep(Duration::from_millis(40)).await;
+                    }
+                    calls.in_flight.fetch_sub(1, Ordering::SeqCst);
+                    axum::Json(1u32)
+                }
+            }),
+        )
+        .route(
+            "/token",
+            axum::routing::post(move || {
+                let calls = Arc::clone(&token);
+                async move {
+                    let n = calls.tokens.fetch_add(1, Ordering::SeqCst);
+                    // Slow enough that processes asking at once overlap.
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    axum::Json(serde_json::json!({ "access_token": format!("token-{n}"), "token_type": "bearer", "expires_in": 3600 }))
+                }
+            }),
+        );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -146,14 +175,44 @@ struct HitsConfig {
     url: String,
 }
 
-#[derive(Serialize, Deserialize, JsonSchema)]
-struct Hit {}
+#[derive(Default, Serialize, Deserialize, JsonSchema)]
+struct Hit {
+    /// Ask the service to take its time.
+    #[serde(default)]
+    slow: bool,
+}
 
 /// The counting service.
 struct Hits;
 
 #[connector(id = "hits", name = "Hits", version = "1.0.0", config = HitsConfig)]
 impl Hits {
+    /// Posts to `/hit`.
+    #[action(id = "hit", name = "Hit")]
+    async fn hit(ctx: &ActionContext<HitsConfig>, input: Hit) -> Result<u32, ActionError> {
+        let request = ctx.http().post(format!("{}/hit", ctx.config().url));
+        let request = if input.slow {
+            request.header(
+                reqwest::header::HeaderName::from_static("x-slow"),
+                reqwest::header::HeaderValue::from_static("1"),
+            )
+        } else {
+            request
+        };
+        request.send_json().await
+    }
+}
+
+/// The counting service behind OAuth2 client credentials from its `/token`.
+struct Tokened;
+
+#[connector(id = "tokened", name = "Tokened", version = "1.0.0", config = HitsConfig, auth = Self::auth)]
+impl Tokened {
+    fn auth(config: &HitsConfig) -> connector_runtime::client::Auth {
+        let oauth = OAuth2::client_credentials(format!("{}/token", config.url), "client", Secret::new("client-secret"));
+        connector_runtime::client::Auth::oauth2(oauth)
+    }
+
     /// Posts to `/hit`.
     #[action(id = "hit", name = "Hit")]
     async fn hit(ctx: &ActionContext<HitsConfig>, _input: Hit) -> Result<u32, ActionError> {
@@ -169,7 +228,7 @@ struct Three {}
 async fn three(_payload: Three, io: ThreeIo<'_>) -> Result<u32, JobError> {
     let mut total = 0;
     for step in ["one", "two", "three"] {
-        total += io.hits.hit(step, Hit {}).await?;
+        total += io.hits.hit(step, Hit::default()).await?;
     }
     Ok(total)
 }
@@ -214,7 +273,7 @@ async fn runs_accepted_by_a_server_execute_on_workers_each_step_once() {
     let runs = tokio::time::timeout(Duration::from_secs(30), accepting.wait_all(&ids)).await.unwrap().unwrap();
     assert!(runs.iter().all(|run| run.status == RunStatus::Succeeded && run.output == Some(serde_json::json!(3))));
     assert!(runs.iter().all(|run| run.executions == 1), "each run executed once");
-    let calls = calls.0.lock().unwrap().clone();
+    let calls = calls.by_key.lock().unwrap().clone();
     assert_eq!(calls.len(), 120, "three distinct steps per run");
     assert!(calls.values().all(|n| *n == 1), "each step called once: {calls:?}");
 
@@ -222,5 +281,93 @@ async fn runs_accepted_by_a_server_execute_on_workers_each_step_once() {
         worker.stop().await;
     }
     serving.stop().await;
+    schemas.drop_all().await;
+}
+
+/// Three engines (three processes' stores) on one schema, each with what `register` adds.
+async fn three_engines(
+    url: &str,
+    schema: &str,
+    register: impl Fn(connector_runtime::EngineBuilder) -> connector_runtime::EngineBuilder,
+) -> Vec<Engine> {
+    let mut engines = Vec::new();
+    for _ in 0..3 {
+        let options =
+            PostgresOptions { schema: Some(schema.to_owned()), max_connections: 8, ..PostgresOptions::default() };
+        let store = PostgresStore::connect_with(url, options).await.unwrap();
+        engines.push(register(Engine::builder().store(store)).build().unwrap());
+    }
+    engines
+}
+
+/// Each engine calls `connector`'s `hit` from four tasks at once until `until`.
+async fn hammer(engines: &[Engine], connector: &'static str, input: serde_json::Value, until: Instant) {
+    let mut tasks = tokio::task::JoinSet::new();
+    for engine in engines {
+        for _ in 0..4 {
+            let (engine, input) = (engine.clone(), input.clone());
+            tasks.spawn(async move {
+                while Instant::now() < until {
+                    engine.call_action(connector, "hit", input.clone()).await.expect("the call succeeds");
+                }
+            });
+        }
+    }
+    while let Some(done) = tasks.join_next().await {
+        done.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_limit_holds_across_three_processes() {
+    let Some(url) = server().await else { return };
+    let schemas = Schemas::new(&url);
+    let schema = schemas.fresh();
+    let (service, calls) = counting_service().await;
+    let limit = RateLimit { per_second: Some(20), burst: Some(1), concurrency: None };
+    let engines = three_engines(&url, &schema, |engine| {
+        engine.connector(Integration::<Hits>::with_rate_limit(HitsConfig { url: service.clone() }, limit))
+    })
+    .await;
+    let window = Duration::from_secs(3);
+    hammer(&engines, "hits", serde_json::json!({}), Instant::now() + window + Duration::from_millis(200)).await;
+    let times = calls.times.lock().unwrap().clone();
+    let first = *times.iter().min().unwrap();
+    let in_window = times.iter().filter(|at| at.duration_since(first) < window).count();
+    // 20 a second for 3 s, within 10% (one process alone would send 60; three unshared, 180).
+    assert!((54..=66).contains(&in_window), "{in_window} requests in 3 s at 20/s across three processes");
+    schemas.drop_all().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_concurrency_limit_holds_across_three_processes() {
+    let Some(url) = server().await else { return };
+    let schemas = Schemas::new(&url);
+    let schema = schemas.fresh();
+    let (service, calls) = counting_service().await;
+    let limit = RateLimit { per_second: None, burst: None, concurrency: Some(2) };
+    let engines = three_engines(&url, &schema, |engine| {
+        engine.connector(Integration::<Hits>::with_rate_limit(HitsConfig { url: service.clone() }, limit))
+    })
+    .await;
+    hammer(&engines, "hits", serde_json::json!({ "slow": true }), Instant::now() + Duration::from_secs(1)).await;
+    let most = calls.most_in_flight.load(Ordering::SeqCst);
+    assert_eq!(most, 2, "at most two requests in flight across the processes, and the limit is reached");
+    assert!(calls.times.lock().unwrap().len() >= 10, "requests went on");
+    schemas.drop_all().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_token_refresh_serves_every_process() {
+    let Some(url) = server().await else { return };
+    let schemas = Schemas::new(&url);
+    let schema = schemas.fresh();
+    let (service, calls) = counting_service().await;
+    let engines =
+        three_engines(&url, &schema, |engine| engine.connector(Tokened::init(HitsConfig { url: service.clone() })))
+            .await;
+    hammer(&engines, "tokened", serde_json::json!({}), Instant::now() + Duration::from_millis(300)).await;
+    assert_eq!(calls.tokens.load(Ordering::SeqCst), 1, "one token for three processes asking at once");
+    assert!(calls.times.lock().unwrap().len() >= 12, "every process called with it");
     schemas.drop_all().await;
 }

@@ -41,8 +41,11 @@ impl HttpClient {
         HttpClient { client, limiter: Arc::new(Limiter::new(limit)), auth: Arc::new(auth) }
     }
 
-    pub(crate) fn auth(&self) -> &Auth {
-        &self.auth
+    /// Keeps the client's OAuth2 tokens in `store`, and counts its limits there when the store
+    /// is shared between processes, under `key` (the connector's id).
+    pub(crate) fn attach_store(&self, store: Arc<dyn super::TokenStore>, key: String) {
+        self.auth.attach_token_store(Arc::clone(&store), key.clone());
+        self.limiter.attach_store(store, key);
     }
 }
 

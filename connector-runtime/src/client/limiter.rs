@@ -1,8 +1,10 @@
 //! The limiter that enforces a connector instance's [`RateLimit`], and pauses when the service's
-//! own headers say its limit is spent. One per instance, shared by every run that uses it.
+//! own headers say its limit is spent. One per instance, shared by every run that uses it; on a
+//! store several processes share, the rate and the concurrency are counted in the store, so
+//! they hold across all of them.
 
 use std::num::NonZeroU32;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
@@ -11,21 +13,31 @@ use reqwest::header::HeaderMap;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
+use super::{SharedGuard, TokenStore};
 use crate::model::RateLimit;
 
 /// The shared state of one instance's limits, and of what the service said about them.
-#[derive(Debug)]
 pub(crate) struct Limiter {
+    limit: RateLimit,
     rate: Option<DefaultDirectRateLimiter>,
     concurrency: Option<Arc<Semaphore>>,
     /// Set from the service's own rate-limit headers: no request goes before this.
     paused_until: Mutex<Option<Instant>>,
+    /// The store the limits are counted in when it is shared, and the key they are kept under.
+    store: OnceLock<(Arc<dyn TokenStore>, String)>,
+}
+
+impl std::fmt::Debug for Limiter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Limiter").field("limit", &self.limit).finish_non_exhaustive()
+    }
 }
 
 /// Held while a request is in flight.
 #[derive(Debug)]
 pub(crate) struct Admission {
     _permit: Option<OwnedSemaphorePermit>,
+    _slot: Option<SharedGuard>,
 }
 
 /// The longest pause a service's headers can impose on its connector.
@@ -38,16 +50,24 @@ impl Limiter {
             RateLimiter::direct(Quota::per_second(per_second).allow_burst(burst))
         });
         let concurrency = limit.concurrency.map(|n| Arc::new(Semaphore::new(n.max(1) as usize)));
-        Limiter { rate, concurrency, paused_until: Mutex::new(None) }
+        Limiter { limit, rate, concurrency, paused_until: Mutex::new(None), store: OnceLock::new() }
+    }
+
+    /// Counts the limits in `store` under `key` from now on, when the store shares them between
+    /// processes (the first store given wins).
+    pub(crate) fn attach_store(&self, store: Arc<dyn TokenStore>, key: String) {
+        let _ = self.store.set((store, key));
     }
 
     /// Waits until one more request may go.
     pub(crate) async fn admit(&self) -> Admission {
+        // This process's semaphore first: only requests that would go now ask the store.
         let permit = match &self.concurrency {
             // The semaphore is never closed, so acquiring only fails if it were.
             Some(semaphore) => Arc::clone(semaphore).acquire_owned().await.ok(),
             None => None,
         };
+        let slot = self.shared_slot().await;
         loop {
             let until = *self.paused_until.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
             match until {
@@ -55,10 +75,47 @@ impl Limiter {
                 _ => break,
             }
         }
-        if let Some(rate) = &self.rate {
+        if let Some(rate) = &self.rate
+            && !self.shared_rate().await
+        {
             rate.until_ready().await;
         }
-        Admission { _permit: permit }
+        Admission { _permit: permit, _slot: slot }
+    }
+
+    /// Waits for the store's slot when the concurrency is shared between processes.
+    async fn shared_slot(&self) -> Option<SharedGuard> {
+        let limit = self.limit.concurrency?;
+        let (store, key) = self.store.get()?;
+        match store.acquire_request_slot(key, limit.max(1)).await {
+            Ok(slot) => slot,
+            Err(error) => {
+                tracing::warn!(%error, "cannot take a shared request slot; counting this process's requests only");
+                None
+            }
+        }
+    }
+
+    /// Waits for the store's rate limit when it is shared; `false` when it is not (or the store
+    /// failed), so the caller waits for this process's own limiter.
+    async fn shared_rate(&self) -> bool {
+        let (Some(per_second), Some((store, key))) = (self.limit.per_second, self.store.get()) else {
+            return false;
+        };
+        let burst = self.limit.burst.unwrap_or(per_second).max(1);
+        match store.reserve_request(key, per_second.max(1), burst).await {
+            Ok(Some(wait)) => {
+                if !wait.is_zero() {
+                    tokio::time::sleep(wait).await;
+                }
+                true
+            }
+            Ok(None) => false,
+            Err(error) => {
+                tracing::warn!(%error, "cannot reserve a request under the shared rate limit; counting this process's only");
+                false
+            }
+        }
     }
 
     /// Reads an answer's rate-limit headers: `Retry-After` on a 429 (or 503), and

@@ -12,5 +12,5 @@ pub mod paginate;
 
 pub use auth::Auth;
 pub use http::{HttpClient, Request, StepHttp};
-pub use oauth2::{Grant, OAuth2, TokenStore, TokenStoreError};
+pub use oauth2::{Grant, OAuth2, SharedGuard, TokenStore, TokenStoreError};
 pub use paginate::Pages;

@@ -14,14 +14,66 @@ use tokio::sync::Mutex;
 
 use crate::model::{ActionError, Secret};
 
-/// Where OAuth2 clients keep their tokens between processes. Run stores implement it; the
-/// tokens are as sensitive as the connector's config, and kept apart from anything else.
+/// Where connector clients keep what outlives a request: OAuth2 tokens between processes, and,
+/// in a store several processes share, the state that makes token refreshes and rate limits
+/// hold across all of them. Run stores implement it; the tokens are as sensitive as the
+/// connector's config, and kept apart from anything else.
 #[async_trait]
 pub trait TokenStore: Send + Sync + 'static {
     /// The tokens kept under `key`, as the client stored them.
     async fn tokens(&self, key: &str) -> Result<Option<Value>, TokenStoreError>;
     /// Keeps `tokens` under `key`, replacing what was there.
     async fn save_tokens(&self, key: &str, tokens: &Value) -> Result<(), TokenStoreError>;
+
+    /// Locks the tokens under `key` for every process sharing the store until the guard is
+    /// dropped: one process refreshes an expired token while the others wait, then read the
+    /// token it saved. `None` (the default) for a store one process owns, whose client
+    /// refreshes single-flight already.
+    async fn lock_tokens(&self, key: &str) -> Result<Option<SharedGuard>, TokenStoreError> {
+        let _ = key;
+        Ok(None)
+    }
+
+    /// Reserves the next request under the rate limit `key` (`per_second` on average, `burst`
+    /// at once) for every process sharing the store, and says how long to wait before sending
+    /// it. `None` (the default): the store is one process's, and the client's own limiter counts.
+    async fn reserve_request(
+        &self,
+        key: &str,
+        per_second: u32,
+        burst: u32,
+    ) -> Result<Option<Duration>, TokenStoreError> {
+        let _ = (key, per_second, burst);
+        Ok(None)
+    }
+
+    /// Takes one of `limit` request slots under `key` for every process sharing the store,
+    /// waiting while all are taken, until the guard is dropped. `None` (the default): the
+    /// client's own semaphore counts.
+    async fn acquire_request_slot(&self, key: &str, limit: u32) -> Result<Option<SharedGuard>, TokenStoreError> {
+        let _ = (key, limit);
+        Ok(None)
+    }
+}
+
+/// Holds something a [`TokenStore`] shares between processes (a lock, a request slot) until
+/// dropped.
+pub struct SharedGuard {
+    /// Released when dropped.
+    _held: Box<dyn Send + Sync>,
+}
+
+impl SharedGuard {
+    /// A guard whose `inner` releases what it holds when dropped.
+    pub fn new(inner: impl Send + Sync + 'static) -> Self {
+        SharedGuard { _held: Box::new(inner) }
+    }
+}
+
+impl std::fmt::Debug for SharedGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SharedGuard")
+    }
 }
 
 /// Why a [`TokenStore`] could not read or keep tokens.
@@ -153,12 +205,21 @@ impl OAuth2 {
         if state.is_none() {
             *state = self.load().await;
         }
-        if let Some(tokens) = state.as_ref() {
-            let refresh_at =
-                tokens.refresh_at.or(tokens.expires_at.map(|at| at - chrono_duration(self.refresh_before)));
-            let fresh = refresh_at.is_none_or(|at| Utc::now() < at);
-            if fresh {
-                return Ok(Secret::new(tokens.access_token.clone()));
+        if let Some(tokens) = state.as_ref().filter(|tokens| self.is_fresh(tokens)) {
+            return Ok(Secret::new(tokens.access_token.clone()));
+        }
+        // Across processes: the first to get here refreshes; the others wait for its lock, then
+        // find the token it saved, unless it is the very token they found stale.
+        let _lock = self.lock_shared().await;
+        if _lock.is_some() {
+            let stale = state.as_ref().map(|tokens| tokens.access_token.clone());
+            if let Some(stored) = self.load().await {
+                let newer = stale.as_deref() != Some(stored.access_token.as_str());
+                let usable = self.is_fresh(&stored) && newer;
+                *state = Some(stored);
+                if usable && let Some(tokens) = state.as_ref() {
+                    return Ok(Secret::new(tokens.access_token.clone()));
+                }
             }
         }
         let refresh_token = state.as_ref().and_then(|tokens| tokens.refresh_token.clone());
@@ -178,6 +239,24 @@ impl OAuth2 {
         self.save(&tokens).await;
         *state = Some(tokens);
         Ok(access)
+    }
+
+    /// Whether `tokens` need no refresh yet.
+    fn is_fresh(&self, tokens: &Tokens) -> bool {
+        let refresh_at = tokens.refresh_at.or(tokens.expires_at.map(|at| at - chrono_duration(self.refresh_before)));
+        refresh_at.is_none_or(|at| Utc::now() < at)
+    }
+
+    /// The store's lock on this client's tokens, when the store is shared between processes.
+    async fn lock_shared(&self) -> Option<SharedGuard> {
+        let (store, key) = self.store.get()?;
+        match store.lock_tokens(key).await {
+            Ok(lock) => lock,
+            Err(error) => {
+                tracing::warn!(%error, "cannot lock the OAuth2 tokens in the store; refreshing without the lock");
+                None
+            }
+        }
     }
 
     /// Whether the grant can get tokens without the refresh token `held`: client credentials

@@ -6,7 +6,7 @@ use std::sync::atomic::AtomicU32;
 use http::HeaderMap;
 
 use super::{Action, CheckError, Connector};
-use crate::client::{Auth, HttpClient, StepHttp};
+use crate::client::{HttpClient, StepHttp};
 use crate::model::{ActionError, Logger, RateLimit};
 
 /// A configured connector: what `SimpleChat::init(config)` returns and the engine registers.
@@ -44,8 +44,8 @@ impl<C: Connector> Integration<C> {
         &self.shared.config
     }
 
-    pub(crate) fn auth(&self) -> &Auth {
-        self.shared.http.auth()
+    pub(crate) fn http_client(&self) -> &HttpClient {
+        &self.shared.http
     }
 
     /// Verifies the config against the service with the connector's check, saying what is

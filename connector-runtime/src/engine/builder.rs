@@ -308,7 +308,7 @@ fn assemble(registry: Registry, settings: Settings, store: Arc<dyn RunStore>) ->
     for (id, integration) in &registry.integrations {
         // Upcast: every run store is a token store too, so OAuth2 tokens survive restarts.
         let tokens: Arc<dyn crate::client::TokenStore> = Arc::clone(&store) as Arc<dyn crate::client::TokenStore>;
-        integration.auth.attach_token_store(tokens, (*id).to_owned());
+        integration.http.attach_store(tokens, (*id).to_owned());
     }
     let job_slots = registry
         .jobs

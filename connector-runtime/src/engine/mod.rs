@@ -616,6 +616,7 @@ impl Engine {
     }
 
     /// The runs executing in this process now.
+    #[cfg_attr(not(feature = "cli"), allow(dead_code))]
     pub(crate) fn executing_here(&self) -> Vec<RunId> {
         self.lock_active().iter().filter(|(_, active)| !*active.done.borrow()).map(|(id, _)| id.clone()).collect()
     }

@@ -16,7 +16,7 @@ use super::members::{ConnectorMembers, MemberVisitor, SubscribeFn, UnsubscribeFn
 use super::poll::RegisteredPoll;
 use super::trigger::run as run_trigger;
 use super::{CallError, EngineError, TriggerFailure};
-use crate::client::Auth;
+use crate::client::HttpClient;
 use crate::connector::{ActionFn, CheckError, Connector, Integration, PollFn, TriggerFn};
 use crate::model::payload::check_value;
 use crate::model::{
@@ -48,7 +48,8 @@ pub(crate) struct Subscription {
 pub(crate) struct IntegrationEntry {
     pub(crate) instance: Box<dyn Any + Send + Sync>,
     pub(crate) manifest: fn() -> ConnectorManifest,
-    pub(crate) auth: Auth,
+    /// The instance's HTTP client: its credentials and limits, attached to the store at build.
+    pub(crate) http: HttpClient,
     pub(crate) actions: HashMap<&'static str, ErasedCall>,
     pub(crate) check: ErasedCheck,
 }
@@ -122,7 +123,7 @@ impl Registry {
             Box::pin(async move { integration.check().await })
         });
         let entry = IntegrationEntry {
-            auth: integration.auth().clone(),
+            http: integration.http_client().clone(),
             instance: Box::new(integration),
             manifest: C::manifest,
             actions,

@@ -11,6 +11,7 @@
 
 mod codec;
 mod config;
+mod limits;
 mod listener;
 mod queue;
 mod schema;
@@ -27,7 +28,7 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 
 use super::{Delivery, DeliveryOutcome, RunFilter, RunStore, RunUpdate, StoreError};
-use crate::client::{TokenStore, TokenStoreError};
+use crate::client::{SharedGuard, TokenStore, TokenStoreError};
 use crate::model::{Run, RunId, RunStatus, StepRecord};
 use codec::{
     COLUMNS, RUN_COLUMNS, RunRow, STEP_COLUMNS, backend, decode_run, decode_step, is_state, run_row, step_row,
@@ -62,6 +63,10 @@ pub struct PostgresStore {
     lease: Duration,
     /// The work queue's notifications.
     listener: listener::Listener,
+    /// How to open a connection of its own (a token lock's).
+    connection: tokio_postgres::Config,
+    /// The request slots made in the database by this store.
+    slots_made: limits::SlotsMade,
 }
 
 impl fmt::Debug for PostgresStore {
@@ -98,8 +103,16 @@ impl PostgresStore {
         let connection = config::connection(url, &shown, &options)?;
         let pool = config::pool(connection.clone(), &shown, &options)?;
         let holder = uuid::Uuid::new_v4().to_string();
-        let listener = listener::Listener::start(connection, shown.clone());
-        let store = PostgresStore { pool, shown, holder, lease: options.lease, listener };
+        let listener = listener::Listener::start(connection.clone(), shown.clone());
+        let store = PostgresStore {
+            pool,
+            shown,
+            holder,
+            lease: options.lease,
+            listener,
+            connection,
+            slots_made: Default::default(),
+        };
         let mut client = store.client().await?;
         schema::migrate(&mut client, options.schema.as_deref(), &store.shown).await?;
         drop(client);
@@ -501,5 +514,23 @@ impl TokenStore for PostgresStore {
             .map(|_| ())
         };
         saved.await.map_err(|error| TokenStoreError(Box::new(error)))
+    }
+
+    async fn lock_tokens(&self, key: &str) -> Result<Option<SharedGuard>, TokenStoreError> {
+        self.lock_tokens_for(key).await.map(Some).map_err(|error| TokenStoreError(Box::new(error)))
+    }
+
+    async fn reserve_request(
+        &self,
+        key: &str,
+        per_second: u32,
+        burst: u32,
+    ) -> Result<Option<Duration>, TokenStoreError> {
+        let reserved = self.reserve_request_for(key, per_second, burst).await;
+        reserved.map(Some).map_err(|error| TokenStoreError(Box::new(error)))
+    }
+
+    async fn acquire_request_slot(&self, key: &str, limit: u32) -> Result<Option<SharedGuard>, TokenStoreError> {
+        self.acquire_slot_for(key, limit).await.map(Some).map_err(|error| TokenStoreError(Box::new(error)))
     }
 }

@@ -95,6 +95,22 @@ pub(super) const MIGRATIONS: &[&str] = &[
     CREATE TRIGGER runs_notify AFTER INSERT OR UPDATE OF status ON runs
         FOR EACH ROW EXECUTE FUNCTION connector_runtime_notify();
     "#,
+    // 3: limits shared by every process: a connector's rate limit as the theoretical arrival
+    // time of its next request (GCRA), and its concurrency as slots taken under a lease.
+    r#"
+    CREATE TABLE rate_limits (
+        "key"       text NOT NULL PRIMARY KEY,  -- the connector's id
+        tat         timestamptz NOT NULL        -- when the next request is due, with no burst
+    );
+
+    CREATE TABLE request_slots (
+        "key"       text NOT NULL,              -- the connector's id
+        slot        integer NOT NULL,           -- 0 .. concurrency - 1
+        holder      text,                       -- who has it, while it is taken
+        until       timestamptz,                -- when it is free again if never given back
+        PRIMARY KEY ("key", slot)
+    );
+    "#,
 ];
 
 /// The key of the transaction-level advisory lock migrations hold: every process migrating a
