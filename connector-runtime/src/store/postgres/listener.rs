@@ -25,11 +25,11 @@ pub(super) struct Listener {
 }
 
 impl Listener {
-    /// Starts listening on a connection of its own to `config`.
-    pub(super) fn start(config: tokio_postgres::Config, shown: String) -> Self {
+    /// Starts listening on a connection of its own to `config`, for the tables in `schema`.
+    pub(super) fn start(config: tokio_postgres::Config, shown: String, schema: String) -> Self {
         let (work, _) = watch::channel(0);
         let (change, _) = watch::channel(0);
-        let task = tokio::spawn(listen(config, shown, work.clone(), change.clone()));
+        let task = tokio::spawn(listen(config, shown, schema, work.clone(), change.clone()));
         Listener { work, change, task }
     }
 
@@ -54,7 +54,13 @@ fn bump(counter: &watch::Sender<u64>) {
     counter.send_modify(|n| *n = n.wrapping_add(1));
 }
 
-async fn listen(config: tokio_postgres::Config, shown: String, work: watch::Sender<u64>, change: watch::Sender<u64>) {
+async fn listen(
+    config: tokio_postgres::Config,
+    shown: String,
+    schema: String,
+    work: watch::Sender<u64>,
+    change: watch::Sender<u64>,
+) {
     loop {
         match config.connect(NoTls).await {
             Ok((client, mut connection)) => {
@@ -79,7 +85,7 @@ async fn listen(config: tokio_postgres::Config, shown: String, work: watch::Send
                             }
                         },
                         message = messages.next() => match message {
-                            Some(Ok(AsyncMessage::Notification(note))) => {
+                            Some(Ok(AsyncMessage::Notification(note))) if note.payload() == schema => {
                                 if note.channel() == WORK_CHANNEL { bump(&work) } else { bump(&change) }
                             }
                             Some(Ok(_)) => {}

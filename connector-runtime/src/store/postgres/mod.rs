@@ -103,7 +103,16 @@ impl PostgresStore {
         let connection = config::connection(url, &shown, &options)?;
         let pool = config::pool(connection.clone(), &shown, &options)?;
         let holder = uuid::Uuid::new_v4().to_string();
-        let listener = listener::Listener::start(connection.clone(), shown.clone());
+        let mut client = config_client(&pool, &shown).await?;
+        schema::migrate(&mut client, options.schema.as_deref(), &shown).await?;
+        // The schema the tables are in, as the trigger names it: notifications from others are not ours.
+        let current = client
+            .query_one("SELECT current_schema()", &[])
+            .await
+            .and_then(|row| row.try_get::<_, String>(0))
+            .map_err(|e| backend(format_args!("reading the schema of `{shown}`"), e))?;
+        drop(client);
+        let listener = listener::Listener::start(connection.clone(), shown.clone(), current);
         let store = PostgresStore {
             pool,
             shown,
@@ -113,9 +122,6 @@ impl PostgresStore {
             connection,
             slots_made: Default::default(),
         };
-        let mut client = store.client().await?;
-        schema::migrate(&mut client, options.schema.as_deref(), &store.shown).await?;
-        drop(client);
         Ok(store)
     }
 
@@ -206,6 +212,11 @@ async fn insert_run(
         return Err(StoreError::DuplicateRun(RunId::from(run.id.as_str())));
     }
     Ok(())
+}
+
+/// A connection from `pool`, before the store exists.
+async fn config_client(pool: &Pool, shown: &str) -> Result<Client, StoreError> {
+    pool.get().await.map_err(|e| backend(format_args!("connecting to `{shown}`"), e))
 }
 
 #[async_trait]
