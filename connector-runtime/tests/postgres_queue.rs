@@ -248,8 +248,44 @@ async fn three(_payload: Three, io: ThreeIo<'_>) -> Result<u32, JobError> {
     Ok(total)
 }
 
+#[derive(Serialize, Deserialize, JsonSchema, Event)]
+#[event(name = "queue.long")]
+struct Long {}
+
+/// Fifty slow steps: long enough to be cancelled half-way.
+#[job(id = "long", name = "Long", version = "1.0.0", event = Long, integrations(hits = Hits))]
+async fn long(_payload: Long, io: LongIo<'_>) -> Result<u32, JobError> {
+    let mut total = 0;
+    for step in 0..50 {
+        total += io.hits.hit(&format!("step-{step}"), Hit { slow: true }).await?;
+    }
+    Ok(total)
+}
+
+#[derive(Serialize, Deserialize, JsonSchema, Event)]
+#[event(name = "queue.approval")]
+struct NeedsApproval {}
+
+#[derive(Serialize, Deserialize, JsonSchema)]
+struct Approval {
+    by: String,
+}
+
+/// Waits for a token, then says who gave it.
+#[job(id = "approval", name = "Approval", version = "1.0.0", event = NeedsApproval)]
+async fn approval(_payload: NeedsApproval, io: ApprovalIo<'_>) -> Result<String, JobError> {
+    let approval: Approval = io.wait_for_token("approval", Duration::from_secs(3600)).await?;
+    Ok(approval.by)
+}
+
+/// An engine on `schema` (its own store, as another process's would be), leases of 600 ms.
 async fn engine_on(url: &str, schema: &str, executes: bool, config: HitsConfig) -> Engine {
-    let options = PostgresOptions { schema: Some(schema.to_owned()), max_connections: 4, ..PostgresOptions::default() };
+    let options = PostgresOptions {
+        schema: Some(schema.to_owned()),
+        max_connections: 4,
+        lease: Duration::from_millis(600),
+        ..PostgresOptions::default()
+    };
     let store = PostgresStore::connect_with(url, options).await.unwrap();
     Engine::builder()
         .store(store)
@@ -257,6 +293,8 @@ async fn engine_on(url: &str, schema: &str, executes: bool, config: HitsConfig) 
         .worker_concurrency(8)
         .connector(Hits::init(config))
         .job(ThreeJob)
+        .job(LongJob)
+        .job(ApprovalJob)
         .build()
         .unwrap()
 }
@@ -384,5 +422,51 @@ async fn one_token_refresh_serves_every_process() {
     hammer(&engines, "tokened", serde_json::json!({}), Instant::now() + Duration::from_millis(300)).await;
     assert_eq!(calls.tokens.load(Ordering::SeqCst), 1, "one token for three processes asking at once");
     assert!(calls.times.lock().unwrap().len() >= 12, "every process called with it");
+    schemas.drop_all().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancel_and_a_token_reach_runs_executing_in_another_process() {
+    let Some(url) = server().await else { return };
+    let schemas = Schemas::new(&url);
+    let schema = schemas.fresh();
+    let (service, calls) = counting_service().await;
+    let nowhere = HitsConfig { url: "http://127.0.0.1:9".to_owned() };
+    let accepting = engine_on(&url, &schema, false, nowhere).await;
+    let executing = engine_on(&url, &schema, true, HitsConfig { url: service }).await;
+    let worker = executing.start(StartOptions::default().without_triggers()).await.unwrap();
+
+    // Cancelled from the accepting process while a worker executes it.
+    let long = accepting.dispatch(Long {}).await.unwrap().remove(0);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while calls.times.lock().unwrap().len() < 3 {
+        assert!(Instant::now() < deadline, "the worker started the long run");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(accepting.cancel(&long).await.unwrap(), RunStatus::Cancelled);
+    let run = tokio::time::timeout(Duration::from_secs(10), accepting.wait(&long)).await.unwrap().unwrap();
+    assert_eq!(run.status, RunStatus::Cancelled);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let called = calls.times.lock().unwrap().len();
+    assert!(called < 50, "the worker stopped at a step boundary after the cancel ({called} of 50 steps called)");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(calls.times.lock().unwrap().len(), called, "and called nothing more");
+    let after = accepting.run(&long).await.unwrap().unwrap();
+    assert_eq!(after.status, RunStatus::Cancelled, "the worker recorded nothing over the cancel");
+
+    // Parked on a worker, woken by a token completed in the accepting process.
+    let waiting = accepting.dispatch(NeedsApproval {}).await.unwrap().remove(0);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while accepting.run(&waiting).await.unwrap().unwrap().status != RunStatus::Waiting {
+        assert!(Instant::now() < deadline, "the run parks on the worker");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    accepting.complete_token(&format!("{waiting}:approval"), serde_json::json!({ "by": "ada" })).await.unwrap();
+    let run = tokio::time::timeout(Duration::from_secs(10), accepting.wait(&waiting)).await.unwrap().unwrap();
+    assert_eq!(run.status, RunStatus::Succeeded);
+    assert_eq!(run.output, Some(serde_json::json!("ada")));
+    assert_eq!(run.executions, 2, "executed once to the wait, once after it");
+
+    worker.stop().await;
     schemas.drop_all().await;
 }
