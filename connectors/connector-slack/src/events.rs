@@ -2,7 +2,7 @@
 //! in an `event_callback`, the event itself.
 
 use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 
 /// One request of the Events API, as Slack posts it to the app's request URL.
 ///
@@ -23,9 +23,10 @@ pub struct Envelope {
     /// The app the event is for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_app_id: Option<String>,
-    /// For `event_callback`: the event.
+    /// For `event_callback`: the event, as Slack sent it (its shape depends on its kind); the
+    /// trigger reads it into an [`Event`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub event: Option<Event>,
+    pub event: Option<serde_json::Value>,
     /// For `event_callback`: the event's unique id (the same on Slack's retries).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event_id: Option<String>,
@@ -36,6 +37,8 @@ pub struct Envelope {
 
 /// An event of the Events API. The fields are those of the common kinds (`message`,
 /// `app_mention`, `reaction_added`, `member_joined_channel`); each kind fills the ones it has.
+/// Kinds that send a whole user or channel object (`user_change`, `team_join`,
+/// `channel_created`, ..) have its id in `user` or `channel`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Event {
     /// The kind of event: `message`, `app_mention`, `reaction_added`, ..
@@ -44,11 +47,11 @@ pub struct Event {
     /// A message's subtype (`bot_message`, `message_changed`, ..), if it has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subtype: Option<String>,
-    /// The user who did it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The user who did it (or whom it is about).
+    #[serde(default, deserialize_with = "id_or_object", skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
-    /// The conversation it happened in (messages, mentions, joins).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The conversation it happened in (messages, mentions, joins), or that it is about.
+    #[serde(default, deserialize_with = "id_or_object", skip_serializing_if = "Option::is_none")]
     pub channel: Option<String>,
     /// A message's text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -77,7 +80,7 @@ pub struct Event {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ReactionItem {
     /// `message`, `file` or `file_comment`.
-    #[serde(rename = "type")]
+    #[serde(rename = "type", default)]
     pub kind: String,
     /// The message's conversation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -98,4 +101,17 @@ pub struct EventDelivery {
     pub team_id: String,
     /// The event.
     pub event: Event,
+}
+
+/// An id, sent as a string or as an object with an `id` (a user or channel object).
+fn id_or_object<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum IdOrObject {
+        Id(String),
+        Object { id: String },
+    }
+    Ok(Option::<IdOrObject>::deserialize(deserializer)?.map(|found| match found {
+        IdOrObject::Id(id) | IdOrObject::Object { id } => id,
+    }))
 }

@@ -37,7 +37,7 @@ use connector_runtime::client::Auth;
 use connector_runtime::prelude::*;
 use connector_runtime::webhook::SignatureError;
 use futures::{Stream, TryStreamExt, stream};
-use http::HeaderMap;
+use http::{HeaderMap, HeaderValue};
 
 pub use api::error_for;
 pub use events::{Envelope, Event, EventDelivery, ReactionItem};
@@ -156,7 +156,13 @@ impl Slack {
         ctx: &ActionContext<SlackConfig>,
         input: PostMessage,
     ) -> Result<PostedMessage, ActionError> {
-        api::call(ctx.http().post(ctx.config().method("chat.postMessage")).json(&input)).await
+        let request = ctx
+            .http()
+            .post(ctx.config().method("chat.postMessage"))
+            // Slack warns (`missing_charset`) about JSON without a charset.
+            .header(http::header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"))
+            .json(&input);
+        api::call(request).await
     }
 
     /// Reads a conversation's details: name, privacy, topic, purpose, member count (needs
@@ -221,6 +227,8 @@ impl Slack {
                 let (Some(event), Some(event_id)) = (envelope.event, envelope.event_id) else {
                     return Err(ActionError::InvalidInput("an `event_callback` without `event` or `event_id`".into()));
                 };
+                let event: Event = serde_json::from_value(event)
+                    .map_err(|error| ActionError::InvalidInput(format!("the event of `{event_id}`: {error}")))?;
                 Ok(Some(EventDelivery {
                     event_id,
                     event_time: envelope.event_time.unwrap_or_default(),

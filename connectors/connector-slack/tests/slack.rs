@@ -39,6 +39,7 @@ async fn post_message_posts_and_returns_the_message() {
     assert_eq!(posted.message.thread_ts.as_deref(), Some("1503435956.000247"));
     let sent = fake.posted.lock().unwrap().clone();
     assert_eq!(sent, [json!({"channel": GENERAL, "text": "Hello world :tada:", "thread_ts": "1503435956.000247"})]);
+    assert_eq!(fake.seen("chat.postMessage")[0].query["content-type"], "application/json; charset=utf-8");
 }
 
 #[tokio::test]
@@ -338,6 +339,43 @@ async fn a_signed_event_starts_its_job_and_a_forged_or_stale_one_nothing() {
     assert_eq!(runs.len(), 1);
     assert_eq!(runs[0].payload["event_id"], "Ev123ABC456");
     assert_eq!(runs[0].payload["event"]["channel"], "C123ABC456");
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn events_that_carry_whole_objects_reach_jobs_with_their_ids() {
+    let store: Arc<dyn RunStore> = Arc::new(MemoryStore::new());
+    let server = events_server(Arc::clone(&store), Some(SIGNING_SECRET)).await;
+    let wrap = |id: &str, event: Value| {
+        json!({"token": "XXYYZZ", "team_id": "T123ABC456", "api_app_id": "A123ABC456", "event": event,
+               "type": "event_callback", "event_id": id, "event_time": 1360782804})
+    };
+    let created = wrap(
+        "Ev1",
+        json!({"type": "channel_created", "channel": {"id": "C024BE91L", "name": "fun", "created": 1360782804, "creator": "U024BE7LH"}}),
+    );
+    let changed = wrap(
+        "Ev2",
+        json!({"type": "user_change", "user": {"id": "U024BE7LH", "name": "bobby", "profile": {}}, "event_ts": "1360782804.000100"}),
+    );
+    let reaction = wrap(
+        "Ev3",
+        json!({"type": "reaction_added", "user": "U024BE7LH", "reaction": "thumbsup", "item_user": "U0G9QF9C6",
+        "item": {"type": "message", "channel": "C0G9QF9GZ", "ts": "1360782400.498405"}, "event_ts": "1360782804.083113"}),
+    );
+    for event in [&created, &changed, &reaction] {
+        let (status, receipt) = deliver(&server, event, signed(event, now())).await;
+        assert_eq!(status, 202, "{receipt}");
+    }
+    let runs = store.list_runs(&RunFilter::default()).await.unwrap();
+    let events: Vec<Event> =
+        runs.iter().map(|run| serde_json::from_value(run.payload["event"].clone()).unwrap()).collect();
+    let find = |kind: &str| events.iter().find(|event| event.kind == kind).unwrap().clone();
+    assert_eq!(find("channel_created").channel.as_deref(), Some("C024BE91L"));
+    assert_eq!(find("user_change").user.as_deref(), Some("U024BE7LH"));
+    let reaction = find("reaction_added");
+    assert_eq!(reaction.reaction.as_deref(), Some("thumbsup"));
+    assert_eq!(reaction.item.unwrap().ts.as_deref(), Some("1360782400.498405"));
     server.shutdown().await.unwrap();
 }
 

@@ -94,7 +94,8 @@ async fn auth_test(headers: HeaderMap) -> Response {
 }
 
 async fn post_message(State(fake): State<Arc<Fake>>, headers: HeaderMap, Json(body): Json<Value>) -> Response {
-    record(&fake, "chat.postMessage", &HashMap::new());
+    let content_type = headers.get("content-type").and_then(|value| value.to_str().ok()).unwrap_or_default();
+    record(&fake, "chat.postMessage", &HashMap::from([("content-type".to_owned(), content_type.to_owned())]));
     if let Err(code) = authorize(&headers) {
         return slack_error(code);
     }
