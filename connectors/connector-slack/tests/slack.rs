@@ -16,7 +16,7 @@ use connector_slack::{
     ConversationRef, Event, EventDelivery, History, Message, PostMessage, PostedMessage, Slack, SlackConfig, UserRef,
 };
 use serde_json::{Value, json};
-use support::{ADA, ARCHIVED, BUSY, FLAKY, GENERAL, HISTORY_LEN, TOKEN};
+use support::{ADA, ARCHIVED, BUSY, BUSY_ONCE, FLAKY, GENERAL, HISTORY_LEN, TOKEN};
 
 fn slack(base_url: &str) -> Integration<Slack> {
     Slack::init(SlackConfig::new(Secret::new(TOKEN)).base_url(base_url))
@@ -88,6 +88,29 @@ async fn a_rate_limited_call_says_how_long_to_wait() {
             if *wait == Duration::from_secs(7) && message.contains("ratelimited")),
         "{error}"
     );
+}
+
+#[job(id = "who", name = "Who", version = "1.0.0", event = Who, integrations(slack = Slack))]
+async fn who(who: Who, io: WhoIo<'_>) -> Result<String, JobError> {
+    Ok(io.slack.user_info("lookup", UserRef { user: who.user }).await?.name)
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, connector_runtime::Event)]
+#[event(name = "who")]
+struct Who {
+    user: String,
+}
+
+#[tokio::test]
+async fn a_rate_limited_step_waits_for_retry_after_then_succeeds() {
+    let (url, fake) = support::start().await;
+    let started = std::time::Instant::now();
+    let run = JobTest::new(WhoJob).connector(slack(&url)).run(Who { user: BUSY_ONCE.into() }).await.unwrap();
+    assert_eq!(run.status(), RunStatus::Succeeded, "{:?}", run.error());
+    assert_eq!(run.output::<String>(), "spengler");
+    assert_eq!(run.steps()[0].attempts, 2, "retried once");
+    assert_eq!(fake.seen("users.info").len(), 2);
+    assert!(started.elapsed() >= Duration::from_secs(1), "waited for Retry-After: {:?}", started.elapsed());
 }
 
 #[tokio::test]

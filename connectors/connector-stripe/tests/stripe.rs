@@ -324,6 +324,29 @@ async fn a_step_retried_after_a_lost_answer_gets_stripes_replay_not_a_second_cus
 }
 
 #[tokio::test]
+async fn a_rate_limited_step_is_retried_with_the_same_key_and_creates_once() {
+    let (url, fake) = support::start().await;
+    fake.fail_next(Failure::RateLimit);
+    let policy = RetryPolicy {
+        min_delay: Duration::from_millis(10),
+        max_delay: Duration::from_millis(10),
+        ..RetryPolicy::DEFAULT
+    };
+    let run = JobTest::new(OnboardJob)
+        .connector(stripe(&url))
+        .retry_policy(policy)
+        .run(Signup { email: "di@example.com".into() })
+        .await
+        .unwrap();
+    assert_eq!(run.status(), RunStatus::Succeeded, "{:?}", run.error());
+    assert_eq!(run.steps()[0].attempts, 2);
+    let keys: Vec<Option<String>> = fake.seen("/v1/customers").into_iter().map(|seen| seen.idempotency_key).collect();
+    let key = Some(format!("{}:create", run.run().id));
+    assert_eq!(keys, [key.clone(), key], "the retry sends the same key");
+    assert_eq!(fake.customers.lock().unwrap().values().filter(|c| c["email"] == "di@example.com").count(), 1);
+}
+
+#[tokio::test]
 async fn the_fake_replays_a_key_only_for_the_same_request_as_stripe_does() {
     let (url, fake) = support::start().await;
     let http = reqwest::Client::new();

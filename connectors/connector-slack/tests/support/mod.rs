@@ -28,6 +28,8 @@ pub const HISTORY_LEN: usize = 450;
 pub const ADA: &str = "W012A3CDE";
 /// A user whose lookup fails with `internal_error`.
 pub const FLAKY: &str = "W0FLAKY";
+/// A user whose first lookup is rate limited (429, `Retry-After: 1`); later ones find Ada.
+pub const BUSY_ONCE: &str = "W0BUSYONCE";
 
 /// One request the fake received.
 #[derive(Debug, Clone)]
@@ -40,6 +42,7 @@ pub struct Seen {
 pub struct Fake {
     pub seen: Mutex<Vec<Seen>>,
     pub posted: Mutex<Vec<Value>>,
+    limited_once: std::sync::atomic::AtomicBool,
 }
 
 impl Fake {
@@ -216,6 +219,12 @@ async fn user_info(
     }
     match query.get("user").map(String::as_str) {
         Some(ADA) => {}
+        Some(BUSY_ONCE) => {
+            if !fake.limited_once.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                let body = Json(json!({ "ok": false, "error": "ratelimited" }));
+                return (StatusCode::TOO_MANY_REQUESTS, [("retry-after", "1")], body).into_response();
+            }
+        }
         Some(FLAKY) => return slack_error("internal_error"),
         _ => return slack_error("user_not_found"),
     }
