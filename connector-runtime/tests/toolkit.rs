@@ -89,6 +89,12 @@ async fn echo(headers: HeaderMap) -> Response {
     (StatusCode::BAD_REQUEST, Json(json!({"error": format!("bad request with {auth}")}))).into_response()
 }
 
+/// Echoes a form request's content type and raw body.
+async fn form(headers: HeaderMap, body: String) -> Response {
+    let content_type = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    Json(json!({"contentType": content_type, "body": body})).into_response()
+}
+
 async fn serve() -> (String, Arc<Service>) {
     let service = Arc::new(Service::default());
     let app = axum::Router::new()
@@ -98,6 +104,7 @@ async fn serve() -> (String, Arc<Service>) {
         .route("/link", get(|Query(q): Query<ListQuery>| list("link", q)))
         .route("/limited", get(limited))
         .route("/echo", get(echo))
+        .route("/form", axum::routing::post(form))
         .with_state(Arc::clone(&service));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
@@ -159,6 +166,17 @@ impl Api {
 }
 
 const TOKEN: &str = "tok_live_8f3k2j9d7s6a5";
+
+#[tokio::test]
+async fn a_form_body_is_url_encoded_with_the_names_given() {
+    let (url, _) = serve().await;
+    let api = Api::init(ApiConfig { url: url.clone(), token: Secret::new(TOKEN) });
+    let ctx = api.context();
+    let pairs = [("amount", "2000"), ("metadata[order]", "6735"), ("expand[]", "customer"), ("note", "a&b c")];
+    let echoed: serde_json::Value = ctx.http().post(format!("{url}/form")).form(&pairs).send_json().await.unwrap();
+    assert_eq!(echoed["contentType"], "application/x-www-form-urlencoded");
+    assert_eq!(echoed["body"], "amount=2000&metadata%5Border%5D=6735&expand%5B%5D=customer&note=a%26b+c");
+}
 
 #[tokio::test]
 async fn every_pagination_style_yields_every_item_once() {

@@ -112,6 +112,39 @@ async fn on_shop_order(payload: OrderPlaced, _io: OnShopOrderIo<'_>) -> Result<u
     Ok(payload.quantity)
 }
 
+/// A service that checks a new webhook URL with a handshake (as Slack's `url_verification`
+/// does): the URL must answer with the challenge it was sent.
+struct Handshake;
+
+/// A delivery: the handshake carries a `challenge`, an ordinary one a `number`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+struct HandshakeBody {
+    #[serde(default)]
+    challenge: Option<String>,
+    #[serde(default)]
+    number: u64,
+}
+
+#[connector(id = "handshake", name = "Handshake", version = "1.0.0", config = HubConfig)]
+impl Handshake {
+    /// Answers the handshake with its challenge; hands ordinary deliveries on.
+    #[trigger(id = "delivered", name = "Delivered", webhook(unsigned))]
+    async fn delivered(ctx: &TriggerContext<HubConfig>, body: HandshakeBody) -> Result<Option<u64>, ActionError> {
+        match body.challenge {
+            Some(challenge) => {
+                ctx.reply(json!({ "challenge": challenge }));
+                Ok(None)
+            }
+            None => Ok(Some(body.number)),
+        }
+    }
+}
+
+#[job(id = "on-delivered", name = "On delivered", version = "1.0.0", trigger = Handshake::delivered)]
+async fn on_delivered(number: u64, _io: OnDeliveredIo<'_>) -> Result<u64, JobError> {
+    Ok(number)
+}
+
 /// Everything this test binary logs. One global subscriber, not one per test: a callsite first
 /// reached on another test's thread would otherwise stay silent for this one's.
 fn logs() -> &'static Captured {
@@ -256,4 +289,27 @@ async fn typed_sends_and_calls_are_checked_too_unless_turned_off() {
     let runs = unchecked.send(zero()).await.unwrap();
     assert_eq!(runs[0].status, RunStatus::Succeeded, "the user opted out: {:?}", runs[0].error);
     assert_eq!(runs[0].output, Some(json!(0)));
+}
+
+#[tokio::test]
+async fn a_trigger_fn_can_answer_a_handshake_with_a_body_of_its_own() {
+    let store: Arc<dyn RunStore> = Arc::new(MemoryStore::new());
+    let engine = Engine::builder()
+        .shared_store(Arc::clone(&store))
+        .connector(Handshake::init(HubConfig {}))
+        .job(OnDeliveredJob)
+        .build()
+        .unwrap();
+    let server = serve(engine).await;
+    let http = reqwest::Client::new();
+    let url = format!("{}/webhooks/handshake/delivered", server.url());
+
+    let (status, body) = post(http.post(&url), json!({"challenge": "3eZbrw1aBm2rZgRNFdxV"})).await;
+    assert_eq!((status, body), (200, json!({"challenge": "3eZbrw1aBm2rZgRNFdxV"})), "the reply, not the receipt");
+    assert!(store.list_runs(&RunFilter::default()).await.unwrap().is_empty(), "the handshake started nothing");
+
+    let (status, receipt) = post(http.post(&url), json!({"number": 4})).await;
+    assert_eq!(status, 202, "{receipt}");
+    assert_eq!(receipt["runs"].as_array().map(Vec::len), Some(1), "an ordinary delivery gets its receipt: {receipt}");
+    server.shutdown().await.unwrap();
 }

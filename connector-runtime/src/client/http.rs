@@ -138,6 +138,13 @@ impl Request {
         self.map(|builder| builder.json(body))
     }
 
+    /// Sets a form body (`application/x-www-form-urlencoded`) from `(name, value)` pairs or a
+    /// flat struct, as serde_urlencoded writes it. Nested keys (`metadata[order]=..`) are the
+    /// caller's to spell out as names.
+    pub fn form<T: Serialize + ?Sized>(self, body: &T) -> Self {
+        self.map(|builder| builder.form(body))
+    }
+
     /// Adds query parameters.
     pub fn query<T: Serialize + ?Sized>(self, query: &T) -> Self {
         self.map(|builder| builder.query(query))
@@ -269,6 +276,16 @@ fn raw_error_message(body: &str, status: StatusCode) -> String {
                 return text.to_owned();
             }
         }
+        // `{"error": {"message": .., "type": .., "code": ..}}`, as Stripe and OpenAI answer.
+        if let Some(error) = map.get("error").and_then(|error| error.as_object())
+            && let Some(text) = error.get("message").and_then(|v| v.as_str())
+        {
+            let kinds: Vec<&str> = ["type", "code"].iter().filter_map(|key| error.get(*key)?.as_str()).collect();
+            return match kinds.is_empty() {
+                true => text.to_owned(),
+                false => format!("{text} ({})", kinds.join(", ")),
+            };
+        }
     }
     let body = body.trim();
     if body.is_empty() {
@@ -304,6 +321,17 @@ mod tests {
         assert!(
             matches!(classify(StatusCode::NOT_FOUND, &none, r#"{"error":"nope"}"#), ActionError::Rejected { status: 404, message } if message == "nope")
         );
+    }
+
+    #[test]
+    fn a_nested_error_object_gives_its_message_type_and_code() {
+        let body = r#"{"error":{"code":"card_declined","decline_code":"generic_decline","message":"Your card was declined.","type":"card_error"}}"#;
+        assert_eq!(
+            error_message(body, StatusCode::PAYMENT_REQUIRED),
+            "Your card was declined. (card_error, card_declined)"
+        );
+        let body = r#"{"error":{"message":"Rate limit reached"}}"#;
+        assert_eq!(error_message(body, StatusCode::TOO_MANY_REQUESTS), "Rate limit reached");
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! [`Integration`]: a configured connector instance, and [`ConnectorContext`]: what its fns receive.
 
-use std::sync::Arc;
 use std::sync::atomic::AtomicU32;
+use std::sync::{Arc, Mutex};
 
 use http::HeaderMap;
 
@@ -67,6 +67,7 @@ impl<C: Connector> Integration<C> {
             attempt: 1,
             unsafe_requests: AtomicU32::new(0),
             headers: HeaderMap::new(),
+            reply: Mutex::new(None),
         }
     }
 
@@ -112,6 +113,8 @@ pub struct ConnectorContext<Cfg> {
     unsafe_requests: AtomicU32,
     /// The webhook request's headers, for a trigger fn; empty elsewhere.
     headers: HeaderMap,
+    /// What a trigger fn asked the webhook request to be answered with, if anything.
+    reply: Mutex<Option<serde_json::Value>>,
 }
 
 /// The context of an action: `async fn send(ctx: &ActionContext<Config>, input: In)`.
@@ -148,6 +151,27 @@ impl<Cfg> ConnectorContext<Cfg> {
     /// ```
     pub fn headers(&self) -> &HeaderMap {
         &self.headers
+    }
+
+    /// Answers the webhook request a trigger fn is handling with `body` (JSON) instead of the
+    /// delivery's receipt, for a service that expects a particular answer: Slack's
+    /// `url_verification` handshake wants `{"challenge": ..}` back, say. The status stays what
+    /// the receipt's would be (200 for an ignored delivery). The last reply set wins; outside a
+    /// webhook delivery it has no effect.
+    ///
+    /// ```
+    /// # use connector_runtime::TriggerContext;
+    /// fn answer_challenge(ctx: &TriggerContext<()>, challenge: &str) {
+    ///     ctx.reply(serde_json::json!({ "challenge": challenge }));
+    /// }
+    /// ```
+    pub fn reply(&self, body: serde_json::Value) {
+        *self.reply.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(body);
+    }
+
+    /// The reply a trigger fn set with [`reply`](Self::reply), taken out.
+    pub(crate) fn take_reply(&self) -> Option<serde_json::Value> {
+        self.reply.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take()
     }
 
     /// A logger whose lines carry the run, job and step they come from.

@@ -24,6 +24,10 @@ pub struct Receipt {
     pub duplicate: bool,
     /// The trigger function ignored the delivery; nothing was started or recorded.
     pub ignored: bool,
+    /// What the trigger fn asked the request to be answered with instead of this receipt
+    /// ([`TriggerContext::reply`](crate::TriggerContext::reply)), such as a handshake's challenge.
+    #[serde(skip)]
+    pub reply: Option<Value>,
 }
 
 impl Engine {
@@ -52,14 +56,17 @@ impl Engine {
         }
         .or_else(|| header_delivery_id(headers));
 
-        let Some(payload) = (webhook.run)(headers.clone(), body).await? else {
+        let triggered = (webhook.run)(headers.clone(), body).await?;
+        let Some(payload) = triggered.output else {
             tracing::info!(connector, trigger, "delivery ignored by the trigger");
             let delivery_id = delivery_id.unwrap_or_default();
-            return Ok(Receipt { delivery_id, runs: Vec::new(), duplicate: false, ignored: true });
+            let reply = triggered.reply;
+            return Ok(Receipt { delivery_id, runs: Vec::new(), duplicate: false, ignored: true, reply });
         };
         let source = TriggerRef::Connector { connector: connector_id.to_owned(), trigger: trigger_id.to_owned() };
         let origin = format!("webhook:{connector_id}/{trigger_id}");
-        self.accept(source, origin, payload, delivery_id).await
+        let receipt = self.accept(source, origin, payload, delivery_id).await?;
+        Ok(Receipt { reply: triggered.reply, ..receipt })
     }
 
     /// Accepts an event by name (as `POST /api/events` does): checks the payload fits the type
@@ -89,7 +96,7 @@ impl Engine {
         let delivery_id = delivery_id.unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
         let delivery = Delivery { source: origin, id: delivery_id.clone(), received_at: Utc::now() };
         let started = self.start_runs(trigger, payload, Some(delivery)).await?;
-        Ok(Receipt { delivery_id, runs: started.runs, duplicate: started.duplicate, ignored: false })
+        Ok(Receipt { delivery_id, runs: started.runs, duplicate: started.duplicate, ignored: false, reply: None })
     }
 }
 

@@ -14,7 +14,7 @@ use super::io::Io;
 use super::job::{Job, JobTrigger};
 use super::members::{ConnectorMembers, MemberVisitor, SubscribeFn, UnsubscribeFn};
 use super::poll::RegisteredPoll;
-use super::trigger::run as run_trigger;
+use super::trigger::{Triggered, run as run_trigger};
 use super::{CallError, EngineError, TriggerFailure};
 use crate::client::HttpClient;
 use crate::connector::{ActionFn, CheckError, Connector, Integration, PollFn, TriggerFn};
@@ -33,8 +33,7 @@ pub(crate) struct WebhookTrigger {
     pub(crate) subscription: Option<Subscription>,
 }
 
-type ErasedRun =
-    Box<dyn Fn(HeaderMap, Bytes) -> BoxFuture<'static, Result<Option<Value>, TriggerFailure>> + Send + Sync>;
+type ErasedRun = Box<dyn Fn(HeaderMap, Bytes) -> BoxFuture<'static, Result<Triggered, TriggerFailure>> + Send + Sync>;
 type Subscribe = Box<dyn Fn(String) -> BoxFuture<'static, Result<String, ActionError>> + Send + Sync>;
 type Unsubscribe = Box<dyn Fn(String) -> BoxFuture<'static, Result<(), ActionError>> + Send + Sync>;
 

@@ -213,7 +213,11 @@ pub fn router(engine: Engine, config: &ServerConfig) -> Router {
 /// a delivery the trigger ignored.
 fn receipt(receipt: Receipt) -> Response {
     let status = if receipt.duplicate || receipt.ignored { StatusCode::OK } else { StatusCode::ACCEPTED };
-    (status, Json(receipt)).into_response()
+    // A trigger fn's own answer (a handshake's challenge, say) replaces the receipt's body.
+    match receipt.reply {
+        Some(reply) => (status, Json(reply)).into_response(),
+        None => (status, Json(receipt)).into_response(),
+    }
 }
 
 /// A running server: its address, and a handle to stop it.
