@@ -128,19 +128,22 @@ pub struct Issue {
     /// The description, if any.
     #[serde(default)]
     pub body: Option<String>,
-    /// `open` or `closed`.
-    pub state: IssueState,
+    /// `open` or `closed` (GitHub leaves it out of `pinned` and `unpinned` webhook events).
+    #[serde(default)]
+    pub state: Option<IssueState>,
     /// Why it was closed (`completed`, `not_planned`, ..), if it was.
     #[serde(default)]
     pub state_reason: Option<String>,
     /// Who opened it (none for a deleted account).
     pub user: Option<User>,
-    /// Its labels.
+    /// Its labels (GitHub leaves them out of `pinned` and `unpinned` webhook events).
+    #[serde(default)]
     pub labels: Vec<IssueLabel>,
     /// Who it is assigned to.
     #[serde(default)]
     pub assignees: Option<Vec<User>>,
     /// Whether conversation on it is locked.
+    #[serde(default)]
     pub locked: bool,
     /// How many comments it has.
     pub comments: u64,

@@ -135,7 +135,7 @@ async fn create_issue_sends_a_body_the_description_accepts() {
         assignees: vec!["octocat".into()],
     };
     let issue = with_token(&fake).call(GitHub::CREATE_ISSUE, input).await.unwrap();
-    assert_eq!((issue.number, issue.state), (1347, IssueState::Open));
+    assert_eq!((issue.number, issue.state), (1347, Some(IssueState::Open)));
     assert_eq!(issue.label_names(), ["bug"]);
     let sent = &fake.calls("issues/create")[0];
     assert_eq!(sent.status, 201);
