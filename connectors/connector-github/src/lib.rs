@@ -40,6 +40,8 @@
 //! # let _ = engine; Ok(()) }
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod auth;
 mod events;
 pub mod http;

@@ -450,3 +450,87 @@ async fn no_credentials_is_a_permanent_error_that_says_what_to_set() {
     let error = GitHub::init(config).call(GitHub::GET_REPOSITORY, hello_world()).await.unwrap_err();
     assert!(matches!(&error, ActionError::Permanent(message) if message.contains("`token`")), "{error:?}");
 }
+
+#[tokio::test]
+async fn a_success_that_uses_up_the_limit_pauses_the_next_calls() {
+    let fake = FakeGitHub::start().await;
+    let (_, example) = SPEC.example(SPEC.by_id("repos/get"));
+    fake.reply(
+        "repos/get",
+        Reply {
+            status: StatusCode::OK,
+            headers: vec![("x-ratelimit-remaining", "0".into()), ("x-ratelimit-reset", epoch_in(60))],
+            body: example.unwrap(),
+        },
+    );
+    let github = with_token(&fake);
+    github.call(GitHub::GET_REPOSITORY, hello_world()).await.unwrap();
+    let error = github.call(GitHub::GET_REPOSITORY, hello_world()).await.unwrap_err();
+    assert!(
+        matches!(error, ActionError::RateLimited { retry_after: Some(wait), .. } if wait > Duration::from_secs(55))
+    );
+    assert_eq!(fake.received().len(), 1);
+}
+
+// A job, with the engine's retries.
+
+#[derive(Serialize, Deserialize, JsonSchema, Event)]
+#[event(name = "bug.reported")]
+struct BugReported {
+    title: String,
+}
+
+#[job(id = "file-bug", name = "File a bug", version = "1.0.0", event = BugReported, integrations(github = GitHub))]
+async fn file_bug(bug: BugReported, io: FileBugIo<'_>) -> Result<u64, JobError> {
+    let issue = io
+        .github
+        .create_issue(
+            "file",
+            NewIssue {
+                owner: "octocat".into(),
+                repo: "Hello-World".into(),
+                title: bug.title,
+                body: None,
+                labels: vec!["bug".into()],
+                assignees: vec![],
+            },
+        )
+        .await?;
+    Ok(issue.number)
+}
+
+#[tokio::test]
+async fn a_job_waits_for_the_rate_limit_reset_then_files_the_issue() {
+    let fake = FakeGitHub::start().await;
+    fake.reply(
+        "issues/create",
+        Reply {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            headers: vec![("x-ratelimit-remaining", "0".into()), ("x-ratelimit-reset", epoch_in(1))],
+            body: json!({"message": "API rate limit exceeded for user ID 1."}),
+        },
+    );
+    let quick = connector_runtime::RetryPolicy::DEFAULT
+        .with_delays(Duration::from_millis(1), Duration::from_millis(5))
+        .without_jitter();
+    let run = connector_runtime::testing::JobTest::new(FileBugJob)
+        .connector(as_app(&fake))
+        .retry_policy(quick)
+        .run(BugReported { title: "Crash on start".into() })
+        .await
+        .unwrap();
+    assert_eq!(run.status(), connector_runtime::RunStatus::Succeeded, "{:?}", run.error());
+    assert_eq!(run.output::<u64>(), 1347);
+    assert_eq!(run.steps()[0].attempts, 2, "retried once, after the reset");
+    let statuses: Vec<u16> = fake.calls("issues/create").iter().map(|call| call.status).collect();
+    assert_eq!(statuses, [429, 201], "nothing was sent while paused");
+    assert_all_valid_but(&fake, 429);
+}
+
+/// Every request the fake answered was valid for its operation, apart from `status` answers
+/// a test queued.
+fn assert_all_valid_but(fake: &FakeGitHub, status: u16) {
+    for received in fake.received().into_iter().filter(|received| received.status != status) {
+        assert!(received.status < 400, "{} {} was refused ({})", received.method, received.path, received.status);
+    }
+}

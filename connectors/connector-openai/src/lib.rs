@@ -43,6 +43,8 @@
 //! which is not retried; 401/403 are credentials; 408, 409 and 5xx are transient; a refusal, or
 //! a structured answer that does not fit the schema, fails the step without a retry.
 
+#![warn(missing_docs)]
+
 mod http;
 mod structured;
 mod types;

@@ -68,6 +68,13 @@ async fn embeddings_come_back_one_per_text_in_order() {
 }
 
 #[tokio::test]
+async fn the_check_lists_the_models() {
+    let fake = FakeOpenAi::start().await;
+    openai(&fake).check().await.unwrap();
+    assert_eq!(fake.received()[0].path, "/models");
+}
+
+#[tokio::test]
 async fn structured_output_sends_the_types_schema_strictly_and_parses_the_answer() {
     let fake = FakeOpenAi::start().await;
     fake.reply(Reply::content(r#"{"name":"Tomato soup","minutes":25,"note":null}"#));
