@@ -1,21 +1,39 @@
 //! The npm packages the tests read: GitHub's OpenAPI description (`@octokit/openapi`) and its
-//! webhook examples (`@octokit/webhooks-examples`), installed by `npm ci` in this crate's
-//! folder. Missing files fail the test (never skip it), saying what to run.
+//! webhook examples (`@octokit/webhooks-examples`), at the versions this crate's
+//! `package-lock.json` pins. When they are missing, the first test that needs them installs them
+//! with `npm ci` (so `cargo test --workspace` works on a fresh machine with Node.js); when that
+//! fails, the test fails (never skips), saying what to run.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
-/// The path of `relative` under this crate's `node_modules`, which must exist.
+/// One install at a time among this binary's tests.
+static INSTALL: Mutex<()> = Mutex::new(());
+
+/// The path of `relative` under this crate's `node_modules`, installed if it is missing.
 pub fn file(relative: &str) -> PathBuf {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("node_modules").join(relative);
-    if !path.is_file() {
-        let ci = std::env::var("CI").is_ok_and(|value| !value.is_empty() && value != "false");
-        panic!(
-            "{} is missing: run `npm ci --no-audit --no-fund` in connectors/connector-github (it installs the \
-             versions package-lock.json pins){}",
-            path.display(),
-            if ci { "; under CI, .ci/run does this before the tests" } else { "" }
-        );
+    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let path = crate_dir.join("node_modules").join(relative);
+    if path.is_file() {
+        return path;
     }
+    let _installing = INSTALL.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if !path.is_file() {
+        let installed = std::process::Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(crate_dir)
+            .status()
+            .map_err(|error| error.to_string())
+            .and_then(|status| if status.success() { Ok(()) } else { Err(format!("npm ci exited with {status}")) });
+        if let Err(error) = installed {
+            panic!(
+                "{} is missing and installing it failed ({error}): run `npm ci --no-audit --no-fund` in \
+                 connectors/connector-github (Node.js and npm needed; it installs the versions package-lock.json pins)",
+                path.display()
+            );
+        }
+    }
+    assert!(path.is_file(), "{} is missing after `npm ci`", path.display());
     path
 }
 
