@@ -105,6 +105,13 @@ async fn serve() -> (String, Arc<Service>) {
         .route("/limited", get(limited))
         .route("/echo", get(echo))
         .route("/form", axum::routing::post(form))
+        .route(
+            "/refused",
+            get(|| async {
+                let headers = [("retry-after-ms", "1500")];
+                (axum::http::StatusCode::TOO_MANY_REQUESTS, headers, r#"{"ok":false,"error":"ratelimited"}"#)
+            }),
+        )
         .with_state(Arc::clone(&service));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
@@ -176,6 +183,24 @@ async fn a_form_body_is_url_encoded_with_the_names_given() {
     let echoed: serde_json::Value = ctx.http().post(format!("{url}/form")).form(&pairs).send_json().await.unwrap();
     assert_eq!(echoed["contentType"], "application/x-www-form-urlencoded");
     assert_eq!(echoed["body"], "amount=2000&metadata%5Border%5D=6735&expand%5B%5D=customer&note=a%26b+c");
+}
+
+#[tokio::test]
+async fn an_unchecked_send_hands_back_the_error_answer_for_the_connector_to_read() {
+    let (url, _) = serve().await;
+    let api = Api::init(ApiConfig { url: url.clone(), token: Secret::new(TOKEN) });
+    let ctx = api.context();
+    let answer = ctx.http().get(format!("{url}/refused")).send_unchecked().await.expect("an answer, not an error");
+    assert_eq!(answer.status(), 429);
+    let headers = answer.headers().clone();
+    assert_eq!(answer.text().await.unwrap(), r#"{"ok":false,"error":"ratelimited"}"#);
+    // `retry-after-ms` is read, to the millisecond.
+    assert_eq!(connector_runtime::client::http::retry_after(&headers), Some(Duration::from_millis(1500)));
+    let checked = ctx.http().get(format!("{url}/refused")).send().await.unwrap_err();
+    assert!(
+        matches!(checked, ActionError::RateLimited { retry_after: Some(wait), .. } if wait == Duration::from_millis(1500)),
+        "{checked:?}"
+    );
 }
 
 #[tokio::test]

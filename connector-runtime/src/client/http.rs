@@ -173,6 +173,16 @@ impl Request {
         send_request(&self.client, request).await
     }
 
+    /// Sends the request as [`send`](Self::send) does (credentials, the connector's limits, the
+    /// step's idempotency key, one refresh of a refused OAuth2 token), but hands back every
+    /// answer, 2xx or not: for a service whose errors need reading of its own (an `ok: false`
+    /// body, a rate limit announced in a header of its own). Classify what is not a success
+    /// with [`classify`] or by hand. The answer's rate-limit headers still pause the connector.
+    pub async fn send_unchecked(self) -> Result<reqwest::Response, ActionError> {
+        let request = self.builder.build()?;
+        send_request_unchecked(&self.client, request).await
+    }
+
     /// Pages through a list endpoint: the items of every page, in order, as a stream; each page
     /// is one request, retried like a step's attempts. See [`Pages`](super::paginate::Pages).
     pub fn paginate<T: DeserializeOwned + Send + 'static>(
@@ -195,6 +205,14 @@ pub(crate) async fn send_request(
     client: &HttpClient,
     request: reqwest::Request,
 ) -> Result<reqwest::Response, ActionError> {
+    checked(send_request_unchecked(client, request).await?).await
+}
+
+/// Sends a built request: credentials, limits, one reactive credential refresh; any answer.
+async fn send_request_unchecked(
+    client: &HttpClient,
+    request: reqwest::Request,
+) -> Result<reqwest::Response, ActionError> {
     // A copy to send again if the service refuses the access token (a streamed body has none).
     let again = request.try_clone();
     let (response, token) = send_with_auth(client, request).await?;
@@ -204,9 +222,9 @@ pub(crate) async fn send_request(
     {
         tracing::info!(status = response.status().as_u16(), "the service refused the access token; refreshing it once");
         let (response, _) = send_with_auth(client, again).await?;
-        return checked(response).await;
+        return Ok(response);
     }
-    checked(response).await
+    Ok(response)
 }
 
 async fn send_with_auth(
@@ -248,8 +266,17 @@ pub fn classify(status: StatusCode, headers: &HeaderMap, body: &str) -> ActionEr
     }
 }
 
-/// Reads `Retry-After` as seconds or as an HTTP date.
+/// Reads the wait a service asks for: `retry-after-ms` (milliseconds, as OpenAI and Azure send
+/// it) when present, else `Retry-After` as seconds or as an HTTP date.
 pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let millis = headers
+        .get("retry-after-ms")
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.trim().parse::<f64>().ok())
+        .filter(|millis| millis.is_finite() && *millis >= 0.0);
+    if let Some(millis) = millis {
+        return Some(Duration::from_secs_f64(millis / 1000.0));
+    }
     let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
     if let Ok(seconds) = value.parse::<u64>() {
         return Some(Duration::from_secs(seconds));
