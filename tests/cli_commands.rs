@@ -106,3 +106,12 @@ fn cancel_stops_a_waiting_run_and_resume_takes_it_up_again() {
     assert_eq!(code, 0, "{resumed}");
     assert_eq!(resumed["status"], "waiting", "it waits for its token again: {resumed}");
 }
+
+#[test]
+fn a_worker_needs_a_shared_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, answer) = cli_app(&dir.path().join("runs.sqlite3"), &["worker"]);
+    assert_eq!(code, 2, "a usage error: {answer}");
+    let message = answer["error"]["message"].as_str().unwrap();
+    assert!(message.contains("--database-url") && message.contains("serve"), "{message}");
+}
