@@ -470,3 +470,45 @@ async fn a_cancel_and_a_token_reach_runs_executing_in_another_process() {
     worker.stop().await;
     schemas.drop_all().await;
 }
+
+/// Five times a second.
+#[job(id = "heartbeat", name = "Heartbeat", version = "1.0.0", every = "200ms")]
+async fn heartbeat(tick: connector_runtime::Tick, _io: HeartbeatIo<'_>) -> Result<String, JobError> {
+    Ok(tick.scheduled_at.to_rfc3339())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_scheduling_one_job_start_each_tick_once() {
+    let Some(url) = server().await else { return };
+    let schemas = Schemas::new(&url);
+    let schema = schemas.fresh();
+    let mut engines = Vec::new();
+    for _ in 0..2 {
+        let options =
+            PostgresOptions { schema: Some(schema.to_owned()), max_connections: 4, ..PostgresOptions::default() };
+        let store = PostgresStore::connect_with(&url, options).await.unwrap();
+        engines.push(Engine::builder().store(store).job(HeartbeatJob).build().unwrap());
+    }
+    let mut running = Vec::new();
+    for engine in &engines {
+        running.push(engine.start(StartOptions::default()).await.unwrap());
+    }
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    for started in running {
+        started.stop().await;
+    }
+    let runs = engines[0].runs(&connector_runtime::store::RunFilter::default()).await.unwrap();
+    let mut ticks: HashMap<String, usize> = HashMap::new();
+    for run in &runs {
+        *ticks.entry(run.payload["scheduledAt"].as_str().unwrap().to_owned()).or_default() += 1;
+    }
+    assert!(ticks.len() >= 4, "the schedule ticked: {ticks:?}");
+    assert!(ticks.values().all(|n| *n == 1), "each tick started once across both processes: {ticks:?}");
+    let ids: Vec<_> = runs.iter().map(|run| run.id.clone()).collect();
+    // Both processes execute; every tick's run finishes on one of them.
+    let worker = engines[1].start(StartOptions::default().without_triggers()).await.unwrap();
+    let finished = tokio::time::timeout(Duration::from_secs(10), engines[0].wait_all(&ids)).await.unwrap().unwrap();
+    assert!(finished.iter().all(|run| run.status == RunStatus::Succeeded));
+    worker.stop().await;
+    schemas.drop_all().await;
+}
