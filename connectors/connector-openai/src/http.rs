@@ -1,20 +1,24 @@
-//! Requests to the OpenAI API and its answers classified: the API key on every request, and
-//! OpenAI's error bodies (`{"error": {"message", "type", "code"}}`) and rate-limit headers
-//! (`retry-after-ms`, `retry-after`) turned into the right [`ActionError`].
+//! Requests to the OpenAI API and its answers classified: OpenAI's error bodies
+//! (`{"error": {"message", "type", "code"}}`) and rate-limit headers (`retry-after-ms`,
+//! `retry-after`) turned into the right [`ActionError`].
 //!
-//! The connector instance's pooled client sends the requests; they are built here rather than
-//! through the runtime's request helper because a 429's wait is in `retry-after-ms`, which only
-//! the answer's headers carry.
-
-use std::time::Duration;
+//! Requests go through the runtime's request helper, so the API key (the connector's
+//! [`Auth`](connector_runtime::client::Auth)), the instance's rate limit and concurrency, the
+//! step's `Idempotency-Key` on `POST`s, and the pause on an answer's rate-limit headers apply
+//! to them. The helper hands every answer back unchecked: telling an exhausted quota from a
+//! rate limit takes OpenAI's error body, which [`classify`] reads.
 
 use connector_runtime::prelude::*;
 use connector_runtime::redact;
-use reqwest::header::{HeaderMap, HeaderValue};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 
 use crate::OpenAiConfig;
+
+/// OpenAI's wait: `retry-after-ms` (milliseconds, possibly fractional), else `retry-after`
+/// (seconds or an HTTP date), as the runtime reads it.
+pub use connector_runtime::client::http::retry_after;
 
 /// Sends `body` (if any) to `{base_url}{path}` and reads a JSON answer.
 pub(crate) async fn send<T: DeserializeOwned>(
@@ -24,21 +28,18 @@ pub(crate) async fn send<T: DeserializeOwned>(
     body: Option<&serde_json::Value>,
 ) -> Result<T, ActionError> {
     let config = ctx.config();
-    let mut request = ctx
-        .http()
-        .client()
-        .request(method, format!("{}{path}", config.base_url.trim_end_matches('/')))
-        .header(reqwest::header::AUTHORIZATION, bearer(&config.api_key)?);
+    let mut request = ctx.http().request(method, format!("{}{path}", config.base_url.trim_end_matches('/')));
     if let Some(body) = body {
         request = request.json(body);
     }
     if let Some(organization) = &config.organization {
-        request = request.header("OpenAI-Organization", organization);
+        request =
+            request.header(HeaderName::from_static("openai-organization"), header_value("organization", organization)?);
     }
     if let Some(project) = &config.project {
-        request = request.header("OpenAI-Project", project);
+        request = request.header(HeaderName::from_static("openai-project"), header_value("project", project)?);
     }
-    let response = request.send().await?;
+    let response = request.send_unchecked().await?;
     let status = response.status();
     let headers = response.headers().clone();
     let bytes = response.bytes().await?;
@@ -48,11 +49,10 @@ pub(crate) async fn send<T: DeserializeOwned>(
     serde_json::from_slice(&bytes).map_err(|error| ActionError::InvalidOutput(format!("OpenAI's answer: {error}")))
 }
 
-fn bearer(key: &Secret) -> Result<HeaderValue, ActionError> {
-    let mut value = HeaderValue::from_str(&format!("Bearer {}", key.expose()))
-        .map_err(|_| ActionError::permanent("the API key holds characters a header cannot carry"))?;
-    value.set_sensitive(true);
-    Ok(value)
+/// A config field as a header value.
+fn header_value(field: &str, value: &str) -> Result<HeaderValue, ActionError> {
+    HeaderValue::from_str(value)
+        .map_err(|_| ActionError::permanent(format!("`{field}` holds characters a header cannot carry")))
 }
 
 /// OpenAI's error body.
@@ -98,22 +98,10 @@ pub fn classify(status: StatusCode, headers: &HeaderMap, body: &str) -> ActionEr
     }
 }
 
-/// OpenAI's wait: `retry-after-ms` (milliseconds, possibly fractional), else `retry-after`
-/// (seconds or an HTTP date).
-pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let millis = headers
-        .get("retry-after-ms")
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.trim().parse::<f64>().ok())
-        .filter(|millis| millis.is_finite() && *millis >= 0.0);
-    match millis {
-        Some(millis) => Some(Duration::from_secs_f64(millis / 1000.0)),
-        None => connector_runtime::client::http::retry_after(headers),
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {

@@ -1,6 +1,9 @@
 //! An OpenAI connector for typed-connectors: chat completions, embeddings, and structured output
 //! typed by a Rust type, with the API key on every request, the token usage in every step's
-//! output, and OpenAI's rate-limit answers (`429` with `retry-after-ms`) waited out.
+//! output, and OpenAI's rate-limit answers (`429` with `retry-after-ms`) waited out. Requests go
+//! through the runtime's request helper: an instance's rate limit
+//! ([`Integration::with_rate_limit`](connector_runtime::Integration::with_rate_limit)) and the
+//! step's `Idempotency-Key` apply to them.
 //!
 //! ```no_run
 //! use connector_openai::{ChatMessage, ChatRequest, OpenAi, OpenAiConfig};
@@ -110,8 +113,20 @@ struct ModelList {
 
 /// Chat completions, embeddings and structured output from OpenAI's models, with the
 /// configured API key.
-#[connector(id = "openai", name = "OpenAI", version = "0.1.0", config = OpenAiConfig, check = Self::check)]
+#[connector(
+    id = "openai",
+    name = "OpenAI",
+    version = "0.1.0",
+    config = OpenAiConfig,
+    auth = Self::auth,
+    check = Self::check
+)]
 impl OpenAi {
+    /// Every request carries the API key as a bearer token.
+    fn auth(config: &OpenAiConfig) -> Auth {
+        Auth::Bearer(config.api_key.clone())
+    }
+
     /// Lists the models the key may use: a cheap authenticated read.
     async fn check(ctx: &ActionContext<OpenAiConfig>) -> Result<(), ActionError> {
         http::send::<ModelList>(ctx, Method::GET, "/models", None).await.map(drop)

@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use connector_openai::{ChatMessage, ChatRequest, EmbeddingsRequest, OpenAi, OpenAiConfig, StructuredRequest, Usage};
 use connector_runtime::prelude::*;
 use connector_runtime::testing::JobTest;
-use connector_runtime::{CheckError, Integration, RetryPolicy, RunStatus};
+use connector_runtime::{CheckError, Integration, RateLimit, RetryPolicy, RunStatus};
 use fake::{API_KEY, FakeOpenAi, Reply};
 use serde_json::json;
 
@@ -252,4 +252,53 @@ async fn a_refusal_fails_the_job_after_one_attempt() {
     assert!(run.error().unwrap().contains("refused"), "{:?}", run.error());
     assert_eq!(run.steps()[0].attempts, 1);
     assert_eq!(fake.received().len(), 1, "not retried");
+}
+
+// The runtime's request helper sends the requests: the step's idempotency key, the instance's
+// rate limit.
+
+#[tokio::test]
+async fn a_steps_post_carries_its_idempotency_key_and_a_read_none() {
+    let fake = FakeOpenAi::start().await;
+    fake.reply(Reply::content(r#"{"name":"Pho","minutes":180,"note":null}"#));
+    let openai = openai(&fake);
+    let run = JobTest::new(PlanDishJob)
+        .connector(openai.clone())
+        .retry_policy(quick_retries())
+        .run(DishNamed { dish: "pho".into() })
+        .await
+        .unwrap();
+    assert_eq!(run.status(), RunStatus::Succeeded, "{:?}", run.error());
+    let sent = &fake.received()[0];
+    assert_eq!(sent.headers["idempotency-key"], format!("{}:recipe", run.run().id).as_str());
+    assert_eq!(sent.headers["authorization"], format!("Bearer {API_KEY}").as_str(), "the connector's auth");
+    openai.check().await.unwrap();
+    assert!(fake.received()[1].headers.get("idempotency-key").is_none(), "a GET carries no key");
+}
+
+#[tokio::test]
+async fn the_instances_rate_limit_spaces_the_requests() {
+    let fake = FakeOpenAi::start().await;
+    let limit = RateLimit { per_second: Some(10), burst: Some(1), concurrency: None };
+    let openai =
+        Integration::<OpenAi>::with_rate_limit(OpenAiConfig::new(Secret::new(API_KEY)).base_url(&fake.base_url), limit);
+    let started = Instant::now();
+    for _ in 0..4 {
+        openai.call(OpenAi::CREATE_CHAT_COMPLETION, hello()).await.unwrap();
+    }
+    // One at once, then one every 100 ms.
+    assert!(started.elapsed() >= Duration::from_millis(290), "{:?}", started.elapsed());
+    assert_eq!(fake.received().len(), 4);
+}
+
+#[tokio::test]
+async fn the_organization_and_project_are_sent_as_headers() {
+    let fake = FakeOpenAi::start().await;
+    let mut config = OpenAiConfig::new(Secret::new(API_KEY)).base_url(&fake.base_url);
+    config.organization = Some("org-abc123".into());
+    config.project = Some("proj_xyz".into());
+    OpenAi::init(config).call(OpenAi::CREATE_CHAT_COMPLETION, hello()).await.unwrap();
+    let sent = &fake.received()[0];
+    assert_eq!(sent.headers["openai-organization"], "org-abc123");
+    assert_eq!(sent.headers["openai-project"], "proj_xyz");
 }
