@@ -10,7 +10,6 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use connector_runtime::prelude::*;
-use reqwest::header::HeaderValue;
 use rsa::PrivateKey;
 use rsa::pkcs1::DecodeRsaPrivateKey;
 use rsa::pkcs1v15::SigningKey;
@@ -95,22 +94,29 @@ fn parse_private_key(pem: &str) -> Result<PrivateKey, ActionError> {
     })
 }
 
-/// The `Authorization` header value for a request to the API.
-pub(crate) async fn authorization(ctx: &ActionContext<GitHubConfig>) -> Result<HeaderValue, ActionError> {
+/// The connector's [`Auth`]: a configured token as a bearer token on every request. A GitHub
+/// App's installation token is not known up front; [`app_token`] gives it per request.
+pub(crate) fn connector_auth(config: &GitHubConfig) -> Auth {
+    match &config.token {
+        Some(token) => Auth::Bearer(token.clone()),
+        None => Auth::None,
+    }
+}
+
+/// The installation token to send as a bearer token when the instance authenticates as a
+/// GitHub App; `None` when a configured token goes with every request already.
+pub(crate) async fn app_token(ctx: &ActionContext<GitHubConfig>) -> Result<Option<Secret>, ActionError> {
     let config = ctx.config();
-    let token = match (&config.token, &config.app_id, &config.installation_id, &config.private_key) {
-        (Some(token), ..) => token.clone(),
+    match (&config.token, &config.app_id, &config.installation_id, &config.private_key) {
+        (Some(_), ..) => Ok(None),
         (None, Some(app_id), Some(installation_id), Some(key)) => {
-            installation_token(ctx, app_id, *installation_id, key).await?
+            installation_token(ctx, app_id, *installation_id, key).await.map(Some)
         }
-        _ => {
-            return Err(ActionError::permanent(
-                "the GitHub connector has no credentials: set `token`, or `appId`, `installationId` and \
-                 `privateKey` for a GitHub App",
-            ));
-        }
-    };
-    bearer(&token)
+        _ => Err(ActionError::permanent(
+            "the GitHub connector has no credentials: set `token`, or `appId`, `installationId` and \
+             `privateKey` for a GitHub App",
+        )),
+    }
 }
 
 /// Whether the instance authenticates as a GitHub App (so a 401 may mean a revoked token).
@@ -121,13 +127,6 @@ pub(crate) fn is_app(config: &GitHubConfig) -> bool {
 /// Forgets the installation token, so the next request exchanges a new one.
 pub(crate) async fn forget_token(config: &GitHubConfig) {
     *config.shared.token.lock().await = None;
-}
-
-fn bearer(token: &Secret) -> Result<HeaderValue, ActionError> {
-    let mut value = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
-        .map_err(|_| ActionError::permanent("the GitHub token holds characters a header cannot carry"))?;
-    value.set_sensitive(true);
-    Ok(value)
 }
 
 /// The cached installation token, or a new one if it is missing or expires within
@@ -148,10 +147,8 @@ async fn installation_token(
     }
     let jwt = app_jwt(app_id, private_key, Utc::now())?;
     let url = crate::http::url(config, &["app", "installations", &installation_id.to_string(), "access_tokens"])?;
-    let response = crate::http::with_github_headers(config, ctx.http().client().post(url))
-        .header(reqwest::header::AUTHORIZATION, bearer(&jwt)?)
-        .send()
-        .await?;
+    let response =
+        crate::http::with_github_headers(config, ctx.http().post(url))?.bearer_auth(&jwt).send_unchecked().await?;
     let status = response.status();
     let headers = response.headers().clone();
     let body = response.text().await?;

@@ -3,16 +3,20 @@
 //! `x-ratelimit-reset`), and a secondary limit with `retry-after`; both are
 //! [`ActionError::RateLimited`] with that wait, and pause the connector instance until then.
 //!
-//! The instance's pooled client sends the requests; they are built here rather than through
-//! the runtime's request helper because telling a rate-limited 403 from a refused credential
-//! takes the answer's headers.
+//! Requests go through the runtime's request helper, so the token (the connector's [`Auth`]; a
+//! GitHub App's installation token is set on each request), the instance's rate limit and
+//! concurrency, the step's `Idempotency-Key` on unsafe methods, and the pause on an answer's
+//! rate-limit headers apply to them. The helper hands every answer back unchecked: telling a
+//! rate-limited 403 from a refused credential takes the answer's headers, which [`classify`]
+//! reads.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use connector_runtime::client::Request;
 use connector_runtime::prelude::*;
 use connector_runtime::redact;
 use futures::Stream;
-use reqwest::header::{ACCEPT, HeaderMap, USER_AGENT};
+use reqwest::header::{ACCEPT, HeaderMap, HeaderName, HeaderValue, USER_AGENT};
 use reqwest::{Method, StatusCode, Url};
 use serde::de::DeserializeOwned;
 
@@ -36,11 +40,13 @@ pub(crate) fn url(config: &GitHubConfig, segments: &[&str]) -> Result<Url, Actio
 }
 
 /// The headers GitHub asks every client to send.
-pub(crate) fn with_github_headers(config: &GitHubConfig, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
-    request
-        .header(ACCEPT, "application/vnd.github+json")
-        .header("X-GitHub-Api-Version", API_VERSION)
-        .header(USER_AGENT, &config.user_agent)
+pub(crate) fn with_github_headers(config: &GitHubConfig, request: Request) -> Result<Request, ActionError> {
+    let user_agent = HeaderValue::from_str(&config.user_agent)
+        .map_err(|_| ActionError::permanent("`userAgent` holds characters a header cannot carry"))?;
+    Ok(request
+        .header(ACCEPT, HeaderValue::from_static("application/vnd.github+json"))
+        .header(HeaderName::from_static("x-github-api-version"), HeaderValue::from_static(API_VERSION))
+        .header(USER_AGENT, user_agent))
 }
 
 /// Sends a request with the instance's credentials and returns the successful answer (with
@@ -60,15 +66,20 @@ pub(crate) async fn send(
         });
     }
     for attempt in 0..2 {
-        let mut request = with_github_headers(config, ctx.http().client().request(method.clone(), url.clone()))
-            .header(reqwest::header::AUTHORIZATION, auth::authorization(ctx).await?);
+        // Built before a token exchange can be, so the first request of an attempt takes the
+        // step's idempotency key whether the installation token was cached or not.
+        let mut request = with_github_headers(config, ctx.http().request(method.clone(), url.clone()))?;
         if let Some(body) = body {
             request = request.json(body);
         }
-        let response = request.send().await?;
+        if let Some(token) = auth::app_token(ctx).await? {
+            request = request.bearer_auth(&token);
+        }
+        let response = request.send_unchecked().await?;
         let status = response.status();
         if let Some(reset) = exhausted_until(response.headers()) {
-            // The next request would be refused: pause the instance until the reset.
+            // The next request would be refused: pause the instance until the reset, answering
+            // at once meanwhile rather than waiting in the runtime's limiter.
             auth::pause_until(config, reset);
         }
         if status.is_success() {

@@ -5,7 +5,10 @@
 //! `issue_comment`, `push` and `pull_request`, signed with `X-Hub-Signature-256`, deduplicated
 //! by `X-GitHub-Delivery` and dispatched by `X-GitHub-Event`. GitHub's rate-limit answers
 //! (`x-ratelimit-remaining: 0` with `x-ratelimit-reset`, `retry-after`) pause the connector
-//! until the reset, and the engine retries the step then.
+//! until the reset, and the engine retries the step then. Requests go through the runtime's
+//! request helper: an instance's rate limit
+//! ([`Integration::with_rate_limit`](connector_runtime::Integration::with_rate_limit)) and the
+//! step's `Idempotency-Key` apply to them.
 //!
 //! ```no_run
 //! use connector_github::{GitHub, GitHubConfig, GitHubEvent, NewComment};
@@ -152,8 +155,21 @@ impl GitHubConfig {
 pub struct GitHub;
 
 /// Repositories, issues, comments, labels and check runs on GitHub, and its webhook events.
-#[connector(id = "github", name = "GitHub", version = "0.1.0", config = GitHubConfig, check = Self::check)]
+#[connector(
+    id = "github",
+    name = "GitHub",
+    version = "0.1.0",
+    config = GitHubConfig,
+    auth = Self::auth,
+    check = Self::check
+)]
 impl GitHub {
+    /// A configured token goes with every request as a bearer token; a GitHub App's
+    /// installation token is exchanged and cached by the connector, and set per request.
+    fn auth(config: &GitHubConfig) -> Auth {
+        auth::connector_auth(config)
+    }
+
     /// Reads the rate limit (`GET /rate_limit`): works with every kind of credential and costs
     /// none of the limit.
     async fn check(ctx: &ActionContext<GitHubConfig>) -> Result<(), ActionError> {

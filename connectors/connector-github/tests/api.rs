@@ -1,7 +1,8 @@
 //! The GitHub actions against a loopback fake driven by GitHub's published OpenAPI
 //! description: every request the connector sends must match an operation and fit its schemas,
 //! and every documented example answer must deserialize into the action's output type. Then
-//! GitHub App authentication (JWT, installation token, cache, single flight) and rate limits.
+//! GitHub App authentication (JWT, installation token, cache, single flight), rate limits, and
+//! what the runtime's request helper adds (the step's idempotency key, the instance's limit).
 
 mod support;
 
@@ -533,4 +534,41 @@ fn assert_all_valid_but(fake: &FakeGitHub, status: u16) {
     for received in fake.received().into_iter().filter(|received| received.status != status) {
         assert!(received.status < 400, "{} {} was refused ({})", received.method, received.path, received.status);
     }
+}
+
+// The runtime's request helper sends the requests: the step's idempotency key, the instance's
+// rate limit.
+
+#[tokio::test]
+async fn a_steps_post_carries_its_idempotency_key_even_when_a_token_exchange_comes_first() {
+    let fake = FakeGitHub::start().await;
+    let run = connector_runtime::testing::JobTest::new(FileBugJob)
+        .connector(as_app(&fake))
+        .run(BugReported { title: "Crash on start".into() })
+        .await
+        .unwrap();
+    assert_eq!(run.status(), connector_runtime::RunStatus::Succeeded, "{:?}", run.error());
+    let created = &fake.calls("issues/create")[0];
+    assert_eq!(created.headers["idempotency-key"], format!("{}:file", run.run().id).as_str());
+    assert!(created.headers["authorization"].to_str().unwrap().starts_with("Bearer ghs_"));
+    assert_eq!(fake.issued(), 1, "the exchange ran within the step");
+    assert_all_valid(&fake);
+}
+
+#[tokio::test]
+async fn the_instances_rate_limit_spaces_the_requests_and_reads_carry_no_key() {
+    let fake = FakeGitHub::start().await;
+    let limit = connector_runtime::RateLimit { per_second: Some(10), burst: Some(1), concurrency: None };
+    let github =
+        Integration::<GitHub>::with_rate_limit(GitHubConfig::token(Secret::new(TOKEN)).api_url(&fake.api_url), limit);
+    let started = Instant::now();
+    for _ in 0..4 {
+        github.call(GitHub::GET_REPOSITORY, hello_world()).await.unwrap();
+    }
+    // One at once, then one every 100 ms.
+    assert!(started.elapsed() >= Duration::from_millis(290), "{:?}", started.elapsed());
+    let received = fake.received();
+    assert_eq!(received.len(), 4);
+    assert!(received.iter().all(|call| call.headers.get("idempotency-key").is_none()));
+    assert!(received.iter().all(|call| call.headers["authorization"] == format!("Bearer {TOKEN}").as_str()));
 }
