@@ -254,12 +254,13 @@ fn main() {
     schemas.push(schema.clone());
     let recovery = runtime.block_on(async {
         let accepting = engine(&url, &schema, false, &echo).await;
-        let mut children: Vec<Child> = (0..2).map(|_| spawn_worker(&url, &schema, &echo)).collect();
+        // Queued first, so the worker killed holds a full batch of runs when it dies.
         let mut ids = Vec::new();
         for _ in 0..400 {
             ids.extend(accepting.dispatch(Three {}).await.expect("accepted"));
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        let mut children: Vec<Child> = (0..2).map(|_| spawn_worker(&url, &schema, &echo)).collect();
+        tokio::time::sleep(Duration::from_millis(50)).await;
         children[0].kill().expect("SIGKILL");
         let killed = Instant::now();
         let runs = accepting.wait_all(&ids).await.expect("finished");

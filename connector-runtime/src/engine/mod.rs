@@ -313,12 +313,10 @@ impl Engine {
     /// it was recorded) is [`EngineError::Unfinished`], not a finished run: it resumes on recovery.
     pub async fn wait(&self, id: &RunId) -> Result<Run, EngineError> {
         let mut poll = std::time::Duration::from_millis(20);
-        // On a shared store, a run finishing in any process is announced.
-        let mut changes = self.queue().map(|queue| queue.change_signal());
+        // On a shared store, a run finishing in any process is announced: subscribed before
+        // the first read, so an end between the read and the wait is not missed.
+        let mut changes = self.queue().map(|queue| queue.run_changes());
         loop {
-            if let Some(changes) = &mut changes {
-                changes.borrow_and_update();
-            }
             let done = self.lock_active().get(id).map(|active| active.done.clone());
             let executed_here = done.is_some();
             if let Some(mut done) = done {
@@ -334,7 +332,19 @@ impl Engine {
             }
             match &mut changes {
                 Some(changes) => {
-                    let _ = tokio::time::timeout(poll, changes.changed()).await;
+                    let announced = async {
+                        loop {
+                            match changes.recv().await {
+                                Ok(Some(changed)) if &changed != id => continue,
+                                // This run, or anything (a reconnect, a receiver behind).
+                                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => return,
+                                Err(tokio::sync::broadcast::error::RecvError::Closed) => {
+                                    return tokio::time::sleep(poll).await;
+                                }
+                            }
+                        }
+                    };
+                    let _ = tokio::time::timeout(poll, announced).await;
                 }
                 None => tokio::time::sleep(poll).await,
             }

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use tokio::sync::watch;
+use tokio::sync::{broadcast, watch};
 
 use super::StoreError;
 use crate::model::{Run, RunId};
@@ -42,6 +42,8 @@ pub trait RunQueue: Send + Sync {
     /// can be lost while the store reconnects.
     fn work_signal(&self) -> watch::Receiver<u64>;
 
-    /// A counter that changes when a run may have finished or parked (in any process).
-    fn change_signal(&self) -> watch::Receiver<u64>;
+    /// Announces runs that finished or parked, in any process: `Some(id)` for one run, `None`
+    /// when anything may have changed unseen (the store reconnected, or the receiver fell
+    /// behind). Subscribe before reading the run, so that a change meanwhile is not missed.
+    fn run_changes(&self) -> broadcast::Receiver<Option<RunId>>;
 }

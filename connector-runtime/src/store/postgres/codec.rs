@@ -9,6 +9,7 @@
 use chrono::{DateTime, Utc};
 use tokio_postgres::Row;
 use tokio_postgres::error::SqlState;
+use tokio_postgres::types::ToSql;
 
 use crate::model::{Run, RunId, StepKind, StepRecord, StepStatus};
 use crate::store::StoreError;
@@ -134,8 +135,29 @@ pub(super) fn run_row(run: &Run) -> Result<RunRow, StoreError> {
     })
 }
 
+impl StepRow {
+    /// The parameters of the step upsert (`$1` the run, `$12` the store saving it).
+    pub(super) fn params<'a>(&'a self, holder: &'a String) -> [&'a (dyn ToSql + Sync); 12] {
+        [
+            &self.run_id,
+            &self.key,
+            &self.kind,
+            &self.status,
+            &self.input,
+            &self.output,
+            &self.error,
+            &self.output_schema,
+            &self.attempts,
+            &self.started_at,
+            &self.finished_at,
+            holder,
+        ]
+    }
+}
+
 /// A step, encoded as the parameters of its upsert.
 pub(super) struct StepRow {
+    pub(super) run_id: String,
     pub(super) key: String,
     pub(super) kind: String,
     pub(super) status: String,
@@ -152,6 +174,7 @@ pub(super) struct StepRow {
 pub(super) fn step_row(run: &RunId, step: &StepRecord) -> Result<StepRow, StoreError> {
     let what = || format!("step `{}` of run `{run}`", step.key);
     Ok(StepRow {
+        run_id: run.to_string(),
         key: step.key.clone(),
         kind: COLUMNS.write_json(&step.kind, what, "kind")?,
         status: COLUMNS.write_enum(&step.status, what, "status")?,

@@ -1,26 +1,32 @@
 //! One connection of its own per store that `LISTEN`s for the work queue's notifications (see
-//! migration 2) and turns them into two counters a caller can wait on: work may be claimable,
-//! a run may have finished. Reconnects when the connection drops; every (re)connect bumps both
-//! counters, since what was sent meanwhile is lost. Waiters also time out, so polling remains
-//! the fallback while the connection is down.
+//! migration 2) and turns them into what a caller can wait on: a counter that changes when work
+//! may be claimable, and the ids of runs that finished or parked. Reconnects when the connection
+//! drops; every (re)connect bumps the counter and announces "anything may have changed", since
+//! what was sent meanwhile is lost. Waiters also time out, so polling remains the fallback while
+//! the connection is down.
 
 use std::time::Duration;
 
 use futures::StreamExt;
-use tokio::sync::watch;
+use tokio::sync::{broadcast, watch};
 use tokio_postgres::{AsyncMessage, NoTls};
+
+use crate::model::RunId;
 
 /// The channels migration 2's trigger notifies.
 const WORK_CHANNEL: &str = "connector_runtime_work";
 const CHANGE_CHANNEL: &str = "connector_runtime_change";
 
+/// How many run changes a slow receiver may fall behind before it is told to look again.
+const CHANGES_BUFFER: usize = 1024;
+
 /// How long to wait before connecting again after the listening connection failed.
 const RECONNECT_AFTER: Duration = Duration::from_millis(500);
 
-/// The counters; the listening task ends when the store (holding this) is dropped.
+/// What was heard; the listening task ends when the store (holding this) is dropped.
 pub(super) struct Listener {
     work: watch::Sender<u64>,
-    change: watch::Sender<u64>,
+    changes: broadcast::Sender<Option<RunId>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -28,9 +34,9 @@ impl Listener {
     /// Starts listening on a connection of its own to `config`, for the tables in `schema`.
     pub(super) fn start(config: tokio_postgres::Config, shown: String, schema: String) -> Self {
         let (work, _) = watch::channel(0);
-        let (change, _) = watch::channel(0);
-        let task = tokio::spawn(listen(config, shown, schema, work.clone(), change.clone()));
-        Listener { work, change, task }
+        let (changes, _) = broadcast::channel(CHANGES_BUFFER);
+        let task = tokio::spawn(listen(config, shown, schema, work.clone(), changes.clone()));
+        Listener { work, changes, task }
     }
 
     /// Changes when a run may have become claimable.
@@ -38,9 +44,9 @@ impl Listener {
         self.work.subscribe()
     }
 
-    /// Changes when a run may have finished or parked.
-    pub(super) fn change(&self) -> watch::Receiver<u64> {
-        self.change.subscribe()
+    /// The runs that finished or parked, from now on.
+    pub(super) fn changes(&self) -> broadcast::Receiver<Option<RunId>> {
+        self.changes.subscribe()
     }
 }
 
@@ -59,8 +65,12 @@ async fn listen(
     shown: String,
     schema: String,
     work: watch::Sender<u64>,
-    change: watch::Sender<u64>,
+    changes: broadcast::Sender<Option<RunId>>,
 ) {
+    // A send fails only when nobody listens, which is fine.
+    let anything = || {
+        let _ = changes.send(None);
+    };
     loop {
         match config.connect(NoTls).await {
             Ok((client, mut connection)) => {
@@ -77,7 +87,7 @@ async fn listen(
                             Ok(()) => {
                                 ready = true;
                                 bump(&work);
-                                bump(&change);
+                                anything();
                             }
                             Err(error) => {
                                 tracing::warn!(database = %shown, %error, "cannot listen for queued runs; polling");
@@ -85,8 +95,16 @@ async fn listen(
                             }
                         },
                         message = messages.next() => match message {
-                            Some(Ok(AsyncMessage::Notification(note))) if note.payload() == schema => {
-                                if note.channel() == WORK_CHANNEL { bump(&work) } else { bump(&change) }
+                            Some(Ok(AsyncMessage::Notification(note))) => {
+                                if note.channel() == WORK_CHANNEL {
+                                    if note.payload() == schema {
+                                        bump(&work);
+                                    }
+                                } else if let Some((from, run)) = note.payload().split_once(' ')
+                                    && from == schema
+                                {
+                                    let _ = changes.send(Some(RunId::from(run)));
+                                }
                             }
                             Some(Ok(_)) => {}
                             Some(Err(error)) => {
@@ -103,7 +121,7 @@ async fn listen(
             }
         }
         bump(&work);
-        bump(&change);
+        anything();
         tokio::time::sleep(RECONNECT_AFTER).await;
     }
 }

@@ -20,10 +20,9 @@ use std::fmt;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use deadpool_postgres::{Client, Pool};
 use serde_json::Value;
-use tokio_postgres::IsolationLevel;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 
@@ -147,14 +146,15 @@ impl PostgresStore {
         COLUMNS.read_json(&text, || format!("{what} `{key}`"), what).map(Some)
     }
 
-    /// Until when a lease taken or renewed now lasts.
-    fn lease_until(&self) -> DateTime<Utc> {
-        Utc::now() + chrono::Duration::from_std(self.lease).unwrap_or(chrono::Duration::seconds(5))
+    /// How long a lease lasts, in milliseconds: leases end at the database server's `now()`
+    /// plus this, so the clocks of the processes sharing the database never matter.
+    fn lease_ms(&self) -> f64 {
+        self.lease.as_secs_f64() * 1000.0
     }
 
     /// The lease a run recorded `running` gets: this store's, for as long as a lease lasts.
-    fn lease_for(&self, row: &RunRow) -> Option<(&str, DateTime<Utc>)> {
-        (row.status == RunStatus::Running.as_str()).then(|| (self.holder.as_str(), self.lease_until()))
+    fn lease_for(&self, row: &RunRow) -> Option<(&str, f64)> {
+        (row.status == RunStatus::Running.as_str()).then(|| (self.holder.as_str(), self.lease_ms()))
     }
 
     /// Runs one statement (prepared once per connection) and answers how many rows it changed.
@@ -173,7 +173,8 @@ impl PostgresStore {
 /// Inserts a run; an existing id is `DuplicateRun`.
 const INSERT_RUN: &str = "INSERT INTO runs (id, job_id, job_version, \"trigger\", payload, status, output, error, \
                                             created_at, updated_at, wake_at, executions, lease_owner, lease_until)
-                          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+                          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,
+                                  now() + $14 * interval '1 millisecond')
                           ON CONFLICT (id) DO NOTHING";
 
 /// Runs [`INSERT_RUN`] for `run` on `client` (a connection or a transaction), leased to
@@ -181,9 +182,9 @@ const INSERT_RUN: &str = "INSERT INTO runs (id, job_id, job_version, \"trigger\"
 async fn insert_run(
     client: &impl deadpool_postgres::GenericClient,
     run: &RunRow,
-    lease: Option<(&str, DateTime<Utc>)>,
+    lease: Option<(&str, f64)>,
 ) -> Result<(), StoreError> {
-    let (owner, until) = (lease.map(|(owner, _)| owner), lease.map(|(_, until)| until));
+    let (owner, until) = (lease.map(|(owner, _)| owner), lease.map(|(_, ms)| ms));
     let context = || format!("inserting run `{}`", run.id);
     let statement = client.prepare_cached(INSERT_RUN).await.map_err(|e| backend(context(), e))?;
     let inserted = client
@@ -232,14 +233,15 @@ impl RunStore for PostgresStore {
         // A run marked `running` is leased to this store; any other status ends the lease. Only
         // the lease's holder may change a run while the lease lasts, except to cancel it.
         let running = update.status == RunStatus::Running;
-        let (owner, until) =
-            if running { (Some(self.holder.as_str()), Some(self.lease_until())) } else { (None, None) };
+        let (owner, lease_ms) =
+            if running { (Some(self.holder.as_str()), Some(self.lease_ms())) } else { (None, None) };
         let now = Utc::now();
         let updated = self
             .execute(
                 "UPDATE runs SET status = $2, output = $3, error = $4, wake_at = $5, \
-                 executions = executions + $6, updated_at = $7, lease_owner = $8, lease_until = $9 \
-                 WHERE id = $1 AND (lease_owner IS NULL OR lease_owner = $10 OR lease_until < $7 \
+                 executions = executions + $6, updated_at = $7, lease_owner = $8, \
+                 lease_until = now() + $9 * interval '1 millisecond' \
+                 WHERE id = $1 AND (lease_owner IS NULL OR lease_owner = $10 OR lease_until < now() \
                                     OR $2 = 'cancelled')",
                 &[
                     &id.as_str(),
@@ -250,7 +252,7 @@ impl RunStore for PostgresStore {
                     &i64::from(update.new_execution),
                     &now,
                     &owner,
-                    &until,
+                    &lease_ms,
                     &self.holder,
                 ],
                 || format!("updating run `{id}`"),
@@ -291,28 +293,23 @@ impl RunStore for PostgresStore {
 
     async fn run(&self, id: &RunId) -> Result<Option<Run>, StoreError> {
         let context = || format!("reading run `{id}`");
-        let mut client = self.client().await?;
-        // One snapshot for the run and its steps, so both are from the same commit.
-        let tx = client
-            .build_transaction()
-            .isolation_level(IsolationLevel::RepeatableRead)
-            .read_only(true)
-            .start()
-            .await
-            .map_err(|e| backend(context(), e))?;
-        let run = tx
+        let client = self.client().await?;
+        let run = client
             .prepare_cached(&format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = $1"))
             .await
             .map_err(|e| backend(context(), e))?;
-        let Some(row) = tx.query_opt(&run, &[&id.as_str()]).await.map_err(|e| backend(context(), e))? else {
-            return Ok(None);
-        };
-        let steps = tx
+        let steps = client
             .prepare_cached(&format!("SELECT {STEP_COLUMNS} FROM steps WHERE run_id = $1 ORDER BY seq"))
             .await
             .map_err(|e| backend(context(), e))?;
-        let step_rows = tx.query(&steps, &[&id.as_str()]).await.map_err(|e| backend(context(), e))?;
-        tx.commit().await.map_err(|e| backend(context(), e))?;
+        // Sent together (one round trip), run first: a run and steps read in that order are
+        // consistent without a snapshot, because a run's status is written after its steps, so
+        // a finished run comes with all of them, and a step saved in between only adds one.
+        let key = id.as_str();
+        let params: [&(dyn ToSql + Sync); 1] = [&key];
+        let (row, step_rows) = futures::try_join!(client.query_opt(&run, &params), client.query(&steps, &params))
+            .map_err(|e| backend(context(), e))?;
+        let Some(row) = row else { return Ok(None) };
         let mut run = decode_run(&row)?;
         run.steps = step_rows.iter().map(|step| decode_step(step, &run.id)).collect::<Result<_, _>>()?;
         Ok(Some(run))
@@ -344,65 +341,22 @@ impl RunStore for PostgresStore {
     async fn save_step(&self, run: &RunId, step: &StepRecord) -> Result<(), StoreError> {
         let row = step_row(run, step)?;
         let context = || format!("saving step `{}` of run `{run}`", step.key);
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(|e| backend(context(), e))?;
-        // The run's row is locked first: two steps of one run saved at once would otherwise
-        // both read the same `MAX(seq)`. `FOR NO KEY UPDATE` leaves the steps' foreign key
-        // checks (`FOR KEY SHARE`) free, and finds a missing run before any insert.
-        let lock = tx
-            .prepare_cached("SELECT lease_owner, lease_until FROM runs WHERE id = $1 FOR NO KEY UPDATE")
-            .await
-            .map_err(|e| backend(context(), e))?;
-        let Some(lease) = tx.query_opt(&lock, &[&run.as_str()]).await.map_err(|e| backend(context(), e))? else {
-            return Err(StoreError::RunNotFound(run.clone()));
-        };
-        // A run another store holds a live lease on is not this store's to write to.
-        let owner: Option<String> = lease.try_get(0).map_err(|e| backend(context(), e))?;
-        let until: Option<DateTime<Utc>> = lease.try_get(1).map_err(|e| backend(context(), e))?;
-        if owner.is_some_and(|owner| owner != self.holder) && until.is_some_and(|until| until >= Utc::now()) {
-            return Err(StoreError::LeaseLost(run.clone()));
-        }
-        // A new key gets the next seq; a known key keeps its seq (its start order).
-        let upsert = tx
-            .prepare_cached(
-                "INSERT INTO steps (run_id, \"key\", seq, kind, status, input, output, error, output_schema, \
-                                    attempts, started_at, finished_at)
-                 VALUES ($1, $2, (SELECT COALESCE(MAX(seq) + 1, 0) FROM steps WHERE run_id = $1),
-                         $3, $4, $5, $6, $7, $8, $9, $10, $11)
-                 ON CONFLICT (run_id, \"key\") DO UPDATE SET
-                     kind = excluded.kind, status = excluded.status, input = excluded.input,
-                     output = excluded.output, error = excluded.error,
-                     output_schema = excluded.output_schema, attempts = excluded.attempts,
-                     started_at = excluded.started_at, finished_at = excluded.finished_at",
-            )
-            .await
-            .map_err(|e| backend(context(), e))?;
-        tx.execute(
-            &upsert,
-            &[
-                &run.as_str(),
-                &row.key,
-                &row.kind,
-                &row.status,
-                &row.input,
-                &row.output,
-                &row.error,
-                &row.output_schema,
-                &row.attempts,
-                &row.started_at,
-                &row.finished_at,
-            ],
-        )
-        .await
-        .map_err(|e| {
-            // The run was deleted between the lock and the insert (by hand: the store deletes none).
-            if is_state(&e, &SqlState::FOREIGN_KEY_VIOLATION) {
-                StoreError::RunNotFound(run.clone())
-            } else {
-                backend(context(), e)
+        // One statement, one round trip: the run must exist and not be held by another store
+        // (a live lease of someone else's). Two new steps of one run saved at once can both read
+        // the same `MAX(seq)`; the second then breaks `UNIQUE (run_id, seq)` and is saved again
+        // under the run's row lock, which orders them.
+        let client = self.client().await?;
+        let upsert = client.prepare_cached(UPSERT_STEP).await.map_err(|e| backend(context(), e))?;
+        match client.execute(&upsert, &row.params(&self.holder)).await {
+            Ok(1) => Ok(()),
+            Ok(_) => Err(self.missing_or_taken(run).await),
+            Err(e) if is_state(&e, &SqlState::UNIQUE_VIOLATION) => {
+                drop(client);
+                self.save_step_locked(run, &row).await
             }
-        })?;
-        tx.commit().await.map_err(|e| backend(context(), e))
+            Err(e) if is_state(&e, &SqlState::FOREIGN_KEY_VIOLATION) => Err(StoreError::RunNotFound(run.clone())),
+            Err(e) => Err(backend(context(), e)),
+        }
     }
 
     async fn put_schema(&self, fingerprint: &str, schema: &Value) -> Result<(), StoreError> {
@@ -482,7 +436,43 @@ impl RunStore for PostgresStore {
     }
 }
 
+/// Inserts a step, or replaces the one with its key: a new key gets the next seq, a known key
+/// keeps its seq (its start order). Taken only if run `$1` exists and no other store (`$12` is
+/// this one) holds a live lease on it.
+const UPSERT_STEP: &str = "INSERT INTO steps (run_id, \"key\", seq, kind, status, input, output, error, output_schema,
+                                              attempts, started_at, finished_at)
+                           SELECT $1, $2, (SELECT COALESCE(MAX(seq) + 1, 0) FROM steps WHERE run_id = $1),
+                                  $3, $4, $5, $6, $7, $8, $9, $10, $11
+                           FROM runs WHERE id = $1
+                             AND (lease_owner IS NULL OR lease_owner = $12 OR lease_until < now())
+                           ON CONFLICT (run_id, \"key\") DO UPDATE SET
+                               kind = excluded.kind, status = excluded.status, input = excluded.input,
+                               output = excluded.output, error = excluded.error,
+                               output_schema = excluded.output_schema, attempts = excluded.attempts,
+                               started_at = excluded.started_at, finished_at = excluded.finished_at";
+
 impl PostgresStore {
+    /// [`RunStore::save_step`] under the run's row lock, which orders steps saved at once.
+    async fn save_step_locked(&self, run: &RunId, row: &codec::StepRow) -> Result<(), StoreError> {
+        let context = || format!("saving step `{}` of run `{run}`", row.key);
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(|e| backend(context(), e))?;
+        // `FOR NO KEY UPDATE` leaves the steps' foreign key checks (`FOR KEY SHARE`) free.
+        let lock = tx
+            .prepare_cached("SELECT 1 FROM runs WHERE id = $1 FOR NO KEY UPDATE")
+            .await
+            .map_err(|e| backend(context(), e))?;
+        if tx.query_opt(&lock, &[&run.as_str()]).await.map_err(|e| backend(context(), e))?.is_none() {
+            return Err(StoreError::RunNotFound(run.clone()));
+        }
+        let upsert = tx.prepare_cached(UPSERT_STEP).await.map_err(|e| backend(context(), e))?;
+        let saved = tx.execute(&upsert, &row.params(&self.holder)).await.map_err(|e| backend(context(), e))?;
+        if saved == 0 {
+            return Err(StoreError::LeaseLost(run.clone()));
+        }
+        tx.commit().await.map_err(|e| backend(context(), e))
+    }
+
     /// Why an update of run `id` changed no row: it does not exist, or another store holds it.
     async fn missing_or_taken(&self, id: &RunId) -> StoreError {
         let exists = async {

@@ -6,17 +6,17 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::Utc;
-use tokio::sync::watch;
+use tokio::sync::{broadcast, watch};
 
 use super::PostgresStore;
 use super::codec::{RUN_COLUMNS, STEP_COLUMNS, backend, decode_run, decode_step};
 use crate::model::{Run, RunId};
 use crate::store::{RunQueue, StoreError};
 
-/// Takes up to `$2` runnable runs, oldest first, for holder `$1` until `$4` (`$3` is now): queued
-/// runs, running runs whose lease lapsed (or that never had one: written by an older version),
-/// waiting runs whose wake-up time passed. One statement, so a run is claimed whole or not at all.
+/// Takes up to `$2` runnable runs, oldest first, for holder `$1` for `$3` milliseconds (by the
+/// server's clock): queued runs, running runs whose lease lapsed (or that never had one: written
+/// by an older version), waiting runs whose wake-up time passed. One statement, so a run is
+/// claimed whole or not at all.
 fn claim_sql() -> String {
     let returned: Vec<String> = RUN_COLUMNS.split(',').map(|column| format!("runs.{}", column.trim())).collect();
     format!(
@@ -24,14 +24,15 @@ fn claim_sql() -> String {
              SELECT id FROM runs
              WHERE status IN ('queued', 'running', 'waiting')
                AND (status = 'queued'
-                    OR (status = 'running' AND (lease_until IS NULL OR lease_until < $3))
-                    OR (status = 'waiting' AND wake_at <= $3))
+                    OR (status = 'running' AND (lease_until IS NULL OR lease_until < now()))
+                    OR (status = 'waiting' AND wake_at <= now()))
              ORDER BY created_at, id
              LIMIT $2
              FOR UPDATE SKIP LOCKED
          )
-         UPDATE runs SET status = 'running', lease_owner = $1, lease_until = $4, wake_at = NULL,
-                         executions = executions + 1, updated_at = $3
+         UPDATE runs SET status = 'running', lease_owner = $1,
+                         lease_until = now() + $3 * interval '1 millisecond', wake_at = NULL,
+                         executions = executions + 1, updated_at = now()
          FROM picked WHERE runs.id = picked.id
          RETURNING {}",
         returned.join(", ")
@@ -59,10 +60,8 @@ impl RunQueue for PostgresStore {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let client = self.client().await?;
         let claim = client.prepare_cached(&claim_sql()).await.map_err(|e| backend(context(), e))?;
-        let rows = client
-            .query(&claim, &[&self.holder, &limit, &Utc::now(), &self.lease_until()])
-            .await
-            .map_err(|e| backend(context(), e))?;
+        let rows =
+            client.query(&claim, &[&self.holder, &limit, &self.lease_ms()]).await.map_err(|e| backend(context(), e))?;
         if rows.is_empty() {
             return Ok(Vec::new());
         }
@@ -100,15 +99,14 @@ impl RunQueue for PostgresStore {
         let client = self.client().await?;
         let renew = client
             .prepare_cached(
-                "UPDATE runs SET lease_until = $3 WHERE lease_owner = $1 AND id = ANY($2) AND status = 'running' \
+                "UPDATE runs SET lease_until = now() + $3 * interval '1 millisecond' \
+                 WHERE lease_owner = $1 AND id = ANY($2) AND status = 'running' \
                  RETURNING id",
             )
             .await
             .map_err(|e| backend(context(), e))?;
-        let rows = client
-            .query(&renew, &[&self.holder, &ids, &self.lease_until()])
-            .await
-            .map_err(|e| backend(context(), e))?;
+        let rows =
+            client.query(&renew, &[&self.holder, &ids, &self.lease_ms()]).await.map_err(|e| backend(context(), e))?;
         let held: Vec<String> =
             rows.iter().map(|row| row.try_get(0)).collect::<Result<_, _>>().map_err(|e| backend(context(), e))?;
         Ok(runs.iter().filter(|id| !held.iter().any(|held| held == id.as_str())).cloned().collect())
@@ -118,7 +116,7 @@ impl RunQueue for PostgresStore {
         self.listener.work()
     }
 
-    fn change_signal(&self) -> watch::Receiver<u64> {
-        self.listener.change()
+    fn run_changes(&self) -> broadcast::Receiver<Option<RunId>> {
+        self.listener.changes()
     }
 }

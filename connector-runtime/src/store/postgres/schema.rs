@@ -76,9 +76,9 @@ pub(super) const MIGRATIONS: &[&str] = &[
     // 2: the work queue. A run executing is leased to the store that holds it (its
     // `lease_owner`, until `lease_until`); runnable runs are found through a partial index on
     // unfinished runs; a trigger tells listening processes when a run becomes claimable
-    // (`connector_runtime_work`) and when one finishes or parks (`connector_runtime_change`),
-    // so an idle worker wakes within milliseconds and a waiter need not poll. Each says which
-    // schema it is from, so stores in other schemas of the database ignore it.
+    // (`connector_runtime_work`) and when one finishes or parks (`connector_runtime_change`,
+    // with the run's id), so an idle worker wakes within milliseconds and a waiter need not poll.
+    // Each says which schema it is from, so stores in other schemas of the database ignore it.
     r#"
     ALTER TABLE runs ADD COLUMN lease_owner text, ADD COLUMN lease_until timestamptz;
     CREATE INDEX runs_runnable ON runs (created_at, id) WHERE status IN ('queued', 'running', 'waiting');
@@ -88,7 +88,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
         IF NEW.status = 'queued' THEN
             PERFORM pg_notify('connector_runtime_work', TG_TABLE_SCHEMA);
         ELSIF NEW.status IN ('succeeded', 'failed', 'cancelled', 'waiting') THEN
-            PERFORM pg_notify('connector_runtime_change', TG_TABLE_SCHEMA);
+            PERFORM pg_notify('connector_runtime_change', TG_TABLE_SCHEMA || ' ' || NEW.id);
         END IF;
         RETURN NULL;
     END
