@@ -86,11 +86,12 @@ async fn a_lapsed_lease_moves_its_run_to_another_store_with_its_steps() {
     let claimed = a.claim(1).await.unwrap();
     assert_eq!(claimed.len(), 1);
     a.save_step(&run.id, &sample_step("one")).await.unwrap();
-    assert!(b.claim(1).await.unwrap().is_empty(), "a live lease is not claimed");
+    assert!(b.sweep(1).await.unwrap().is_empty(), "a live lease is not claimed");
 
     tokio::time::sleep(Duration::from_millis(400)).await;
-    let taken = b.claim(1).await.unwrap();
-    assert_eq!(taken.len(), 1, "a lapsed lease is claimed by another store");
+    assert!(b.claim(1).await.unwrap().is_empty(), "a plain claim takes queued runs only");
+    let taken = b.sweep(1).await.unwrap();
+    assert_eq!(taken.len(), 1, "a sweep claims a lapsed lease");
     assert_eq!(taken[0].executions, 2, "the resumption counts as an execution");
     assert_eq!(taken[0].steps.len(), 1, "with the steps the first holder completed");
     // The first holder, waking from its stall, is fenced out.

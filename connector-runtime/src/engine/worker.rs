@@ -23,8 +23,8 @@ use crate::store::RunQueue;
 /// How many runs one claim takes at most, however much room there is.
 const CLAIM_BATCH: usize = 32;
 
-/// How often an idle claim loop looks for work without being told: for runs whose lease lapsed
-/// (their process died) or whose wake-up time passed, and while notifications are down.
+/// How often a claim loop sweeps, looking for runs whose lease lapsed (their process died) or
+/// whose wake-up time passed, and for queued runs whose notice was lost.
 const POLL_EVERY: Duration = Duration::from_millis(500);
 
 /// How long a claim loop waits after the store failed to claim.
@@ -110,46 +110,60 @@ async fn claim_loop(shared: Weak<Shared>, mut stop: watch::Receiver<bool>) {
     }) else {
         return;
     };
+    // The first round sweeps: a process starting up takes over what dead ones left.
+    let mut next_sweep = tokio::time::Instant::now();
     loop {
         if *stop.borrow() {
             return;
         }
         let Some(engine) = shared.upgrade().map(|shared| Engine { shared }) else { return };
         let Some(queue) = engine.queue() else { return };
+        let room = engine.shared.settings.worker_concurrency.saturating_sub(engine.lock_active().len());
+        if room == 0 {
+            // Full: the next claim waits for a run here to end.
+            drop(engine);
+            tokio::select! {
+                () = freed.notified() => {}
+                _ = stop.changed() => return,
+            }
+            continue;
+        }
         // Seen before claiming: work queued while the claim runs changes it again.
         work.borrow_and_update();
-        let room = engine.shared.settings.worker_concurrency.saturating_sub(engine.lock_active().len());
         let asked = room.min(CLAIM_BATCH);
-        let mut full = false;
-        if asked > 0 {
-            match queue.claim(asked).await {
-                Ok(runs) => {
-                    full = runs.len() == asked;
-                    for run in runs {
-                        tracing::debug!(run_id = %run.id, "claimed a run");
-                        engine.spawn(run.id.clone(), Some(run));
-                    }
+        let sweeping = tokio::time::Instant::now() >= next_sweep;
+        let claimed = if sweeping { queue.sweep(asked).await } else { queue.claim(asked).await };
+        if sweeping {
+            next_sweep = tokio::time::Instant::now() + POLL_EVERY;
+        }
+        match claimed {
+            Ok(runs) => {
+                let full = runs.len() == asked;
+                for run in runs {
+                    tracing::debug!(run_id = %run.id, "claimed a run");
+                    engine.spawn(run.id.clone(), Some(run));
                 }
-                Err(error) => {
-                    tracing::warn!(%error, "cannot claim runs; trying again shortly");
-                    drop(engine);
-                    tokio::select! {
-                        _ = tokio::time::sleep(CLAIM_BACKOFF) => {}
-                        _ = stop.changed() => return,
-                    }
+                if full {
+                    // A full batch: there may be more waiting.
                     continue;
                 }
             }
+            Err(error) => {
+                tracing::warn!(%error, "cannot claim runs; trying again shortly");
+                drop(engine);
+                tokio::select! {
+                    () = tokio::time::sleep(CLAIM_BACKOFF) => {}
+                    _ = stop.changed() => return,
+                }
+                continue;
+            }
         }
         drop(engine);
-        if full {
-            // A full batch: there may be more waiting.
-            continue;
-        }
+        // Nothing more queued: wait for a notice, or for the next sweep. (A run ending here
+        // frees room, but queues nothing: no reason to look.)
         tokio::select! {
-            changed = work.changed() => if changed.is_err() { tokio::time::sleep(POLL_EVERY).await },
-            () = freed.notified() => {}
-            () = tokio::time::sleep(POLL_EVERY) => {}
+            changed = work.changed() => if changed.is_err() { tokio::time::sleep_until(next_sweep).await },
+            () = tokio::time::sleep_until(next_sweep) => {}
             _ = stop.changed() => return,
         }
     }

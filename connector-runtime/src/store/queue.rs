@@ -26,11 +26,15 @@ pub trait RunQueue: Send + Sync {
     /// How long a lease lasts unless renewed.
     fn lease(&self) -> Duration;
 
-    /// Claims up to `limit` runs ready to execute, oldest first: queued runs, running runs
-    /// whose lease lapsed, and waiting runs whose wake-up time passed. Each comes back
-    /// `running`, leased to this store, one more execution counted, with its steps. Runs other
-    /// processes are claiming at the same moment are skipped, not waited for.
+    /// Claims up to `limit` queued runs, oldest first. Each comes back `running`, leased to this
+    /// store, one more execution counted, with its steps. Runs other processes are claiming at
+    /// the same moment are skipped, not waited for. Cheap: what a worker does on every notice.
     async fn claim(&self, limit: usize) -> Result<Vec<Run>, StoreError>;
+
+    /// [`claim`](Self::claim), looking also at running runs whose lease lapsed (their process
+    /// died) and waiting runs whose wake-up time passed. Dearer (it looks at every unfinished
+    /// run): what a worker does every so often.
+    async fn sweep(&self, limit: usize) -> Result<Vec<Run>, StoreError>;
 
     /// Extends this store's leases on `runs`; returns the ones it no longer holds (cancelled,
     /// or claimed by another process after the lease lapsed), which the caller stops executing.

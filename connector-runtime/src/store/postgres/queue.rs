@@ -13,19 +13,25 @@ use super::codec::{RUN_COLUMNS, STEP_COLUMNS, backend, decode_run, decode_step};
 use crate::model::{Run, RunId};
 use crate::store::{RunQueue, StoreError};
 
-/// Takes up to `$2` runnable runs, oldest first, for holder `$1` for `$3` milliseconds (by the
-/// server's clock): queued runs, running runs whose lease lapsed (or that never had one: written
-/// by an older version), waiting runs whose wake-up time passed. One statement, so a run is
-/// claimed whole or not at all.
-fn claim_sql() -> String {
+/// Which runs a claim looks at.
+const QUEUED: &str = "status = 'queued'";
+
+/// What a sweep looks at too: running runs whose lease lapsed (or that never had one: written
+/// by an older version), waiting runs whose wake-up time passed. Scanning every unfinished run,
+/// so only sweeps do it, not the claims that follow every notification.
+const QUEUED_OR_STALE: &str = "status IN ('queued', 'running', 'waiting')
+               AND (status = 'queued'
+                    OR (status = 'running' AND (lease_until IS NULL OR lease_until < now()))
+                    OR (status = 'waiting' AND wake_at <= now()))";
+
+/// Takes up to `$2` of the runs `which` selects, oldest first, for holder `$1` for `$3`
+/// milliseconds (by the server's clock). One statement, so a run is claimed whole or not at all.
+fn claim_sql(which: &str) -> String {
     let returned: Vec<String> = RUN_COLUMNS.split(',').map(|column| format!("runs.{}", column.trim())).collect();
     format!(
         "WITH picked AS (
              SELECT id FROM runs
-             WHERE status IN ('queued', 'running', 'waiting')
-               AND (status = 'queued'
-                    OR (status = 'running' AND (lease_until IS NULL OR lease_until < now()))
-                    OR (status = 'waiting' AND wake_at <= now()))
+             WHERE {which}
              ORDER BY created_at, id
              LIMIT $2
              FOR UPDATE SKIP LOCKED
@@ -53,41 +59,11 @@ impl RunQueue for PostgresStore {
     }
 
     async fn claim(&self, limit: usize) -> Result<Vec<Run>, StoreError> {
-        if limit == 0 {
-            return Ok(Vec::new());
-        }
-        let context = || "claiming runs".to_owned();
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let client = self.client().await?;
-        let claim = client.prepare_cached(&claim_sql()).await.map_err(|e| backend(context(), e))?;
-        let rows =
-            client.query(&claim, &[&self.holder, &limit, &self.lease_ms()]).await.map_err(|e| backend(context(), e))?;
-        if rows.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut runs: Vec<Run> = rows.iter().map(decode_run).collect::<Result<_, _>>()?;
-        runs.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
-        // Their steps in one query: a resumed run replays them instead of calling again. The
-        // lease is held, so no other process writes them meanwhile.
-        let ids: Vec<&str> = runs.iter().map(|run| run.id.as_str()).collect();
-        let steps = client
-            .prepare_cached(&format!(
-                "SELECT {STEP_COLUMNS}, run_id FROM steps WHERE run_id = ANY($1) ORDER BY run_id, seq"
-            ))
-            .await
-            .map_err(|e| backend(context(), e))?;
-        let step_rows = client.query(&steps, &[&ids]).await.map_err(|e| backend(context(), e))?;
-        let mut by_run: HashMap<String, Vec<tokio_postgres::Row>> = HashMap::new();
-        for row in step_rows {
-            let run: String = row.try_get(STEP_COLUMN_COUNT).map_err(|e| backend(context(), e))?;
-            by_run.entry(run).or_default().push(row);
-        }
-        for run in &mut runs {
-            if let Some(rows) = by_run.remove(run.id.as_str()) {
-                run.steps = rows.iter().map(|row| decode_step(row, &run.id)).collect::<Result<_, _>>()?;
-            }
-        }
-        Ok(runs)
+        self.claim_where(QUEUED, limit).await
+    }
+
+    async fn sweep(&self, limit: usize) -> Result<Vec<Run>, StoreError> {
+        self.claim_where(QUEUED_OR_STALE, limit).await
     }
 
     async fn renew(&self, runs: &[RunId]) -> Result<Vec<RunId>, StoreError> {
@@ -118,5 +94,46 @@ impl RunQueue for PostgresStore {
 
     fn run_changes(&self) -> broadcast::Receiver<Option<RunId>> {
         self.listener.changes()
+    }
+}
+
+impl PostgresStore {
+    /// Claims up to `limit` of the runs `which` selects.
+    async fn claim_where(&self, which: &str, limit: usize) -> Result<Vec<Run>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let context = || "claiming runs".to_owned();
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let client = self.client().await?;
+        let claim = client.prepare_cached(&claim_sql(which)).await.map_err(|e| backend(context(), e))?;
+        let rows =
+            client.query(&claim, &[&self.holder, &limit, &self.lease_ms()]).await.map_err(|e| backend(context(), e))?;
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut runs: Vec<Run> = rows.iter().map(decode_run).collect::<Result<_, _>>()?;
+        runs.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        // Their steps in one query: a resumed run replays them instead of calling again. The
+        // lease is held, so no other process writes them meanwhile.
+        let ids: Vec<&str> = runs.iter().map(|run| run.id.as_str()).collect();
+        let steps = client
+            .prepare_cached(&format!(
+                "SELECT {STEP_COLUMNS}, run_id FROM steps WHERE run_id = ANY($1) ORDER BY run_id, seq"
+            ))
+            .await
+            .map_err(|e| backend(context(), e))?;
+        let step_rows = client.query(&steps, &[&ids]).await.map_err(|e| backend(context(), e))?;
+        let mut by_run: HashMap<String, Vec<tokio_postgres::Row>> = HashMap::new();
+        for row in step_rows {
+            let run: String = row.try_get(STEP_COLUMN_COUNT).map_err(|e| backend(context(), e))?;
+            by_run.entry(run).or_default().push(row);
+        }
+        for run in &mut runs {
+            if let Some(rows) = by_run.remove(run.id.as_str()) {
+                run.steps = rows.iter().map(|row| decode_step(row, &run.id)).collect::<Result<_, _>>()?;
+            }
+        }
+        Ok(runs)
     }
 }

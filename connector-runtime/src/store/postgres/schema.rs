@@ -74,13 +74,14 @@ pub(super) const MIGRATIONS: &[&str] = &[
     );
     "#,
     // 2: the work queue. A run executing is leased to the store that holds it (its
-    // `lease_owner`, until `lease_until`); runnable runs are found through a partial index on
-    // unfinished runs; a trigger tells listening processes when a run becomes claimable
+    // `lease_owner`, until `lease_until`); queued runs are found through a partial index of
+    // them, stale ones (a lapsed lease, a wait over) through one of every unfinished run; a trigger tells listening processes when a run becomes claimable
     // (`connector_runtime_work`) and when one finishes or parks (`connector_runtime_change`,
     // with the run's id), so an idle worker wakes within milliseconds and a waiter need not poll.
     // Each says which schema it is from, so stores in other schemas of the database ignore it.
     r#"
     ALTER TABLE runs ADD COLUMN lease_owner text, ADD COLUMN lease_until timestamptz;
+    CREATE INDEX runs_queued ON runs (created_at, id) WHERE status = 'queued';
     CREATE INDEX runs_runnable ON runs (created_at, id) WHERE status IN ('queued', 'running', 'waiting');
 
     CREATE FUNCTION connector_runtime_notify() RETURNS trigger LANGUAGE plpgsql AS $$
