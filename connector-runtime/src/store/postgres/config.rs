@@ -77,6 +77,18 @@ pub(super) fn connection(
     Ok(config)
 }
 
+/// `config` for connections whose commits return before the WAL is flushed: a crash of the
+/// server may lose the last of them, never corrupt anything, and later synced commits flush them.
+pub(super) fn relaxed(config: &tokio_postgres::Config) -> tokio_postgres::Config {
+    let mut relaxed = config.clone();
+    let options = match config.get_options() {
+        Some(options) => format!("{options} -c synchronous_commit=off"),
+        None => "-c synchronous_commit=off".to_owned(),
+    };
+    relaxed.options(options);
+    relaxed
+}
+
 /// A pool of connections made with `config` (none is opened yet).
 pub(super) fn pool(config: tokio_postgres::Config, shown: &str, options: &PostgresOptions) -> Result<Pool, StoreError> {
     // `Fast` reuses a connection the client has not seen closed without asking the server; a

@@ -47,6 +47,18 @@ pub use config::PostgresOptions;
 /// times, kept to the microsecond (PostgreSQL's `timestamptz`), and that a write is committed
 /// on its own (no group commit: the server's commits are concurrent).
 ///
+/// # What is synced
+///
+/// A write the engine depends on waits for the server's WAL flush (`synchronous_commit`, the
+/// server's default): a run's acceptance (with its delivery), every step, a cancel, a failure, a
+/// park. Writes that recovery rebuilds by replay do not wait: a claim, a lease renewal, marking
+/// a run running or succeeded. The server writes WAL in order, so the next synced commit (of
+/// any connection) flushes them too; a server crash can lose only the last of them, and then:
+/// a lost claim leaves its run queued or with a lapsed lease (another claim takes it, and its
+/// steps, each synced, replay); a lost `succeeded` leaves the run running until its lease lapses,
+/// when a sweep executes it again and every step replays from the store, with the same output.
+/// These go through a second pool of connections (so up to twice `max_connections`).
+///
 /// Several processes on one database share its runs through the store's work queue
 /// ([`RunStore::queue`]): a run executes under a lease held by one store value (one process),
 /// renewed while it works; a run whose lease lapsed is claimed by another. Writes to a run held
@@ -54,6 +66,9 @@ pub use config::PostgresOptions;
 /// make.
 pub struct PostgresStore {
     pool: Pool,
+    /// Connections whose commits do not wait for the WAL flush (`synchronous_commit = off`):
+    /// for the writes recovery rebuilds by replay (see "What is synced").
+    relaxed: Pool,
     /// The URL, its password masked, and the schema: how errors and `Debug` name the store.
     shown: String,
     /// This store's name in leases.
@@ -101,6 +116,7 @@ impl PostgresStore {
         };
         let connection = config::connection(url, &shown, &options)?;
         let pool = config::pool(connection.clone(), &shown, &options)?;
+        let relaxed = config::pool(config::relaxed(&connection), &shown, &options)?;
         let holder = uuid::Uuid::new_v4().to_string();
         let mut client = config_client(&pool, &shown).await?;
         schema::migrate(&mut client, options.schema.as_deref(), &shown).await?;
@@ -114,6 +130,7 @@ impl PostgresStore {
         let listener = listener::Listener::start(connection.clone(), shown.clone(), current);
         let store = PostgresStore {
             pool,
+            relaxed,
             shown,
             holder,
             lease: options.lease,
@@ -133,6 +150,11 @@ impl PostgresStore {
     /// A connection from the pool.
     async fn client(&self) -> Result<Client, StoreError> {
         self.pool.get().await.map_err(|e| backend(format_args!("connecting to `{}`", self.shown), e))
+    }
+
+    /// A connection whose commits do not wait for the WAL flush, for writes recovery rebuilds.
+    async fn relaxed_client(&self) -> Result<Client, StoreError> {
+        self.relaxed.get().await.map_err(|e| backend(format_args!("connecting to `{}`", self.shown), e))
     }
 
     /// The JSON document `sql` selects by `key` (one column of one row), if there is one.
@@ -164,7 +186,17 @@ impl PostgresStore {
         params: &[&(dyn ToSql + Sync)],
         context: impl Fn() -> String,
     ) -> Result<u64, StoreError> {
-        let client = self.client().await?;
+        self.execute_on(&self.client().await?, sql, params, context).await
+    }
+
+    /// [`execute`](Self::execute) on `client`.
+    async fn execute_on(
+        &self,
+        client: &Client,
+        sql: &'static str,
+        params: &[&(dyn ToSql + Sync)],
+        context: impl Fn() -> String,
+    ) -> Result<u64, StoreError> {
         let statement = client.prepare_cached(sql).await.map_err(|e| backend(context(), e))?;
         client.execute(&statement, params).await.map_err(|e| backend(context(), e))
     }
@@ -236,8 +268,13 @@ impl RunStore for PostgresStore {
         let (owner, lease_ms) =
             if running { (Some(self.holder.as_str()), Some(self.lease_ms())) } else { (None, None) };
         let now = Utc::now();
+        // Marking a run running or succeeded is rebuilt by replay if a crash loses it (see
+        // "What is synced"): it need not wait for the WAL flush.
+        let rebuildable = matches!(update.status, RunStatus::Running | RunStatus::Succeeded);
+        let client = if rebuildable { self.relaxed_client().await? } else { self.client().await? };
         let updated = self
-            .execute(
+            .execute_on(
+                &client,
                 "UPDATE runs SET status = $2, output = $3, error = $4, wake_at = $5, \
                  executions = executions + $6, updated_at = $7, lease_owner = $8, \
                  lease_until = now() + $9 * interval '1 millisecond' \
@@ -343,19 +380,24 @@ impl RunStore for PostgresStore {
         let context = || format!("saving step `{}` of run `{run}`", step.key);
         // One statement, one round trip: the run must exist and not be held by another store
         // (a live lease of someone else's). Two new steps of one run saved at once can both read
-        // the same `MAX(seq)`; the second then breaks `UNIQUE (run_id, seq)` and is saved again
-        // under the run's row lock, which orders them.
+        // the same `MAX(seq)`; the later then breaks `UNIQUE (run_id, seq)` and is saved again,
+        // with a fresh snapshot that sees the other.
         let client = self.client().await?;
         let upsert = client.prepare_cached(UPSERT_STEP).await.map_err(|e| backend(context(), e))?;
-        match client.execute(&upsert, &row.params(&self.holder)).await {
-            Ok(1) => Ok(()),
-            Ok(_) => Err(self.missing_or_taken(run).await),
-            Err(e) if is_state(&e, &SqlState::UNIQUE_VIOLATION) => {
-                drop(client);
-                self.save_step_locked(run, &row).await
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            match client.execute(&upsert, &row.params(&self.holder)).await {
+                Ok(1) => return Ok(()),
+                Ok(_) => return Err(self.missing_or_taken(run).await),
+                Err(e) if is_state(&e, &SqlState::UNIQUE_VIOLATION) && tries < SEQ_RACE_TRIES => {
+                    tokio::task::yield_now().await;
+                }
+                Err(e) if is_state(&e, &SqlState::FOREIGN_KEY_VIOLATION) => {
+                    return Err(StoreError::RunNotFound(run.clone()));
+                }
+                Err(e) => return Err(backend(context(), e)),
             }
-            Err(e) if is_state(&e, &SqlState::FOREIGN_KEY_VIOLATION) => Err(StoreError::RunNotFound(run.clone())),
-            Err(e) => Err(backend(context(), e)),
         }
     }
 
@@ -451,28 +493,11 @@ const UPSERT_STEP: &str = "INSERT INTO steps (run_id, \"key\", seq, kind, status
                                output_schema = excluded.output_schema, attempts = excluded.attempts,
                                started_at = excluded.started_at, finished_at = excluded.finished_at";
 
-impl PostgresStore {
-    /// [`RunStore::save_step`] under the run's row lock, which orders steps saved at once.
-    async fn save_step_locked(&self, run: &RunId, row: &codec::StepRow) -> Result<(), StoreError> {
-        let context = || format!("saving step `{}` of run `{run}`", row.key);
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(|e| backend(context(), e))?;
-        // `FOR NO KEY UPDATE` leaves the steps' foreign key checks (`FOR KEY SHARE`) free.
-        let lock = tx
-            .prepare_cached("SELECT 1 FROM runs WHERE id = $1 FOR NO KEY UPDATE")
-            .await
-            .map_err(|e| backend(context(), e))?;
-        if tx.query_opt(&lock, &[&run.as_str()]).await.map_err(|e| backend(context(), e))?.is_none() {
-            return Err(StoreError::RunNotFound(run.clone()));
-        }
-        let upsert = tx.prepare_cached(UPSERT_STEP).await.map_err(|e| backend(context(), e))?;
-        let saved = tx.execute(&upsert, &row.params(&self.holder)).await.map_err(|e| backend(context(), e))?;
-        if saved == 0 {
-            return Err(StoreError::LeaseLost(run.clone()));
-        }
-        tx.commit().await.map_err(|e| backend(context(), e))
-    }
+/// How often a step is saved again after losing a race for its start order to a step of the
+/// same run saved at the same moment.
+const SEQ_RACE_TRIES: u32 = 32;
 
+impl PostgresStore {
     /// Why an update of run `id` changed no row: it does not exist, or another store holds it.
     async fn missing_or_taken(&self, id: &RunId) -> StoreError {
         let exists = async {

@@ -72,7 +72,7 @@ impl RunQueue for PostgresStore {
         }
         let context = || "renewing leases".to_owned();
         let ids: Vec<&str> = runs.iter().map(RunId::as_str).collect();
-        let client = self.client().await?;
+        let client = self.relaxed_client().await?;
         let renew = client
             .prepare_cached(
                 "UPDATE runs SET lease_until = now() + $3 * interval '1 millisecond' \
@@ -105,7 +105,7 @@ impl PostgresStore {
         }
         let context = || "claiming runs".to_owned();
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let client = self.client().await?;
+        let client = self.relaxed_client().await?;
         let claim = client.prepare_cached(&claim_sql(which)).await.map_err(|e| backend(context(), e))?;
         let rows =
             client.query(&claim, &[&self.holder, &limit, &self.lease_ms()]).await.map_err(|e| backend(context(), e))?;
