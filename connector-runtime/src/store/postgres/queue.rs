@@ -114,6 +114,10 @@ impl PostgresStore {
         }
         let mut runs: Vec<Run> = rows.iter().map(decode_run).collect::<Result<_, _>>()?;
         runs.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        // A first execution has no steps yet: nothing more to read.
+        if runs.iter().all(|run| run.executions == 1) {
+            return Ok(runs);
+        }
         // Their steps in one query: a resumed run replays them instead of calling again. The
         // lease is held, so no other process writes them meanwhile.
         let ids: Vec<&str> = runs.iter().map(|run| run.id.as_str()).collect();
