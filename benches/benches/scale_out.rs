@@ -12,7 +12,8 @@
 //! worker count gets a schema of its own, dropped at the end. Without a server the bench says
 //! so and measures nothing.
 //!
-//! `cargo bench -p connector-benches --bench scale_out` (`BENCH_SECONDS`, `BENCH_WORKERS=1,2,3`).
+//! `cargo bench -p connector-benches --bench scale_out` (`BENCH_SECONDS`, `BENCH_WORKERS=1,2,3`,
+//! `BENCH_WORKER_THREADS`).
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
@@ -90,7 +91,8 @@ async fn engine(url: &str, schema: &str, executes: bool, echo: &str) -> Engine {
 
 /// A worker process: claims runs until its stdin closes.
 fn worker_main(url: String, schema: String, echo: String) {
-    let runtime = connector_benches::runtime(2);
+    let threads = std::env::var("BENCH_WORKER_THREADS").ok().and_then(|n| n.parse().ok()).unwrap_or(2);
+    let runtime = connector_benches::runtime(threads);
     runtime.block_on(async {
         let engine = engine(&url, &schema, true, &echo).await;
         let running = engine.start(StartOptions::default().without_triggers()).await.expect("the worker starts");
@@ -106,9 +108,14 @@ fn worker_main(url: String, schema: String, echo: String) {
     });
 }
 
-fn spawn_worker(url: &str, schema: &str, echo: &str) -> Child {
+/// Spawns one of `workers` worker processes. Each gets a share of the 2 cores' threads (2 for
+/// one worker, 1 each for more), unless `BENCH_WORKER_THREADS` says: more threads than cores
+/// across processes measured 2.7x worse at 3 workers, and unsteadily.
+fn spawn_worker(url: &str, schema: &str, echo: &str, workers: usize) -> Child {
+    let threads = std::env::var("BENCH_WORKER_THREADS").unwrap_or_else(|_| (2 / workers).max(1).to_string());
     let mut child = Command::new(std::env::current_exe().expect("the bench binary"))
         .env("BENCH_SCALE_WORKER", "1")
+        .env("BENCH_WORKER_THREADS", threads)
         .env("BENCH_PG_URL", url)
         .env("BENCH_PG_SCHEMA", schema)
         .env("BENCH_ECHO_URL", echo)
@@ -197,7 +204,7 @@ fn main() {
         let schema = format!("bench_{:016x}", fastrand_u64());
         schemas.push(schema.clone());
         let accepting = runtime.block_on(engine(&url, &schema, false, &echo));
-        let mut children: Vec<Child> = (0..workers).map(|_| spawn_worker(&url, &schema, &echo)).collect();
+        let mut children: Vec<Child> = (0..workers).map(|_| spawn_worker(&url, &schema, &echo, workers)).collect();
         let measured = runtime.block_on(async {
             let send = |engine: Engine| async move {
                 let ids = engine.dispatch(Three {}).await.expect("accepted");
@@ -259,7 +266,7 @@ fn main() {
         for _ in 0..400 {
             ids.extend(accepting.dispatch(Three {}).await.expect("accepted"));
         }
-        let mut children: Vec<Child> = (0..2).map(|_| spawn_worker(&url, &schema, &echo)).collect();
+        let mut children: Vec<Child> = (0..2).map(|_| spawn_worker(&url, &schema, &echo, 2)).collect();
         tokio::time::sleep(Duration::from_millis(50)).await;
         children[0].kill().expect("SIGKILL");
         let killed = Instant::now();
