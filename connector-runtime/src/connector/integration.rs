@@ -68,6 +68,7 @@ impl<C: Connector> Integration<C> {
             unsafe_requests: AtomicU32::new(0),
             headers: HeaderMap::new(),
             reply: Mutex::new(None),
+            delivery_id: Mutex::new(None),
         }
     }
 
@@ -115,6 +116,8 @@ pub struct ConnectorContext<Cfg> {
     headers: HeaderMap,
     /// What a trigger fn asked the webhook request to be answered with, if anything.
     reply: Mutex<Option<serde_json::Value>>,
+    /// The delivery's id as a trigger fn found it in the body, if it named one.
+    delivery_id: Mutex<Option<String>>,
 }
 
 /// The context of an action: `async fn send(ctx: &ActionContext<Config>, input: In)`.
@@ -172,6 +175,27 @@ impl<Cfg> ConnectorContext<Cfg> {
     /// The reply a trigger fn set with [`reply`](Self::reply), taken out.
     pub(crate) fn take_reply(&self) -> Option<serde_json::Value> {
         self.reply.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take()
+    }
+
+    /// Names the webhook delivery a trigger fn is handling by an id the service put in the body
+    /// (Slack's `event_id`, say), for a service whose signature scheme gives the runtime none:
+    /// the same id delivered again then starts nothing new, as a repeated delivery id in a
+    /// header would. An id from the signature scheme or a delivery header wins over this one;
+    /// outside a webhook delivery it has no effect.
+    ///
+    /// ```
+    /// # use connector_runtime::TriggerContext;
+    /// fn name_the_delivery(ctx: &TriggerContext<()>, event_id: &str) {
+    ///     ctx.delivery_id(event_id);
+    /// }
+    /// ```
+    pub fn delivery_id(&self, id: impl Into<String>) {
+        *self.delivery_id.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(id.into());
+    }
+
+    /// The delivery id a trigger fn named with [`delivery_id`](Self::delivery_id), taken out.
+    pub(crate) fn take_delivery_id(&self) -> Option<String> {
+        self.delivery_id.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take()
     }
 
     /// A logger whose lines carry the run, job and step they come from.

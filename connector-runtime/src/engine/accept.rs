@@ -57,6 +57,7 @@ impl Engine {
         .or_else(|| header_delivery_id(headers));
 
         let triggered = (webhook.run)(headers.clone(), body).await?;
+        let delivery_id = delivery_id.or(triggered.delivery_id);
         let Some(payload) = triggered.output else {
             tracing::info!(connector, trigger, "delivery ignored by the trigger");
             let delivery_id = delivery_id.unwrap_or_default();

@@ -17,6 +17,8 @@ pub(crate) struct Triggered {
     pub(crate) output: Option<Value>,
     /// What the request is to be answered with instead of the receipt (`ctx.reply(..)`).
     pub(crate) reply: Option<Value>,
+    /// The delivery's id as the trigger fn found it in the body (`ctx.delivery_id(..)`).
+    pub(crate) delivery_id: Option<String>,
 }
 
 /// Runs the trigger fn keyed `KEY` on a raw delivery body.
@@ -33,6 +35,6 @@ pub(super) fn run<C: TriggerFn<KEY>, const KEY: u64>(
             .map(serde_json::to_value)
             .transpose()
             .map_err(|error| TriggerFailure::Trigger(ActionError::InvalidOutput(error.to_string())))?;
-        Ok(Triggered { output, reply: ctx.take_reply() })
+        Ok(Triggered { output, reply: ctx.take_reply(), delivery_id: ctx.take_delivery_id() })
     })
 }

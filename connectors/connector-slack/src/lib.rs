@@ -212,8 +212,9 @@ impl Slack {
     }
 
     /// An event of the Events API (`message`, `app_mention`, `reaction_added`, ..), signed with
-    /// the app's signing secret. The `url_verification` handshake is answered with its challenge
-    /// and starts nothing; `app_rate_limited` notices are logged and start nothing.
+    /// the app's signing secret, deduplicated by its `event_id` (Slack's retries start nothing
+    /// new). The `url_verification` handshake is answered with its challenge and starts nothing;
+    /// `app_rate_limited` notices are logged and start nothing.
     #[trigger(id = "events", name = "Events", webhook(verify = Self::verify_request))]
     pub async fn events(
         ctx: &TriggerContext<SlackConfig>,
@@ -231,6 +232,8 @@ impl Slack {
                 };
                 let event: Event = serde_json::from_value(event)
                     .map_err(|error| ActionError::InvalidInput(format!("the event of `{event_id}`: {error}")))?;
+                // Slack retries an event it got no 2xx for with the same id: it starts nothing new.
+                ctx.delivery_id(event_id.as_str());
                 Ok(Some(EventDelivery {
                     event_id,
                     event_time: envelope.event_time.unwrap_or_default(),

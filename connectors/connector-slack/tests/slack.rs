@@ -362,6 +362,16 @@ async fn a_signed_event_starts_its_job_and_a_forged_or_stale_one_nothing() {
     assert_eq!(runs.len(), 1);
     assert_eq!(runs[0].payload["event_id"], "Ev123ABC456");
     assert_eq!(runs[0].payload["event"]["channel"], "C123ABC456");
+
+    // Slack's retry of the same event (no 2xx in time): the same runs, nothing new.
+    let mut retry = signed(&event, now());
+    retry.insert("x-slack-retry-num", "1".parse().unwrap());
+    retry.insert("x-slack-retry-reason", "http_timeout".parse().unwrap());
+    let (status, again) = deliver(&server, &event, retry).await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(again["duplicate"], true, "{again}");
+    assert_eq!(again["runs"], receipt["runs"]);
+    assert_eq!(store.list_runs(&RunFilter::default()).await.unwrap().len(), 1, "a retry starts nothing");
     server.shutdown().await.unwrap();
 }
 
