@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::http::HeaderMap;
 use axum::routing::post;
+use connector_benches::three_step::{Echo, EchoConfig, Note, Three, ThreeJob};
 use connector_benches::{Percentiles, Table, fmt_duration, met, per_second};
 use connector_runtime::StartOptions;
 use connector_runtime::prelude::*;
@@ -36,43 +37,6 @@ const CLIENTS: usize = 32;
 const SEQUENTIAL: usize = 200;
 /// Runs each worker process executes at once.
 const WORKER_CONCURRENCY: usize = 64;
-
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
-struct Note {
-    step: u32,
-    text: String,
-}
-
-#[derive(Deserialize, JsonSchema)]
-struct EchoConfig {
-    url: String,
-}
-
-/// The loopback echo service.
-struct Echo;
-
-#[connector(id = "echo", name = "Echo", version = "1.0.0", config = EchoConfig)]
-impl Echo {
-    /// Posts a note and returns what the service echoes.
-    #[action(id = "echo", name = "Echo")]
-    async fn echo(ctx: &ActionContext<EchoConfig>, input: Note) -> Result<Note, ActionError> {
-        ctx.http().post(format!("{}/echo", ctx.config().url)).json(&input).send_json().await
-    }
-}
-
-#[derive(Serialize, Deserialize, JsonSchema, Event)]
-#[event(name = "bench.three")]
-struct Three {}
-
-#[job(id = "three", name = "Three steps", version = "1.0.0", event = Three, integrations(echo = Echo))]
-async fn three(_payload: Three, io: ThreeIo<'_>) -> Result<u32, JobError> {
-    let mut total = 0;
-    for (step, key) in [(1, "one"), (2, "two"), (3, "three")] {
-        let note = Note { step, text: "a short note, as a chat message would be".to_owned() };
-        total += io.echo.echo(key, note).await?.step;
-    }
-    Ok(total)
-}
 
 async fn engine(url: &str, schema: &str, executes: bool, echo: &str) -> Engine {
     let options =

@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::routing::post;
+use connector_benches::three_step::{Echo, EchoConfig, Note, Three, ThreeJob, note};
 use connector_benches::{BareSqlite, Percentiles, Table, fmt_duration, median, met, per_second};
 use connector_runtime::prelude::*;
 use connector_runtime::store::{MemoryStore, RunStore, SqliteOptions, SqliteStore, Synchronous};
@@ -29,47 +30,6 @@ const RUNS: usize = 200;
 const CLIENTS: usize = 32;
 /// A row about as large as a step's record.
 const ROW_BYTES: usize = 400;
-
-/// What each step posts, and the service echoes.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
-struct Note {
-    step: u32,
-    text: String,
-}
-
-#[derive(Deserialize, JsonSchema)]
-struct EchoConfig {
-    url: String,
-}
-
-/// The loopback echo service.
-struct Echo;
-
-#[connector(id = "echo", name = "Echo", version = "1.0.0", config = EchoConfig)]
-impl Echo {
-    /// Posts a note and returns what the service echoes.
-    #[action(id = "echo", name = "Echo")]
-    async fn echo(ctx: &ActionContext<EchoConfig>, input: Note) -> Result<Note, ActionError> {
-        ctx.http().post(format!("{}/echo", ctx.config().url)).json(&input).send_json().await
-    }
-}
-
-#[derive(Serialize, Deserialize, JsonSchema, Event)]
-#[event(name = "bench.three")]
-struct Three {}
-
-#[job(id = "three", name = "Three steps", version = "1.0.0", event = Three, integrations(echo = Echo))]
-async fn three(_payload: Three, io: ThreeIo<'_>) -> Result<u32, JobError> {
-    let mut total = 0;
-    for (step, key) in [(1, "one"), (2, "two"), (3, "three")] {
-        total += io.echo.echo(key, note(step)).await?.step;
-    }
-    Ok(total)
-}
-
-fn note(step: u32) -> Note {
-    Note { step, text: "a short note, as a chat message would be".to_owned() }
-}
 
 /// The three POSTs by hand.
 async fn three_calls(http: &reqwest::Client, url: &str) {

@@ -20,6 +20,8 @@ use tokio::net::TcpListener;
 
 pub use connector_runtime::store::Synchronous;
 
+pub mod three_step;
+
 /// A multi-threaded tokio runtime with `workers` worker threads (the machine has 2 cores).
 pub fn runtime(workers: usize) -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread().worker_threads(workers).enable_all().build().expect("a tokio runtime")
