@@ -274,6 +274,17 @@ pub enum TriggerRef {
         #[serde(flatten)]
         schedule: ScheduleRef,
     },
+    /// A call of one action from outside a job (an MCP tool call, `Engine::call_durably`):
+    /// `{"kind": "tool", "connector": "..", "action": "..", "caller": ".."}`.
+    Tool {
+        /// The connector's id.
+        connector: String,
+        /// The action's id.
+        action: String,
+        /// Who called (an MCP client's name), when known.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        caller: Option<String>,
+    },
 }
 
 impl std::fmt::Display for TriggerRef {
@@ -285,6 +296,10 @@ impl std::fmt::Display for TriggerRef {
             }
             TriggerRef::Schedule { job, schedule } => write!(f, "schedule `{schedule}` of job `{job}`"),
             TriggerRef::Parent { run, step } => write!(f, "step `{step}` of run `{run}`"),
+            TriggerRef::Tool { connector, action, caller: Some(caller) } => {
+                write!(f, "tool call `{connector}/{action}` by `{caller}`")
+            }
+            TriggerRef::Tool { connector, action, caller: None } => write!(f, "tool call `{connector}/{action}`"),
         }
     }
 }
