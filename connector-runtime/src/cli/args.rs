@@ -104,6 +104,11 @@ pub(super) enum Command {
     },
     /// Print the manifest document: every connector and job with their JSON Schemas.
     Manifest,
+    /// Serve every connector action as an MCP tool on stdin and stdout, for a desktop agent
+    /// that starts this command, until stdin closes. Each call is recorded as a run (`runs`
+    /// lists them); logs go to stderr.
+    #[cfg(feature = "mcp")]
+    Mcp,
 }
 
 /// `serve`: where to listen, the API key, how long shutdown waits.

@@ -49,13 +49,13 @@ fn tool(name: &str, action: &ActionManifest) -> Tool {
     }
     // Only what the action declares: an absent hint keeps MCP's default (not read-only,
     // possibly destructive, not idempotent).
-    if action.read_only || action.destructive || action.idempotent {
+    if action.read_only || action.destructive.is_some() || action.idempotent {
         let mut hints = ToolAnnotations::new();
         if action.read_only {
             hints = hints.read_only(true);
         }
-        if action.destructive {
-            hints = hints.destructive(true);
+        if let Some(destructive) = action.destructive {
+            hints = hints.destructive(destructive);
         }
         if action.idempotent {
             hints = hints.idempotent(true);

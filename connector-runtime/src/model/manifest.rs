@@ -67,10 +67,11 @@ pub struct ActionManifest {
     /// Declared `#[action(read_only)]`: the action changes nothing at the service.
     #[serde(default, rename = "readOnly", skip_serializing_if = "std::ops::Not::not")]
     pub read_only: bool,
-    /// Declared `#[action(destructive)]`: the action may delete or overwrite (a caller should
-    /// ask before it calls).
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub destructive: bool,
+    /// Declared `#[action(destructive)]` (`true`: the action may delete or overwrite, a caller
+    /// should ask before it calls) or `#[action(destructive = false)]` (it only adds); absent
+    /// when not declared.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destructive: Option<bool>,
     /// Declared `#[action(idempotent)]`: calling it again with the same input changes nothing
     /// more.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -84,18 +85,18 @@ pub struct ActionManifest {
 pub struct ActionHints {
     /// Changes nothing at the service.
     pub read_only: bool,
-    /// May delete or overwrite.
-    pub destructive: bool,
+    /// May delete or overwrite (`Some(true)`), only adds (`Some(false)`), or not declared.
+    pub destructive: Option<bool>,
     /// Calling it again with the same input changes nothing more.
     pub idempotent: bool,
 }
 
 impl ActionHints {
     /// No hint declared.
-    pub const NONE: ActionHints = ActionHints { read_only: false, destructive: false, idempotent: false };
+    pub const NONE: ActionHints = ActionHints { read_only: false, destructive: None, idempotent: false };
 
     /// These hints (for generated code: the struct is not exhaustive).
-    pub const fn new(read_only: bool, destructive: bool, idempotent: bool) -> Self {
+    pub const fn new(read_only: bool, destructive: Option<bool>, idempotent: bool) -> Self {
         ActionHints { read_only, destructive, idempotent }
     }
 }
