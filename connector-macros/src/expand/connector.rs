@@ -426,7 +426,8 @@ fn member_impl(ty: &Ident, member: &Member) -> TokenStream {
                 quote! { const RETRY: ::core::option::Option<::connector_runtime::RetryPolicy> = #policy; }
             });
             let args = &member.args;
-            let [read_only, idempotent] = [&args.read_only, &args.idempotent].map(crate::attr::member::MemberArgs::flag);
+            let [read_only, idempotent] =
+                [&args.read_only, &args.idempotent].map(crate::attr::member::MemberArgs::flag);
             let destructive = match args.destructive.as_ref().map(|flag| flag.0) {
                 Some(destructive) => quote! { ::core::option::Option::Some(#destructive) },
                 None => quote! { ::core::option::Option::None },

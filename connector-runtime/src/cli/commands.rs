@@ -120,8 +120,8 @@ pub(super) fn manifest(engine: &Engine) -> Report {
 /// `mcp`: serves the engine's actions as MCP tools on stdin and stdout until stdin closes.
 #[cfg(feature = "mcp")]
 pub(super) async fn mcp(engine: Engine) -> Result<Exit, CliError> {
-    crate::mcp::serve_stdio(engine)
-        .await
-        .map_err(|error| CliError::new(Exit::Unavailable, format!("the MCP session on stdin/stdout failed: {error}")))?;
+    crate::mcp::serve_stdio(engine).await.map_err(|error| {
+        CliError::new(Exit::Unavailable, format!("the MCP session on stdin/stdout failed: {error}"))
+    })?;
     Ok(Exit::Ok)
 }
