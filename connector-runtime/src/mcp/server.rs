@@ -110,10 +110,14 @@ fn success(outcome: ToolCallOutcome, structured_output: bool) -> CallToolResult 
 /// and may correct itself; the session goes on.
 fn failure(error: ToolCallError) -> CallToolResult {
     match error {
-        ToolCallError::InvalidInput(error) => tool_error(
-            format!("invalid arguments: `{}`: {}", error.path, error.message),
-            Some(json!({ "path": error.path })),
-        ),
+        ToolCallError::InvalidInput(error) => {
+            let message = match error.path.as_str() {
+                // The whole document: serde's message names the field (`missing field `x``).
+                "." => format!("invalid arguments: {}", error.message),
+                path => format!("invalid arguments at `{path}`: {}", error.message),
+            };
+            tool_error(message, Some(json!({ "path": error.path })))
+        }
         ToolCallError::Failed { run, status, error } => {
             tool_error(format!("the call {status}: {error}"), Some(json!({ RUN_ID_META: run })))
         }
