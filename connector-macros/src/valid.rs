@@ -88,13 +88,13 @@ fn member(member: &Member, errors: &mut Errors) {
             if let Some(poll) = &args.poll {
                 errors.at(poll.span(), "`poll` is for triggers: an action is called by jobs, it does not poll");
             }
-            if let (Some(destructive), true) = (&args.destructive, MemberArgs::flag(&args.read_only)) {
-                if destructive.0 {
-                    errors.at(
-                        destructive.span(),
-                        "a `read_only` action changes nothing, so it destroys nothing: remove `destructive` or `read_only`",
-                    );
-                }
+            if let Some(destructive) = args.destructive.as_ref().filter(|flag| flag.0)
+                && MemberArgs::flag(&args.read_only)
+            {
+                errors.at(
+                    destructive.span(),
+                    "a `read_only` action changes nothing, so it destroys nothing: remove `destructive` or `read_only`",
+                );
             }
         }
         Kind::Trigger | Kind::Poll => {

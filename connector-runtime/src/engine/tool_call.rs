@@ -132,7 +132,7 @@ pub(crate) fn built_in_job(id: &str) -> Option<&'static JobEntry> {
         id: TOOL_CALL_JOB,
         version: "1",
         trigger: TriggerRef::Tool { connector: String::new(), action: String::new(), caller: None },
-        manifest: manifest,
+        manifest,
         retry: None,
         concurrency: None,
         schedule: None,
