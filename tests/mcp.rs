@@ -18,8 +18,8 @@ use rmcp::service::{RoleClient, RunningService};
 use rmcp::transport::{StreamableHttpClientTransport, TokioChildProcess};
 use rmcp::{ServiceExt as _, transport::streamable_http_client::StreamableHttpClientTransportConfig};
 use serde_json::{Value, json};
+use simple_chat::SimpleChatConfig;
 use simple_chat::service::{ChatService, ChatServiceHandle};
-use simple_chat::{SimpleChat, SimpleChatConfig};
 
 const CLIENT: &str = "mcp-test-agent";
 const SEND: &str = "simple-chat__sendMessage";
@@ -73,6 +73,7 @@ fn run_id(result: &CallToolResult) -> RunId {
 /// The tools are the manifest's actions: names by the rule, descriptions from the doc
 /// comments, schemas equal to the manifest's, hints as declared.
 fn check_tools(tools: &[Tool]) {
+    let tools: Vec<Tool> = tools.iter().filter(|tool| !tool.name.starts_with("job__")).cloned().collect();
     let names: Vec<&str> = tools.iter().map(|tool| tool.name.as_ref()).collect();
     assert_eq!(names, [INFO, SEND]);
     for (tool, id) in tools.iter().zip(["getChannelInfo", "sendMessage"]) {
@@ -171,7 +172,7 @@ async fn stdio_tools_call_the_service_and_are_recorded_as_runs() {
 /// An engine on the chat service, served with an API key.
 async fn http_server(service: &ChatServiceHandle, key: &str) -> (Engine, server::RunningServer) {
     let config = SimpleChatConfig::new(Secret::new(key.to_owned())).base_url(service.base_url());
-    let engine = Engine::builder().store(MemoryStore::new()).connector(SimpleChat::init(config)).build().unwrap();
+    let engine = simple_chat::engine(config).store(MemoryStore::new()).build().unwrap();
     let config = ServerConfig {
         bind: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
         api_key: Some(Secret::new("mcp-api-key")),
@@ -209,8 +210,32 @@ async fn http_tools_need_the_api_key_and_a_repeated_key_calls_once() {
     }
 
     let client = http_client(&url, "mcp-api-key").await;
-    check_tools(&client.list_all_tools().await.unwrap());
+    let tools = client.list_all_tools().await.unwrap();
+    check_tools(&tools);
     check_calls(&client, &service).await;
+
+    // Each job is a tool too: its payload's schema as input, the run as the result.
+    let jobs: Vec<&Tool> = tools.iter().filter(|tool| tool.name.starts_with("job__")).collect();
+    let names: Vec<&str> = jobs.iter().map(|tool| tool.name.as_ref()).collect();
+    assert_eq!(names, ["job__acknowledge-message", "job__get-chat-channel-info", "job__send-chat-message"]);
+    let manifest = simple_chat::manifest();
+    let send_job = manifest.jobs.iter().find(|job| job.id == "send-chat-message").unwrap();
+    assert_eq!(Value::Object((*jobs[2].input_schema).clone()), send_job.payload);
+    let ran = client
+        .call_tool(call("job__send-chat-message", json!({ "channel": "general", "message": "from a job" })))
+        .await
+        .unwrap();
+    assert_eq!(ran.is_error, Some(false), "{}", text(&ran));
+    let document = ran.structured_content.clone().unwrap();
+    assert_eq!(document["status"], "succeeded");
+    assert_eq!(document["output"]["status"], "message_processed");
+    let job_run = engine.run(&run_id(&ran)).await.unwrap().unwrap();
+    assert_eq!(job_run.job_id, "send-chat-message");
+    assert_eq!(job_run.trigger, TriggerRef::ToolJob { job: "send-chat-message".into(), caller: Some(CLIENT.into()) });
+    let bad = client.call_tool(call("job__send-chat-message", json!({ "channel": "general" }))).await.unwrap();
+    assert_eq!(bad.is_error, Some(true));
+    assert_eq!(text(&bad), "invalid arguments: missing field `message`");
+    assert_eq!(service.posted_messages().len(), 2);
 
     // The agent retries a call with the same key: one message, one request to the service,
     // the same answer twice.
@@ -235,7 +260,7 @@ async fn http_tools_need_the_api_key_and_a_repeated_key_calls_once() {
     let refused = other.call_tool(keyed(SEND, changed, "deploy-42")).await.unwrap();
     assert_eq!(refused.is_error, Some(true));
     assert!(text(&refused).contains("deploy-42"), "{}", text(&refused));
-    assert_eq!(service.posted_messages().len(), 2);
+    assert_eq!(service.posted_messages().len(), 3);
 
     // A failing action is a tool error with the service's complaint, never the key.
     service.fail_next(1, 401);

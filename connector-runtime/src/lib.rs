@@ -105,9 +105,9 @@ pub use connector::{
 pub use connector_macros::{Event, action, connector, job, trigger};
 pub use engine::{
     CallError, DATABASE_URL_ENV, DEFAULT_DB_PATH, DEFAULT_MAX_STEP_OUTPUT, DeliveryError, Engine, EngineBuilder,
-    EngineError, Io, Job, JobTrigger, OnEvent, OnSchedule, OnTrigger, OnTriggerFn, PollError, PollReport, Receipt,
-    Running, ScheduledJob, SendOptions, StartOptions, StepError, Subscriptions, TOOL_CALL_JOB, ToolCallError,
-    ToolCallOptions, ToolCallOutcome, TriggerFailure, TriggerTasks,
+    EngineError, Io, Job, JobCallOutcome, JobTrigger, OnEvent, OnSchedule, OnTrigger, OnTriggerFn, PollError,
+    PollReport, Receipt, Running, ScheduledJob, SendOptions, StartOptions, StepError, Subscriptions, TOOL_CALL_JOB,
+    ToolCallError, ToolCallOptions, ToolCallOutcome, TriggerFailure, TriggerTasks,
 };
 pub use model::{
     ActionError, ActionHints, ActionInput, ActionOutput, ConfigError, ConnectorConfig, ConnectorManifest, Event,

@@ -68,12 +68,58 @@ impl Worker {
 
 const TOKEN: &str = "tok-7b1e0c55d2";
 
+/// Someone asked for approval.
+#[derive(Serialize, Deserialize, JsonSchema, Event)]
+#[event(name = "approval.asked")]
+struct ApprovalAsked {
+    what: String,
+}
+
+#[derive(Serialize, Deserialize, JsonSchema)]
+struct Approval {
+    by: String,
+}
+
+#[job(id = "approve", name = "Approve", version = "1.0.0", event = ApprovalAsked)]
+async fn approve(payload: ApprovalAsked, io: ApproveIo<'_>) -> Result<String, JobError> {
+    let approval: Approval = io.wait_for_token("approval", Duration::from_secs(3_600)).await?;
+    Ok(format!("{} approved by {}", payload.what, approval.by))
+}
+
 fn engine() -> Engine {
     Engine::builder()
         .store(MemoryStore::new())
         .connector(Worker::init(WorkConfig { token: Secret::new(TOKEN) }))
+        .job(ApproveJob)
         .build()
         .unwrap()
+}
+
+#[tokio::test]
+async fn a_job_started_as_a_tool_returns_its_run_when_it_does_not_finish_in_time() {
+    let engine = engine();
+    let payload = json!({ "what": "the budget" });
+    let options = ToolCallOptions::default().idempotency_key("approve-1").caller("agent");
+    let started =
+        engine.run_durably("approve", payload.clone(), options.clone(), Duration::from_millis(200)).await.unwrap();
+    assert_eq!(started.status, RunStatus::Waiting);
+    assert_eq!(started.output, None);
+    let run = engine.run(&started.run).await.unwrap().unwrap();
+    assert_eq!(run.trigger, TriggerRef::ToolJob { job: "approve".into(), caller: Some("agent".into()) });
+
+    // The same key is the same run, not a second one.
+    let again =
+        engine.run_durably("approve", payload.clone(), options.clone(), Duration::from_millis(10)).await.unwrap();
+    assert_eq!((again.run.clone(), again.duplicate), (started.run.clone(), true));
+
+    engine.complete_token(&started.run.step_id("approval"), json!({ "by": "ada" })).await.unwrap();
+    let done = engine.run_durably("approve", payload, options, Duration::from_secs(5)).await.unwrap();
+    assert_eq!(done.status, RunStatus::Succeeded);
+    assert_eq!(done.output, Some(json!("the budget approved by ada")));
+    assert_eq!(engine.runs(&Default::default()).await.unwrap().len(), 1);
+
+    let invalid = engine.run_durably("approve", json!({}), ToolCallOptions::default(), Duration::from_secs(1)).await;
+    assert!(matches!(invalid, Err(ToolCallError::InvalidInput(_))), "{invalid:?}");
 }
 
 #[tokio::test]

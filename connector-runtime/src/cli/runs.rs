@@ -269,6 +269,8 @@ fn trigger(trigger: &TriggerRef) -> String {
             format!("tool {connector}/{action} by {caller}")
         }
         TriggerRef::Tool { connector, action, caller: None } => format!("tool {connector}/{action}"),
+        TriggerRef::ToolJob { job, caller: Some(caller) } => format!("tool job {job} by {caller}"),
+        TriggerRef::ToolJob { job, caller: None } => format!("tool job {job}"),
     }
 }
 

@@ -5,6 +5,7 @@
 //! the recorded result instead of calling the service again. What an MCP tool call is.
 
 use std::sync::LazyLock;
+use std::time::Duration;
 
 use chrono::Utc;
 use futures::future::BoxFuture;
@@ -57,6 +58,22 @@ pub struct ToolCallOutcome {
     pub output: Value,
     /// Whether the idempotency key was seen before: this is the first call's result, and the
     /// action was not called again.
+    pub duplicate: bool,
+}
+
+/// What [`Engine::run_durably`] returned: the run, finished or not.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct JobCallOutcome {
+    /// The run of the job.
+    pub run: RunId,
+    /// Its status when the call returned: unfinished if it did not finish within the wait.
+    pub status: RunStatus,
+    /// Its output, if it succeeded.
+    pub output: Option<Value>,
+    /// Its error, if it failed (secrets masked).
+    pub error: Option<String>,
+    /// Whether the idempotency key was seen before (no new run was started).
     pub duplicate: bool,
 }
 
@@ -208,6 +225,50 @@ impl Engine {
                 Err(ToolCallError::Failed { run: id, status, error })
             }
         }
+    }
+
+    /// Starts a run of job `job` with `payload` (checked against the job's payload type first: a
+    /// misfit starts nothing), recorded with a `toolJob` trigger naming the caller, and waits for
+    /// it up to `wait`: the outcome has its output or error if it finished, its status if not
+    /// (`engine.wait(&outcome.run)` waits on). A repeated idempotency key starts nothing and
+    /// returns the first call's run.
+    pub async fn run_durably(
+        &self,
+        job: &str,
+        payload: Value,
+        options: ToolCallOptions,
+        wait: Duration,
+    ) -> Result<JobCallOutcome, ToolCallError> {
+        let entry = self
+            .registry()
+            .jobs
+            .iter()
+            .find(|entry| entry.id == job)
+            .ok_or_else(|| ToolCallError::NotFound(format!("no job `{job}` is registered")))?;
+        (entry.check_payload)(&payload).map_err(ToolCallError::InvalidInput)?;
+        let ToolCallOptions { idempotency_key, caller } = options;
+        let trigger = TriggerRef::ToolJob { job: job.to_owned(), caller };
+        let delivery = idempotency_key.clone().map(|id| Delivery {
+            source: format!("tool:job:{job}"),
+            id,
+            received_at: Utc::now(),
+        });
+        let started = self.start_child(job, RunId::new(), trigger, payload.clone(), delivery).await?;
+        let id = started.runs.into_iter().next().ok_or_else(|| EngineError::RunNotFound("(none)".to_owned()))?;
+        let run = match tokio::time::timeout(wait, self.wait(&id)).await {
+            Ok(run) => run?,
+            Err(_) => self.run(&id).await?.ok_or_else(|| EngineError::RunNotFound(id.to_string()))?,
+        };
+        if started.duplicate && run.payload != payload {
+            return Err(ToolCallError::KeyReused { key: idempotency_key.unwrap_or_default(), run: id });
+        }
+        Ok(JobCallOutcome {
+            run: id,
+            status: run.status,
+            output: run.output,
+            error: run.error,
+            duplicate: started.duplicate,
+        })
     }
 
     /// The erased step of an action, or why there is none.

@@ -11,13 +11,16 @@ use rmcp::model::{
 use rmcp::service::{RequestContext, RoleServer};
 use serde_json::{Value, json};
 
-use super::tools::{Tools, structured};
-use crate::engine::{Engine, ToolCallError, ToolCallOptions, ToolCallOutcome};
+use super::tools::{Target, Tools, structured};
+use crate::engine::{Engine, JobCallOutcome, ToolCallError, ToolCallOptions, ToolCallOutcome};
 use crate::model::redact;
 
 /// The `_meta` key of a `tools/call` request that carries an explicit idempotency key: a call
 /// repeated with the same key (for the same tool) returns the first call's result.
 pub const IDEMPOTENCY_KEY_META: &str = "idempotencyKey";
+
+/// How long a job's tool waits for its run before it returns the run's id and status.
+pub const JOB_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// The `_meta` key of a tool result that names the run recording the call.
 pub const RUN_ID_META: &str = "runId";
@@ -63,7 +66,7 @@ impl McpServer {
     }
 
     async fn call(&self, request: CallToolRequestParams, context: RequestContext<RoleServer>) -> CallToolResult {
-        let Some((connector, action)) = self.tools.targets.get(request.name.as_ref()) else {
+        let Some(target) = self.tools.targets.get(request.name.as_ref()) else {
             return tool_error(format!("no tool `{}`: tools/list names every tool", request.name), None);
         };
         let explicit = [request.meta.as_deref(), Some(&*context.meta)]
@@ -82,9 +85,17 @@ impl McpServer {
         }
         let input = Value::Object(request.arguments.unwrap_or_default());
         let structured_output = self.tools.list.iter().find(|tool| tool.name == request.name).is_some_and(structured);
-        match self.engine.call_durably(connector, action, input, options).await {
-            Ok(outcome) => success(outcome, structured_output),
-            Err(error) => failure(error),
+        match target {
+            Target::Action { connector, action } => {
+                match self.engine.call_durably(connector, action, input, options).await {
+                    Ok(outcome) => success(outcome, structured_output),
+                    Err(error) => failure(error),
+                }
+            }
+            Target::Job { job } => match self.engine.run_durably(job, input, options, JOB_WAIT).await {
+                Ok(outcome) => job_result(outcome),
+                Err(error) => failure(error),
+            },
         }
     }
 }
@@ -104,6 +115,25 @@ fn success(outcome: ToolCallOutcome, structured_output: bool) -> CallToolResult 
         CallToolResult::success(vec![ContentBlock::text(output.to_string())])
     };
     result.with_meta(Some(meta(json!({ RUN_ID_META: run, DUPLICATE_META: duplicate }))))
+}
+
+/// A job's run as a result: its id, status and output; a failed run is a tool error.
+fn job_result(outcome: JobCallOutcome) -> CallToolResult {
+    let JobCallOutcome { run, status, output, error, duplicate, .. } = outcome;
+    let meta = meta(json!({ RUN_ID_META: run, DUPLICATE_META: duplicate }));
+    let mut document = json!({ "runId": run, "status": status });
+    if let Some(output) = output {
+        document["output"] = output;
+    }
+    if let Some(error) = error {
+        document["error"] = Value::String(redact(&error).into_owned());
+    }
+    let result = if status == crate::model::RunStatus::Failed || status == crate::model::RunStatus::Cancelled {
+        CallToolResult::structured_error(document)
+    } else {
+        CallToolResult::structured(document)
+    };
+    result.with_meta(Some(meta))
 }
 
 /// Every failure of a call is a tool error, its message masked of secrets: the agent reads it

@@ -1,4 +1,4 @@
-//! The tool list: one tool per registered action, from the engine's manifest.
+//! The tool list: one tool per registered action, and one per job, from the engine's manifest.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -7,14 +7,26 @@ use rmcp::model::{JsonObject, Tool, ToolAnnotations};
 use serde_json::Value;
 
 use super::names::{hashed, tool_name};
-use crate::model::{ActionManifest, Manifest};
+use crate::model::{ActionManifest, JobManifest, Manifest};
+
+/// The connector id that job tools are named under: `job__{job id}`.
+pub(super) const JOB_PREFIX: &str = "job";
+
+/// What a tool calls.
+#[derive(Debug, Clone)]
+pub(super) enum Target {
+    /// Action `action` of connector `connector`.
+    Action { connector: String, action: String },
+    /// A run of job `job`.
+    Job { job: String },
+}
 
 /// Every tool, and what each calls.
 #[derive(Debug, Default)]
 pub(super) struct Tools {
     pub(super) list: Vec<Tool>,
-    /// By tool name: the connector's and the action's ids.
-    pub(super) targets: HashMap<String, (String, String)>,
+    /// By tool name.
+    pub(super) targets: HashMap<String, Target>,
 }
 
 impl Tools {
@@ -28,15 +40,37 @@ impl Tools {
         actions.sort_by(|a, b| (a.0, &a.1.id).cmp(&(b.0, &b.1.id)));
         let mut tools = Tools::default();
         for (connector, action) in actions {
-            let mut name = tool_name(connector, &action.id);
-            if tools.targets.contains_key(&name) {
-                name = hashed(&name, connector, &action.id);
-            }
+            let name = tools.free_name(connector, &action.id);
             tools.list.push(tool(&name, action));
-            tools.targets.insert(name, (connector.to_owned(), action.id.clone()));
+            tools.targets.insert(name, Target::Action { connector: connector.to_owned(), action: action.id.clone() });
+        }
+        let mut jobs: Vec<&JobManifest> = manifest.jobs.iter().collect();
+        jobs.sort_by(|a, b| a.id.cmp(&b.id));
+        for job in jobs {
+            let name = tools.free_name(JOB_PREFIX, &job.id);
+            tools.list.push(job_tool(&name, job));
+            tools.targets.insert(name, Target::Job { job: job.id.clone() });
         }
         tools
     }
+
+    /// The tool name of `id` under `prefix`, told apart from the names taken already.
+    fn free_name(&self, prefix: &str, id: &str) -> String {
+        let name = tool_name(prefix, id);
+        if self.targets.contains_key(&name) { hashed(&name, prefix, id) } else { name }
+    }
+}
+
+/// The tool of a job: its payload as input; the result is the run (its id, status, output).
+fn job_tool(name: &str, job: &JobManifest) -> Tool {
+    let what = job.description.clone().unwrap_or_else(|| job.name.clone());
+    let description = format!(
+        "{what} Starts a run of job `{}` with this payload and waits up to {} s for it: the result \
+         has the run's id, status and output (an unfinished run's id, to look up later).",
+        job.id,
+        super::server::JOB_WAIT.as_secs()
+    );
+    Tool::new(name.to_owned(), description, Arc::new(object(&job.payload))).with_title(&job.name)
 }
 
 /// The tool of one action: its description, its schemas as the manifest has them, its hints.

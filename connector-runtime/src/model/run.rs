@@ -285,6 +285,15 @@ pub enum TriggerRef {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         caller: Option<String>,
     },
+    /// A job started directly from outside (an MCP tool call of the job, `Engine::run_durably`):
+    /// `{"kind": "toolJob", "job": "..", "caller": ".."}`. It starts that job only.
+    ToolJob {
+        /// The job.
+        job: String,
+        /// Who started it (an MCP client's name), when known.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        caller: Option<String>,
+    },
 }
 
 impl std::fmt::Display for TriggerRef {
@@ -300,6 +309,8 @@ impl std::fmt::Display for TriggerRef {
                 write!(f, "tool call `{connector}/{action}` by `{caller}`")
             }
             TriggerRef::Tool { connector, action, caller: None } => write!(f, "tool call `{connector}/{action}`"),
+            TriggerRef::ToolJob { job, caller: Some(caller) } => write!(f, "tool call of job `{job}` by `{caller}`"),
+            TriggerRef::ToolJob { job, caller: None } => write!(f, "tool call of job `{job}`"),
         }
     }
 }
