@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use connector_runtime::prelude::*;
 use connector_runtime::server::{self, ServerConfig};
-use connector_runtime::store::MemoryStore;
+use connector_runtime::store::{MemoryStore, RunStore as _};
 use connector_runtime::{TOOL_CALL_JOB, ToolCallError, ToolCallOptions, TriggerRef};
 use serde_json::{Value, json};
 
@@ -163,6 +163,49 @@ async fn a_repeated_key_waits_for_the_first_call_and_calls_once() {
         other => panic!("an input error: {other:?}"),
     }
     assert_eq!(engine.runs(&Default::default()).await.unwrap().len(), before);
+}
+
+#[tokio::test]
+async fn a_repeated_key_resumes_a_call_its_first_process_left_unfinished() {
+    // What a process that died mid-call leaves: the delivery and its run, `running`, no step.
+    let store = MemoryStore::new();
+    let run = connector_runtime::Run {
+        id: connector_runtime::RunId::new(),
+        job_id: TOOL_CALL_JOB.into(),
+        job_version: "1".into(),
+        trigger: TriggerRef::Tool { connector: "worker".into(), action: "work".into(), caller: None },
+        payload: json!({ "connector": "worker", "action": "work", "input": { "tag": "stranded", "millis": 0 } }),
+        status: RunStatus::Running,
+        output: None,
+        error: None,
+        created_at: chrono::Utc::now(),
+        updated_at: chrono::Utc::now(),
+        wake_at: None,
+        executions: 1,
+        steps: Vec::new(),
+    };
+    let delivery = connector_runtime::store::Delivery {
+        source: "tool:worker/work".into(),
+        id: "k-stranded".into(),
+        received_at: chrono::Utc::now(),
+    };
+    store.accept_delivery(&delivery, std::slice::from_ref(&run)).await.unwrap();
+    let engine = Engine::builder()
+        .store(store)
+        .connector(Worker::init(WorkConfig { token: Secret::new(TOKEN) }))
+        .build()
+        .unwrap();
+    let input = json!({ "tag": "stranded", "millis": 0 });
+    let retried = tokio::time::timeout(
+        Duration::from_secs(5),
+        engine.call_durably("worker", "work", input, ToolCallOptions::default().idempotency_key("k-stranded")),
+    )
+    .await
+    .expect("the repeat does not wait for a run nobody executes")
+    .unwrap();
+    assert_eq!((retried.run, retried.duplicate), (run.id, true));
+    assert_eq!(retried.output["call"], 1);
+    assert_eq!(calls("stranded"), 1);
 }
 
 /// A JSON-RPC session on `/mcp`, as a client without an SDK would hold one.

@@ -212,6 +212,9 @@ impl Engine {
         });
         let started = self.start_child(TOOL_CALL_JOB, RunId::new(), trigger, payload.clone(), delivery).await?;
         let id = started.runs.into_iter().next().ok_or_else(|| EngineError::RunNotFound("(none)".to_owned()))?;
+        if started.duplicate {
+            self.resume_stranded_call(&id).await?;
+        }
         let run = self.wait(&id).await?;
         if started.duplicate && run.payload.get("input") != payload.get("input") {
             return Err(ToolCallError::KeyReused { key: idempotency_key.unwrap_or_default(), run: id });
@@ -269,6 +272,25 @@ impl Engine {
             error: run.error,
             duplicate: started.duplicate,
         })
+    }
+
+    /// The first call of a repeated key left its run unfinished and nothing executes it (the
+    /// process that took the call died): the repeat resumes it, its step replayed if it had
+    /// succeeded, so the caller gets the result instead of waiting for a run nobody executes.
+    /// On a shared store the claim loops take such runs up once their leases lapse.
+    async fn resume_stranded_call(&self, id: &RunId) -> Result<(), ToolCallError> {
+        if self.queue().is_some() || self.is_active(id) {
+            return Ok(());
+        }
+        let unfinished = self.run(id).await?.is_some_and(|run| !run.status.is_finished());
+        if unfinished {
+            tracing::info!(run_id = %id, "the first call of this key left its run unfinished; resuming it");
+            match self.resume(id).await {
+                Ok(_) | Err(EngineError::NotResumable { .. }) => {}
+                Err(error) => return Err(error.into()),
+            }
+        }
+        Ok(())
     }
 
     /// The erased step of an action, or why there is none.
