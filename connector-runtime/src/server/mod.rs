@@ -92,7 +92,8 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
 pub struct ServerConfig {
     /// Where to listen (default `127.0.0.1:8787`: loopback only).
     pub bind: SocketAddr,
-    /// The key `/api` routes require as a bearer token; without one they refuse every request.
+    /// The key `/api` routes (and `/mcp`) require as a bearer token; without one they refuse
+    /// every request.
     pub api_key: Option<Secret>,
     /// The largest request body, in bytes.
     pub body_limit: usize,
