@@ -14,6 +14,7 @@ use crate::ast::event::Event;
 use crate::ast::job::{Job, Trigger};
 use crate::ast::{MaybeFn, borrows, ok_type};
 use crate::attr::connector::RateLimitArgs;
+use crate::attr::member::MemberArgs;
 use crate::attr::member::{RetryArgs, WebhookArgs};
 use crate::attr::value::{Int, Str};
 use crate::error::Errors;
@@ -87,10 +88,26 @@ fn member(member: &Member, errors: &mut Errors) {
             if let Some(poll) = &args.poll {
                 errors.at(poll.span(), "`poll` is for triggers: an action is called by jobs, it does not poll");
             }
+            if let Some(destructive) = args.destructive.as_ref().filter(|flag| flag.0)
+                && MemberArgs::flag(&args.read_only)
+            {
+                errors.at(
+                    destructive.span(),
+                    "a `read_only` action changes nothing, so it destroys nothing: remove `destructive` or `read_only`",
+                );
+            }
         }
         Kind::Trigger | Kind::Poll => {
             if let Some(retry) = &args.retry {
                 errors.at(retry.span(), "`retry` is for actions: a trigger runs once per delivery");
+            }
+            for (name, hint) in args.hints() {
+                if let Some(hint) = hint {
+                    errors.at(
+                        hint.span(),
+                        format!("`{name}` is for actions: it tells callers what calling the action does"),
+                    );
+                }
             }
         }
     }

@@ -71,13 +71,15 @@
 //! | [`connector`](mod@connector) | what `#[connector]` implements: [`Connector`], [`Action`], [`Trigger`], [`PollTrigger`], an [`Integration`] (a configured instance) and the context its fns get | model, client, webhook |
 //! | [`store`] | the [`store::RunStore`] contract, [`store::MemoryStore`], [`store::SqliteStore`] (feature `sqlite`), the conformance suite (feature `testing`) | model, client |
 //! | [`engine`] | [`Engine`] and its builder, the registry (each member boxed once), [`Io`] and step execution, starting runs from events, webhooks, polls and schedules, [`Engine::start`] for what every transport needs, the engine's errors | all of the above |
-//! | `server` | the axum webhook and API server (feature `server`) | engine, store, model |
-//! | `cli` | one command line for every app, `cli::App`: `serve`, `runs`, `resume`, `cancel`, `send`, `complete`, `call`, `check`, `manifest` (feature `cli`) | server, engine, store, model |
+//! | `mcp` | the MCP server: every action as a tool, each call a durable run (feature `mcp`) | engine, model |
+//! | `server` | the axum webhook and API server (feature `server`); `/mcp` with feature `mcp` | mcp, engine, store, model |
+//! | `cli` | one command line for every app, `cli::App`: `serve`, `runs`, `resume`, `cancel`, `send`, `complete`, `call`, `check`, `manifest`, `mcp` (feature `cli`; `mcp` with feature `mcp`) | server, mcp, engine, store, model |
 //!
 //! Cargo features: `sqlite` and `server` are on by default; without them neither rusqlite nor
 //! axum is compiled (bring a [`store::RunStore`] and call [`EngineBuilder::store`]). `testing`
 //! adds `store::conformance`, the suite a store of your own should pass. `cli` adds the command
-//! line (clap) and turns `server` on.
+//! line (clap) and turns `server` on. `mcp` adds the MCP server (rmcp), at `/mcp` of the server
+//! and as the CLI's `mcp` command, and turns `server` on.
 #![warn(missing_docs)]
 
 #[cfg(feature = "cli")]
@@ -85,6 +87,8 @@ pub mod cli;
 pub mod client;
 pub mod connector;
 pub mod engine;
+#[cfg(feature = "mcp")]
+pub mod mcp;
 pub mod model;
 #[cfg(feature = "server")]
 pub mod server;
@@ -101,14 +105,15 @@ pub use connector::{
 pub use connector_macros::{Event, action, connector, job, trigger};
 pub use engine::{
     CallError, DATABASE_URL_ENV, DEFAULT_DB_PATH, DEFAULT_MAX_STEP_OUTPUT, DeliveryError, Engine, EngineBuilder,
-    EngineError, Io, Job, JobTrigger, OnEvent, OnSchedule, OnTrigger, OnTriggerFn, PollError, PollReport, Receipt,
-    Running, ScheduledJob, SendOptions, StartOptions, StepError, Subscriptions, TriggerFailure, TriggerTasks,
+    EngineError, Io, Job, JobCallOutcome, JobTrigger, OnEvent, OnSchedule, OnTrigger, OnTriggerFn, PollError,
+    PollReport, Receipt, Running, ScheduledJob, SendOptions, StartOptions, StepError, Subscriptions, TOOL_CALL_JOB,
+    ToolCallError, ToolCallOptions, ToolCallOutcome, TriggerFailure, TriggerTasks,
 };
 pub use model::{
-    ActionError, ActionInput, ActionOutput, ConfigError, ConnectorConfig, ConnectorManifest, Event, IntegrationRef,
-    JobError, Logger, Manifest, Payload, PayloadError, PollCursor, Polled, REDACTED, RateLimit, RetryPolicy, Run,
-    RunId, RunStatus, Schedule, ScheduleRef, Secret, StepKind, StepRecord, StepStatus, Tick, TriggerRef,
-    config_from_env, config_from_vars, redact, schema_of,
+    ActionError, ActionHints, ActionInput, ActionOutput, ConfigError, ConnectorConfig, ConnectorManifest, Event,
+    IntegrationRef, JobError, Logger, Manifest, Payload, PayloadError, PollCursor, Polled, REDACTED, RateLimit,
+    RetryPolicy, Run, RunId, RunStatus, Schedule, ScheduleRef, Secret, StepKind, StepRecord, StepStatus, Tick,
+    TriggerRef, config_from_env, config_from_vars, redact, schema_of,
 };
 
 // Re-exported so users' derives and the generated code agree on one version of each.
@@ -132,7 +137,7 @@ pub mod prelude {
 pub mod __private {
     pub use crate::connector::{ActionFn, PollFn, TriggerFn};
     pub use crate::engine::{ConnectorMembers, JobTriggerFn, MemberVisitor};
-    pub use crate::model::{ActionManifest, IntegrationRef, TriggerManifest, fn_key};
+    pub use crate::model::{ActionHints, ActionManifest, IntegrationRef, TriggerManifest, fn_key};
     pub use crate::webhook::{SignatureScheme, WebhookSecretField};
 
     use crate::{ActionError, JobError};

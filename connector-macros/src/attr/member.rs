@@ -24,10 +24,38 @@ pub struct MemberArgs {
     /// Polling triggers: how often the trigger polls.
     #[darling(default)]
     pub poll: Option<SpannedValue<PollArgs>>,
+    /// Actions: changes nothing at the service (`read_only`).
+    #[darling(default)]
+    pub read_only: Option<SpannedValue<Flag>>,
+    /// Actions: may delete or overwrite (`destructive`), or only adds (`destructive = false`).
+    #[darling(default)]
+    pub destructive: Option<SpannedValue<Flag>>,
+    /// Actions: calling again with the same input changes nothing more (`idempotent`).
+    #[darling(default)]
+    pub idempotent: Option<SpannedValue<Flag>>,
 }
 
-const ACTION_KEYS: &[(&str, &str)] =
-    &[("id", "\"..\""), ("name", "\"..\""), ("description", "\"..\""), ("retry", "(max_attempts = 3)")];
+impl MemberArgs {
+    /// Whether flag `flag` is set (written bare, or `= true`).
+    pub fn flag(flag: &Option<SpannedValue<Flag>>) -> bool {
+        flag.as_ref().is_some_and(|flag| flag.0)
+    }
+
+    /// The effect hints given (`read_only`, `destructive`, `idempotent`), with their spans.
+    pub fn hints(&self) -> [(&'static str, &Option<SpannedValue<Flag>>); 3] {
+        [("read_only", &self.read_only), ("destructive", &self.destructive), ("idempotent", &self.idempotent)]
+    }
+}
+
+const ACTION_KEYS: &[(&str, &str)] = &[
+    ("id", "\"..\""),
+    ("name", "\"..\""),
+    ("description", "\"..\""),
+    ("retry", "(max_attempts = 3)"),
+    ("read_only", "true"),
+    ("destructive", "true"),
+    ("idempotent", "true"),
+];
 const TRIGGER_KEYS: &[(&str, &str)] = &[
     ("id", "\"..\""),
     ("name", "\"..\""),

@@ -425,6 +425,19 @@ fn member_impl(ty: &Ident, member: &Member) -> TokenStream {
                 let policy = retry_policy(retry);
                 quote! { const RETRY: ::core::option::Option<::connector_runtime::RetryPolicy> = #policy; }
             });
+            let args = &member.args;
+            let [read_only, idempotent] =
+                [&args.read_only, &args.idempotent].map(crate::attr::member::MemberArgs::flag);
+            let destructive = match args.destructive.as_ref().map(|flag| flag.0) {
+                Some(destructive) => quote! { ::core::option::Option::Some(#destructive) },
+                None => quote! { ::core::option::Option::None },
+            };
+            let hints = (read_only || args.destructive.is_some() || idempotent).then(|| {
+                quote! {
+                    const HINTS: ::connector_runtime::ActionHints =
+                        ::connector_runtime::ActionHints::new(#read_only, #destructive, #idempotent);
+                }
+            });
             // Spanned on the user's fn: an error about the future (not `Send`) points at it.
             let run = quote_spanned! {function.span()=>
                 async fn run(
@@ -444,6 +457,7 @@ fn member_impl(ty: &Ident, member: &Member) -> TokenStream {
                     const NAME: &'static str = #name;
                     const DESCRIPTION: &'static str = #description;
                     #retry
+                    #hints
 
                     #run
                 }

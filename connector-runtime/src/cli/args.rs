@@ -104,6 +104,11 @@ pub(super) enum Command {
     },
     /// Print the manifest document: every connector and job with their JSON Schemas.
     Manifest,
+    /// Serve every connector action as an MCP tool on stdin and stdout, for a desktop agent
+    /// that starts this command, until stdin closes. Each call is recorded as a run (`runs`
+    /// lists them); logs go to stderr.
+    #[cfg(feature = "mcp")]
+    Mcp,
 }
 
 /// `serve`: where to listen, the API key, how long shutdown waits.
@@ -119,7 +124,8 @@ pub(super) struct ServeArgs {
     /// [default: http://{bind}:{port}].
     #[arg(long, value_name = "URL")]
     pub(super) public_url: Option<String>,
-    /// The key the /api routes require as a bearer token; without one they refuse every request.
+    /// The key the /api routes (and /mcp) require as a bearer token; without one they refuse
+    /// every request.
     #[arg(long, value_name = "KEY", env = API_KEY_ENV, hide_env_values = true)]
     pub(super) api_key: Option<String>,
     /// How long runs executing at shutdown get to finish or reach a durable wait (`500ms`,

@@ -1,5 +1,5 @@
-//! `send`, `complete`, `call`, `check` and `manifest`: the commands that work through a built
-//! engine.
+//! `send`, `complete`, `call`, `check`, `manifest` and `mcp`: the commands that work through a
+//! built engine.
 
 use std::io::Read as _;
 
@@ -115,4 +115,13 @@ pub(super) fn manifest(engine: &Engine) -> Report {
     let manifest = json!(engine.manifest());
     let text = serde_json::to_string_pretty(&manifest).unwrap_or_else(|_| manifest.to_string());
     Report::new(manifest, text)
+}
+
+/// `mcp`: serves the engine's actions as MCP tools on stdin and stdout until stdin closes.
+#[cfg(feature = "mcp")]
+pub(super) async fn mcp(engine: Engine) -> Result<Exit, CliError> {
+    crate::mcp::serve_stdio(engine).await.map_err(|error| {
+        CliError::new(Exit::Unavailable, format!("the MCP session on stdin/stdout failed: {error}"))
+    })?;
+    Ok(Exit::Ok)
 }

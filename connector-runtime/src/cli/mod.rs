@@ -58,6 +58,7 @@
 //! | `call CONNECTOR ACTION JSON` | calls one action ([`Engine::call_action`]), the input checked against its type |
 //! | `check [CONNECTOR]` | checks credentials ([`Engine::check`]): one connector or every one |
 //! | `manifest` | the manifest document of every connector and job |
+//! | `mcp` | every connector action as an MCP tool on stdin/stdout, for a desktop agent (feature `mcp`) |
 //!
 //! Wherever a command takes a run `ID`, the start of an id is enough when only one run's id
 //! starts with it; an ambiguous prefix lists the candidates. A JSON argument `-` is read from
@@ -134,8 +135,8 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(10);
 
 /// The built-in commands, which the app's own may not be named.
-const BUILT_IN: [&str; 11] =
-    ["serve", "worker", "runs", "resume", "cancel", "send", "complete", "call", "check", "manifest", "help"];
+const BUILT_IN: [&str; 12] =
+    ["serve", "worker", "runs", "resume", "cancel", "send", "complete", "call", "check", "manifest", "mcp", "help"];
 
 type SetupFn = Box<dyn FnOnce(EngineBuilder) -> BoxFuture<'static, Result<Setup, BoxError>> + Send>;
 type CommandFn = Box<dyn FnOnce(Context) -> BoxFuture<'static, Result<Exit, BoxError>> + Send>;
@@ -565,6 +566,11 @@ impl App {
                 let (report, exit) = commands::check(&engine, connector.as_deref()).await?;
                 report.print(format);
                 exit
+            }
+            #[cfg(feature = "mcp")]
+            Command::Mcp => {
+                let (engine, _kept) = build(builder, setup, store.open()?).await?;
+                commands::mcp(engine).await?
             }
             Command::Manifest => {
                 // The registrations are all the manifest needs: no store is opened.

@@ -265,6 +265,12 @@ fn trigger(trigger: &TriggerRef) -> String {
         TriggerRef::Connector { connector, trigger } => format!("trigger {connector}/{trigger}"),
         TriggerRef::Schedule { schedule, .. } => format!("schedule {schedule}"),
         TriggerRef::Parent { run, step } => format!("run {run} step {step}"),
+        TriggerRef::Tool { connector, action, caller: Some(caller) } => {
+            format!("tool {connector}/{action} by {caller}")
+        }
+        TriggerRef::Tool { connector, action, caller: None } => format!("tool {connector}/{action}"),
+        TriggerRef::ToolJob { job, caller: Some(caller) } => format!("tool job {job} by {caller}"),
+        TriggerRef::ToolJob { job, caller: None } => format!("tool job {job}"),
     }
 }
 

@@ -32,6 +32,9 @@ impl ActionManifest {
             description: non_empty(A::DESCRIPTION),
             input: schema_of::<A::Input>(),
             output: schema_of::<A::Output>(),
+            read_only: A::HINTS.read_only,
+            destructive: A::HINTS.destructive,
+            idempotent: A::HINTS.idempotent,
         }
     }
 }

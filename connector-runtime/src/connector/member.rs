@@ -6,7 +6,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use super::{Connector, ConnectorContext as ActionContext, ConnectorContext as TriggerContext};
-use crate::model::{ActionError, ActionInput, ActionOutput, Payload, RetryPolicy};
+use crate::model::{ActionError, ActionHints, ActionInput, ActionOutput, Payload, RetryPolicy};
 use crate::webhook::SignatureScheme;
 
 /// One action of a connector; `#[connector]` provides one per `#[action]` fn as [`ActionOf`].
@@ -26,6 +26,8 @@ pub trait Action: Send + Sync + 'static {
     const DESCRIPTION: &'static str;
     /// The action's retry policy (`#[action(retry(..))]`), if it has its own.
     const RETRY: Option<RetryPolicy> = None;
+    /// What the action declares about its effect (`#[action(read_only, destructive, idempotent)]`).
+    const HINTS: ActionHints = ActionHints::NONE;
 
     /// Runs the action once.
     fn run(
@@ -79,6 +81,8 @@ pub trait ActionFn<const KEY: u64>: Connector {
     const DESCRIPTION: &'static str;
     /// The action's own retry policy.
     const RETRY: Option<RetryPolicy> = None;
+    /// What the action declares about its effect.
+    const HINTS: ActionHints = ActionHints::NONE;
     /// Runs the action once.
     fn run(
         ctx: &ActionContext<Self::Config>,
@@ -166,6 +170,7 @@ impl<C: ActionFn<KEY>, const KEY: u64> Action for ActionOf<C, KEY> {
     const NAME: &'static str = <C as ActionFn<KEY>>::NAME;
     const DESCRIPTION: &'static str = <C as ActionFn<KEY>>::DESCRIPTION;
     const RETRY: Option<RetryPolicy> = <C as ActionFn<KEY>>::RETRY;
+    const HINTS: ActionHints = <C as ActionFn<KEY>>::HINTS;
 
     fn run(
         ctx: &ActionContext<C::Config>,

@@ -160,6 +160,11 @@ impl Io {
         }
     }
 
+    /// The engine running the run.
+    pub(super) fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
     /// The run's id.
     pub fn run_id(&self) -> &RunId {
         &self.run_id

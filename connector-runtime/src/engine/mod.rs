@@ -15,6 +15,7 @@ mod registry;
 mod schedule;
 mod stranded;
 mod tasks;
+mod tool_call;
 mod trigger;
 mod worker;
 
@@ -26,6 +27,7 @@ pub use job::{Job, JobTrigger, JobTriggerFn, OnEvent, OnTrigger, OnTriggerFn};
 pub use poll::PollReport;
 pub use schedule::{OnSchedule, ScheduledJob};
 pub use tasks::{Running, StartOptions, TriggerTasks};
+pub use tool_call::{JobCallOutcome, TOOL_CALL_JOB, ToolCallError, ToolCallOptions, ToolCallOutcome};
 pub use worker::Worker;
 
 pub use members::{ConnectorMembers, MemberVisitor, SubscribeFn, UnsubscribeFn};

@@ -14,6 +14,7 @@ use super::io::Io;
 use super::job::{Job, JobTrigger};
 use super::members::{ConnectorMembers, MemberVisitor, SubscribeFn, UnsubscribeFn};
 use super::poll::RegisteredPoll;
+use super::tool_call::{ActionStep, built_in_job};
 use super::trigger::{Triggered, run as run_trigger};
 use super::{CallError, EngineError, TriggerFailure};
 use crate::client::HttpClient;
@@ -50,6 +51,8 @@ pub(crate) struct IntegrationEntry {
     /// The instance's HTTP client: its credentials and limits, attached to the store at build.
     pub(crate) http: HttpClient,
     pub(crate) actions: HashMap<&'static str, ErasedCall>,
+    /// The actions again, as steps of a durable call (`Engine::call_durably`).
+    pub(crate) steps: HashMap<&'static str, ActionStep>,
     pub(crate) check: ErasedCheck,
 }
 
@@ -61,6 +64,7 @@ type ErasedCheck = Box<dyn Fn() -> BoxFuture<'static, Result<(), CheckError>> + 
 struct Registering<'r, C: Connector> {
     integration: &'r Integration<C>,
     actions: HashMap<&'static str, ErasedCall>,
+    steps: HashMap<&'static str, ActionStep>,
     triggers: &'r mut HashMap<(&'static str, &'static str), WebhookTrigger>,
     polls: &'r mut Vec<RegisteredPoll>,
 }
@@ -73,6 +77,7 @@ impl<C: Connector> MemberVisitor<C> for Registering<'_, C> {
         let integration = self.integration.clone();
         let call: ErasedCall = Box::new(move |input| call::<C, KEY>(integration.clone(), input));
         self.actions.insert(<C as ActionFn<KEY>>::ID, call);
+        self.steps.insert(<C as ActionFn<KEY>>::ID, ActionStep::of::<C, KEY>());
     }
 
     fn trigger<const KEY: u64>(&mut self, subscription: Option<(SubscribeFn<C>, UnsubscribeFn<C>)>)
@@ -111,11 +116,12 @@ impl Registry {
         let mut registering = Registering {
             integration: &integration,
             actions: HashMap::new(),
+            steps: HashMap::new(),
             triggers: &mut self.triggers,
             polls: &mut self.polls,
         };
         C::visit(&mut registering);
-        let actions = registering.actions;
+        let (actions, steps) = (registering.actions, registering.steps);
         let checked = integration.clone();
         let check: ErasedCheck = Box::new(move || {
             let integration = checked.clone();
@@ -126,6 +132,7 @@ impl Registry {
             instance: Box::new(integration),
             manifest: C::manifest,
             actions,
+            steps,
             check,
         };
         self.integrations.insert(C::ID, entry).is_none()
@@ -206,8 +213,9 @@ impl Registry {
         self.jobs.iter().filter(move |job| &job.trigger == trigger)
     }
 
+    /// A registered job, or the built-in one of durable calls (`tool-call`).
     pub(crate) fn job(&self, id: &str) -> Option<&JobEntry> {
-        self.jobs.iter().find(|job| job.id == id)
+        self.jobs.iter().find(|job| job.id == id).or_else(|| built_in_job(id))
     }
 
     /// Refuses two jobs started by one event name whose payload types differ: an event name

@@ -64,6 +64,41 @@ pub struct ActionManifest {
     pub input: Value,
     /// The output's schema.
     pub output: Value,
+    /// Declared `#[action(read_only)]`: the action changes nothing at the service.
+    #[serde(default, rename = "readOnly", skip_serializing_if = "std::ops::Not::not")]
+    pub read_only: bool,
+    /// Declared `#[action(destructive)]` (`true`: the action may delete or overwrite, a caller
+    /// should ask before it calls) or `#[action(destructive = false)]` (it only adds); absent
+    /// when not declared.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destructive: Option<bool>,
+    /// Declared `#[action(idempotent)]`: calling it again with the same input changes nothing
+    /// more.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub idempotent: bool,
+}
+
+/// What an action declares about its effect (`#[action(read_only, destructive, idempotent)]`):
+/// hints for callers, in the manifest and in MCP tool annotations.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct ActionHints {
+    /// Changes nothing at the service.
+    pub read_only: bool,
+    /// May delete or overwrite (`Some(true)`), only adds (`Some(false)`), or not declared.
+    pub destructive: Option<bool>,
+    /// Calling it again with the same input changes nothing more.
+    pub idempotent: bool,
+}
+
+impl ActionHints {
+    /// No hint declared.
+    pub const NONE: ActionHints = ActionHints { read_only: false, destructive: None, idempotent: false };
+
+    /// These hints (for generated code: the struct is not exhaustive).
+    pub const fn new(read_only: bool, destructive: Option<bool>, idempotent: bool) -> Self {
+        ActionHints { read_only, destructive, idempotent }
+    }
 }
 
 /// One trigger in a connector's manifest.

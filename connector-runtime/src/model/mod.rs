@@ -27,7 +27,7 @@ pub use event::Event;
 pub use key::fn_key;
 pub use logger::Logger;
 pub use manifest::{
-    ActionManifest, ConnectorManifest, JobManifest, Manifest, PollManifest, TriggerManifest, schema_of,
+    ActionHints, ActionManifest, ConnectorManifest, JobManifest, Manifest, PollManifest, TriggerManifest, schema_of,
 };
 pub use payload::PayloadError;
 pub use polled::Polled;

@@ -274,6 +274,26 @@ pub enum TriggerRef {
         #[serde(flatten)]
         schedule: ScheduleRef,
     },
+    /// A call of one action from outside a job (an MCP tool call, `Engine::call_durably`):
+    /// `{"kind": "tool", "connector": "..", "action": "..", "caller": ".."}`.
+    Tool {
+        /// The connector's id.
+        connector: String,
+        /// The action's id.
+        action: String,
+        /// Who called (an MCP client's name), when known.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        caller: Option<String>,
+    },
+    /// A job started directly from outside (an MCP tool call of the job, `Engine::run_durably`):
+    /// `{"kind": "toolJob", "job": "..", "caller": ".."}`. It starts that job only.
+    ToolJob {
+        /// The job.
+        job: String,
+        /// Who started it (an MCP client's name), when known.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        caller: Option<String>,
+    },
 }
 
 impl std::fmt::Display for TriggerRef {
@@ -285,6 +305,12 @@ impl std::fmt::Display for TriggerRef {
             }
             TriggerRef::Schedule { job, schedule } => write!(f, "schedule `{schedule}` of job `{job}`"),
             TriggerRef::Parent { run, step } => write!(f, "step `{step}` of run `{run}`"),
+            TriggerRef::Tool { connector, action, caller: Some(caller) } => {
+                write!(f, "tool call `{connector}/{action}` by `{caller}`")
+            }
+            TriggerRef::Tool { connector, action, caller: None } => write!(f, "tool call `{connector}/{action}`"),
+            TriggerRef::ToolJob { job, caller: Some(caller) } => write!(f, "tool call of job `{job}` by `{caller}`"),
+            TriggerRef::ToolJob { job, caller: None } => write!(f, "tool call of job `{job}`"),
         }
     }
 }

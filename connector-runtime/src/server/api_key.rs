@@ -1,4 +1,5 @@
-//! The API key the `/api` routes require: a middleware layer, so no handler checks it itself.
+//! The API key the `/api` routes (and `/mcp`) require: a middleware layer, so no handler checks
+//! it itself.
 
 use std::sync::Arc;
 
@@ -20,7 +21,7 @@ pub(super) async fn require_api_key(
     next: Next,
 ) -> Result<Response, ApiError> {
     let Some(key) = key.as_ref() else {
-        return Err(ApiError::unauthorized("this server has no API key configured, so /api is closed"));
+        return Err(ApiError::unauthorized("this server has no API key configured, so /api and /mcp are closed"));
     };
     let presented = request
         .headers()

@@ -9,8 +9,9 @@
 //! | `POST /api/runs/{id}/cancel` | cancels a run (409 if it has finished) |
 //! | `POST /api/tokens/{token}/complete` | completes a token a run waits for; the body is its payload (404 unknown, 409 closed) |
 //! | `GET /healthz` | `{"status":"ok"}` |
+//! | `POST`/`GET`/`DELETE /mcp` | the MCP server over streamable HTTP (feature `mcp`): every action as a tool |
 //!
-//! The `/api` routes need `Authorization: Bearer <api key>`. Every accepted delivery is in the
+//! The `/api` routes and `/mcp` need `Authorization: Bearer <api key>`. Every accepted delivery is in the
 //! run store before the answer is sent. Bad input gets a JSON error and starts nothing: 413 for a
 //! body over the limit, 415 for a body that is not JSON, 401 for a bad signature or key, 404 for
 //! an unknown trigger or event, 422 for a payload that does not fit (naming the field).
@@ -91,7 +92,8 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
 pub struct ServerConfig {
     /// Where to listen (default `127.0.0.1:8787`: loopback only).
     pub bind: SocketAddr,
-    /// The key `/api` routes require as a bearer token; without one they refuse every request.
+    /// The key `/api` routes (and `/mcp`) require as a bearer token; without one they refuse
+    /// every request.
     pub api_key: Option<Secret>,
     /// The largest request body, in bytes.
     pub body_limit: usize,
@@ -193,7 +195,15 @@ pub fn router(engine: Engine, config: &ServerConfig) -> Router {
         .route("/runs/{id}/cancel", post(runs::cancel))
         .route("/tokens/{token}/complete", post(tokens::complete))
         .route_layer(middleware::from_fn_with_state(Arc::new(config.api_key.clone()), api_key::require_api_key));
-    Router::new()
+    let router = Router::new();
+    // The MCP server, behind the same key as `/api`.
+    #[cfg(feature = "mcp")]
+    let router = router.merge(
+        Router::new()
+            .route_service("/mcp", crate::mcp::http_service(engine.clone()))
+            .route_layer(middleware::from_fn_with_state(Arc::new(config.api_key.clone()), api_key::require_api_key)),
+    );
+    router
         .route("/webhooks/{connector}/{trigger}", post(webhooks::receive))
         .nest("/api", api)
         .route("/healthz", get(|| async { Json(json!({ "status": "ok" })) }))

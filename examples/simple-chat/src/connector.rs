@@ -153,7 +153,14 @@ impl SimpleChat {
     }
 
     /// Posts a message to a channel.
-    #[action(id = "sendMessage", name = "Send Message", retry(max_attempts = 5, min_delay = "250ms"))]
+    // It only adds (so not destructive), and every call posts one more message (so not
+    // idempotent: retries are safe through the step's Idempotency-Key, a new call is not).
+    #[action(
+        id = "sendMessage",
+        name = "Send Message",
+        retry(max_attempts = 5, min_delay = "250ms"),
+        destructive = false
+    )]
     pub async fn send_message(
         ctx: &ActionContext<SimpleChatConfig>,
         input: SendMessage,
@@ -166,7 +173,7 @@ impl SimpleChat {
     }
 
     /// Reads a channel's name, member count and topic.
-    #[action(id = "getChannelInfo", name = "Get Channel Information")]
+    #[action(id = "getChannelInfo", name = "Get Channel Information", read_only, idempotent)]
     pub async fn get_channel_info(
         ctx: &ActionContext<SimpleChatConfig>,
         input: GetChannelInfo,

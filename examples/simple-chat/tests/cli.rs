@@ -70,7 +70,8 @@ fn help_lists_every_command_and_the_exit_codes() {
     let help = simple_chat(dir.path(), &["--help"]);
     assert_eq!(code(&help), 0);
     let help = text(&help);
-    for command in ["serve", "runs", "resume", "cancel", "send", "complete", "call", "check", "manifest", "demo"] {
+    for command in ["serve", "runs", "resume", "cancel", "send", "complete", "call", "check", "manifest", "mcp", "demo"]
+    {
         assert!(help.lines().any(|line| line.trim_start().starts_with(command)), "`{command}` is listed:\n{help}");
     }
     assert!(help.contains("--json") && help.contains("Exit codes"), "{help}");
