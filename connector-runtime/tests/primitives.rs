@@ -256,6 +256,12 @@ impl RunStore for OutcomeFails {
     async fn save_cursor(&self, key: &str, cursor: &Value) -> Result<(), StoreError> {
         self.0.save_cursor(key, cursor).await
     }
+    async fn append_logs(&self, run: &RunId, lines: &[connector_runtime::LogLine]) -> Result<(), StoreError> {
+        self.0.append_logs(run, lines).await
+    }
+    async fn logs(&self, run: &RunId) -> Result<connector_runtime::RunLog, StoreError> {
+        self.0.logs(run).await
+    }
 }
 
 #[tokio::test]

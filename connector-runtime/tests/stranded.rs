@@ -93,6 +93,12 @@ impl RunStore for DiskFills {
         self.check()?;
         self.inner.save_cursor(key, cursor).await
     }
+    async fn append_logs(&self, run: &RunId, lines: &[connector_runtime::LogLine]) -> Result<(), StoreError> {
+        self.inner.append_logs(run, lines).await
+    }
+    async fn logs(&self, run: &RunId) -> Result<connector_runtime::RunLog, StoreError> {
+        self.inner.logs(run).await
+    }
 }
 
 /// Calls per idempotency key (`{run}:{step}`).

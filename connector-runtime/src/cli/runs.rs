@@ -52,7 +52,35 @@ pub(super) async fn show(store: Option<&dyn RunStore>, prefix: &str, place: &str
         return Err(not_found(prefix, place));
     };
     let run = find(store, prefix, place).await?;
-    Ok(Report::new(json!(run), timeline(&run)))
+    // A store from before logs were kept has none to show: the run is shown without them.
+    let log = store.logs(&run.id).await.unwrap_or_default();
+    let mut text = timeline(&run);
+    text.push_str(&log_text(&log));
+    let mut document = json!(run);
+    document["log"] = json!(log);
+    Ok(Report::new(document, text))
+}
+
+/// The run's log lines, one a line, after the timeline (nothing when there are none).
+fn log_text(log: &crate::model::RunLog) -> String {
+    if log.lines.is_empty() && log.dropped == 0 {
+        return String::new();
+    }
+    let mut text = String::from("\nlog:\n");
+    for line in &log.lines {
+        let step = line.step.as_deref().map(|step| format!(" [{step}]")).unwrap_or_default();
+        let level = line.level.as_str().to_uppercase();
+        text.push_str(&format!(
+            "  {} {level:<5}{step} {}: {}\n",
+            line.at.format("%H:%M:%S%.3f"),
+            line.source,
+            line.message
+        ));
+    }
+    if log.dropped > 0 {
+        text.push_str(&format!("  ({} more lines were dropped: a run keeps {})\n", log.dropped, log.lines.len()));
+    }
+    text
 }
 
 /// `resume ID`: resumes the run (found by prefix) and waits for it.

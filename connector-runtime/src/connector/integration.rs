@@ -78,8 +78,15 @@ impl<C: Connector> Integration<C> {
         A::run(&self.context(), input).await
     }
 
-    pub(crate) fn step_context(&self, idempotency_key: String, attempt: u32) -> ConnectorContext<C::Config> {
-        ConnectorContext { idempotency_key: Some(idempotency_key), attempt, ..self.context() }
+    /// The context of an attempt of a step: its idempotency key, and a logger whose lines are
+    /// kept with the run, under the step.
+    pub(crate) fn step_context(
+        &self,
+        idempotency_key: String,
+        attempt: u32,
+        logger: Logger,
+    ) -> ConnectorContext<C::Config> {
+        ConnectorContext { idempotency_key: Some(idempotency_key), attempt, logger, ..self.context() }
     }
 
     /// The context of a trigger fn handling one webhook delivery: it can read the request's

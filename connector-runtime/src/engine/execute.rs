@@ -105,6 +105,8 @@ async fn record_outcome(
         Ok(result) => result,
         Err(panic) => Err(format!("job panicked: {}", panic_message(&panic)).into()),
     };
+    // What the job logged after its last step, kept before the outcome.
+    io.flush_logs().await;
     if engine.lease_lost(id) {
         // Another process holds the run now (or it was cancelled there): nothing more is ours
         // to record.

@@ -19,6 +19,7 @@ use super::members::ConnectorMembers;
 use super::registry::{JobEntry, Registry};
 use super::{Engine, StepError};
 use crate::connector::{Action, Connector, Integration};
+use crate::model::logger::PendingLog;
 use crate::model::{
     ActionError, Event, Logger, RetryPolicy, RunId, RunStatus, StepKind, StepRecord, StepStatus, fingerprint, redact,
 };
@@ -121,6 +122,8 @@ pub struct Io {
     /// if nothing arrives first.
     parked: Mutex<Option<Parked>>,
     logger: Logger,
+    /// The lines this execution logged that the store has not taken yet.
+    pending_log: Arc<PendingLog>,
 }
 
 /// Where and until when a run parked.
@@ -143,6 +146,7 @@ impl Io {
         cancelled: watch::Receiver<bool>,
     ) -> Self {
         let shared = &*engine.shared;
+        let pending_log = Arc::new(PendingLog::default());
         Io {
             engine: engine.clone(),
             cancelled,
@@ -156,7 +160,20 @@ impl Io {
             earlier: earlier_steps.into_iter().map(|step| (step.key.clone(), step)).collect(),
             used_keys: Mutex::default(),
             parked: Mutex::default(),
-            logger: Logger::new(job.id),
+            logger: Logger::for_run(job.id, Arc::clone(&pending_log)),
+            pending_log,
+        }
+    }
+
+    /// Hands the lines logged since the last flush to the store (nothing when there are none).
+    /// A failure is logged, not the run's: the lines are a record, not a step.
+    pub(super) async fn flush_logs(&self) {
+        let lines = self.pending_log.take();
+        if lines.is_empty() {
+            return;
+        }
+        if let Err(error) = self.store.append_logs(&self.run_id, &lines).await {
+            tracing::warn!(%error, lines = lines.len(), "could not keep the run's log lines");
         }
     }
 
@@ -231,8 +248,9 @@ impl Io {
         let mock = self.registry.mocks.get(&(connector, A::ID)).cloned();
         // Every attempt reads the input as recorded, so a resumed step sends what the first sent,
         // with the secrets of this execution put back in.
+        let step_logger = self.logger.in_step(connector, key);
         let attempt = |input: &Value, attempt: u32| {
-            let ctx = integration.step_context(idempotency_key.clone(), attempt);
+            let ctx = integration.step_context(idempotency_key.clone(), attempt, step_logger.clone());
             let json = if input == &live { live.clone() } else { crate::model::secret::unseal(input, &live) };
             let input = serde_json::from_value::<A::Input>(json.clone());
             let mock = mock.clone();
@@ -557,7 +575,9 @@ impl Io {
         step.status = StepStatus::Failed;
         step.error = Some(message);
         step.finished_at = Some(Utc::now());
-        Ok(self.store.save_step(&self.run_id, &step).await?)
+        self.store.save_step(&self.run_id, &step).await?;
+        self.flush_logs().await;
+        Ok(())
     }
 
     /// Records a successful step; the output is durable before the job goes on.
@@ -587,6 +607,7 @@ impl Io {
         step.finished_at = Some(Utc::now());
         self.store.save_step(&self.run_id, &step).await?;
         tracing::info!(attempts = step.attempts, "step succeeded");
+        self.flush_logs().await;
         Ok(output)
     }
 

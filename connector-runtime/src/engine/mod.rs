@@ -393,6 +393,15 @@ impl Engine {
         Ok(self.shared.store.run(id).await?)
     }
 
+    /// The lines run `id`'s job and actions logged with `io.logger()` and `ctx.logger()`, in
+    /// order, with the step each action's line was logged in (empty for an unknown run). A run
+    /// keeps at most [`MAX_LOG_LINES_PER_RUN`](crate::model::MAX_LOG_LINES_PER_RUN) and counts
+    /// the rest. A resumed run's job logs its lines between steps again (it executes from the
+    /// top; its completed steps are replayed, and log nothing).
+    pub async fn logs(&self, id: &RunId) -> Result<crate::model::RunLog, EngineError> {
+        Ok(self.shared.store.logs(id).await?)
+    }
+
     /// Runs matching the filter, newest first.
     pub async fn runs(&self, filter: &RunFilter) -> Result<Vec<Run>, EngineError> {
         Ok(self.shared.store.list_runs(filter).await?)

@@ -1,36 +1,161 @@
 //! [`Logger`]: `ctx.logger().info(..)` in actions and `io.logger()` in jobs, on top of `tracing`,
-//! with secrets masked.
+//! with secrets masked; inside a run, each line is also kept with the run ([`LogLine`]), so the
+//! run's record shows what its job and actions said.
+
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// How many log lines a run keeps, over all its executions; later lines are counted as dropped.
+pub const MAX_LOG_LINES_PER_RUN: usize = 1_000;
+
+/// How much of one log line is kept, in bytes.
+pub const MAX_LOG_LINE_BYTES: usize = 4_096;
+
+/// A line a job or an action logged during a run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LogLine {
+    /// When it was logged.
+    pub at: DateTime<Utc>,
+    /// How severe it is.
+    pub level: LogLevel,
+    /// Who logged it: the job's id, or the connector's.
+    pub source: String,
+    /// The step it was logged in (an action's lines), if any.
+    pub step: Option<String>,
+    /// What it says, secrets masked, cut at [`MAX_LOG_LINE_BYTES`].
+    pub message: String,
+}
+
+/// The level of a [`LogLine`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogLevel {
+    /// `DEBUG`.
+    Debug,
+    /// `INFO`.
+    Info,
+    /// `WARN`.
+    Warn,
+    /// `ERROR`.
+    Error,
+}
+
+impl LogLevel {
+    /// The level's name, as stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogLevel::Debug => "debug",
+            LogLevel::Info => "info",
+            LogLevel::Warn => "warn",
+            LogLevel::Error => "error",
+        }
+    }
+}
+
+/// A run's log as a store keeps it: the lines in the order they were logged, and how many more
+/// were dropped past [`MAX_LOG_LINES_PER_RUN`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunLog {
+    /// The lines kept.
+    pub lines: Vec<LogLine>,
+    /// How many lines were logged past the cap and not kept.
+    pub dropped: u64,
+}
+
+/// The lines an execution has logged and not yet handed to the store.
+#[derive(Debug, Default)]
+pub(crate) struct PendingLog {
+    lines: Mutex<Vec<LogLine>>,
+}
+
+impl PendingLog {
+    fn push(&self, line: LogLine) {
+        self.lines.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push(line);
+    }
+
+    /// The lines logged since the last take.
+    pub(crate) fn take(&self) -> Vec<LogLine> {
+        std::mem::take(&mut *self.lines.lock().unwrap_or_else(|poisoned| poisoned.into_inner()))
+    }
+}
 
 /// Logs through `tracing`, inside the current run and step spans, so every line carries the run
-/// id, job id and step key; known secret values are masked. Plain `tracing::info!` works as
-/// well; this one reads like Trigger.dev's `ctx.logger.info(..)`, for code ported from it.
+/// id, job id and step key; known secret values are masked. Inside a run, the line is kept with
+/// the run too. Plain `tracing::info!` works as well (but is not kept with the run); this one
+/// reads like Trigger.dev's `ctx.logger.info(..)`, for code ported from it.
 #[derive(Debug, Clone)]
 pub struct Logger {
     source: &'static str,
+    /// Where the run's lines wait for the store, and the step they are logged in.
+    run: Option<(Arc<PendingLog>, Option<Arc<str>>)>,
 }
 
 impl Logger {
     pub(crate) fn new(source: &'static str) -> Self {
-        Logger { source }
+        Logger { source, run: None }
+    }
+
+    /// A logger whose lines are kept with a run, in `pending` until the store takes them.
+    pub(crate) fn for_run(source: &'static str, pending: Arc<PendingLog>) -> Self {
+        Logger { source, run: Some((pending, None)) }
+    }
+
+    /// This logger's run, for `source` logging in step `step`.
+    pub(crate) fn in_step(&self, source: &'static str, step: &str) -> Self {
+        let run = self.run.as_ref().map(|(pending, _)| (Arc::clone(pending), Some(Arc::from(step))));
+        Logger { source, run }
     }
 
     /// Logs at `INFO`.
     pub fn info(&self, message: impl std::fmt::Display) {
-        tracing::info!(source = self.source, "{}", super::secret::redact(&message.to_string()));
+        let message = self.masked(message);
+        tracing::info!(source = self.source, "{message}");
+        self.keep(LogLevel::Info, message);
     }
 
     /// Logs at `WARN`.
     pub fn warn(&self, message: impl std::fmt::Display) {
-        tracing::warn!(source = self.source, "{}", super::secret::redact(&message.to_string()));
+        let message = self.masked(message);
+        tracing::warn!(source = self.source, "{message}");
+        self.keep(LogLevel::Warn, message);
     }
 
     /// Logs at `ERROR`.
     pub fn error(&self, message: impl std::fmt::Display) {
-        tracing::error!(source = self.source, "{}", super::secret::redact(&message.to_string()));
+        let message = self.masked(message);
+        tracing::error!(source = self.source, "{message}");
+        self.keep(LogLevel::Error, message);
     }
 
     /// Logs at `DEBUG`.
     pub fn debug(&self, message: impl std::fmt::Display) {
-        tracing::debug!(source = self.source, "{}", super::secret::redact(&message.to_string()));
+        let message = self.masked(message);
+        tracing::debug!(source = self.source, "{message}");
+        self.keep(LogLevel::Debug, message);
+    }
+
+    fn masked(&self, message: impl std::fmt::Display) -> String {
+        super::secret::redact(&message.to_string()).into_owned()
+    }
+
+    /// Keeps the line with the run, cut to [`MAX_LOG_LINE_BYTES`] on a character boundary.
+    fn keep(&self, level: LogLevel, mut message: String) {
+        let Some((pending, step)) = &self.run else { return };
+        if message.len() > MAX_LOG_LINE_BYTES {
+            let cut = (0..=MAX_LOG_LINE_BYTES).rev().find(|at| message.is_char_boundary(*at)).unwrap_or(0);
+            message.truncate(cut);
+            message.push('…');
+        }
+        pending.push(LogLine {
+            at: Utc::now(),
+            level,
+            source: self.source.to_owned(),
+            step: step.as_deref().map(str::to_owned),
+            message,
+        });
     }
 }

@@ -25,7 +25,7 @@ pub use config::{ConfigError, config_from_env, config_from_vars};
 pub use error::{ActionError, JobError};
 pub use event::Event;
 pub use key::fn_key;
-pub use logger::Logger;
+pub use logger::{LogLevel, LogLine, Logger, MAX_LOG_LINES_PER_RUN, RunLog};
 pub use manifest::{
     ActionHints, ActionManifest, ConnectorManifest, JobManifest, Manifest, PollManifest, TriggerManifest, schema_of,
 };

@@ -6,6 +6,7 @@
 //! | `POST /api/events` | `{"name": .., "payload": .., "id": ..}`: sends an event by name |
 //! | `GET /api/runs` | runs, newest first (`?status=failed&job=..&limit=..`) |
 //! | `GET /api/runs/{id}` | one run with its steps |
+//! | `GET /api/runs/{id}/logs` | the lines its job and actions logged (`{"lines": [..], "dropped": n}`) |
 //! | `POST /api/runs/{id}/cancel` | cancels a run (409 if it has finished) |
 //! | `POST /api/tokens/{token}/complete` | completes a token a run waits for; the body is its payload (404 unknown, 409 closed) |
 //! | `GET /healthz` | `{"status":"ok"}` |
@@ -192,6 +193,7 @@ pub fn router(engine: Engine, config: &ServerConfig) -> Router {
         .route("/events", post(events::send))
         .route("/runs", get(runs::list))
         .route("/runs/{id}", get(runs::show))
+        .route("/runs/{id}/logs", get(runs::logs))
         .route("/runs/{id}/cancel", post(runs::cancel))
         .route("/tokens/{token}/complete", post(tokens::complete))
         .route_layer(middleware::from_fn_with_state(Arc::new(config.api_key.clone()), api_key::require_api_key));

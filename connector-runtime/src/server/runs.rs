@@ -1,5 +1,5 @@
-//! `GET /api/runs` (`?status=failed&job=..&limit=..`), `GET /api/runs/{id}`, and
-//! `POST /api/runs/{id}/cancel`.
+//! `GET /api/runs` (`?status=failed&job=..&limit=..`), `GET /api/runs/{id}`,
+//! `GET /api/runs/{id}/logs`, and `POST /api/runs/{id}/cancel`.
 
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use super::error::ApiError;
 use crate::engine::{Engine, EngineError};
-use crate::model::{Run, RunId, RunStatus};
+use crate::model::{Run, RunId, RunLog, RunStatus};
 use crate::store::RunFilter;
 
 #[derive(Deserialize)]
@@ -43,6 +43,14 @@ pub(super) async fn show(State(engine): State<Engine>, Path(id): Path<String>) -
         Some(run) => Ok(Json(run)),
         None => Err(ApiError::new(StatusCode::NOT_FOUND, format!("no run with id `{id}`"))),
     }
+}
+
+pub(super) async fn logs(State(engine): State<Engine>, Path(id): Path<String>) -> Result<Json<RunLog>, ApiError> {
+    let id = RunId::from(id.as_str());
+    if engine.run(&id).await?.is_none() {
+        return Err(ApiError::new(StatusCode::NOT_FOUND, format!("no run with id `{id}`")));
+    }
+    Ok(Json(engine.logs(&id).await?))
 }
 
 pub(super) async fn cancel(State(engine): State<Engine>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {

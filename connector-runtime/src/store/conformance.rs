@@ -8,7 +8,10 @@ use chrono::{Duration, Utc};
 use serde_json::json;
 
 use super::{Delivery, DeliveryOutcome, RunFilter, RunStore, RunUpdate, StoreError};
-use crate::model::{Run, RunId, RunStatus, StepKind, StepRecord, StepStatus, TriggerRef};
+use crate::model::{
+    LogLevel, LogLine, MAX_LOG_LINES_PER_RUN, Run, RunId, RunLog, RunStatus, StepKind, StepRecord, StepStatus,
+    TriggerRef,
+};
 
 /// Runs every check against stores made by `make` (one fresh store per check).
 pub async fn run_all<S: RunStore, F: Fn() -> S>(make: F) {
@@ -31,6 +34,44 @@ pub async fn run_all_async<S: RunStore, F: Fn() -> Fut, Fut: std::future::Future
     cursors_are_kept_by_key(&make().await).await;
     a_run_is_claimed_only_from_the_status_named(make().await).await;
     tokens_are_kept_apart_from_cursors(&make().await).await;
+    log_lines_are_kept_in_order_up_to_the_cap(&make().await).await;
+}
+
+fn log_line(n: usize, step: Option<&str>) -> LogLine {
+    LogLine {
+        at: Utc::now(),
+        level: if n.is_multiple_of(2) { LogLevel::Info } else { LogLevel::Warn },
+        source: "job".to_owned(),
+        step: step.map(str::to_owned),
+        message: format!("line {n} ✓"),
+    }
+}
+
+async fn log_lines_are_kept_in_order_up_to_the_cap(store: &impl RunStore) {
+    let run = sample_run("job");
+    store.create_run(&run).await.unwrap();
+    assert_eq!(store.logs(&run.id).await.unwrap(), RunLog::default(), "a new run has an empty log");
+    let first: Vec<LogLine> = (0..3).map(|n| log_line(n, None)).collect();
+    store.append_logs(&run.id, &first).await.unwrap();
+    store.append_logs(&run.id, &[log_line(3, Some("send"))]).await.unwrap();
+    let log = store.logs(&run.id).await.unwrap();
+    let messages: Vec<&str> = log.lines.iter().map(|line| line.message.as_str()).collect();
+    assert_eq!(messages, ["line 0 ✓", "line 1 ✓", "line 2 ✓", "line 3 ✓"], "lines read back in the order logged");
+    assert_eq!(log.lines[1].level, LogLevel::Warn);
+    assert_eq!(log.lines[3].step.as_deref(), Some("send"), "a line keeps its step");
+    assert_eq!(log.dropped, 0);
+
+    let many: Vec<LogLine> = (4..MAX_LOG_LINES_PER_RUN + 10).map(|n| log_line(n, None)).collect();
+    store.append_logs(&run.id, &many).await.unwrap();
+    store.append_logs(&run.id, &[log_line(0, None)]).await.unwrap();
+    let log = store.logs(&run.id).await.unwrap();
+    assert_eq!(log.lines.len(), MAX_LOG_LINES_PER_RUN, "at most the cap is kept");
+    assert_eq!(log.dropped, 11, "the lines past the cap are counted");
+    assert_eq!(log.lines.last().unwrap().message, format!("line {} ✓", MAX_LOG_LINES_PER_RUN - 1));
+
+    let unknown = store.append_logs(&RunId::new(), &first).await;
+    assert!(matches!(unknown, Err(StoreError::RunNotFound(_))), "lines of an unknown run: {unknown:?}");
+    assert_eq!(store.logs(&RunId::new()).await.unwrap(), RunLog::default());
 }
 
 async fn a_run_is_claimed_only_from_the_status_named<S: RunStore>(store: S) {

@@ -9,7 +9,7 @@ use serde_json::Value;
 use crate::client::{TokenStore, TokenStoreError};
 
 use super::{Delivery, DeliveryOutcome, RunFilter, RunStore, RunUpdate, StoreError};
-use crate::model::{Run, RunId, RunStatus, StepRecord};
+use crate::model::{LogLine, MAX_LOG_LINES_PER_RUN, Run, RunId, RunLog, RunStatus, StepRecord};
 
 /// Keeps runs in memory; everything is lost when the process ends.
 #[derive(Debug, Default)]
@@ -24,6 +24,7 @@ struct State {
     deliveries: HashMap<(String, String), Vec<RunId>>,
     cursors: HashMap<String, Value>,
     tokens: HashMap<String, Value>,
+    logs: HashMap<RunId, RunLog>,
 }
 
 impl MemoryStore {
@@ -42,6 +43,23 @@ impl MemoryStore {
 
 #[async_trait]
 impl RunStore for MemoryStore {
+    async fn append_logs(&self, run: &RunId, lines: &[LogLine]) -> Result<(), StoreError> {
+        self.with(|state| {
+            if !state.runs.contains_key(run) {
+                return Err(StoreError::RunNotFound(run.clone()));
+            }
+            let log = state.logs.entry(run.clone()).or_default();
+            let room = MAX_LOG_LINES_PER_RUN.saturating_sub(log.lines.len());
+            log.lines.extend(lines.iter().take(room).cloned());
+            log.dropped += lines.len().saturating_sub(room) as u64;
+            Ok(())
+        })
+    }
+
+    async fn logs(&self, run: &RunId) -> Result<RunLog, StoreError> {
+        Ok(self.with(|state| state.logs.get(run).cloned().unwrap_or_default()))
+    }
+
     async fn create_run(&self, run: &Run) -> Result<(), StoreError> {
         self.with(|state| {
             if state.runs.contains_key(&run.id) {

@@ -30,7 +30,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::client::TokenStore;
-use crate::model::{Run, RunId, RunStatus, StepRecord};
+use crate::model::{LogLine, Run, RunId, RunLog, RunStatus, StepRecord};
 
 /// Why a store operation failed.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -210,6 +210,15 @@ pub trait RunStore: TokenStore + Send + Sync + 'static {
 
     /// Stores a polling trigger's cursor.
     async fn save_cursor(&self, key: &str, cursor: &Value) -> Result<(), StoreError>;
+
+    /// Keeps log lines of run `run` after the ones it has, up to
+    /// [`MAX_LOG_LINES_PER_RUN`](crate::model::MAX_LOG_LINES_PER_RUN) in all; lines past the cap
+    /// are counted as dropped instead. An unknown run is [`StoreError::RunNotFound`].
+    async fn append_logs(&self, run: &RunId, lines: &[LogLine]) -> Result<(), StoreError>;
+
+    /// Run `run`'s log: its lines in the order they were logged, and how many were dropped.
+    /// An unknown run has an empty log.
+    async fn logs(&self, run: &RunId) -> Result<RunLog, StoreError>;
 
     /// The store's work queue, when several processes share it: their engines then execute
     /// runs they claim from it instead of the runs they accept. `None` (the default) for a

@@ -20,7 +20,7 @@ use std::fmt;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use deadpool_postgres::{Client, Pool};
 use serde_json::Value;
 use tokio_postgres::error::SqlState;
@@ -28,7 +28,7 @@ use tokio_postgres::types::ToSql;
 
 use super::{Delivery, DeliveryOutcome, RunFilter, RunStore, RunUpdate, StoreError};
 use crate::client::{SharedGuard, TokenStore, TokenStoreError};
-use crate::model::{Run, RunId, RunStatus, StepRecord};
+use crate::model::{LogLine, Run, RunId, RunLog, RunStatus, StepRecord};
 use codec::{
     COLUMNS, RUN_COLUMNS, RunRow, STEP_COLUMNS, backend, decode_run, decode_step, is_state, run_row, step_row,
 };
@@ -463,6 +463,96 @@ impl RunStore for PostgresStore {
 
     fn queue(&self) -> Option<&dyn super::RunQueue> {
         Some(self)
+    }
+
+    async fn append_logs(&self, run: &RunId, lines: &[LogLine]) -> Result<(), StoreError> {
+        if lines.is_empty() {
+            return Ok(());
+        }
+        let context = || format!("keeping log lines of run `{run}`");
+        // Lost in a crash, a line is not worth a WAL flush of its own (see "What is synced").
+        let mut client = self.relaxed_client().await?;
+        let tx = client.transaction().await.map_err(|e| backend(context(), e))?;
+        // Locked, so two executions' flushes of one run number their lines apart.
+        let next = tx
+            .prepare_cached(
+                "SELECT (SELECT COALESCE(MAX(seq) + 1, 0) FROM run_logs WHERE run_id = $1) FROM runs \
+                 WHERE id = $1 FOR NO KEY UPDATE",
+            )
+            .await
+            .map_err(|e| backend(context(), e))?;
+        let Some(row) = tx.query_opt(&next, &[&run.as_str()]).await.map_err(|e| backend(context(), e))? else {
+            return Err(StoreError::RunNotFound(run.clone()));
+        };
+        let next: i64 = row.try_get(0).map_err(|e| backend(context(), e))?;
+        let room = (crate::model::MAX_LOG_LINES_PER_RUN as i64 - next).max(0) as usize;
+        let kept: Vec<&LogLine> = lines.iter().take(room).collect();
+        if !kept.is_empty() {
+            let seqs: Vec<i64> = (0..kept.len() as i64).map(|offset| next + offset).collect();
+            let at: Vec<DateTime<Utc>> = kept.iter().map(|line| line.at).collect();
+            let levels: Vec<&str> = kept.iter().map(|line| line.level.as_str()).collect();
+            let sources: Vec<&str> = kept.iter().map(|line| line.source.as_str()).collect();
+            let steps: Vec<Option<&str>> = kept.iter().map(|line| line.step.as_deref()).collect();
+            let messages: Vec<&str> = kept.iter().map(|line| line.message.as_str()).collect();
+            let insert = tx
+                .prepare_cached(
+                    "INSERT INTO run_logs (run_id, seq, at, level, source, step, message)
+                     SELECT $1, * FROM unnest($2::bigint[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::text[])",
+                )
+                .await
+                .map_err(|e| backend(context(), e))?;
+            tx.execute(&insert, &[&run.as_str(), &seqs, &at, &levels, &sources, &steps, &messages])
+                .await
+                .map_err(|e| backend(context(), e))?;
+        }
+        let dropped = (lines.len() - kept.len()) as i64;
+        if dropped > 0 {
+            let count = tx
+                .prepare_cached(
+                    "INSERT INTO run_log_drops (run_id, dropped) VALUES ($1, $2)
+                     ON CONFLICT (run_id) DO UPDATE SET dropped = run_log_drops.dropped + excluded.dropped",
+                )
+                .await
+                .map_err(|e| backend(context(), e))?;
+            tx.execute(&count, &[&run.as_str(), &dropped]).await.map_err(|e| backend(context(), e))?;
+        }
+        tx.commit().await.map_err(|e| backend(context(), e))
+    }
+
+    async fn logs(&self, run: &RunId) -> Result<RunLog, StoreError> {
+        let context = || format!("reading the log of run `{run}`");
+        let client = self.client().await?;
+        let lines = client
+            .prepare_cached("SELECT at, level, source, step, message FROM run_logs WHERE run_id = $1 ORDER BY seq")
+            .await
+            .map_err(|e| backend(context(), e))?;
+        let dropped = client
+            .prepare_cached("SELECT dropped FROM run_log_drops WHERE run_id = $1")
+            .await
+            .map_err(|e| backend(context(), e))?;
+        let key = run.as_str();
+        let params: [&(dyn ToSql + Sync); 1] = [&key];
+        let (rows, dropped) = futures::try_join!(client.query(&lines, &params), client.query_opt(&dropped, &params))
+            .map_err(|e| backend(context(), e))?;
+        let what = || format!("a log line of run `{run}`");
+        let lines = rows
+            .iter()
+            .map(|row| {
+                let level: String = row.try_get(1).map_err(|e| backend(context(), e))?;
+                Ok(LogLine {
+                    at: row.try_get(0).map_err(|e| backend(context(), e))?,
+                    level: COLUMNS.read_enum(&level, what, "level")?,
+                    source: row.try_get(2).map_err(|e| backend(context(), e))?,
+                    step: row.try_get(3).map_err(|e| backend(context(), e))?,
+                    message: row.try_get(4).map_err(|e| backend(context(), e))?,
+                })
+            })
+            .collect::<Result<_, StoreError>>()?;
+        let dropped: i64 = match dropped {
+            Some(row) => row.try_get(0).map_err(|e| backend(context(), e))?,
+            None => 0,
+        };
+        Ok(RunLog { lines, dropped: dropped.max(0) as u64 })
     }
 
     async fn save_cursor(&self, key: &str, cursor: &Value) -> Result<(), StoreError> {

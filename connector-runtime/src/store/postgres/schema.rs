@@ -113,6 +113,24 @@ pub(super) const MIGRATIONS: &[&str] = &[
         PRIMARY KEY ("key", slot)
     );
     "#,
+    // 4: the log lines of runs (at most `MAX_LOG_LINES_PER_RUN` a run; the rest counted).
+    r#"
+    CREATE TABLE run_logs (
+        run_id      text NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+        seq         bigint NOT NULL,            -- the order they were logged in, from 0
+        at          timestamptz NOT NULL,
+        level       text NOT NULL,              -- debug, info, warn, error
+        source      text NOT NULL,              -- the job's or the connector's id
+        step        text,
+        message     text NOT NULL,
+        PRIMARY KEY (run_id, seq)
+    );
+
+    CREATE TABLE run_log_drops (
+        run_id      text NOT NULL PRIMARY KEY REFERENCES runs (id) ON DELETE CASCADE,
+        dropped     bigint NOT NULL
+    );
+    "#,
 ];
 
 /// The key of the transaction-level advisory lock migrations hold: every process migrating a

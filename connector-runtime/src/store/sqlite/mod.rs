@@ -33,7 +33,7 @@ use serde_json::Value;
 
 use super::{Delivery, DeliveryOutcome, RunFilter, RunStore, RunUpdate, StoreError};
 use crate::client::{TokenStore, TokenStoreError};
-use crate::model::{Run, RunId, RunStatus, StepRecord};
+use crate::model::{LogLine, Run, RunId, RunLog, RunStatus, StepRecord};
 use codec::{
     COLUMNS, DeliveryRow, RUN_COLUMNS, RawRun, RawStep, STEP_COLUMNS, StepRow, UpdateRow, backend, run_row, timestamp,
 };
@@ -461,6 +461,60 @@ impl RunStore for SqliteStore {
     async fn schema(&self, fingerprint: &str) -> Result<Option<Value>, StoreError> {
         self.read_json("SELECT schema FROM schemas WHERE fingerprint = ?1", fingerprint, "schema").await
     }
+
+    async fn append_logs(&self, run: &RunId, lines: &[LogLine]) -> Result<(), StoreError> {
+        if lines.is_empty() {
+            return Ok(());
+        }
+        let lines = lines
+            .iter()
+            .map(|line| writer::LogRow {
+                at: timestamp(&line.at),
+                level: line.level.as_str(),
+                source: line.source.clone(),
+                step: line.step.clone(),
+                message: line.message.clone(),
+            })
+            .collect();
+        self.write(Op::AppendLogs { run: run.to_string(), lines }).await
+    }
+
+    async fn logs(&self, run: &RunId) -> Result<RunLog, StoreError> {
+        let id = run.clone();
+        self.read(move |conn| {
+            let context = || format!("reading the log of run `{id}`");
+            let tx = conn.transaction().map_err(|e| backend(context(), e))?;
+            let rows: Vec<(String, String, String, Option<String>, String)> = tx
+                .prepare_cached("SELECT at, level, source, step, message FROM run_logs WHERE run_id = ?1 ORDER BY seq")
+                .and_then(|mut statement| {
+                    statement
+                        .query_map([id.as_str()], |row| {
+                            Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?))
+                        })?
+                        .collect::<Result<Vec<_>, _>>()
+                })
+                .map_err(|e| backend(context(), e))?;
+            let dropped: Option<i64> = tx
+                .prepare_cached("SELECT dropped FROM run_log_drops WHERE run_id = ?1")
+                .and_then(|mut statement| statement.query_row([id.as_str()], |row| row.get(0)).optional())
+                .map_err(|e| backend(context(), e))?;
+            let what = || format!("a log line of run `{id}`");
+            let lines = rows
+                .into_iter()
+                .map(|(at, level, source, step, message)| {
+                    Ok(LogLine {
+                        at: codec::parse_timestamp(&at, what, "at")?,
+                        level: COLUMNS.read_enum(&level, what, "level")?,
+                        source,
+                        step,
+                        message,
+                    })
+                })
+                .collect::<Result<_, StoreError>>()?;
+            Ok(RunLog { lines, dropped: dropped.unwrap_or(0).max(0) as u64 })
+        })
+        .await
+    }
 }
 
 #[async_trait]
@@ -517,7 +571,7 @@ mod tests {
         // A file as version 2 left it: tokens under the cursor key `oauth2:{connector}`.
         let raw = Connection::open(&path).unwrap();
         raw.execute_batch(
-            "DROP TABLE tokens; PRAGMA user_version = 2;
+            "DROP TABLE tokens; DROP TABLE run_logs; DROP TABLE run_log_drops; PRAGMA user_version = 2;
              INSERT INTO cursors VALUES ('oauth2:tracker', '{\"access_token\":\"a\"}', '2026-01-01T00:00:00Z');
              INSERT INTO cursors VALUES ('poll:tracker/new', '7', '2026-01-01T00:00:00Z');",
         )

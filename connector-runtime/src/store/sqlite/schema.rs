@@ -79,6 +79,24 @@ pub(super) const MIGRATIONS: &[&str] = &[
         SELECT substr("key", 8), cursor, updated_at FROM cursors WHERE "key" LIKE 'oauth2:%';
     DELETE FROM cursors WHERE "key" LIKE 'oauth2:%';
     "#,
+    // 4: the log lines of runs (at most `MAX_LOG_LINES_PER_RUN` a run; the rest counted).
+    r#"
+    CREATE TABLE run_logs (
+        run_id      TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+        seq         INTEGER NOT NULL,           -- the order they were logged in, from 0
+        at          TEXT NOT NULL,
+        level       TEXT NOT NULL,              -- debug, info, warn, error
+        source      TEXT NOT NULL,              -- the job's or the connector's id
+        step        TEXT,
+        message     TEXT NOT NULL,
+        PRIMARY KEY (run_id, seq)
+    ) STRICT, WITHOUT ROWID;
+
+    CREATE TABLE run_log_drops (
+        run_id      TEXT NOT NULL PRIMARY KEY REFERENCES runs (id) ON DELETE CASCADE,
+        dropped     INTEGER NOT NULL
+    ) STRICT;
+    "#,
 ];
 
 pub(super) fn configure_writer(conn: &Connection, synchronous: Synchronous, shown: &str) -> Result<(), StoreError> {

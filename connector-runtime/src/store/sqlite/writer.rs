@@ -36,8 +36,21 @@ pub(super) enum Op {
         key: String,
         tokens: String,
     },
+    AppendLogs {
+        run: String,
+        lines: Vec<LogRow>,
+    },
     #[cfg(test)]
     Call(TestCall),
+}
+
+/// A log line, encoded.
+pub(super) struct LogRow {
+    pub(super) at: String,
+    pub(super) level: &'static str,
+    pub(super) source: String,
+    pub(super) step: Option<String>,
+    pub(super) message: String,
 }
 
 /// A closure a unit test runs on the writer's connection.
@@ -47,9 +60,11 @@ pub(super) type TestCall = Box<dyn FnOnce(&Connection) -> Result<Written, StoreE
 impl Op {
     /// Whether recovery rebuilds what this write records by replaying the run, so its commit
     /// need not wait for the disk (see "What is synced" on [`SqliteStore`](super::SqliteStore)):
-    /// a run marked running, and a run marked succeeded after its last step.
+    /// a run marked running, and a run marked succeeded after its last step. Log lines are
+    /// not rebuilt, but neither are they worth a sync: a crash may lose the last of them.
     fn rebuildable(&self) -> bool {
         matches!(self, Op::UpdateRun(row) if row.status == "running" || row.status == "succeeded")
+            || matches!(self, Op::AppendLogs { .. })
     }
 
     /// What the write does, for the error a read-only store answers it with.
@@ -63,6 +78,7 @@ impl Op {
             Op::AcceptDelivery(_) => "accept a delivery",
             Op::SaveCursor { .. } => "save a cursor",
             Op::SaveTokens { .. } => "save tokens",
+            Op::AppendLogs { .. } => "keep log lines",
             #[cfg(test)]
             Op::Call(_) => "run a test call",
         }
@@ -256,6 +272,40 @@ pub(super) fn apply_in_savepoint(conn: &Connection, op: Op) -> Result<Written, S
     }
 }
 
+/// Keeps `lines` after run `run`'s others, up to the cap; the rest are counted as dropped.
+fn append_logs(conn: &Connection, run: &str, lines: Vec<LogRow>) -> Result<(), StoreError> {
+    let context = || format!("keeping log lines of run `{run}`");
+    let next: Option<i64> = conn
+        .prepare_cached(
+            "SELECT (SELECT COALESCE(MAX(seq) + 1, 0) FROM run_logs WHERE run_id = ?1) FROM runs WHERE id = ?1",
+        )
+        .and_then(|mut statement| statement.query_row([run], |row| row.get(0)).optional())
+        .map_err(|e| backend(context(), e))?;
+    let Some(next) = next else { return Err(StoreError::RunNotFound(RunId::from(run))) };
+    let room = (crate::model::MAX_LOG_LINES_PER_RUN as i64 - next).max(0) as usize;
+    let dropped = lines.len().saturating_sub(room) as i64;
+    let mut insert = conn
+        .prepare_cached(
+            "INSERT INTO run_logs (run_id, seq, at, level, source, step, message) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )
+        .map_err(|e| backend(context(), e))?;
+    for (offset, line) in lines.into_iter().take(room).enumerate() {
+        let seq = next + offset as i64;
+        insert
+            .execute(params![run, seq, line.at, line.level, line.source, line.step, line.message])
+            .map_err(|e| backend(context(), e))?;
+    }
+    if dropped > 0 {
+        conn.prepare_cached(
+            "INSERT INTO run_log_drops (run_id, dropped) VALUES (?1, ?2)
+             ON CONFLICT (run_id) DO UPDATE SET dropped = dropped + excluded.dropped",
+        )
+        .and_then(|mut statement| statement.execute(params![run, dropped]))
+        .map_err(|e| backend(context(), e))?;
+    }
+    Ok(())
+}
+
 pub(super) fn apply(conn: &Connection, op: Op) -> Result<Written, StoreError> {
     match op {
         Op::CreateRun(run) => insert_run(conn, *run)?,
@@ -285,6 +335,7 @@ pub(super) fn apply(conn: &Connection, op: Op) -> Result<Written, StoreError> {
             .and_then(|mut statement| statement.execute(params![key, cursor, timestamp(&Utc::now())]))
             .map_err(|e| backend(format!("saving cursor `{key}`"), e))?;
         }
+        Op::AppendLogs { run, lines } => append_logs(conn, &run, lines)?,
         Op::SaveTokens { key, tokens } => {
             conn.prepare_cached(
                 "INSERT INTO tokens (\"key\", tokens, updated_at) VALUES (?1, ?2, ?3)
