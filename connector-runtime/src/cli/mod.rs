@@ -512,7 +512,12 @@ impl App {
                 let report = match args.show {
                     Some(RunsCommand::Show { id }) => runs::show(opened.as_deref(), &id, &place).await?,
                     None => {
-                        let filter = RunFilter { job_id: args.job, statuses: args.status, limit: Some(args.limit) };
+                        let filter = RunFilter {
+                            job_id: args.job,
+                            statuses: args.status,
+                            limit: Some(args.limit),
+                            ..RunFilter::default()
+                        };
                         runs::list(opened.as_deref(), &filter, &place).await?
                     }
                 };

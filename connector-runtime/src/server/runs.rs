@@ -1,10 +1,12 @@
-//! `GET /api/runs` (`?status=failed&job=..&limit=..`), `GET /api/runs/{id}`,
+//! `GET /api/runs` (`?status=failed,running&job=..&since=..&until=..&id=..&limit=..&before=..`),
+//! `GET /api/runs/{id}`,
 //! `GET /api/runs/{id}/logs`, and `POST /api/runs/{id}/cancel`.
 
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -13,13 +15,24 @@ use crate::engine::{Engine, EngineError};
 use crate::model::{Run, RunId, RunLog, RunStatus};
 use crate::store::RunFilter;
 
+/// The most runs one page holds.
+const MAX_PAGE: usize = 500;
+
 #[derive(Deserialize)]
 pub(super) struct RunsQuery {
-    status: Option<RunStatus>,
+    /// Statuses, comma-separated.
+    status: Option<String>,
     job: Option<String>,
     limit: Option<usize>,
+    /// The `next` of the previous page.
+    before: Option<String>,
+    since: Option<DateTime<Utc>>,
+    until: Option<DateTime<Utc>>,
+    /// The start of a run's id.
+    id: Option<String>,
 }
 
+/// A page of runs, newest first; `next` (when the page is full) asks for the one after it.
 pub(super) async fn list(
     State(engine): State<Engine>,
     query: Result<Query<RunsQuery>, QueryRejection>,
@@ -27,15 +40,35 @@ pub(super) async fn list(
     let Query(query) = query.map_err(|_| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
-            "query: `status` is one of queued, running, waiting, succeeded, failed; `limit` a number",
+            "query: `limit` is a number; `since` and `until` are RFC 3339 times (2026-12-01T10:00:00Z)",
         )
     })?;
+    let statuses = match &query.status {
+        Some(list) => list.split(',').filter(|s| !s.trim().is_empty()).map(parse_status).collect::<Result<_, _>>()?,
+        None => Vec::new(),
+    };
+    let limit = query.limit.unwrap_or(100).clamp(1, MAX_PAGE);
     let filter = RunFilter {
         job_id: query.job,
-        statuses: query.status.into_iter().collect(),
-        limit: Some(query.limit.unwrap_or(100)),
+        statuses,
+        limit: Some(limit),
+        before: query.before.map(|id| RunId::from(id.as_str())),
+        created_after: query.since,
+        created_before: query.until,
+        id_prefix: query.id.filter(|prefix| !prefix.is_empty()),
     };
-    Ok(Json(json!({ "runs": engine.runs(&filter).await? })))
+    let runs = engine.runs(&filter).await?;
+    let next = (runs.len() == limit).then(|| runs.last().map(|run| run.id.to_string())).flatten();
+    Ok(Json(json!({ "runs": runs, "next": next })))
+}
+
+fn parse_status(text: &str) -> Result<RunStatus, ApiError> {
+    serde_json::from_value(Value::String(text.trim().to_ascii_lowercase())).map_err(|_| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("query: `{text}` is not a status: use queued, running, waiting, succeeded, failed or cancelled"),
+        )
+    })
 }
 
 pub(super) async fn show(State(engine): State<Engine>, Path(id): Path<String>) -> Result<Json<Run>, ApiError> {

@@ -35,6 +35,38 @@ pub async fn run_all_async<S: RunStore, F: Fn() -> Fut, Fut: std::future::Future
     a_run_is_claimed_only_from_the_status_named(make().await).await;
     tokens_are_kept_apart_from_cursors(&make().await).await;
     log_lines_are_kept_in_order_up_to_the_cap(&make().await).await;
+    listing_pages_and_narrows_by_time_and_id(&make().await).await;
+}
+
+async fn listing_pages_and_narrows_by_time_and_id(store: &impl RunStore) {
+    let start = Utc::now() - Duration::hours(1);
+    let mut made = Vec::new();
+    for minute in 0..5 {
+        let mut run = sample_run("paged");
+        run.created_at = start + Duration::minutes(minute);
+        store.create_run(&run).await.unwrap();
+        made.push(run.id);
+    }
+    let ids = |runs: Vec<Run>| runs.into_iter().map(|run| run.id).collect::<Vec<_>>();
+    let page = |before: Option<RunId>| RunFilter { limit: Some(2), before, ..RunFilter::default() };
+    let first = ids(store.list_runs(&page(None)).await.unwrap());
+    assert_eq!(first, [made[4].clone(), made[3].clone()], "the newest first");
+    let second = ids(store.list_runs(&page(first.last().cloned())).await.unwrap());
+    assert_eq!(second, [made[2].clone(), made[1].clone()], "the next page starts after the last one");
+    let last = ids(store.list_runs(&page(second.last().cloned())).await.unwrap());
+    assert_eq!(last, [made[0].clone()], "the last page");
+
+    let window = RunFilter {
+        created_after: Some(start + Duration::minutes(1)),
+        created_before: Some(start + Duration::minutes(3)),
+        ..RunFilter::default()
+    };
+    assert_eq!(ids(store.list_runs(&window).await.unwrap()), [made[2].clone(), made[1].clone()], "a time range");
+    let prefix = made[3].as_str()[..made[3].as_str().len() - 2].to_owned();
+    let by_prefix = RunFilter { id_prefix: Some(prefix), ..RunFilter::default() };
+    assert!(ids(store.list_runs(&by_prefix).await.unwrap()).contains(&made[3]), "an id prefix");
+    let exact = RunFilter { id_prefix: Some(made[3].to_string()), ..RunFilter::default() };
+    assert_eq!(ids(store.list_runs(&exact).await.unwrap()), [made[3].clone()], "a whole id");
 }
 
 fn log_line(n: usize, step: Option<&str>) -> LogLine {

@@ -108,6 +108,8 @@ impl RunStore for MemoryStore {
                 .runs
                 .values()
                 .rev()
+                // Newest first by id (UUIDv7 ids sort by creation): the next page starts below `before`.
+                .filter(|run| filter.before.as_ref().is_none_or(|before| &run.id < before))
                 .filter(|run| filter.matches(run))
                 .take(filter.limit.unwrap_or(usize::MAX))
                 .map(|run| Run { steps: Vec::new(), ..run.clone() })

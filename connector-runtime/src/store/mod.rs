@@ -125,6 +125,18 @@ pub struct RunFilter {
     pub statuses: Vec<RunStatus>,
     /// At most this many, newest first (all when `None`).
     pub limit: Option<usize>,
+    /// Only runs listed after this one: the next page, when it was the last of the previous.
+    #[serde(default)]
+    pub before: Option<RunId>,
+    /// Only runs created at or after this time.
+    #[serde(default)]
+    pub created_after: Option<DateTime<Utc>>,
+    /// Only runs created before this time.
+    #[serde(default)]
+    pub created_before: Option<DateTime<Utc>>,
+    /// Only runs whose id starts with this.
+    #[serde(default)]
+    pub id_prefix: Option<String>,
 }
 
 impl RunFilter {
@@ -133,10 +145,14 @@ impl RunFilter {
         RunFilter { statuses: vec![RunStatus::Queued, RunStatus::Running, RunStatus::Waiting], ..Default::default() }
     }
 
-    /// Whether `run` passes the filter (ignoring `limit`).
+    /// Whether `run` passes the filter (ignoring `limit` and `before`, which depend on the
+    /// store's order).
     pub fn matches(&self, run: &Run) -> bool {
         self.job_id.as_ref().is_none_or(|job| &run.job_id == job)
             && (self.statuses.is_empty() || self.statuses.contains(&run.status))
+            && self.created_after.is_none_or(|at| run.created_at >= at)
+            && self.created_before.is_none_or(|at| run.created_at < at)
+            && self.id_prefix.as_ref().is_none_or(|prefix| run.id.as_str().starts_with(prefix.as_str()))
     }
 }
 

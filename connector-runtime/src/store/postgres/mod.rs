@@ -353,7 +353,7 @@ impl RunStore for PostgresStore {
     }
 
     async fn list_runs(&self, filter: &RunFilter) -> Result<Vec<Run>, StoreError> {
-        // At most four shapes of statement (with or without each filter), each prepared once per
+        // One shape of statement per combination of filters given, each prepared once per
         // connection; the statuses are one array parameter, the limit one (NULL: no limit).
         let mut sql = format!("SELECT {RUN_COLUMNS} FROM runs WHERE true");
         let statuses: Vec<&str> = filter.statuses.iter().map(|status| status.as_str()).collect();
@@ -366,6 +366,26 @@ impl RunStore for PostgresStore {
         if !statuses.is_empty() {
             params.push(&statuses);
             sql.push_str(&format!(" AND status = ANY(${})", params.len()));
+        }
+        let before = filter.before.as_ref().map(RunId::as_str);
+        if let Some(before) = &before {
+            params.push(before);
+            let n = params.len();
+            sql.push_str(&format!(" AND (created_at, id) < ((SELECT created_at FROM runs WHERE id = ${n}), ${n})"));
+        }
+        if let Some(at) = &filter.created_after {
+            params.push(at);
+            sql.push_str(&format!(" AND created_at >= ${}", params.len()));
+        }
+        if let Some(at) = &filter.created_before {
+            params.push(at);
+            sql.push_str(&format!(" AND created_at < ${}", params.len()));
+        }
+        let prefix_len = filter.id_prefix.as_ref().map(|prefix| prefix.chars().count() as i32);
+        if let (Some(prefix), Some(len)) = (&filter.id_prefix, &prefix_len) {
+            params.push(len);
+            params.push(prefix);
+            sql.push_str(&format!(" AND left(id, ${}) = ${}", params.len() - 1, params.len()));
         }
         sql.push_str(" ORDER BY created_at DESC, id DESC LIMIT $1");
         let context = || "listing runs".to_owned();

@@ -396,6 +396,22 @@ impl RunStore for SqliteStore {
                 sql.push_str(&format!(" AND status IN ({marks})"));
                 args.extend(filter.statuses.iter().map(|status| status.as_str().to_owned()));
             }
+            if let Some(before) = &filter.before {
+                sql.push_str(" AND (created_at, id) < ((SELECT created_at FROM runs WHERE id = ?), ?)");
+                args.extend([before.to_string(), before.to_string()]);
+            }
+            if let Some(at) = &filter.created_after {
+                sql.push_str(" AND created_at >= ?");
+                args.push(timestamp(at));
+            }
+            if let Some(at) = &filter.created_before {
+                sql.push_str(" AND created_at < ?");
+                args.push(timestamp(at));
+            }
+            if let Some(prefix) = &filter.id_prefix {
+                sql.push_str(&format!(" AND substr(id, 1, {}) = ?", prefix.chars().count()));
+                args.push(prefix.clone());
+            }
             sql.push_str(" ORDER BY created_at DESC, id DESC");
             if let Some(limit) = filter.limit {
                 sql.push_str(&format!(" LIMIT {}", i64::try_from(limit).unwrap_or(i64::MAX)));
