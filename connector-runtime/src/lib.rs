@@ -69,23 +69,28 @@
 //! | [`client`] | the HTTP helper actions use: requests, answers classified into [`ActionError`]s, [`client::Auth`], [`client::OAuth2`] (tokens kept through a [`client::TokenStore`]), the rate limiter, pagination | model |
 //! | [`webhook`] | signature verification ([`webhook::SignatureScheme`]: GitHub, Stripe, Standard Webhooks, HMAC, your own) | model |
 //! | [`connector`](mod@connector) | what `#[connector]` implements: [`Connector`], [`Action`], [`Trigger`], [`PollTrigger`], an [`Integration`] (a configured instance) and the context its fns get | model, client, webhook |
-//! | [`store`] | the [`store::RunStore`] contract, [`store::MemoryStore`], [`store::SqliteStore`] (feature `sqlite`), the conformance suite (feature `testing`) | model, client |
+//! | [`store`] | the [`store::RunStore`] contract, [`store::MemoryStore`], [`store::SqliteStore`] (feature `sqlite`), `PostgresStore` and its work queue (feature `postgres`), the conformance suite (feature `testing`) | model, client |
 //! | [`engine`] | [`Engine`] and its builder, the registry (each member boxed once), [`Io`] and step execution, starting runs from events, webhooks, polls and schedules, [`Engine::start`] for what every transport needs, the engine's errors | all of the above |
 //! | `mcp` | the MCP server: every action as a tool, each call a durable run (feature `mcp`) | engine, model |
-//! | `server` | the axum webhook and API server (feature `server`); `/mcp` with feature `mcp` | mcp, engine, store, model |
+//! | `dashboard` | the run dashboard's pages, sign-in and actions (feature `dashboard`) | engine, store, model |
+//! | `server` | the axum webhook and API server (feature `server`); `/mcp` with feature `mcp`, the dashboard at `/` with feature `dashboard` | mcp, dashboard, engine, store, model |
 //! | `cli` | one command line for every app, `cli::App`: `serve`, `runs`, `resume`, `cancel`, `send`, `complete`, `call`, `check`, `manifest`, `mcp` (feature `cli`; `mcp` with feature `mcp`) | server, mcp, engine, store, model |
 //!
 //! Cargo features: `sqlite` and `server` are on by default; without them neither rusqlite nor
 //! axum is compiled (bring a [`store::RunStore`] and call [`EngineBuilder::store`]). `testing`
 //! adds `store::conformance`, the suite a store of your own should pass. `cli` adds the command
 //! line (clap) and turns `server` on. `mcp` adds the MCP server (rmcp), at `/mcp` of the server
-//! and as the CLI's `mcp` command, and turns `server` on.
+//! and as the CLI's `mcp` command, and turns `server` on. `dashboard` adds the run dashboard at
+//! `/` of the server (maud), and turns `server` on. `postgres` adds [`store::PostgresStore`], a
+//! store several processes share, with its work queue.
 #![warn(missing_docs)]
 
 #[cfg(feature = "cli")]
 pub mod cli;
 pub mod client;
 pub mod connector;
+#[cfg(feature = "dashboard")]
+pub mod dashboard;
 pub mod engine;
 #[cfg(feature = "mcp")]
 pub mod mcp;

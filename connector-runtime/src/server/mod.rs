@@ -205,6 +205,9 @@ pub fn router(engine: Engine, config: &ServerConfig) -> Router {
             .route_service("/mcp", crate::mcp::http_service(engine.clone()))
             .route_layer(middleware::from_fn_with_state(Arc::new(config.api_key.clone()), api_key::require_api_key)),
     );
+    // The dashboard's pages at `/`, behind the same key (as a session cookie).
+    #[cfg(feature = "dashboard")]
+    let router = router.merge(crate::dashboard::router(config.api_key.clone()));
     router
         .route("/webhooks/{connector}/{trigger}", post(webhooks::receive))
         .nest("/api", api)

@@ -1,0 +1,241 @@
+//! The run dashboard (feature `dashboard`): server-rendered pages of the runs, a run's steps,
+//! output and log, with cancel and retry, served by the same server at `/`, behind the same API
+//! key as `/api`. No JavaScript build: a few lines of plain JavaScript refresh the live parts.
+//!
+//! | route | what |
+//! | --- | --- |
+//! | `GET /` | the runs, newest first, filtered by status, job and id prefix, 50 a page |
+//! | `GET /runs/{id}` | a run: payload, steps with their inputs and outputs, output or error, log |
+//! | `POST /runs/{id}/cancel`, `POST /runs/{id}/resume` | cancel, or retry from the failed step |
+//! | `GET /login`, `POST /login`, `POST /logout` | the API key, once, for a session cookie |
+
+mod pages;
+mod session;
+
+use std::sync::Arc;
+
+use axum::extract::{Form, Path, Query, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Router};
+use serde::Deserialize;
+
+use crate::engine::Engine;
+use crate::model::{RunId, Secret};
+use crate::store::RunFilter;
+
+/// How many runs one page lists.
+const PAGE: usize = 50;
+
+/// The dashboard's routes, for the server to mount (their state is the engine): every page
+/// needs `api_key` (as the session cookie the login form sets, or a bearer token); without a
+/// key the dashboard is closed.
+pub fn router(api_key: Option<Secret>) -> Router<Engine> {
+    let key = Arc::new(api_key);
+    let pages = Router::new()
+        .route("/", get(runs))
+        .route("/runs/{id}", get(run))
+        .route("/runs/{id}/cancel", post(cancel))
+        .route("/runs/{id}/resume", post(resume))
+        .route("/logout", post(logout))
+        .route_layer(middleware::from_fn(require_session));
+    Router::new().merge(pages).route("/login", get(login_form).post(login)).layer(Extension(key))
+}
+
+type Key = Extension<Arc<Option<Secret>>>;
+
+/// Lets signed-in requests through; sends others to the login form (a GET) or refuses them.
+async fn require_session(Extension(key): Key, request: Request, next: Next) -> Response {
+    let signed_in = key.as_ref().as_ref().is_some_and(|key| session::signed_in(request.headers(), key));
+    if signed_in {
+        return next.run(request).await;
+    }
+    if request.method() == axum::http::Method::GET {
+        let next = request.uri().path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "/".into());
+        return Redirect::to(&format!("/login?next={}", encode(&next))).into_response();
+    }
+    (StatusCode::FORBIDDEN, "sign in first").into_response()
+}
+
+/// `text` percent-encoded for a query parameter.
+fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|byte| match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => (byte as char).to_string(),
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}
+
+/// The CSRF token of forms, for a signed-in request.
+fn csrf(key: &Key) -> String {
+    key.as_ref().as_ref().map(session::csrf).unwrap_or_default()
+}
+
+fn html(markup: maud::Markup) -> Response {
+    let mut response = Html(markup.into_string()).into_response();
+    // The pages show payloads: never cached, never framed.
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, "no-store".parse().expect("a header value"));
+    headers.insert("x-frame-options", "DENY".parse().expect("a header value"));
+    headers.insert(
+        "content-security-policy",
+        "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; connect-src 'self'; img-src data:; form-action 'self'; frame-ancestors 'none'"
+            .parse()
+            .expect("a header value"),
+    );
+    response
+}
+
+fn page_error(status: StatusCode, message: impl std::fmt::Display) -> Response {
+    (status, format!("{message}")).into_response()
+}
+
+async fn runs(State(engine): State<Engine>, key: Key, Query(query): Query<pages::ListQuery>) -> Response {
+    let status = query
+        .status
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .map(|s| serde_json::from_value::<crate::model::RunStatus>(serde_json::Value::String(s.to_owned())));
+    let statuses = match status {
+        Some(Ok(status)) => vec![status],
+        Some(Err(_)) => return page_error(StatusCode::BAD_REQUEST, "no such status"),
+        None => Vec::new(),
+    };
+    let filter = RunFilter {
+        job_id: query.job.clone().filter(|job| !job.is_empty()),
+        statuses,
+        limit: Some(PAGE),
+        before: query.before.as_deref().filter(|id| !id.is_empty()).map(RunId::from),
+        id_prefix: query.id.clone().filter(|id| !id.is_empty()),
+        ..RunFilter::default()
+    };
+    let runs = match engine.runs(&filter).await {
+        Ok(runs) => runs,
+        Err(error) => return page_error(StatusCode::SERVICE_UNAVAILABLE, error),
+    };
+    if query.fragment.as_deref() == Some("rows") {
+        return html(pages::run_rows(&runs));
+    }
+    let next = (runs.len() == PAGE).then(|| runs.last().map(|run| run.id.to_string())).flatten();
+    html(pages::page("Runs", true, &csrf(&key), pages::runs(&runs, &query, next.as_deref())))
+}
+
+#[derive(Deserialize)]
+struct Fragment {
+    fragment: Option<String>,
+}
+
+async fn run(
+    State(engine): State<Engine>,
+    key: Key,
+    Path(id): Path<String>,
+    Query(query): Query<Fragment>,
+) -> Response {
+    let id = RunId::from(id.as_str());
+    let run = match engine.run(&id).await {
+        Ok(Some(run)) => run,
+        Ok(None) => return page_error(StatusCode::NOT_FOUND, format!("no run with id `{id}`")),
+        Err(error) => return page_error(StatusCode::SERVICE_UNAVAILABLE, error),
+    };
+    let log = engine.logs(&id).await.unwrap_or_default();
+    let csrf = csrf(&key);
+    if query.fragment.as_deref() == Some("detail") {
+        return html(pages::run_detail(&run, &log, &csrf));
+    }
+    html(pages::page(&format!("Run {id}"), true, &csrf, pages::run(&run, &log, &csrf)))
+}
+
+/// A form that changes something: its CSRF token.
+#[derive(Deserialize)]
+struct Action {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// Whether the form's CSRF token is this key's.
+fn checked(key: &Key, action: &Action) -> bool {
+    key.as_ref().as_ref().is_some_and(|key| session::same(&action.csrf, &session::csrf(key)))
+}
+
+async fn cancel(
+    State(engine): State<Engine>,
+    key: Key,
+    Path(id): Path<String>,
+    Form(action): Form<Action>,
+) -> Response {
+    if !checked(&key, &action) {
+        return page_error(StatusCode::FORBIDDEN, "the form is not from this dashboard (CSRF token)");
+    }
+    match engine.cancel(&RunId::from(id.as_str())).await {
+        Ok(_) => Redirect::to(&format!("/runs/{}", encode(&id))).into_response(),
+        Err(error) => page_error(StatusCode::CONFLICT, error),
+    }
+}
+
+async fn resume(
+    State(engine): State<Engine>,
+    key: Key,
+    Path(id): Path<String>,
+    Form(action): Form<Action>,
+) -> Response {
+    if !checked(&key, &action) {
+        return page_error(StatusCode::FORBIDDEN, "the form is not from this dashboard (CSRF token)");
+    }
+    match engine.resume(&RunId::from(id.as_str())).await {
+        Ok(_) => Redirect::to(&format!("/runs/{}", encode(&id))).into_response(),
+        Err(error) => page_error(StatusCode::CONFLICT, error),
+    }
+}
+
+#[derive(Deserialize)]
+struct LoginQuery {
+    next: Option<String>,
+}
+
+/// Where to go after signing in: a path of this site only.
+fn local(next: Option<&str>) -> String {
+    match next {
+        Some(next) if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') => next.to_owned(),
+        _ => "/".to_owned(),
+    }
+}
+
+async fn login_form(Query(query): Query<LoginQuery>) -> Response {
+    html(pages::page("Sign in", false, "", pages::login(&local(query.next.as_deref()), false)))
+}
+
+#[derive(Deserialize)]
+struct Login {
+    key: String,
+    next: Option<String>,
+}
+
+async fn login(Extension(key): Key, Form(form): Form<Login>) -> Response {
+    let next = local(form.next.as_deref());
+    match key.as_ref() {
+        Some(key) if session::same(&form.key, key.expose()) => {
+            let mut response = Redirect::to(&next).into_response();
+            let cookie = session::set_cookie(key).parse().expect("a cookie is a header value");
+            response.headers_mut().insert(header::SET_COOKIE, cookie);
+            response
+        }
+        _ => {
+            let mut response = html(pages::page("Sign in", false, "", pages::login(&next, true)));
+            *response.status_mut() = StatusCode::UNAUTHORIZED;
+            response
+        }
+    }
+}
+
+async fn logout(key: Key, headers: HeaderMap, Form(action): Form<Action>) -> Response {
+    let _ = headers;
+    if !checked(&key, &action) {
+        return page_error(StatusCode::FORBIDDEN, "the form is not from this dashboard (CSRF token)");
+    }
+    let mut response = Redirect::to("/login").into_response();
+    response.headers_mut().insert(header::SET_COOKIE, session::clear_cookie().parse().expect("a header value"));
+    response
+}

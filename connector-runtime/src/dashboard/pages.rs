@@ -1,0 +1,229 @@
+//! The dashboard's pages, server-rendered with maud (every value shown is escaped: payloads are
+//! untrusted), with a few lines of plain JavaScript that refresh the live parts in place.
+
+use chrono::{DateTime, Utc};
+use maud::{DOCTYPE, Markup, PreEscaped, html};
+use serde_json::Value;
+
+use crate::model::{Run, RunLog, RunStatus, StepRecord, StepStatus};
+
+/// A small SVG, so the tab has an icon without a file to serve.
+const FAVICON: &str = "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 16 16'%3E%3Crect width='16' height='16' rx='3' fill='%232b5fd9'/%3E%3Cpath d='M4 8h8M8 4v8' stroke='white' stroke-width='2'/%3E%3C/svg%3E";
+
+const STYLE: &str = "
+body{font:15px/1.45 system-ui,sans-serif;margin:0;color:#1d2330;background:#f6f7f9}
+header{background:#1d2330;color:#fff;padding:.6rem 1.2rem;display:flex;gap:1.2rem;align-items:center}
+header a{color:#fff;text-decoration:none;font-weight:600}header form{margin-left:auto}
+main{padding:1rem 1.2rem;max-width:1200px}table{border-collapse:collapse;width:100%;background:#fff}
+th,td{text-align:left;padding:.35rem .6rem;border-bottom:1px solid #e3e6eb;vertical-align:top}
+th{font-weight:600;background:#eef0f4}pre{background:#fff;border:1px solid #e3e6eb;padding:.6rem;overflow:auto;max-height:24rem}
+.status{padding:.05rem .45rem;border-radius:.6rem;font-size:.85em;background:#e3e6eb}
+.succeeded{background:#d5f2dc}.failed{background:#fbd9d9}.running{background:#dbe7ff}.waiting{background:#fff0c7}.cancelled{background:#e8e8e8}
+form.filters{display:flex;gap:.6rem;margin-bottom:.8rem;flex-wrap:wrap}label{display:flex;flex-direction:column;font-size:.85em}
+button,input,select{font:inherit;padding:.25rem .5rem}a:focus,button:focus,input:focus,select:focus{outline:2px solid #2b5fd9}
+.actions{display:flex;gap:.6rem;margin:.6rem 0}.muted{color:#667}.error{color:#a11}
+";
+
+/// Keeps the element with `id` fresh: fetches this page's `fragment` every two seconds and
+/// replaces the element's content, without reloading the page.
+fn live(id: &str, fragment: &str) -> Markup {
+    let script = format!(
+        "(function(){{const el=document.getElementById('{id}');if(!el)return;setInterval(async()=>{{\
+         const url=new URL(location.href);url.searchParams.set('fragment','{fragment}');\
+         const answer=await fetch(url,{{credentials:'same-origin'}});if(answer.ok)el.innerHTML=await answer.text();}},2000);}})();"
+    );
+    html! { script { (PreEscaped(script)) } }
+}
+
+/// A whole page: the title, the navigation, `body`.
+pub(super) fn page(title: &str, signed_in: bool, csrf: &str, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · runs" }
+                link rel="icon" href=(FAVICON);
+                style { (PreEscaped(STYLE)) }
+            }
+            body {
+                header {
+                    a href="/" { "Runs" }
+                    @if signed_in {
+                        form method="post" action="/logout" {
+                            input type="hidden" name="csrf" value=(csrf);
+                            button type="submit" { "Sign out" }
+                        }
+                    }
+                }
+                main { (body) }
+            }
+        }
+    }
+}
+
+/// The sign-in form.
+pub(super) fn login(next: &str, failed: bool) -> Markup {
+    html! {
+        h1 { "Sign in" }
+        @if failed { p.error role="alert" { "That is not the server's API key." } }
+        form method="post" action="/login" {
+            input type="hidden" name="next" value=(next);
+            label { "API key" input type="password" name="key" autocomplete="current-password" autofocus required; }
+            p { button type="submit" { "Sign in" } }
+        }
+    }
+}
+
+/// What the runs list was asked for.
+#[derive(Debug, Default, serde::Deserialize)]
+pub(super) struct ListQuery {
+    pub(super) status: Option<String>,
+    pub(super) job: Option<String>,
+    pub(super) id: Option<String>,
+    pub(super) before: Option<String>,
+    pub(super) fragment: Option<String>,
+}
+
+fn time(at: &DateTime<Utc>) -> String {
+    at.format("%Y-%m-%d %H:%M:%S%.3f").to_string()
+}
+
+fn status(status: RunStatus) -> Markup {
+    html! { span class={ "status " (status.as_str()) } { (status.as_str()) } }
+}
+
+/// The rows of the runs table (what the page refreshes in place).
+pub(super) fn run_rows(runs: &[Run]) -> Markup {
+    html! {
+        @for run in runs {
+            tr {
+                td { a href={ "/runs/" (run.id) } { code { (run.id) } } }
+                td { (run.job_id) }
+                td { (status(run.status)) }
+                td { (time(&run.created_at)) }
+                td { (time(&run.updated_at)) }
+                td { (run.executions) }
+            }
+        }
+        @if runs.is_empty() { tr { td colspan="6" .muted { "No runs match." } } }
+    }
+}
+
+/// The runs list: filters, the newest runs, a link to older ones.
+pub(super) fn runs(runs: &[Run], query: &ListQuery, next: Option<&str>) -> Markup {
+    let statuses = ["", "queued", "running", "waiting", "succeeded", "failed", "cancelled"];
+    let chosen = query.status.as_deref().unwrap_or("");
+    html! {
+        h1 { "Runs" }
+        form.filters method="get" action="/" {
+            label { "Status" select name="status" {
+                @for option in statuses {
+                    option value=(option) selected[option == chosen] { @if option.is_empty() { "any" } @else { (option) } }
+                }
+            } }
+            label { "Job" input name="job" value=(query.job.as_deref().unwrap_or("")); }
+            label { "Run id starts with" input name="id" value=(query.id.as_deref().unwrap_or("")); }
+            label { "\u{a0}" button type="submit" { "Filter" } }
+        }
+        table {
+            thead { tr { th { "Run" } th { "Job" } th { "Status" } th { "Created" } th { "Updated" } th { "Executions" } } }
+            tbody #rows { (run_rows(runs)) }
+        }
+        @if let Some(next) = next {
+            p { a href={ "/?before=" (next) "&status=" (chosen) "&job=" (query.job.as_deref().unwrap_or("")) "&id=" (query.id.as_deref().unwrap_or("")) } { "Older runs →" } }
+        }
+        @if query.before.is_none() { (live("rows", "rows")) }
+    }
+}
+
+fn json(value: &Value) -> String {
+    serde_json::to_string_pretty(value).unwrap_or_default()
+}
+
+/// A step's kind, as its record names it (`action`, `task`, `wait`, ..).
+fn kind(step: &StepRecord) -> String {
+    let kind = serde_json::to_value(&step.kind).ok();
+    kind.and_then(|kind| kind.get("kind").and_then(Value::as_str).map(str::to_owned)).unwrap_or_default()
+}
+
+fn step_status(step: &StepRecord) -> &'static str {
+    match step.status {
+        StepStatus::Running => "running",
+        StepStatus::Succeeded => "succeeded",
+        StepStatus::Failed => "failed",
+    }
+}
+
+fn step_row(step: &StepRecord) -> Markup {
+    let took = step.finished_at.map(|end| (end - step.started_at).num_milliseconds());
+    html! {
+        tr {
+            td { code { (step.key) } }
+            td { (kind(step)) }
+            td { span class={ "status " (step_status(step)) } { (step_status(step)) } }
+            td { (step.attempts) }
+            td { (time(&step.started_at)) }
+            td { @if let Some(ms) = took { (ms) " ms" } @else { "…" } }
+            td {
+                @if let Some(error) = &step.error { div.error { (error) } }
+                details { summary { "input" } pre { (json(&step.input)) } }
+                @if let Some(output) = &step.output { details { summary { "output" } pre { (json(output)) } } }
+            }
+        }
+    }
+}
+
+/// The live part of a run's page: status, steps, output or error, logs.
+pub(super) fn run_detail(run: &Run, log: &RunLog, csrf: &str) -> Markup {
+    let queued_ms = run.steps.first().map(|step| (step.started_at - run.created_at).num_milliseconds());
+    html! {
+        p { (status(run.status)) " · job " strong { (run.job_id) } " · " (run.executions) " execution(s) · created " (time(&run.created_at))
+            @if let Some(ms) = queued_ms { " · first step after " (ms) " ms" } }
+        div.actions {
+            @if !run.status.is_finished() {
+                form method="post" action={ "/runs/" (run.id) "/cancel" } onsubmit="return confirm('Cancel this run? It stops at its next step boundary.')" {
+                    input type="hidden" name="csrf" value=(csrf);
+                    button type="submit" { "Cancel" }
+                }
+            }
+            @if matches!(run.status, RunStatus::Failed | RunStatus::Cancelled) {
+                form method="post" action={ "/runs/" (run.id) "/resume" } onsubmit="return confirm('Retry this run from its failed step? Completed steps are kept.')" {
+                    input type="hidden" name="csrf" value=(csrf);
+                    button type="submit" { "Retry from the failed step" }
+                }
+            }
+        }
+        h2 { "Steps" }
+        table {
+            thead { tr { th { "Key" } th { "Kind" } th { "Status" } th { "Attempts" } th { "Started" } th { "Took" } th { "Details" } } }
+            tbody { @for step in &run.steps { (step_row(step)) } @if run.steps.is_empty() { tr { td colspan="7" .muted { "No steps yet." } } } }
+        }
+        @if let Some(output) = &run.output { h2 { "Output" } pre { (json(output)) } }
+        @if let Some(error) = &run.error { h2 { "Error" } pre.error { (error) } }
+        h2 { "Log" }
+        @if log.lines.is_empty() { p.muted { "Nothing logged." } }
+        @else {
+            table {
+                thead { tr { th { "Time" } th { "Level" } th { "Source" } th { "Step" } th { "Message" } } }
+                tbody { @for line in &log.lines { tr {
+                    td { (time(&line.at)) } td { (line.level.as_str()) } td { (line.source) }
+                    td { (line.step.as_deref().unwrap_or("")) } td { (line.message) }
+                } } }
+            }
+            @if log.dropped > 0 { p.muted { (log.dropped) " more lines were dropped (a run keeps " (log.lines.len()) ")." } }
+        }
+    }
+}
+
+/// A run's page.
+pub(super) fn run(run: &Run, log: &RunLog, csrf: &str) -> Markup {
+    html! {
+        h1 { "Run " code { (run.id) } }
+        h2 { "Payload" }
+        pre { (json(&run.payload)) }
+        div #detail { (run_detail(run, log, csrf)) }
+        @if !run.status.is_finished() { (live("detail", "detail")) }
+    }
+}

@@ -1,0 +1,134 @@
+//! The dashboard over HTTP: the API key once for a session cookie (HttpOnly, SameSite=Strict),
+//! nothing shown without it, runs listed and shown with payloads escaped, the live fragments,
+//! and cancel guarded by a CSRF token.
+#![cfg(feature = "dashboard")]
+
+use std::time::Duration;
+
+use connector_runtime::prelude::*;
+use connector_runtime::server::{self, ServerConfig};
+use connector_runtime::{RunStatus, StepKind};
+use reqwest::StatusCode;
+use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
+
+const KEY: &str = "dashboard-test-key";
+
+#[derive(Serialize, Deserialize, JsonSchema, Event)]
+#[event(name = "note.filed")]
+struct NoteFiled {
+    text: String,
+}
+
+#[derive(Serialize, Deserialize, JsonSchema)]
+struct Approval {
+    ok: bool,
+}
+
+/// Logs, then waits for a token: a run that stays unfinished until cancelled.
+#[job(id = "review-note", name = "Review note", version = "1.0.0", event = NoteFiled)]
+async fn review_note(payload: NoteFiled, io: ReviewNoteIo<'_>) -> Result<bool, JobError> {
+    io.logger().info(format!("reviewing {}", payload.text));
+    let approval: Approval = io.wait_for_token("review", Duration::from_secs(3600)).await?;
+    Ok(approval.ok)
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
+}
+
+/// The value of the `csrf` field in `page`.
+fn csrf(page: &str) -> String {
+    let at = page.find("name=\"csrf\" value=\"").expect("a form with a CSRF token") + "name=\"csrf\" value=\"".len();
+    page[at..].split('"').next().unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_dashboard_needs_the_key_escapes_payloads_and_guards_actions() {
+    let engine =
+        Engine::builder().store(connector_runtime::store::MemoryStore::new()).job(ReviewNoteJob).build().unwrap();
+    let run = engine.dispatch(NoteFiled { text: "<script>alert('owned')</script>".into() }).await.unwrap().remove(0);
+    // Parked on its token, with its log line kept.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while engine.run(&run).await.unwrap().unwrap().status != RunStatus::Waiting {
+        assert!(std::time::Instant::now() < deadline, "the run parks");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let config = ServerConfig {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        api_key: Some(Secret::new(KEY)),
+        ..ServerConfig::default()
+    };
+    let running = server::start(engine.clone(), config).await.unwrap();
+    let base = format!("http://{}", running.addr());
+    let http = client();
+
+    // Nothing without the key: pages send to the sign-in form, actions are refused.
+    let answer = http.get(format!("{base}/runs/{run}")).send().await.unwrap();
+    assert_eq!(answer.status(), StatusCode::SEE_OTHER);
+    assert_eq!(answer.headers()[LOCATION], format!("/login?next=/runs/{run}").as_str());
+    let answer = http.post(format!("{base}/runs/{run}/cancel")).form(&[("csrf", "x")]).send().await.unwrap();
+    assert_eq!(answer.status(), StatusCode::FORBIDDEN);
+    let form = http.get(format!("{base}/login")).send().await.unwrap().text().await.unwrap();
+    assert!(form.contains("type=\"password\"") && form.contains("<title>Sign in"), "{form}");
+
+    let answer = http.post(format!("{base}/login")).form(&[("key", "wrong"), ("next", "/")]).send().await.unwrap();
+    assert_eq!(answer.status(), StatusCode::UNAUTHORIZED);
+    assert!(answer.headers().get(SET_COOKIE).is_none());
+    let answer = http
+        .post(format!("{base}/login"))
+        .form(&[("key", KEY), ("next", "https://elsewhere.example/")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::SEE_OTHER);
+    assert_eq!(answer.headers()[LOCATION], "/", "no redirect off the site after signing in");
+    let cookie = answer.headers()[SET_COOKIE].to_str().unwrap().to_owned();
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+    assert!(!cookie.contains(KEY), "the cookie is not the key: {cookie}");
+    let session = cookie.split(';').next().unwrap().to_owned();
+
+    // The runs list and a run, the payload escaped.
+    let list = http.get(format!("{base}/")).header(COOKIE, &session).send().await.unwrap();
+    assert_eq!(list.status(), StatusCode::OK);
+    assert_eq!(list.headers()["x-frame-options"], "DENY");
+    let list = list.text().await.unwrap();
+    assert!(
+        list.contains(&format!("/runs/{run}")) && list.contains("review-note") && list.contains("waiting"),
+        "{list}"
+    );
+    let rows =
+        http.get(format!("{base}/?fragment=rows")).header(COOKIE, &session).send().await.unwrap().text().await.unwrap();
+    assert!(rows.trim_start().starts_with("<tr>") && rows.contains(run.as_str()), "the live rows alone: {rows}");
+    let page =
+        http.get(format!("{base}/runs/{run}")).header(COOKIE, &session).send().await.unwrap().text().await.unwrap();
+    assert!(!page.contains("<script>alert"), "the payload is not markup");
+    assert!(page.contains("&lt;script&gt;alert('owned')&lt;/script&gt;"), "the payload is shown as text");
+    assert!(page.contains("reviewing &lt;script&gt;"), "the log line, escaped");
+    assert!(page.contains(">review<") || page.contains("review</code>"), "the token step is listed: {page}");
+    let bearer = http.get(format!("{base}/runs/{run}")).bearer_auth(KEY).send().await.unwrap();
+    assert_eq!(bearer.status(), StatusCode::OK, "a bearer token works too");
+
+    // Cancel: refused without the form's CSRF token, done with it.
+    let forged = http
+        .post(format!("{base}/runs/{run}/cancel"))
+        .header(COOKIE, &session)
+        .form(&[("csrf", "forged")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    assert_eq!(engine.run(&run).await.unwrap().unwrap().status, RunStatus::Waiting, "nothing was cancelled");
+    let token = csrf(&page);
+    let done = http
+        .post(format!("{base}/runs/{run}/cancel"))
+        .header(COOKIE, &session)
+        .form(&[("csrf", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status(), StatusCode::SEE_OTHER);
+    let cancelled = engine.run(&run).await.unwrap().unwrap();
+    assert_eq!(cancelled.status, RunStatus::Cancelled);
+    assert!(cancelled.steps.iter().any(|step| matches!(step.kind, StepKind::Token { .. })));
+    running.shutdown().await.unwrap();
+}
