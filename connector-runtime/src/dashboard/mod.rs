@@ -15,7 +15,7 @@ mod session;
 use std::sync::Arc;
 
 use axum::extract::{Form, Path, Query, Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -166,13 +166,8 @@ async fn cancel(
     Path(id): Path<String>,
     Form(action): Form<Action>,
 ) -> Response {
-    if !checked(&key, &action) {
-        return page_error(StatusCode::FORBIDDEN, "the form is not from this dashboard (CSRF token)");
-    }
-    match engine.cancel(&RunId::from(id.as_str())).await {
-        Ok(_) => Redirect::to(&format!("/runs/{}", encode(&id))).into_response(),
-        Err(error) => page_error(StatusCode::CONFLICT, error),
-    }
+    let run = RunId::from(id.as_str());
+    act(&key, &action, &run, async { engine.cancel(&run).await.map(|_| ()) }).await
 }
 
 async fn resume(
@@ -181,11 +176,23 @@ async fn resume(
     Path(id): Path<String>,
     Form(action): Form<Action>,
 ) -> Response {
-    if !checked(&key, &action) {
+    let run = RunId::from(id.as_str());
+    act(&key, &action, &run, async { engine.resume(&run).await.map(|_| ()) }).await
+}
+
+/// Does `change` (a future, so nothing happens before the check) if the form's CSRF token is
+/// this dashboard's, then shows the run again.
+async fn act(
+    key: &Key,
+    action: &Action,
+    run: &RunId,
+    change: impl std::future::Future<Output = Result<(), crate::engine::EngineError>>,
+) -> Response {
+    if !checked(key, action) {
         return page_error(StatusCode::FORBIDDEN, "the form is not from this dashboard (CSRF token)");
     }
-    match engine.resume(&RunId::from(id.as_str())).await {
-        Ok(_) => Redirect::to(&format!("/runs/{}", encode(&id))).into_response(),
+    match change.await {
+        Ok(()) => Redirect::to(&format!("/runs/{}", encode(run.as_str()))).into_response(),
         Err(error) => page_error(StatusCode::CONFLICT, error),
     }
 }
@@ -230,8 +237,7 @@ async fn login(Extension(key): Key, Form(form): Form<Login>) -> Response {
     }
 }
 
-async fn logout(key: Key, headers: HeaderMap, Form(action): Form<Action>) -> Response {
-    let _ = headers;
+async fn logout(key: Key, Form(action): Form<Action>) -> Response {
     if !checked(&key, &action) {
         return page_error(StatusCode::FORBIDDEN, "the form is not from this dashboard (CSRF token)");
     }
