@@ -130,5 +130,44 @@ async fn the_dashboard_needs_the_key_escapes_payloads_and_guards_actions() {
     let cancelled = engine.run(&run).await.unwrap().unwrap();
     assert_eq!(cancelled.status, RunStatus::Cancelled);
     assert!(cancelled.steps.iter().any(|step| matches!(step.kind, StepKind::Token { .. })));
+
+    // A token completed from the page: a payload that does not fit is refused, one that does
+    // resumes the run; then the finished run replayed as a new one.
+    let second = engine.dispatch(NoteFiled { text: "second".into() }).await.unwrap().remove(0);
+    while engine.run(&second).await.unwrap().unwrap().status != RunStatus::Waiting {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let page =
+        http.get(format!("{base}/runs/{second}")).header(COOKIE, &session).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains(&format!("/runs/{second}/complete")), "a form for the open token");
+    let complete = |payload: &'static str| {
+        let (http, url, session, token) =
+            (http.clone(), format!("{base}/runs/{second}/complete"), session.clone(), token.clone());
+        async move {
+            let form = [("csrf", token.as_str()), ("step", "review"), ("payload", payload)];
+            http.post(url).header(COOKIE, session).form(&form).send().await.unwrap()
+        }
+    };
+    let misfit = complete(r#"{"ok": "yes"}"#).await;
+    assert_eq!(misfit.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(misfit.text().await.unwrap().contains("ok"), "the error names the field");
+    assert_eq!(complete("not json").await.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(complete(r#"{"ok": true}"#).await.status(), StatusCode::SEE_OTHER);
+    let done = engine.wait(&second).await.unwrap();
+    assert_eq!((done.status, done.output.clone()), (RunStatus::Succeeded, Some(serde_json::json!(true))));
+
+    let replayed = http
+        .post(format!("{base}/runs/{second}/replay"))
+        .header(COOKIE, &session)
+        .form(&[("csrf", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(replayed.status(), StatusCode::SEE_OTHER);
+    let new = replayed.headers()[LOCATION].to_str().unwrap().trim_start_matches("/runs/").to_owned();
+    assert_ne!(new, second.to_string(), "a new run");
+    let new = engine.run(&connector_runtime::RunId::from(new.as_str())).await.unwrap().expect("the replay is recorded");
+    assert_eq!(new.payload, done.payload, "with the same payload");
+    assert_eq!(new.job_id, "review-note");
     running.shutdown().await.unwrap();
 }

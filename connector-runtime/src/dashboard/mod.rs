@@ -7,6 +7,8 @@
 //! | `GET /` | the runs, newest first, filtered by status, job and id prefix, 50 a page |
 //! | `GET /runs/{id}` | a run: payload, steps with their inputs and outputs, output or error, log |
 //! | `POST /runs/{id}/cancel`, `POST /runs/{id}/resume` | cancel, or retry from the failed step |
+//! | `POST /runs/{id}/replay` | start a new run of its job with the same payload |
+//! | `POST /runs/{id}/complete` | complete the token it waits for with a JSON payload (checked against its type) |
 //! | `GET /login`, `POST /login`, `POST /logout` | the API key, once, for a session cookie |
 
 mod pages;
@@ -39,6 +41,8 @@ pub fn router(api_key: Option<Secret>) -> Router<Engine> {
         .route("/runs/{id}", get(run))
         .route("/runs/{id}/cancel", post(cancel))
         .route("/runs/{id}/resume", post(resume))
+        .route("/runs/{id}/replay", post(replay))
+        .route("/runs/{id}/complete", post(complete))
         .route("/logout", post(logout))
         .route_layer(middleware::from_fn(require_session));
     Router::new().merge(pages).route("/login", get(login_form).post(login)).layer(Extension(key))
@@ -180,6 +184,50 @@ async fn resume(
     act(&key, &action, &run, async { engine.resume(&run).await.map(|_| ()) }).await
 }
 
+async fn replay(
+    State(engine): State<Engine>,
+    key: Key,
+    Path(id): Path<String>,
+    Form(action): Form<Action>,
+) -> Response {
+    if !checked(&key, &action) {
+        return page_error(StatusCode::FORBIDDEN, "the form is not from this dashboard (CSRF token)");
+    }
+    match engine.replay(&RunId::from(id.as_str())).await {
+        Ok(new) => Redirect::to(&format!("/runs/{}", encode(new.as_str()))).into_response(),
+        Err(error) => page_error(StatusCode::CONFLICT, error),
+    }
+}
+
+/// The token form: which step, with what payload.
+#[derive(Deserialize)]
+struct Completion {
+    #[serde(default)]
+    csrf: String,
+    step: String,
+    payload: String,
+}
+
+async fn complete(
+    State(engine): State<Engine>,
+    key: Key,
+    Path(id): Path<String>,
+    Form(form): Form<Completion>,
+) -> Response {
+    if !checked(&key, &Action { csrf: form.csrf.clone() }) {
+        return page_error(StatusCode::FORBIDDEN, "the form is not from this dashboard (CSRF token)");
+    }
+    let payload: serde_json::Value = match serde_json::from_str(&form.payload) {
+        Ok(payload) => payload,
+        Err(error) => return page_error(StatusCode::BAD_REQUEST, format!("the payload is not JSON: {error}")),
+    };
+    let run = RunId::from(id.as_str());
+    act(&key, &Action { csrf: form.csrf }, &run, async {
+        engine.complete_token(&format!("{run}:{}", form.step), payload).await
+    })
+    .await
+}
+
 /// Does `change` (a future, so nothing happens before the check) if the form's CSRF token is
 /// this dashboard's, then shows the run again.
 async fn act(
@@ -193,6 +241,9 @@ async fn act(
     }
     match change.await {
         Ok(()) => Redirect::to(&format!("/runs/{}", encode(run.as_str()))).into_response(),
+        Err(error @ crate::engine::EngineError::TokenPayload { .. }) => {
+            page_error(StatusCode::UNPROCESSABLE_ENTITY, error)
+        }
         Err(error) => page_error(StatusCode::CONFLICT, error),
     }
 }

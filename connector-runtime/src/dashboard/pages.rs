@@ -142,6 +142,13 @@ fn json(value: &Value) -> String {
     serde_json::to_string_pretty(value).unwrap_or_default()
 }
 
+/// The token steps the run waits at.
+fn open_tokens(run: &Run) -> impl Iterator<Item = &StepRecord> {
+    run.steps
+        .iter()
+        .filter(|step| step.status == StepStatus::Running && matches!(step.kind, crate::model::StepKind::Token { .. }))
+}
+
 /// A step's kind, as its record names it (`action`, `task`, `wait`, ..).
 fn kind(step: &StepRecord) -> String {
     let kind = serde_json::to_value(&step.kind).ok();
@@ -193,6 +200,21 @@ pub(super) fn run_detail(run: &Run, log: &RunLog, csrf: &str) -> Markup {
                     input type="hidden" name="csrf" value=(csrf);
                     button type="submit" { "Retry from the failed step" }
                 }
+            }
+            @if run.status.is_finished() {
+                form method="post" action={ "/runs/" (run.id) "/replay" } onsubmit="return confirm('Start a new run of this job with the same payload? Every step runs again.')" {
+                    input type="hidden" name="csrf" value=(csrf);
+                    button type="submit" { "Replay as a new run" }
+                }
+            }
+        }
+        @for step in open_tokens(run) {
+            form method="post" action={ "/runs/" (run.id) "/complete" } onsubmit="return confirm('Complete this token with the payload given? The run resumes with it.')" {
+                input type="hidden" name="csrf" value=(csrf);
+                input type="hidden" name="step" value=(step.key);
+                label { "Complete the token " code { (run.id) ":" (step.key) } " with (JSON)"
+                    textarea name="payload" rows="3" cols="60" required { "{}" } }
+                button type="submit" { "Complete the token" }
             }
         }
         h2 { "Steps" }

@@ -279,6 +279,26 @@ impl Engine {
         Ok(resumed)
     }
 
+    /// Starts a new run of run `id`'s job with the same payload and trigger: a replay, with
+    /// none of the first run's steps (they all run again). Returns the new run's id.
+    pub async fn replay(&self, id: &RunId) -> Result<RunId, EngineError> {
+        let run = self.shared.store.run(id).await?.ok_or_else(|| EngineError::RunNotFound(id.to_string()))?;
+        let job = self.shared.registry.job(&run.job_id).ok_or_else(|| EngineError::NotResumable {
+            id: id.to_string(),
+            reason: "its job is not registered with this engine",
+        })?;
+        if matches!(run.trigger, TriggerRef::Parent { .. }) {
+            return Err(EngineError::NotResumable {
+                id: id.to_string(),
+                reason: "it is a child run: replay its parent",
+            });
+        }
+        let replay = new_run(RunId::new(), job, &run.trigger, &run.payload, self.starts_runs_here());
+        let started = self.record_and_start(vec![replay], None).await?;
+        tracing::info!(run_id = %id, replay = ?started.runs, "run replayed as a new run");
+        started.runs.into_iter().next().ok_or_else(|| EngineError::RunNotFound(id.to_string()))
+    }
+
     /// Resumes or retries one run by id: an unfinished run left by another process, or a
     /// failed run. It executes again from the top; steps that succeeded are not run again.
     pub async fn resume(&self, id: &RunId) -> Result<RunId, EngineError> {
