@@ -32,6 +32,36 @@ async fn review_note(payload: NoteFiled, io: ReviewNoteIo<'_>) -> Result<bool, J
     Ok(approval.ok)
 }
 
+#[derive(Deserialize, JsonSchema)]
+struct ProbeConfig {
+    /// Whether the credentials work.
+    valid: bool,
+    token: Secret,
+}
+
+/// A connector whose credential check answers as its config says.
+struct Probe;
+
+#[connector(id = "probe", name = "Probe", version = "2.1.0", config = ProbeConfig, check = Self::check)]
+impl Probe {
+    async fn check(ctx: &ActionContext<ProbeConfig>) -> Result<(), ActionError> {
+        if ctx.config().valid {
+            Ok(())
+        } else {
+            Err(ActionError::Unauthorized {
+                status: 401,
+                message: format!("token {} refused", ctx.config().token.expose()),
+            })
+        }
+    }
+
+    /// Looks at something, changing nothing.
+    #[action(id = "look", name = "Look", read_only)]
+    async fn look(_ctx: &ActionContext<ProbeConfig>, input: Approval) -> Result<Approval, ActionError> {
+        Ok(input)
+    }
+}
+
 fn client() -> reqwest::Client {
     reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
 }
@@ -169,5 +199,52 @@ async fn the_dashboard_needs_the_key_escapes_payloads_and_guards_actions() {
     let new = engine.run(&connector_runtime::RunId::from(new.as_str())).await.unwrap().expect("the replay is recorded");
     assert_eq!(new.payload, done.payload, "with the same payload");
     assert_eq!(new.job_id, "review-note");
+    running.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_manifest_page_lists_connectors_and_jobs_and_checks_credentials() {
+    let token = "probe-token-do-not-show";
+    let engine = Engine::builder()
+        .store(connector_runtime::store::MemoryStore::new())
+        .connector(Probe::init(ProbeConfig { valid: false, token: Secret::new(token) }))
+        .job(ReviewNoteJob)
+        .build()
+        .unwrap();
+    let config = ServerConfig {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        api_key: Some(Secret::new(KEY)),
+        ..ServerConfig::default()
+    };
+    let running = server::start(engine, config).await.unwrap();
+    let base = format!("http://{}", running.addr());
+    let http = client();
+    assert_eq!(http.get(format!("{base}/connectors")).send().await.unwrap().status(), StatusCode::SEE_OTHER);
+    let page = http.get(format!("{base}/connectors")).bearer_auth(KEY).send().await.unwrap().text().await.unwrap();
+    for expected in
+        ["probe", "2.1.0", "look", "Looks at something, changing nothing.", "read-only", "review-note", "note.filed"]
+    {
+        assert!(page.contains(expected), "{expected} on the page");
+    }
+    let forged = http
+        .post(format!("{base}/connectors/probe/check"))
+        .bearer_auth(KEY)
+        .form(&[("csrf", "x")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    let checked = http
+        .post(format!("{base}/connectors/probe/check"))
+        .bearer_auth(KEY)
+        .form(&[("csrf", csrf(&page).as_str())])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(checked.contains("role=\"alert\"") && checked.contains("refused"), "the check's failure is shown");
+    assert!(!checked.contains(token), "without the token");
     running.shutdown().await.unwrap();
 }

@@ -9,6 +9,7 @@
 //! | `POST /runs/{id}/cancel`, `POST /runs/{id}/resume` | cancel, or retry from the failed step |
 //! | `POST /runs/{id}/replay` | start a new run of its job with the same payload |
 //! | `POST /runs/{id}/complete` | complete the token it waits for with a JSON payload (checked against its type) |
+//! | `GET /connectors`, `POST /connectors/{id}/check` | the manifest as a page; a credential check |
 //! | `GET /login`, `POST /login`, `POST /logout` | the API key, once, for a session cookie |
 
 mod pages;
@@ -43,6 +44,8 @@ pub fn router(api_key: Option<Secret>) -> Router<Engine> {
         .route("/runs/{id}/resume", post(resume))
         .route("/runs/{id}/replay", post(replay))
         .route("/runs/{id}/complete", post(complete))
+        .route("/connectors", get(connectors))
+        .route("/connectors/{id}/check", post(check))
         .route("/logout", post(logout))
         .route_layer(middleware::from_fn(require_session));
     Router::new().merge(pages).route("/login", get(login_form).post(login)).layer(Extension(key))
@@ -246,6 +249,22 @@ async fn act(
         }
         Err(error) => page_error(StatusCode::CONFLICT, error),
     }
+}
+
+async fn connectors(State(engine): State<Engine>, key: Key) -> Response {
+    let manifest = engine.manifest();
+    html(pages::page("Connectors and jobs", true, &csrf(&key), pages::manifest(&manifest, &csrf(&key), None)))
+}
+
+async fn check(State(engine): State<Engine>, key: Key, Path(id): Path<String>, Form(action): Form<Action>) -> Response {
+    if !checked(&key, &action) {
+        return page_error(StatusCode::FORBIDDEN, "the form is not from this dashboard (CSRF token)");
+    }
+    // The check's error is the connector's own words, with secrets masked.
+    let result = engine.check(&id).await.err().map(|error| crate::model::redact(&error.to_string()).into_owned());
+    let manifest = engine.manifest();
+    let page = pages::manifest(&manifest, &csrf(&key), Some((id.as_str(), result)));
+    html(pages::page("Connectors and jobs", true, &csrf(&key), page))
 }
 
 #[derive(Deserialize)]

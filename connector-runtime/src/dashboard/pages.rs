@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 use serde_json::Value;
 
-use crate::model::{Run, RunLog, RunStatus, StepRecord, StepStatus};
+use crate::model::{Manifest, Run, RunLog, RunStatus, StepRecord, StepStatus};
 
 /// A small SVG, so the tab has an icon without a file to serve.
 const FAVICON: &str = "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 16 16'%3E%3Crect width='16' height='16' rx='3' fill='%232b5fd9'/%3E%3Cpath d='M4 8h8M8 4v8' stroke='white' stroke-width='2'/%3E%3C/svg%3E";
@@ -50,6 +50,7 @@ pub(super) fn page(title: &str, signed_in: bool, csrf: &str, body: Markup) -> Ma
             body {
                 header {
                     a href="/" { "Runs" }
+                    a href="/connectors" { "Connectors and jobs" }
                     @if signed_in {
                         form method="post" action="/logout" {
                             input type="hidden" name="csrf" value=(csrf);
@@ -247,5 +248,62 @@ pub(super) fn run(run: &Run, log: &RunLog, csrf: &str) -> Markup {
         pre { (json(&run.payload)) }
         div #detail { (run_detail(run, log, csrf)) }
         @if !run.status.is_finished() { (live("detail", "detail")) }
+    }
+}
+
+/// The manifest as a page: every connector with its actions and triggers and their schemas,
+/// a credential check per connector, and every job with its trigger. `checked` is the result
+/// of a check just made: the connector, and its error if it failed.
+pub(super) fn manifest(manifest: &Manifest, csrf: &str, checked: Option<(&str, Option<String>)>) -> Markup {
+    html! {
+        h1 { "Connectors" }
+        @for connector in &manifest.connectors {
+            section {
+                h2 { (connector.name) " " code { (connector.id) } " " span.muted { (connector.version) } }
+                @if let Some(description) = &connector.description { p { (description) } }
+                @if let Some((id, result)) = &checked && *id == connector.id.as_str() {
+                    @match result {
+                        None => p role="status" { "The credentials work." },
+                        Some(error) => p.error role="alert" { (error) },
+                    }
+                }
+                form method="post" action={ "/connectors/" (connector.id) "/check" } {
+                    input type="hidden" name="csrf" value=(csrf);
+                    button type="submit" { "Check the credentials" }
+                }
+                table {
+                    thead { tr { th { "Action" } th { "What it does" } th { "Input" } th { "Output" } } }
+                    tbody { @for action in &connector.actions { tr {
+                        td { code { (action.id) } br; (action.name)
+                            @if action.read_only { br; span.muted { "read-only" } }
+                            @if action.destructive == Some(true) { br; span.error { "destructive" } } }
+                        td { (action.description.as_deref().unwrap_or("")) }
+                        td { details { summary { "schema" } pre { (json(&action.input)) } } }
+                        td { details { summary { "schema" } pre { (json(&action.output)) } } }
+                    } } }
+                }
+                @if !connector.triggers.is_empty() {
+                    table {
+                        thead { tr { th { "Trigger" } th { "What it delivers" } th { "Payload" } } }
+                        tbody { @for trigger in &connector.triggers { tr {
+                            td { code { (trigger.id) } br; (trigger.name)
+                                @if let Some(poll) = &trigger.poll { br; span.muted { "polled every " (poll.every) } } }
+                            td { (trigger.description.as_deref().unwrap_or("")) }
+                            td { details { summary { "schema" } pre { (json(&trigger.output)) } } }
+                        } } }
+                    }
+                }
+            }
+        }
+        h1 { "Jobs" }
+        table {
+            thead { tr { th { "Job" } th { "Started by" } th { "What it does" } th { "Payload" } } }
+            tbody { @for job in &manifest.jobs { tr {
+                td { code { (job.id) } br; (job.name) " " span.muted { (job.version) } }
+                td { (job.trigger.to_string()) }
+                td { (job.description.as_deref().unwrap_or("")) }
+                td { details { summary { "schema" } pre { (json(&job.payload)) } } }
+            } } }
+        }
     }
 }
