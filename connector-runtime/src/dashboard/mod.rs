@@ -12,6 +12,7 @@
 //! | `GET /connectors`, `POST /connectors/{id}/check` | the manifest as a page; a credential check |
 //! | `GET /login`, `POST /login`, `POST /logout` | the API key, once, for a session cookie |
 
+mod forms;
 mod pages;
 mod session;
 
@@ -28,6 +29,7 @@ use serde::Deserialize;
 use crate::engine::Engine;
 use crate::model::{RunId, Secret};
 use crate::store::RunFilter;
+use forms::{Action, Checked, Completion};
 
 /// How many runs one page lists.
 const PAGE: usize = 50;
@@ -155,94 +157,40 @@ async fn run(
     html(pages::page(&format!("Run {id}"), true, &csrf, pages::run(&run, &log, &csrf)))
 }
 
-/// A form that changes something: its CSRF token.
-#[derive(Deserialize)]
-struct Action {
-    #[serde(default)]
-    csrf: String,
-}
-
-/// Whether the form's CSRF token is this key's.
-fn checked(key: &Key, action: &Action) -> bool {
-    key.as_ref().as_ref().is_some_and(|key| session::same(&action.csrf, &session::csrf(key)))
-}
-
-async fn cancel(
-    State(engine): State<Engine>,
-    key: Key,
-    Path(id): Path<String>,
-    Form(action): Form<Action>,
-) -> Response {
+async fn cancel(State(engine): State<Engine>, Path(id): Path<String>, _: Checked<Action>) -> Response {
     let run = RunId::from(id.as_str());
-    act(&key, &action, &run, async { engine.cancel(&run).await.map(|_| ()) }).await
+    changed(&run, engine.cancel(&run).await.map(|_| ()))
 }
 
-async fn resume(
-    State(engine): State<Engine>,
-    key: Key,
-    Path(id): Path<String>,
-    Form(action): Form<Action>,
-) -> Response {
+async fn resume(State(engine): State<Engine>, Path(id): Path<String>, _: Checked<Action>) -> Response {
     let run = RunId::from(id.as_str());
-    act(&key, &action, &run, async { engine.resume(&run).await.map(|_| ()) }).await
+    changed(&run, engine.resume(&run).await.map(|_| ()))
 }
 
-async fn replay(
-    State(engine): State<Engine>,
-    key: Key,
-    Path(id): Path<String>,
-    Form(action): Form<Action>,
-) -> Response {
-    if !checked(&key, &action) {
-        return page_error(StatusCode::FORBIDDEN, "the form is not from this dashboard (CSRF token)");
-    }
+async fn replay(State(engine): State<Engine>, Path(id): Path<String>, _: Checked<Action>) -> Response {
     match engine.replay(&RunId::from(id.as_str())).await {
-        Ok(new) => Redirect::to(&format!("/runs/{}", encode(new.as_str()))).into_response(),
-        Err(error) => page_error(StatusCode::CONFLICT, error),
+        Ok(new) => changed(&new, Ok(())),
+        Err(error) => changed(&RunId::from(id.as_str()), Err(error)),
     }
-}
-
-/// The token form: which step, with what payload.
-#[derive(Deserialize)]
-struct Completion {
-    #[serde(default)]
-    csrf: String,
-    step: String,
-    payload: String,
 }
 
 async fn complete(
     State(engine): State<Engine>,
-    key: Key,
     Path(id): Path<String>,
-    Form(form): Form<Completion>,
+    Checked(form): Checked<Completion>,
 ) -> Response {
-    if !checked(&key, &Action { csrf: form.csrf.clone() }) {
-        return page_error(StatusCode::FORBIDDEN, "the form is not from this dashboard (CSRF token)");
-    }
     let payload: serde_json::Value = match serde_json::from_str(&form.payload) {
         Ok(payload) => payload,
         Err(error) => return page_error(StatusCode::BAD_REQUEST, format!("the payload is not JSON: {error}")),
     };
     let run = RunId::from(id.as_str());
-    act(&key, &Action { csrf: form.csrf }, &run, async {
-        engine.complete_token(&format!("{run}:{}", form.step), payload).await
-    })
-    .await
+    changed(&run, engine.complete_token(&format!("{run}:{}", form.step), payload).await)
 }
 
-/// Does `change` (a future, so nothing happens before the check) if the form's CSRF token is
-/// this dashboard's, then shows the run again.
-async fn act(
-    key: &Key,
-    action: &Action,
-    run: &RunId,
-    change: impl std::future::Future<Output = Result<(), crate::engine::EngineError>>,
-) -> Response {
-    if !checked(key, action) {
-        return page_error(StatusCode::FORBIDDEN, "the form is not from this dashboard (CSRF token)");
-    }
-    match change.await {
+/// After an action: the run's page, or what refused the action (422 for a token payload that
+/// does not fit its type, 409 for anything else the run's state refused).
+fn changed(run: &RunId, outcome: Result<(), crate::engine::EngineError>) -> Response {
+    match outcome {
         Ok(()) => Redirect::to(&format!("/runs/{}", encode(run.as_str()))).into_response(),
         Err(error @ crate::engine::EngineError::TokenPayload { .. }) => {
             page_error(StatusCode::UNPROCESSABLE_ENTITY, error)
@@ -256,10 +204,7 @@ async fn connectors(State(engine): State<Engine>, key: Key) -> Response {
     html(pages::page("Connectors and jobs", true, &csrf(&key), pages::manifest(&manifest, &csrf(&key), None)))
 }
 
-async fn check(State(engine): State<Engine>, key: Key, Path(id): Path<String>, Form(action): Form<Action>) -> Response {
-    if !checked(&key, &action) {
-        return page_error(StatusCode::FORBIDDEN, "the form is not from this dashboard (CSRF token)");
-    }
+async fn check(State(engine): State<Engine>, key: Key, Path(id): Path<String>, _: Checked<Action>) -> Response {
     // The check's error is the connector's own words, with secrets masked.
     let result = engine.check(&id).await.err().map(|error| crate::model::redact(&error.to_string()).into_owned());
     let manifest = engine.manifest();
@@ -307,10 +252,7 @@ async fn login(Extension(key): Key, Form(form): Form<Login>) -> Response {
     }
 }
 
-async fn logout(key: Key, Form(action): Form<Action>) -> Response {
-    if !checked(&key, &action) {
-        return page_error(StatusCode::FORBIDDEN, "the form is not from this dashboard (CSRF token)");
-    }
+async fn logout(_: Checked<Action>) -> Response {
     let mut response = Redirect::to("/login").into_response();
     response.headers_mut().insert(header::SET_COOKIE, session::clear_cookie().parse().expect("a header value"));
     response
