@@ -196,8 +196,7 @@ pub(super) enum RunsCommand {
 }
 
 fn parse_status(text: &str) -> Result<RunStatus, String> {
-    serde_json::from_value(serde_json::Value::String(text.to_ascii_lowercase()))
-        .map_err(|_| format!("`{text}` is not a status: use queued, running, waiting, succeeded, failed or cancelled"))
+    text.parse().map_err(|error: crate::model::UnknownStatus| error.to_string())
 }
 
 /// `250ms`, `10s`, `2m`, `1h`; a bare number is seconds.

@@ -103,14 +103,10 @@ fn page_error(status: StatusCode, message: impl std::fmt::Display) -> Response {
 }
 
 async fn runs(State(engine): State<Engine>, key: Key, Query(query): Query<pages::ListQuery>) -> Response {
-    let status = query
-        .status
-        .as_deref()
-        .filter(|s| !s.is_empty())
-        .map(|s| serde_json::from_value::<crate::model::RunStatus>(serde_json::Value::String(s.to_owned())));
+    let status = query.status.as_deref().filter(|s| !s.is_empty()).map(str::parse::<crate::model::RunStatus>);
     let statuses = match status {
         Some(Ok(status)) => vec![status],
-        Some(Err(_)) => return page_error(StatusCode::BAD_REQUEST, "no such status"),
+        Some(Err(error)) => return page_error(StatusCode::BAD_REQUEST, error),
         None => Vec::new(),
     };
     let filter = RunFilter {

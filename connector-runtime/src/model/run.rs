@@ -97,6 +97,29 @@ impl std::fmt::Display for RunStatus {
     }
 }
 
+/// Text that names no [`RunStatus`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a status: use queued, running, waiting, succeeded, failed or cancelled")]
+pub struct UnknownStatus(pub String);
+
+impl std::str::FromStr for RunStatus {
+    type Err = UnknownStatus;
+
+    /// A status by its name, in any case (`failed`, `Failed`).
+    fn from_str(text: &str) -> Result<Self, UnknownStatus> {
+        let status = match text.to_ascii_lowercase().as_str() {
+            "queued" => RunStatus::Queued,
+            "running" => RunStatus::Running,
+            "waiting" => RunStatus::Waiting,
+            "succeeded" => RunStatus::Succeeded,
+            "failed" => RunStatus::Failed,
+            "cancelled" => RunStatus::Cancelled,
+            _ => return Err(UnknownStatus(text.to_owned())),
+        };
+        Ok(status)
+    }
+}
+
 /// One run of a job.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use super::error::ApiError;
 use crate::engine::{Engine, EngineError};
-use crate::model::{Run, RunId, RunLog, RunStatus};
+use crate::model::{Run, RunId, RunLog, RunStatus, UnknownStatus};
 use crate::store::RunFilter;
 
 /// The most runs one page holds.
@@ -63,12 +63,9 @@ pub(super) async fn list(
 }
 
 fn parse_status(text: &str) -> Result<RunStatus, ApiError> {
-    serde_json::from_value(Value::String(text.trim().to_ascii_lowercase())).map_err(|_| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            format!("query: `{text}` is not a status: use queued, running, waiting, succeeded, failed or cancelled"),
-        )
-    })
+    text.trim()
+        .parse()
+        .map_err(|error: UnknownStatus| ApiError::new(StatusCode::BAD_REQUEST, format!("query: {error}")))
 }
 
 pub(super) async fn show(State(engine): State<Engine>, Path(id): Path<String>) -> Result<Json<Run>, ApiError> {
