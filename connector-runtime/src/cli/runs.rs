@@ -52,8 +52,7 @@ pub(super) async fn show(store: Option<&dyn RunStore>, prefix: &str, place: &str
         return Err(not_found(prefix, place));
     };
     let run = find(store, prefix, place).await?;
-    // A store from before logs were kept has none to show: the run is shown without them.
-    let log = store.logs(&run.id).await.unwrap_or_default();
+    let log = store.logs(&run.id).await?;
     let mut text = timeline(&run);
     text.push_str(&log_text(&log));
     let mut document = json!(run);

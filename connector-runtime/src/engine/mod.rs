@@ -591,12 +591,11 @@ impl Engine {
         let active = ActiveRun { done: done_receiver, cancel, wake: false, lease_lost: false };
         self.lock_active().insert(id.clone(), active);
         let engine = self.clone();
-        let queued = self.queue().is_some();
-        if queued {
+        if self.queue().is_some() {
             self.ensure_renewing();
         }
         tokio::spawn(async move {
-            engine.execute_here(id, recorded, done, cancelled, queued).await;
+            engine.execute_here(id, recorded, done, cancelled).await;
             engine.execution_ended();
         });
     }
@@ -608,8 +607,8 @@ impl Engine {
         recorded: Option<Run>,
         done: watch::Sender<bool>,
         cancelled: watch::Receiver<bool>,
-        queued: bool,
     ) {
+        let queued = self.queue().is_some();
         let mut recorded = recorded;
         loop {
             match execute::execute(self, &id, recorded.take(), cancelled.clone()).await {

@@ -112,42 +112,37 @@ impl Logger {
 
     /// Logs at `INFO`.
     pub fn info(&self, message: impl std::fmt::Display) {
-        let message = self.masked(message);
+        let message = masked(message);
         tracing::info!(source = self.source, "{message}");
         self.keep(LogLevel::Info, message);
     }
 
     /// Logs at `WARN`.
     pub fn warn(&self, message: impl std::fmt::Display) {
-        let message = self.masked(message);
+        let message = masked(message);
         tracing::warn!(source = self.source, "{message}");
         self.keep(LogLevel::Warn, message);
     }
 
     /// Logs at `ERROR`.
     pub fn error(&self, message: impl std::fmt::Display) {
-        let message = self.masked(message);
+        let message = masked(message);
         tracing::error!(source = self.source, "{message}");
         self.keep(LogLevel::Error, message);
     }
 
     /// Logs at `DEBUG`.
     pub fn debug(&self, message: impl std::fmt::Display) {
-        let message = self.masked(message);
+        let message = masked(message);
         tracing::debug!(source = self.source, "{message}");
         self.keep(LogLevel::Debug, message);
-    }
-
-    fn masked(&self, message: impl std::fmt::Display) -> String {
-        super::secret::redact(&message.to_string()).into_owned()
     }
 
     /// Keeps the line with the run, cut to [`MAX_LOG_LINE_BYTES`] on a character boundary.
     fn keep(&self, level: LogLevel, mut message: String) {
         let Some((pending, step)) = &self.run else { return };
         if message.len() > MAX_LOG_LINE_BYTES {
-            let cut = (0..=MAX_LOG_LINE_BYTES).rev().find(|at| message.is_char_boundary(*at)).unwrap_or(0);
-            message.truncate(cut);
+            message.truncate(message.floor_char_boundary(MAX_LOG_LINE_BYTES));
             message.push('…');
         }
         pending.push(LogLine {
@@ -157,5 +152,31 @@ impl Logger {
             step: step.as_deref().map(str::to_owned),
             message,
         });
+    }
+}
+
+/// `message` as text, with known secrets masked.
+fn masked(message: impl std::fmt::Display) -> String {
+    super::secret::redact(&message.to_string()).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_line_is_cut_on_a_character_boundary() {
+        let pending = Arc::new(PendingLog::default());
+        let logger = Logger::for_run("job", Arc::clone(&pending)).in_step("chat", "send");
+        logger.warn("é".repeat(MAX_LOG_LINE_BYTES));
+        let lines = pending.take();
+        let message = &lines[0].message;
+        assert!(message.ends_with('…') && message.len() <= MAX_LOG_LINE_BYTES + '…'.len_utf8(), "{}", message.len());
+        assert!(message.trim_end_matches('…').chars().all(|c| c == 'é'), "no character was split");
+        assert_eq!(
+            (lines[0].level, lines[0].source.as_str(), lines[0].step.as_deref()),
+            (LogLevel::Warn, "chat", Some("send"))
+        );
+        assert!(pending.take().is_empty(), "taken once");
     }
 }

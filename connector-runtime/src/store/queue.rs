@@ -20,9 +20,6 @@ use crate::model::{Run, RunId};
 /// up again cannot record a step over the new holder's.
 #[async_trait]
 pub trait RunQueue: Send + Sync {
-    /// This store's name in leases: unique to the store value (so, to the process).
-    fn holder(&self) -> &str;
-
     /// How long a lease lasts unless renewed.
     fn lease(&self) -> Duration;
 

@@ -50,10 +50,6 @@ const STEP_COLUMN_COUNT: usize = 10;
 
 #[async_trait]
 impl RunQueue for PostgresStore {
-    fn holder(&self) -> &str {
-        &self.holder
-    }
-
     fn lease(&self) -> Duration {
         self.lease
     }
