@@ -13,35 +13,17 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use simple_chat::service::ChatService;
-use tokio_postgres::NoTls;
+
+#[path = "../connector-runtime/tests/support/postgres.rs"]
+mod postgres;
+
+use postgres::{raw_client, server};
 
 const RUNS: usize = 1_000;
 const WORKERS: usize = 3;
 const CONCURRENCY: usize = 16;
 const API_KEY: &str = "scale-test-api-key";
 const CHAT_KEY: &str = "scale-test-chat-key";
-
-/// The test server's URL, or `None` (with a message) when there is none and this is not CI.
-async fn server() -> Option<String> {
-    let variable = "CONNECTOR_RUNTIME_TEST_POSTGRES";
-    let url = std::env::var(variable).unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
-    let reached = match tokio::time::timeout(Duration::from_secs(5), tokio_postgres::connect(&url, NoTls)).await {
-        Ok(Ok(_)) => return Some(url),
-        Ok(Err(error)) => error.to_string(),
-        Err(_) => "no answer within 5 s".to_owned(),
-    };
-    if std::env::var_os("CI").is_some() {
-        panic!("no PostgreSQL server for the scale-out test ({reached}): set {variable} to a server's URL");
-    }
-    eprintln!("skipped: no PostgreSQL server ({reached}); set {variable} to a server's URL to run this test");
-    None
-}
-
-async fn raw_client(url: &str) -> tokio_postgres::Client {
-    let (client, connection) = tokio_postgres::connect(url, NoTls).await.expect("connect");
-    tokio::spawn(connection);
-    client
-}
 
 /// A process of the app, its first stdout line (the "ready" report) read.
 struct Process {

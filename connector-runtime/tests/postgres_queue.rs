@@ -27,13 +27,9 @@ use postgres::{Schemas, server};
 async fn two_stores(schemas: &Schemas, lease: Duration) -> (PostgresStore, PostgresStore) {
     let schema = schemas.fresh();
     let options = PostgresOptions { lease, ..schemas.options(&schema) };
-    let a = PostgresStore::connect_with(&schemas_url(schemas), options.clone()).await.unwrap();
-    let b = PostgresStore::connect_with(&schemas_url(schemas), options).await.unwrap();
+    let a = PostgresStore::connect_with(schemas.url(), options.clone()).await.unwrap();
+    let b = PostgresStore::connect_with(schemas.url(), options).await.unwrap();
     (a, b)
-}
-
-fn schemas_url(_schemas: &Schemas) -> String {
-    std::env::var(postgres::URL_VARIABLE).unwrap_or_else(|_| postgres::DEFAULT_URL.to_owned())
 }
 
 fn queued_run() -> connector_runtime::Run {

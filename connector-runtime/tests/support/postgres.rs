@@ -23,7 +23,7 @@ pub async fn server() -> Option<String> {
         Err(_) => "no answer within 5 s".to_owned(),
     };
     if std::env::var_os("CI").is_some() {
-        panic!("no PostgreSQL server for the store tests ({reached}): set {URL_VARIABLE} to a server's URL");
+        panic!("no PostgreSQL server for the PostgreSQL tests ({reached}): set {URL_VARIABLE} to a server's URL");
     }
     eprintln!("skipped: no PostgreSQL server ({reached}); set {URL_VARIABLE} to a server's URL to run this test");
     None
@@ -38,6 +38,11 @@ pub struct Schemas {
 impl Schemas {
     pub fn new(url: &str) -> Self {
         Schemas { url: url.to_owned(), made: Mutex::new(Vec::new()) }
+    }
+
+    /// The server's URL.
+    pub fn url(&self) -> &str {
+        &self.url
     }
 
     /// A schema name no test has used (the store creates the schema on connect).
