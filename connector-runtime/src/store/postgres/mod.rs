@@ -320,11 +320,9 @@ impl RunStore for PostgresStore {
         if claimed > 0 {
             return Ok(true);
         }
-        let exists =
-            client.prepare_cached("SELECT 1 FROM runs WHERE id = $1").await.map_err(|e| backend(context(), e))?;
-        match client.query_opt(&exists, &[&id.as_str()]).await.map_err(|e| backend(context(), e))? {
-            Some(_) => Ok(false),
-            None => Err(StoreError::RunNotFound(id.clone())),
+        match run_exists(&client, id).await? {
+            true => Ok(false),
+            false => Err(StoreError::RunNotFound(id.clone())),
         }
     }
 
@@ -603,6 +601,15 @@ const UPSERT_STEP: &str = "INSERT INTO steps (run_id, \"key\", seq, kind, status
                                output_schema = excluded.output_schema, attempts = excluded.attempts,
                                started_at = excluded.started_at, finished_at = excluded.finished_at";
 
+/// Whether run `id` exists.
+async fn run_exists(client: &Client, id: &RunId) -> Result<bool, StoreError> {
+    let context = || format!("reading run `{id}`");
+    let statement =
+        client.prepare_cached("SELECT 1 FROM runs WHERE id = $1").await.map_err(|e| backend(context(), e))?;
+    let row = client.query_opt(&statement, &[&id.as_str()]).await.map_err(|e| backend(context(), e))?;
+    Ok(row.is_some())
+}
+
 /// How often a step is saved again after losing a race for its start order to a step of the
 /// same run saved at the same moment.
 const SEQ_RACE_TRIES: u32 = 32;
@@ -610,18 +617,7 @@ const SEQ_RACE_TRIES: u32 = 32;
 impl PostgresStore {
     /// Why an update of run `id` changed no row: it does not exist, or another store holds it.
     async fn missing_or_taken(&self, id: &RunId) -> StoreError {
-        let exists = async {
-            let client = self.client().await?;
-            let statement = client
-                .prepare_cached("SELECT 1 FROM runs WHERE id = $1")
-                .await
-                .map_err(|e| backend(format!("reading run `{id}`"), e))?;
-            let row = client
-                .query_opt(&statement, &[&id.as_str()])
-                .await
-                .map_err(|e| backend(format!("reading run `{id}`"), e))?;
-            Ok::<_, StoreError>(row.is_some())
-        };
+        let exists = async { run_exists(&self.client().await?, id).await };
         match exists.await {
             Ok(true) => StoreError::LeaseLost(id.clone()),
             Ok(false) => StoreError::RunNotFound(id.clone()),
