@@ -13,7 +13,7 @@ use crate::model::{RunId, TriggerRef};
 use crate::store::Delivery;
 
 /// What accepting a delivery did.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Receipt {
     /// The delivery's id: the sender's, or one given here.

@@ -14,7 +14,7 @@ pub const MAX_LOG_LINES_PER_RUN: usize = 1_000;
 pub const MAX_LOG_LINE_BYTES: usize = 4_096;
 
 /// A line a job or an action logged during a run.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LogLine {
     /// When it was logged.
@@ -30,7 +30,7 @@ pub struct LogLine {
 }
 
 /// The level of a [`LogLine`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum LogLevel {
     /// `DEBUG`.
@@ -57,7 +57,7 @@ impl LogLevel {
 
 /// A run's log as a store keeps it: the lines in the order they were logged, and how many more
 /// were dropped past [`MAX_LOG_LINES_PER_RUN`].
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RunLog {
     /// The lines kept.

@@ -31,7 +31,7 @@ pub fn non_empty(text: &str) -> Option<String> {
 }
 
 /// A connector's manifest.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ConnectorManifest {
     /// The connector's id.
     pub id: String,
@@ -51,7 +51,7 @@ pub struct ConnectorManifest {
 }
 
 /// One action in a connector's manifest.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ActionManifest {
     /// The action's id.
     pub id: String,
@@ -102,7 +102,7 @@ impl ActionHints {
 }
 
 /// One trigger in a connector's manifest.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct TriggerManifest {
     /// The trigger's id.
     pub id: String,
@@ -121,14 +121,14 @@ pub struct TriggerManifest {
 }
 
 /// How a polling trigger polls.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct PollManifest {
     /// The interval (`"30s"`, `"5m"`).
     pub every: String,
 }
 
 /// A job's manifest.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct JobManifest {
     /// The job's id.
     pub id: String,
@@ -148,7 +148,7 @@ pub struct JobManifest {
 }
 
 /// The manifest document of a whole application: `{"connectors": [...], "jobs": [...]}`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Manifest {
     /// The connectors.
     pub connectors: Vec<ConnectorManifest>,

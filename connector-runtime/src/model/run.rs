@@ -55,7 +55,7 @@ impl From<&str> for RunId {
 }
 
 /// Where a run is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum RunStatus {
     /// Accepted, not started.
@@ -121,7 +121,7 @@ impl std::str::FromStr for RunStatus {
 }
 
 /// One run of a job.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Run {
     /// The run's id.
@@ -165,7 +165,7 @@ impl Run {
 }
 
 /// What a step is.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "camelCase")]
 pub enum StepKind {
     /// A connector action called through `io`.
@@ -204,7 +204,7 @@ pub enum StepKind {
 }
 
 /// Where a step is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum StepStatus {
     /// Started, not finished.
@@ -216,7 +216,7 @@ pub enum StepStatus {
 }
 
 /// One step of a run: an `io` call, keyed by its step key.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StepRecord {
     /// The step key the job gave.
@@ -266,7 +266,7 @@ impl StepRecord {
 }
 
 /// Names what starts a job, in manifests and runs.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "camelCase")]
 pub enum TriggerRef {
     /// A typed event, by name.
@@ -339,7 +339,7 @@ impl std::fmt::Display for TriggerRef {
 }
 
 /// An integration a job declares: its name in the job's `io` and its connector.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct IntegrationRef {
     /// The field name in the job's `io` (`chat` in `io.chat.send_message(..)`).
     pub key: String,

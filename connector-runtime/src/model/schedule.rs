@@ -64,7 +64,7 @@ impl std::fmt::Display for Schedule {
 }
 
 /// A schedule in a manifest or a run's trigger: `{"cron": "*/5 * * * *"}` or `{"every": "30s"}`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum ScheduleRef {
     /// A cron expression (UTC).

@@ -1,9 +1,11 @@
-//! [`ApiError`]: every error answer the server gives, as `{"error": .., "path": ..}` with its status.
+//! [`ApiError`]: every error answer the server gives, as `{"error": .., "path": ..}`
+//! ([`ErrorBody`]) with its status.
 
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 use crate::engine::{DeliveryError, EngineError};
 
@@ -44,13 +46,43 @@ impl ApiError {
     }
 }
 
+/// The body of every error answer: what went wrong, and for a document that does not fit its
+/// type, where.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ErrorBody {
+    /// What went wrong, in a sentence.
+    pub error: String,
+    /// For a payload that does not fit its type: the path of the field that does not
+    /// (`payload.channel`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut body = json!({ "error": self.message });
-        if let Some(path) = self.path {
-            body["path"] = Value::String(path);
-        }
-        (self.status, Json(body)).into_response()
+        (self.status, Json(ErrorBody { error: self.message, path: self.path })).into_response()
+    }
+}
+
+// Documented as the default answer of every operation (any status not listed), with the
+// statuses an operation is known to answer listed on the operation itself.
+impl aide::OperationOutput for ApiError {
+    type Inner = ErrorBody;
+
+    fn operation_response(
+        ctx: &mut aide::generate::GenContext,
+        operation: &mut aide::openapi::Operation,
+    ) -> Option<aide::openapi::Response> {
+        let mut response = Json::<ErrorBody>::operation_response(ctx, operation)?;
+        response.description = "An error: what went wrong, and where for a document that does not fit.".into();
+        Some(response)
+    }
+
+    fn inferred_responses(
+        ctx: &mut aide::generate::GenContext,
+        operation: &mut aide::openapi::Operation,
+    ) -> Vec<(Option<aide::openapi::StatusCode>, aide::openapi::Response)> {
+        Self::operation_response(ctx, operation).map(|response| vec![(None, response)]).unwrap_or_default()
     }
 }
 

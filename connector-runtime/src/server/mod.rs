@@ -8,14 +8,20 @@
 //! | `GET /api/runs/{id}` | one run with its steps |
 //! | `GET /api/runs/{id}/logs` | the lines its job and actions logged (`{"lines": [..], "dropped": n}`) |
 //! | `POST /api/runs/{id}/cancel` | cancels a run (409 if it has finished) |
+//! | `POST /api/runs/{id}/resume` | retries a failed or cancelled run from its failed step, completed steps kept (409 if it succeeded) |
+//! | `POST /api/runs/{id}/replay` | starts a new run of its job with the same payload (`{"id": new, "replayOf": id}`) |
 //! | `POST /api/tokens/{token}/complete` | completes a token a run waits for; the body is its payload (404 unknown, 409 closed) |
+//! | `GET /api/manifest` | every connector and job, with their schemas |
+//! | `POST /api/connectors/{id}/check` | a connector's credential check (`{"connector": .., "ok": .., "error": ..}`) |
+//! | `GET /api/openapi.json` | this API as an OpenAPI 3.1 document (no key needed) |
 //! | `GET /healthz` | `{"status":"ok"}` |
 //! | `POST`/`GET`/`DELETE /mcp` | the MCP server over streamable HTTP (feature `mcp`): every action as a tool |
 //!
-//! The `/api` routes and `/mcp` need `Authorization: Bearer <api key>`. Every accepted delivery is in the
+//! The `/api` routes (but the document) and `/mcp` need `Authorization: Bearer <api key>`. Every accepted delivery is in the
 //! run store before the answer is sent. Bad input gets a JSON error and starts nothing: 413 for a
 //! body over the limit, 415 for a body that is not JSON, 401 for a bad signature or key, 404 for
-//! an unknown trigger or event, 422 for a payload that does not fit (naming the field).
+//! an unknown trigger or event, 422 for a payload that does not fit (naming the field). Every
+//! error of the API and the webhooks is one JSON shape, [`ErrorBody`]: `{"error": "..", "path": ".."}`.
 //!
 //! # Limits
 //!
@@ -44,11 +50,13 @@ mod body_limits;
 mod connections;
 mod error;
 mod events;
+mod manifest;
+mod openapi;
 mod runs;
 mod tokens;
 mod webhooks;
 
-pub use error::ApiError;
+pub use error::{ApiError, ErrorBody};
 
 use std::future::Future;
 use std::io;
@@ -56,12 +64,12 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
+use aide::axum::ApiRouter;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::post;
 use axum::{Json, Router, middleware};
-use serde_json::json;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -189,14 +197,25 @@ impl ServerConfig {
 /// keep the body's size limit and timeout; the header and idle timeouts and the connection cap
 /// are up to the server they are embedded in.
 pub fn router(engine: Engine, config: &ServerConfig) -> Router {
-    let api = Router::new()
-        .route("/events", post(events::send))
-        .route("/runs", get(runs::list))
-        .route("/runs/{id}", get(runs::show))
-        .route("/runs/{id}/logs", get(runs::logs))
-        .route("/runs/{id}/cancel", post(runs::cancel))
-        .route("/tokens/{token}/complete", post(tokens::complete))
+    use aide::axum::routing::{get_with, post_with};
+    use openapi::keyed;
+    // Every `/api` operation needs the key (the layer below), and its document says so (`keyed`).
+    let api = ApiRouter::new()
+        .api_route("/events", post_with(events::send, keyed(events::send_docs)))
+        .api_route("/runs", get_with(runs::list, keyed(runs::list_docs)))
+        .api_route("/runs/{id}", get_with(runs::show, keyed(runs::show_docs)))
+        .api_route("/runs/{id}/logs", get_with(runs::logs, keyed(runs::logs_docs)))
+        .api_route("/runs/{id}/cancel", post_with(runs::cancel, keyed(runs::cancel_docs)))
+        .api_route("/runs/{id}/resume", post_with(runs::resume, keyed(runs::resume_docs)))
+        .api_route("/runs/{id}/replay", post_with(runs::replay, keyed(runs::replay_docs)))
+        .api_route("/tokens/{token}/complete", post_with(tokens::complete, keyed(tokens::complete_docs)))
+        .api_route("/manifest", get_with(manifest::show, keyed(manifest::show_docs)))
+        .api_route("/connectors/{id}/check", post_with(manifest::check, keyed(manifest::check_docs)))
         .route_layer(middleware::from_fn_with_state(Arc::new(config.api_key.clone()), api_key::require_api_key));
+    let documented = ApiRouter::new().nest("/api", api).api_route(
+        "/healthz",
+        get_with(health, |op| op.summary("Health").description("`{\"status\": \"ok\"}` while the server serves.")),
+    );
     let router = Router::new();
     // The MCP server, behind the same key as `/api`.
     #[cfg(feature = "mcp")]
@@ -209,10 +228,12 @@ pub fn router(engine: Engine, config: &ServerConfig) -> Router {
     #[cfg(feature = "dashboard")]
     let router = router.merge(crate::dashboard::router(config.api_key.clone()));
     router
+        .merge(openapi::finish(documented))
         .route("/webhooks/{connector}/{trigger}", post(webhooks::receive))
-        .nest("/api", api)
-        .route("/healthz", get(|| async { Json(json!({ "status": "ok" })) }))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such route") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "this route does not answer this method")
+        })
         .layer(DefaultBodyLimit::max(config.body_limit))
         .layer(middleware::from_fn_with_state(
             body_limits::BodyLimits { max: config.body_limit, timeout: config.body_timeout },
@@ -222,6 +243,17 @@ pub fn router(engine: Engine, config: &ServerConfig) -> Router {
             ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "the server failed on this request").into_response()
         }))
         .with_state(engine)
+}
+
+/// The server's health.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+struct Health {
+    /// `ok`.
+    status: &'static str,
+}
+
+async fn health() -> Json<Health> {
+    Json(Health { status: "ok" })
 }
 
 /// The answer to an accepted delivery: 202 when it started something new, 200 for a repeat or
