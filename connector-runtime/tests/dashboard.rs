@@ -248,3 +248,63 @@ async fn the_manifest_page_lists_connectors_and_jobs_and_checks_credentials() {
     assert!(!checked.contains(token), "without the token");
     running.shutdown().await.unwrap();
 }
+
+/// Reads `stream` until an SSE event named `name` whose data is `data` arrives.
+async fn event(stream: &mut reqwest::Response, buffer: &mut String, name: &str, data: &str) {
+    let wanted = format!("event: {name}\ndata: {data}\n");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !buffer.contains(&wanted) {
+        let chunk = tokio::time::timeout_at(deadline, stream.chunk())
+            .await
+            .unwrap_or_else(|_| panic!("no `{name}` event for {data}; got {buffer:?}"))
+            .unwrap()
+            .expect("the stream stays open");
+        buffer.push_str(std::str::from_utf8(&chunk).unwrap());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_event_stream_announces_each_run_that_changes_and_ends_at_shutdown() {
+    let engine =
+        Engine::builder().store(connector_runtime::store::MemoryStore::new()).job(ReviewNoteJob).build().unwrap();
+    let config = ServerConfig {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        api_key: Some(Secret::new(KEY)),
+        ..ServerConfig::default()
+    };
+    let running = server::start(engine.clone(), config).await.unwrap();
+    let base = format!("http://{}", running.addr());
+    let http = client();
+    assert_eq!(
+        http.get(format!("{base}/events")).send().await.unwrap().status(),
+        StatusCode::SEE_OTHER,
+        "signed in only"
+    );
+
+    let mut all = http.get(format!("{base}/events")).bearer_auth(KEY).send().await.unwrap();
+    assert_eq!(all.headers()["content-type"], "text/event-stream");
+    let mut seen = String::new();
+    event(&mut all, &mut seen, "ready", "ready").await;
+    let run = engine.dispatch(NoteFiled { text: "live".into() }).await.unwrap().remove(0);
+    event(&mut all, &mut seen, "run", run.as_str()).await;
+
+    // A stream for one run: another run's changes are not sent, this one's are.
+    let mut one = http.get(format!("{base}/events?run={run}")).bearer_auth(KEY).send().await.unwrap();
+    let mut only = String::new();
+    event(&mut one, &mut only, "ready", "ready").await;
+    let other = engine.dispatch(NoteFiled { text: "other".into() }).await.unwrap().remove(0);
+    event(&mut all, &mut seen, "run", other.as_str()).await;
+    while engine.run(&run).await.unwrap().unwrap().status != RunStatus::Waiting {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    engine.complete_token(&format!("{run}:review"), serde_json::json!({ "ok": true })).await.unwrap();
+    event(&mut one, &mut only, "run", run.as_str()).await;
+    assert!(!only.contains(other.as_str()), "only the run asked for: {only:?}");
+    assert_eq!(engine.wait(&run).await.unwrap().status, RunStatus::Succeeded);
+
+    // Shutdown ends the open streams instead of waiting on them.
+    tokio::time::timeout(Duration::from_secs(5), running.shutdown()).await.expect("shutdown ends the streams").unwrap();
+    let rest =
+        tokio::time::timeout(Duration::from_secs(5), async { while let Ok(Some(_)) = all.chunk().await {} }).await;
+    assert!(rest.is_ok(), "the stream ended");
+}

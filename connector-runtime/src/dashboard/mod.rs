@@ -1,6 +1,7 @@
 //! The run dashboard (feature `dashboard`): server-rendered pages of the runs, a run's steps,
 //! output and log, with cancel and retry, served by the same server at `/`, behind the same API
-//! key as `/api`. No JavaScript build: a few lines of plain JavaScript refresh the live parts.
+//! key as `/api`. No JavaScript build: a few lines of plain JavaScript refresh the live parts
+//! when the server announces, as server-sent events, that a run changed.
 //!
 //! | route | what |
 //! | --- | --- |
@@ -10,8 +11,10 @@
 //! | `POST /runs/{id}/replay` | start a new run of its job with the same payload |
 //! | `POST /runs/{id}/complete` | complete the token it waits for with a JSON payload (checked against its type) |
 //! | `GET /connectors`, `POST /connectors/{id}/check` | the manifest as a page; a credential check |
+//! | `GET /events` (`?run=..`) | server-sent events: `run` with a run's id each time it changes (only that run's with `run`), `missed` when some were missed |
 //! | `GET /login`, `POST /login`, `POST /logout` | the API key, once, for a session cookie |
 
+mod events;
 mod forms;
 mod pages;
 mod session;
@@ -25,6 +28,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
 use serde::Deserialize;
+use tokio::sync::watch;
 
 use crate::engine::Engine;
 use crate::model::{RunId, Secret};
@@ -36,11 +40,13 @@ const PAGE: usize = 50;
 
 /// The dashboard's routes, for the server to mount (their state is the engine): every page
 /// needs `api_key` (as the session cookie the login form sets, or a bearer token); without a
-/// key the dashboard is closed.
-pub fn router(api_key: Option<Secret>) -> Router<Engine> {
+/// key the dashboard is closed. `stopping` turns true when the server shuts down: the event
+/// streams, which would otherwise keep their connections open, end then.
+pub fn router(api_key: Option<Secret>, stopping: Option<watch::Receiver<bool>>) -> Router<Engine> {
     let key = Arc::new(api_key);
     let pages = Router::new()
         .route("/", get(runs))
+        .route("/events", get(events::stream).layer(Extension(events::Stopping(stopping))))
         .route("/runs/{id}", get(run))
         .route("/runs/{id}/cancel", post(cancel))
         .route("/runs/{id}/resume", post(resume))

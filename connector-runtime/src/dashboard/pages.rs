@@ -24,13 +24,19 @@ button,input,select{font:inherit;padding:.25rem .5rem}a:focus,button:focus,input
 .actions{display:flex;gap:.6rem;margin:.6rem 0}.muted{color:#667}.error{color:#a11}
 ";
 
-/// Keeps the element with `id` fresh: fetches this page's `fragment` every two seconds and
-/// replaces the element's content, without reloading the page.
-fn live(id: &str, fragment: &str) -> Markup {
+/// Keeps the element with `id` fresh: on each server-sent event from `/events` (only run
+/// `run`'s, when given) it fetches this page's `fragment` and replaces the element's content,
+/// without reloading the page. Events close together are taken as one refresh; the page also
+/// refreshes on each (re)connection of the stream, so changes made while it was away show.
+fn live(id: &str, fragment: &str, run: Option<&str>) -> Markup {
+    let query = run.map(|run| format!("?run={}", super::encode(run))).unwrap_or_default();
     let script = format!(
-        "(function(){{const el=document.getElementById('{id}');if(!el)return;setInterval(async()=>{{\
-         const url=new URL(location.href);url.searchParams.set('fragment','{fragment}');\
-         const answer=await fetch(url,{{credentials:'same-origin'}});if(answer.ok)el.innerHTML=await answer.text();}},2000);}})();"
+        "(function(){{const el=document.getElementById('{id}');if(!el)return;let timer=null;\
+         const refresh=async()=>{{timer=null;const url=new URL(location.href);url.searchParams.set('fragment','{fragment}');\
+         const answer=await fetch(url,{{credentials:'same-origin'}});if(answer.ok)el.innerHTML=await answer.text();}};\
+         const soon=()=>{{if(!timer)timer=setTimeout(refresh,100);}};\
+         const events=new EventSource('/events{query}');\
+         for(const name of ['ready','run','missed'])events.addEventListener(name,soon);}})();"
     );
     html! { script { (PreEscaped(script)) } }
 }
@@ -135,7 +141,7 @@ pub(super) fn runs(runs: &[Run], query: &ListQuery, next: Option<&str>) -> Marku
         @if let Some(next) = next {
             p { a href={ "/?before=" (next) "&status=" (chosen) "&job=" (query.job.as_deref().unwrap_or("")) "&id=" (query.id.as_deref().unwrap_or("")) } { "Older runs →" } }
         }
-        @if query.before.is_none() { (live("rows", "rows")) }
+        @if query.before.is_none() { (live("rows", "rows", None)) }
     }
 }
 
@@ -247,7 +253,7 @@ pub(super) fn run(run: &Run, log: &RunLog, csrf: &str) -> Markup {
         h2 { "Payload" }
         pre { (json(&run.payload)) }
         div #detail { (run_detail(run, log, csrf)) }
-        @if !run.status.is_finished() { (live("detail", "detail")) }
+        @if !run.status.is_finished() { (live("detail", "detail", Some(run.id.as_str()))) }
     }
 }
 

@@ -315,10 +315,13 @@ fn assemble(registry: Registry, settings: Settings, store: Arc<dyn RunStore>) ->
         .iter()
         .filter_map(|job| Some((job.id, Arc::new(Semaphore::new(job.concurrency?.max(1))))))
         .collect();
+    // Every run the engine writes is announced (for pages that show runs live).
+    let (store, changes) = super::changes::Announcing::wrap(store);
     Engine {
         shared: Arc::new(Shared {
             registry: Arc::new(registry),
             store,
+            changes,
             settings,
             schemas: Arc::new(SchemaCache::default()),
             job_slots,

@@ -5,6 +5,7 @@
 mod accept;
 mod builder;
 mod call;
+mod changes;
 mod error;
 mod execute;
 mod io;
@@ -21,6 +22,7 @@ mod worker;
 
 pub use accept::{Receipt, Subscriptions};
 pub use builder::{DATABASE_URL_ENV, DEFAULT_DB_PATH, DEFAULT_MAX_STEP_OUTPUT, EngineBuilder};
+pub use changes::{RunChange, RunChanges};
 pub use error::{CallError, DeliveryError, EngineError, PollError, StepError, TriggerFailure};
 pub use io::Io;
 pub use job::{Job, JobTrigger, JobTriggerFn, OnEvent, OnTrigger, OnTriggerFn};
@@ -104,6 +106,8 @@ struct Shared {
     stranded: stranded::Stranded,
     /// The work queue's side, on a store several processes share.
     queue: worker::QueueState,
+    /// Announces each run written through `store` (which is wrapped to do so).
+    changes: tokio::sync::broadcast::Sender<RunId>,
 }
 
 impl Engine {

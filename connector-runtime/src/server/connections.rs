@@ -92,16 +92,17 @@ impl Limits {
 }
 
 /// Accepts on `listener` and serves `app` until `shutdown` completes; then stops accepting
-/// (the listener is closed), lets every connection finish the request it is answering, and
-/// returns once all have ended.
+/// (the listener is closed), sets `stopping` (so long answers, such as event streams, end),
+/// lets every connection finish the request it is answering, and returns once all have ended.
 pub(super) async fn serve(
     listener: TcpListener,
     app: Router,
     limits: Limits,
+    stopping: watch::Sender<bool>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
     let connections = Arc::new(Connections::new(limits));
-    let (stopping, stop) = watch::channel(false);
+    let stop = stopping.subscribe();
     let mut shutdown = pin!(shutdown);
     // A slot kept across a failed accept, so the next try does not take a second one.
     let mut spare: Option<OwnedSemaphorePermit> = None;

@@ -71,7 +71,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router, middleware};
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::engine::{Engine, EngineError, Receipt, StartOptions};
@@ -197,6 +197,12 @@ impl ServerConfig {
 /// keep the body's size limit and timeout; the header and idle timeouts and the connection cap
 /// are up to the server they are embedded in.
 pub fn router(engine: Engine, config: &ServerConfig) -> Router {
+    app(engine, config, None)
+}
+
+/// [`router`], with the signal that the server shuts down (for the answers that would last
+/// until then, like the dashboard's event streams).
+fn app(engine: Engine, config: &ServerConfig, stopping: Option<watch::Receiver<bool>>) -> Router {
     use aide::axum::routing::{get_with, post_with};
     use openapi::keyed;
     // Every `/api` operation needs the key (the layer below), and its document says so (`keyed`).
@@ -226,7 +232,9 @@ pub fn router(engine: Engine, config: &ServerConfig) -> Router {
     );
     // The dashboard's pages at `/`, behind the same key (as a session cookie).
     #[cfg(feature = "dashboard")]
-    let router = router.merge(crate::dashboard::router(config.api_key.clone()));
+    let router = router.merge(crate::dashboard::router(config.api_key.clone(), stopping));
+    #[cfg(not(feature = "dashboard"))]
+    let _ = stopping;
     router
         .merge(openapi::finish(documented))
         .route("/webhooks/{connector}/{trigger}", post(webhooks::receive))
@@ -352,14 +360,15 @@ async fn serve_on(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
     let addr = listener.local_addr()?;
-    let app = router(engine, &config);
+    let (stopping, stop) = watch::channel(false);
+    let app = app(engine, &config, Some(stop));
     let limits = connections::Limits {
         header_timeout: config.header_timeout,
         idle_timeout: config.idle_timeout,
         max_connections: config.max_connections,
     };
     tracing::info!(%addr, "serving webhooks and the API");
-    connections::serve(listener, app, limits, shutdown).await;
+    connections::serve(listener, app, limits, stopping, shutdown).await;
     running.stop().await;
     Ok(())
 }
