@@ -211,6 +211,12 @@ async fn two_500s_then_200_succeeds_on_the_third_attempt() {
     assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error);
     assert_eq!(run.output, Some(serde_json::json!(3)));
     assert_eq!(run.steps[0].attempts, 3);
+    // The two failures are kept with the step, with the policy that retried them.
+    let retries = run.steps[0].retries.as_ref().expect("the failed attempts are recorded");
+    assert_eq!(retries.policy, quick());
+    assert_eq!(retries.failed.iter().map(|failed| failed.attempt).collect::<Vec<_>>(), [1, 2]);
+    assert!(retries.failed.iter().all(|failed| failed.error.contains("500")), "{:?}", retries.failed);
+    assert!(retries.failed.iter().all(|failed| failed.failed_at >= failed.started_at));
     assert_eq!(script.hits.load(Ordering::SeqCst), 3);
     let keys = script.idempotency_keys.lock().unwrap().clone();
     assert_eq!(keys.len(), 3);
@@ -229,6 +235,8 @@ async fn a_429_with_retry_after_waits_at_least_that_long() {
     assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error);
     assert!(started.elapsed() >= Duration::from_secs(1), "waited only {:?}", started.elapsed());
     assert_eq!(run.steps[0].attempts, 2);
+    let failed = &run.steps[0].retries.as_ref().expect("the 429 is recorded").failed;
+    assert!(failed[0].retry_after_ms >= 1000, "the wait the service asked for: {failed:?}");
 }
 
 #[tokio::test]
@@ -239,6 +247,7 @@ async fn a_401_fails_at_once_and_says_to_check_the_credentials() {
     assert_eq!(run.status, RunStatus::Failed);
     assert_eq!(script.hits.load(Ordering::SeqCst), 1, "credentials errors are not retried");
     assert_eq!(run.steps[0].attempts, 1);
+    assert_eq!(run.steps[0].retries, None, "nothing was retried");
     let error = run.error.unwrap();
     assert!(error.contains("check the connector's credentials"), "{error}");
 }
@@ -342,6 +351,7 @@ async fn a_stored_output_that_no_longer_fits_fails_with_both_schemas() {
         attempts: 1,
         started_at: Utc::now(),
         finished_at: Some(Utc::now()),
+        retries: None,
     };
     store.save_step(&run.id, &step).await.unwrap();
 
@@ -388,6 +398,7 @@ async fn recovery_resumes_a_waiting_run_when_its_wait_ends() {
         attempts: 1,
         started_at: Utc::now(),
         finished_at: None,
+        retries: None,
     };
     store.save_step(&run.id, &wait).await.unwrap();
     let waiting = connector_runtime::store::RunUpdate {

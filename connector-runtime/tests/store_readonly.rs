@@ -150,7 +150,10 @@ async fn schemas_other_than_the_current_one_are_refused_read_only() {
     drop(SqliteStore::open(&older).unwrap());
     rusqlite::Connection::open(&older)
         .unwrap()
-        .execute_batch("DROP TABLE tokens; DROP TABLE run_logs; DROP TABLE run_log_drops; PRAGMA user_version = 2;")
+        .execute_batch(
+            "DROP TABLE tokens; DROP TABLE run_logs; DROP TABLE run_log_drops; ALTER TABLE steps DROP COLUMN retries;
+             PRAGMA user_version = 2;",
+        )
         .unwrap();
     let error = SqliteStore::open_read_only(&older).expect_err("an older schema is refused");
     let message = error.to_string();

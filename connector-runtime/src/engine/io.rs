@@ -21,7 +21,8 @@ use super::{Engine, StepError};
 use crate::connector::{Action, Connector, Integration};
 use crate::model::logger::PendingLog;
 use crate::model::{
-    ActionError, Event, Logger, RetryPolicy, RunId, RunStatus, StepKind, StepRecord, StepStatus, fingerprint, redact,
+    ActionError, Event, FailedAttempt, Logger, Retries, RetryPolicy, RunId, RunStatus, StepKind, StepRecord,
+    StepStatus, fingerprint, redact,
 };
 use crate::store::{Delivery, RunStore, RunUpdate};
 
@@ -537,6 +538,7 @@ impl Io {
         let attempts_before = match previous {
             Some(previous) => {
                 step.started_at = previous.started_at;
+                step.retries = previous.retries.clone();
                 previous.attempts
             }
             None => 0,
@@ -550,12 +552,22 @@ impl Io {
                 // Retries are recorded as they start, so a run list shows a step being retried.
                 self.store.save_step(&self.run_id, &step).await?;
             }
+            let started_at = Utc::now();
             match attempt_with_timeout(attempt(&step.input, number), policy.attempt_timeout).await {
                 Ok(output) => return self.succeed(step, output).await,
                 Err(error) if error.is_retryable() && number < last_attempt => {
                     let wait = retry_delay(&policy, number + 1 - first_attempt, &error);
                     let message = redact(&error.to_string()).into_owned();
                     tracing::warn!(attempt = number, error = %message, retry_in_ms = wait.as_millis() as u64, "attempt failed; retrying");
+                    // Kept with the step: the next attempt's save records it.
+                    let failed = FailedAttempt {
+                        attempt: number,
+                        started_at,
+                        failed_at: Utc::now(),
+                        error: message.clone(),
+                        retry_after_ms: u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+                    };
+                    step.retries.get_or_insert_with(|| Retries { policy, failed: Vec::new() }).push(failed);
                     step.error = Some(message);
                     self.sleep(wait).await?;
                 }

@@ -33,6 +33,9 @@ pub use payload::PayloadError;
 pub use polled::Polled;
 pub use rate_limit::RateLimit;
 pub use retry::RetryPolicy;
-pub use run::{IntegrationRef, Run, RunId, RunStatus, StepKind, StepRecord, StepStatus, TriggerRef, UnknownStatus};
+pub use run::{
+    FailedAttempt, IntegrationRef, Retries, Run, RunId, RunStatus, StepKind, StepRecord, StepStatus, TriggerRef,
+    UnknownStatus,
+};
 pub use schedule::{Schedule, ScheduleRef, Tick};
 pub use secret::{REDACTED, Secret, redact};

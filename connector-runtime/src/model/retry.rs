@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 /// Set it per action (`#[action(retry(max_attempts = 3, min_delay = "200ms"))]`), per job
 /// (`#[job(retry(..))]`), per call (`io.chat.with_retry(policy).send_message(..)`) or for the
 /// whole engine (`EngineBuilder::retry_policy`); the most specific wins.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RetryPolicy {
     /// Attempts in all, the first included (1 = no retries).
     pub max_attempts: u32,

@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::retry::RetryPolicy;
 use super::schedule::ScheduleRef;
 
 /// A run's id: a UUIDv7, so ids sort by creation time.
@@ -245,6 +246,50 @@ pub struct StepRecord {
     /// When the step finished.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finished_at: Option<DateTime<Utc>>,
+    /// The attempts that failed and were retried, with the policy that retried them; absent
+    /// for a step whose first attempt ended it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retries: Option<Retries>,
+}
+
+/// The failed attempts of a step that was retried, and the policy that retried it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Retries {
+    /// The policy that applied (the call's, the action's, the job's or the engine's).
+    pub policy: RetryPolicy,
+    /// Each attempt that failed and was retried, oldest first (at most
+    /// [`Retries::MAX_KEPT`]; attempt numbers show any gap).
+    pub failed: Vec<FailedAttempt>,
+}
+
+impl Retries {
+    /// How many failed attempts a step keeps: the first ones, which say how it began to fail,
+    /// and the last ones, which say how it ended.
+    pub const MAX_KEPT: usize = 20;
+
+    /// Keeps `attempt`; past [`MAX_KEPT`](Self::MAX_KEPT), the oldest after the first half go.
+    pub fn push(&mut self, attempt: FailedAttempt) {
+        if self.failed.len() >= Self::MAX_KEPT {
+            self.failed.remove(Self::MAX_KEPT / 2);
+        }
+        self.failed.push(attempt);
+    }
+}
+
+/// One attempt of a step that failed and was retried.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FailedAttempt {
+    /// Its number, from 1, counted over the run's executions.
+    pub attempt: u32,
+    /// When it started.
+    pub started_at: DateTime<Utc>,
+    /// When it failed.
+    pub failed_at: DateTime<Utc>,
+    /// Why, with secrets masked.
+    pub error: String,
+    /// How long the engine waited before the next attempt, in milliseconds.
+    pub retry_after_ms: u64,
 }
 
 impl StepRecord {
@@ -261,6 +306,7 @@ impl StepRecord {
             attempts: 1,
             started_at: Utc::now(),
             finished_at: None,
+            retries: None,
         }
     }
 }

@@ -9,8 +9,8 @@ use serde_json::json;
 
 use super::{Delivery, DeliveryOutcome, RunFilter, RunStore, RunUpdate, StoreError};
 use crate::model::{
-    LogLevel, LogLine, MAX_LOG_LINES_PER_RUN, Run, RunId, RunLog, RunStatus, StepKind, StepRecord, StepStatus,
-    TriggerRef,
+    FailedAttempt, LogLevel, LogLine, MAX_LOG_LINES_PER_RUN, Retries, RetryPolicy, Run, RunId, RunLog, RunStatus,
+    StepKind, StepRecord, StepStatus, TriggerRef,
 };
 
 /// Runs every check against stores made by `make` (one fresh store per check).
@@ -265,6 +265,17 @@ async fn steps_are_upserted_by_key_in_start_order(store: &impl RunStore) {
     done.output_schema = Some("abc123".into());
     done.attempts = 3;
     done.finished_at = Some(Utc::now());
+    let mut retries = Retries { policy: RetryPolicy::DEFAULT, failed: Vec::new() };
+    for attempt in 1..=2 {
+        retries.push(FailedAttempt {
+            attempt,
+            started_at: Utc::now(),
+            failed_at: Utc::now(),
+            error: format!("503 on attempt {attempt}"),
+            retry_after_ms: 200 * u64::from(attempt),
+        });
+    }
+    done.retries = Some(retries);
     store.save_step(&run.id, &done).await.unwrap();
 
     let back = step_of(store, &run.id, "second").await.expect("the step is found by key");
@@ -272,6 +283,7 @@ async fn steps_are_upserted_by_key_in_start_order(store: &impl RunStore) {
     assert_eq!(back.output, done.output);
     assert_eq!(back.output_schema.as_deref(), Some("abc123"));
     assert_eq!(back.attempts, 3);
+    assert_eq!(back.retries, done.retries, "the failed attempts and their policy read back unchanged");
     assert_eq!(back.kind, done.kind);
     assert_eq!(back.input, done.input);
     assert!(back.finished_at.is_some());

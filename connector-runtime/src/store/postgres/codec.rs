@@ -24,7 +24,7 @@ pub(super) const RUN_COLUMNS: &str = "id, job_id, job_version, \"trigger\", payl
 
 /// The columns [`decode_step`] reads, in its order.
 pub(super) const STEP_COLUMNS: &str = "\"key\", kind, status, input, output, error, output_schema, attempts, \
-                            started_at, finished_at";
+                            started_at, finished_at, retries";
 
 /// A failure of the database, with what was being done; the database's error is kept as the source.
 pub(super) fn backend(
@@ -84,6 +84,7 @@ pub(super) fn decode_step(row: &Row, run: &RunId) -> Result<StepRecord, StoreErr
     let input: String = column(row, 3, &what)?;
     let output: Option<String> = column(row, 4, &what)?;
     let attempts: i64 = column(row, 7, &what)?;
+    let retries: Option<String> = column(row, 10, &what)?;
     Ok(StepRecord {
         kind: COLUMNS.read_json::<StepKind>(&kind, what, "kind")?,
         status: COLUMNS.read_enum::<StepStatus>(&status, what, "status")?,
@@ -94,6 +95,7 @@ pub(super) fn decode_step(row: &Row, run: &RunId) -> Result<StepRecord, StoreErr
         attempts: COLUMNS.read_count(attempts, what, "attempts")?,
         started_at: column(row, 8, &what)?,
         finished_at: column(row, 9, &what)?,
+        retries: retries.map(|retries| COLUMNS.read_json(&retries, what, "retries")).transpose()?,
         key,
     })
 }
@@ -137,7 +139,7 @@ pub(super) fn run_row(run: &Run) -> Result<RunRow, StoreError> {
 
 impl StepRow {
     /// The parameters of the step upsert (`$1` the run, `$12` the store saving it).
-    pub(super) fn params<'a>(&'a self, holder: &'a String) -> [&'a (dyn ToSql + Sync); 12] {
+    pub(super) fn params<'a>(&'a self, holder: &'a String) -> [&'a (dyn ToSql + Sync); 13] {
         [
             &self.run_id,
             &self.key,
@@ -151,6 +153,7 @@ impl StepRow {
             &self.started_at,
             &self.finished_at,
             holder,
+            &self.retries,
         ]
     }
 }
@@ -168,6 +171,7 @@ pub(super) struct StepRow {
     pub(super) attempts: i64,
     pub(super) started_at: DateTime<Utc>,
     pub(super) finished_at: Option<DateTime<Utc>>,
+    pub(super) retries: Option<String>,
 }
 
 /// Step `step` of run `run`, encoded.
@@ -185,5 +189,6 @@ pub(super) fn step_row(run: &RunId, step: &StepRecord) -> Result<StepRow, StoreE
         attempts: i64::from(step.attempts),
         started_at: step.started_at,
         finished_at: step.finished_at,
+        retries: step.retries.as_ref().map(|retries| COLUMNS.write_json(retries, what, "retries")).transpose()?,
     })
 }

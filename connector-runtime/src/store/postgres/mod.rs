@@ -590,16 +590,17 @@ impl RunStore for PostgresStore {
 /// keeps its seq (its start order). Taken only if run `$1` exists and no other store (`$12` is
 /// this one) holds a live lease on it.
 const UPSERT_STEP: &str = "INSERT INTO steps (run_id, \"key\", seq, kind, status, input, output, error, output_schema,
-                                              attempts, started_at, finished_at)
+                                              attempts, started_at, finished_at, retries)
                            SELECT $1, $2, (SELECT COALESCE(MAX(seq) + 1, 0) FROM steps WHERE run_id = $1),
-                                  $3, $4, $5, $6, $7, $8, $9, $10, $11
+                                  $3, $4, $5, $6, $7, $8, $9, $10, $11, $13
                            FROM runs WHERE id = $1
                              AND (lease_owner IS NULL OR lease_owner = $12 OR lease_until < now())
                            ON CONFLICT (run_id, \"key\") DO UPDATE SET
                                kind = excluded.kind, status = excluded.status, input = excluded.input,
                                output = excluded.output, error = excluded.error,
                                output_schema = excluded.output_schema, attempts = excluded.attempts,
-                               started_at = excluded.started_at, finished_at = excluded.finished_at";
+                               started_at = excluded.started_at, finished_at = excluded.finished_at,
+                               retries = excluded.retries";
 
 /// Whether run `id` exists.
 async fn run_exists(client: &Client, id: &RunId) -> Result<bool, StoreError> {

@@ -46,7 +46,7 @@ fn claim_sql(which: &str) -> String {
 }
 
 /// How many columns [`STEP_COLUMNS`] names: the run's id comes after them.
-const STEP_COLUMN_COUNT: usize = 10;
+const STEP_COLUMN_COUNT: usize = 11;
 
 #[async_trait]
 impl RunQueue for PostgresStore {

@@ -131,6 +131,11 @@ pub(super) const MIGRATIONS: &[&str] = &[
         dropped     bigint NOT NULL
     );
     "#,
+    // 5: the failed attempts of a retried step, with the policy that retried it (JSON, NULL
+    // for a step whose first attempt ended it).
+    r#"
+    ALTER TABLE steps ADD COLUMN retries text;
+    "#,
 ];
 
 /// The key of the transaction-level advisory lock migrations hold: every process migrating a

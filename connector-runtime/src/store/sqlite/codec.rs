@@ -69,7 +69,7 @@ impl RawRun {
 }
 
 pub(super) const STEP_COLUMNS: &str = "\"key\", kind, status, input, output, error, output_schema, attempts, \
-                            started_at, finished_at";
+                            started_at, finished_at, retries";
 
 /// A step's row as text, decoded outside rusqlite so bad data becomes a [`StoreError`].
 pub(super) struct RawStep {
@@ -83,6 +83,7 @@ pub(super) struct RawStep {
     pub(super) attempts: i64,
     pub(super) started_at: String,
     pub(super) finished_at: Option<String>,
+    pub(super) retries: Option<String>,
 }
 
 impl RawStep {
@@ -98,6 +99,7 @@ impl RawStep {
             attempts: row.get(7)?,
             started_at: row.get(8)?,
             finished_at: row.get(9)?,
+            retries: row.get(10)?,
         })
     }
 
@@ -114,6 +116,7 @@ impl RawStep {
             attempts: COLUMNS.read_count(self.attempts, what, "attempts")?,
             started_at: parse_timestamp(&self.started_at, what, "started_at")?,
             finished_at: self.finished_at.map(|at| parse_timestamp(&at, what, "finished_at")).transpose()?,
+            retries: self.retries.map(|retries| COLUMNS.read_json(&retries, what, "retries")).transpose()?,
             key,
         })
     }
@@ -184,6 +187,7 @@ pub(super) struct StepRow {
     pub(super) attempts: u32,
     pub(super) started_at: String,
     pub(super) finished_at: Option<String>,
+    pub(super) retries: Option<String>,
 }
 
 /// A run, encoded for the writer.

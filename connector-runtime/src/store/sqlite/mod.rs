@@ -441,6 +441,7 @@ impl RunStore for SqliteStore {
             attempts: step.attempts,
             started_at: timestamp(&step.started_at),
             finished_at: step.finished_at.as_ref().map(timestamp),
+            retries: step.retries.as_ref().map(|retries| COLUMNS.write_json(retries, what, "retries")).transpose()?,
         };
         self.write(Op::SaveStep(Box::new(row))).await
     }

@@ -97,6 +97,11 @@ pub(super) const MIGRATIONS: &[&str] = &[
         dropped     INTEGER NOT NULL
     ) STRICT;
     "#,
+    // 5: the failed attempts of a retried step, with the policy that retried it (JSON, NULL
+    // for a step whose first attempt ended it).
+    r#"
+    ALTER TABLE steps ADD COLUMN retries TEXT;
+    "#,
 ];
 
 pub(super) fn configure_writer(conn: &Connection, synchronous: Synchronous, shown: &str) -> Result<(), StoreError> {

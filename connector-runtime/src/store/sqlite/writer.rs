@@ -392,14 +392,15 @@ pub(super) fn apply(conn: &Connection, op: Op) -> Result<Written, StoreError> {
             // A new key gets the next seq; a known key keeps its seq (its start order).
             conn.prepare_cached(
                 "INSERT INTO steps (run_id, \"key\", seq, kind, status, input, output, error, output_schema, \
-                                    attempts, started_at, finished_at)
+                                    attempts, started_at, finished_at, retries)
                  VALUES (?1, ?2, (SELECT COALESCE(MAX(seq) + 1, 0) FROM steps WHERE run_id = ?1),
-                         ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+                         ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
                  ON CONFLICT (run_id, \"key\") DO UPDATE SET
                      kind = excluded.kind, status = excluded.status, input = excluded.input,
                      output = excluded.output, error = excluded.error,
                      output_schema = excluded.output_schema, attempts = excluded.attempts,
-                     started_at = excluded.started_at, finished_at = excluded.finished_at",
+                     started_at = excluded.started_at, finished_at = excluded.finished_at,
+                     retries = excluded.retries",
             )
             .and_then(|mut statement| {
                 statement.execute(params![
@@ -414,6 +415,7 @@ pub(super) fn apply(conn: &Connection, op: Op) -> Result<Written, StoreError> {
                     step.attempts,
                     step.started_at,
                     step.finished_at,
+                    step.retries,
                 ])
             })
             .map_err(|e| match e.sqlite_error().map(|error| error.extended_code) {
