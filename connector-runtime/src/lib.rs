@@ -95,6 +95,8 @@ pub mod engine;
 #[cfg(feature = "mcp")]
 pub mod mcp;
 pub mod model;
+#[cfg(feature = "otel")]
+pub mod otel;
 #[cfg(feature = "server")]
 pub mod server;
 pub mod store;
@@ -114,6 +116,8 @@ pub use engine::{
     PollReport, Receipt, Running, ScheduledJob, SendOptions, StartOptions, StepError, Subscriptions, TOOL_CALL_JOB,
     ToolCallError, ToolCallOptions, ToolCallOutcome, TriggerFailure, TriggerTasks,
 };
+#[cfg(feature = "log-layer")]
+pub use model::RunLogLayer;
 pub use model::{
     ActionError, ActionHints, ActionInput, ActionOutput, ConfigError, ConnectorConfig, ConnectorManifest, Event,
     IntegrationRef, JobError, LogLevel, LogLine, Logger, Manifest, Payload, PayloadError, PollCursor, Polled, REDACTED,
