@@ -23,15 +23,25 @@
 //! | `attempt` | its step (actions and tasks) | `attempt` (1 for the first, counted across executions) |
 //!
 //! The names are the ones the runtime's own log events use (`run_id`, `step_key`). No input or
-//! output of a step is an attribute, and the errors in events are masked of known secrets.
+//! output of a step is an attribute. Events inside a span are sent as the span's events; every
+//! text a span carries (attributes, events, status) is masked of known secrets before it is
+//! sent, as the run's log is, so even a `tracing::info!` that prints a secret's value sends
+//! [`REDACTED`](crate::REDACTED) in its place.
 
-use opentelemetry::trace::TracerProvider as _;
+use std::borrow::Cow;
+use std::time::Duration;
+
+use opentelemetry::trace::{Status, TracerProvider as _};
+use opentelemetry::{Context, KeyValue, Value};
 use opentelemetry_otlp::{Protocol, WithExportConfig};
 use opentelemetry_sdk::Resource;
-use opentelemetry_sdk::trace::SdkTracerProvider;
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::trace::{BatchSpanProcessor, SdkTracerProvider, Span, SpanData, SpanProcessor};
 use tracing::Subscriber;
 use tracing_subscriber::Layer;
 use tracing_subscriber::registry::LookupSpan;
+
+use crate::model::redact;
 
 /// The path OTLP/HTTP takes traces at, under a collector's base address.
 const TRACES_PATH: &str = "/v1/traces";
@@ -87,11 +97,62 @@ where
         .build()
         .map_err(|source| OtelError { endpoint: traces, source })?;
     let provider = SdkTracerProvider::builder()
-        .with_batch_exporter(exporter)
+        .with_span_processor(Masking(BatchSpanProcessor::builder(exporter).build()))
         .with_resource(Resource::builder().with_service_name(service_name.to_owned()).build())
         .build();
     let tracer = provider.tracer(env!("CARGO_PKG_NAME"));
     Ok((tracing_opentelemetry::layer().with_tracer(tracer), OtelGuard { provider }))
+}
+
+/// Masks known secrets in every text of a span before the next processor (the batch exporter)
+/// gets it: the engine's own attributes hold none, but an event's message or fields may (a
+/// library that prints what it was given).
+#[derive(Debug)]
+struct Masking<P>(P);
+
+impl<P: SpanProcessor> SpanProcessor for Masking<P> {
+    fn on_start(&self, span: &mut Span, cx: &Context) {
+        self.0.on_start(span, cx);
+    }
+
+    fn on_end(&self, mut span: SpanData) {
+        mask_values(&mut span.attributes);
+        for event in &mut span.events.events {
+            if let Cow::Owned(name) = redact(&event.name) {
+                event.name = Cow::Owned(name);
+            }
+            mask_values(&mut event.attributes);
+        }
+        if let Status::Error { description } = &mut span.status
+            && let Cow::Owned(masked) = redact(description)
+        {
+            *description = Cow::Owned(masked);
+        }
+        self.0.on_end(span);
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.0.force_flush()
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.0.shutdown_with_timeout(timeout)
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        self.0.set_resource(resource);
+    }
+}
+
+/// Masks known secrets in the text values of `attributes`.
+fn mask_values(attributes: &mut [KeyValue]) {
+    for attribute in attributes {
+        if let Value::String(text) = &attribute.value
+            && let Cow::Owned(masked) = redact(text.as_str())
+        {
+            attribute.value = Value::String(masked.into());
+        }
+    }
 }
 
 /// The traces URL under a collector's base address.
