@@ -74,7 +74,8 @@
 //! | `mcp` | the MCP server: every action as a tool, each call a durable run (feature `mcp`) | engine, model |
 //! | `dashboard` | the run dashboard's pages, sign-in and actions (feature `dashboard`) | engine, store, model |
 //! | `server` | the axum webhook and API server (feature `server`); `/mcp` with feature `mcp`, the dashboard at `/` with feature `dashboard` | mcp, dashboard, engine, store, model |
-//! | `cli` | one command line for every app, `cli::App`: `serve`, `runs`, `resume`, `cancel`, `send`, `complete`, `call`, `check`, `manifest`, `mcp` (feature `cli`; `mcp` with feature `mcp`) | server, mcp, engine, store, model |
+//! | `otel` | the OTLP export of runs as traces, with known secrets masked (feature `otel`) | model |
+//! | `cli` | one command line for every app, `cli::App`: `serve`, `runs`, `resume`, `cancel`, `send`, `complete`, `call`, `check`, `manifest`, `mcp` (feature `cli`; `mcp` with feature `mcp`; spans to a collector with feature `otel`) | server, mcp, otel, engine, store, model |
 //!
 //! Cargo features: `sqlite` and `server` are on by default; without them neither rusqlite nor
 //! axum is compiled (bring a [`store::RunStore`] and call [`EngineBuilder::store`]). `testing`
@@ -82,7 +83,11 @@
 //! line (clap) and turns `server` on. `mcp` adds the MCP server (rmcp), at `/mcp` of the server
 //! and as the CLI's `mcp` command, and turns `server` on. `dashboard` adds the run dashboard at
 //! `/` of the server (maud), and turns `server` on. `postgres` adds [`store::PostgresStore`], a
-//! store several processes share, with its work queue.
+//! store several processes share, with its work queue. `log-layer` adds `RunLogLayer`, which
+//! keeps the `tracing` events of a step's own code in its run's log (tracing-subscriber's
+//! registry; `cli` turns it on). `otel` adds `otel::layer`, the OTLP/HTTP export of each run
+//! as a trace (opentelemetry, tracing-opentelemetry), which the CLI uses when given a
+//! collector.
 #![warn(missing_docs)]
 
 #[cfg(feature = "cli")]
@@ -95,6 +100,8 @@ pub mod engine;
 #[cfg(feature = "mcp")]
 pub mod mcp;
 pub mod model;
+#[cfg(feature = "otel")]
+pub mod otel;
 #[cfg(feature = "server")]
 pub mod server;
 pub mod store;
@@ -114,6 +121,8 @@ pub use engine::{
     PollReport, Receipt, Running, ScheduledJob, SendOptions, StartOptions, StepError, Subscriptions, TOOL_CALL_JOB,
     ToolCallError, ToolCallOptions, ToolCallOutcome, TriggerFailure, TriggerTasks,
 };
+#[cfg(feature = "log-layer")]
+pub use model::RunLogLayer;
 pub use model::{
     ActionError, ActionHints, ActionInput, ActionOutput, ConfigError, ConnectorConfig, ConnectorManifest, Event,
     IntegrationRef, JobError, LogLevel, LogLine, Logger, Manifest, Payload, PayloadError, PollCursor, Polled, REDACTED,

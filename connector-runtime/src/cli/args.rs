@@ -36,6 +36,11 @@ pub(super) struct Global {
     #[cfg(feature = "postgres")]
     #[arg(long, global = true, value_name = "URL", env = "CONNECTOR_RUNTIME_DATABASE_URL", hide_env_values = true)]
     pub(super) database_url: Option<String>,
+    /// Export each run as a trace to this OpenTelemetry collector, its OTLP/HTTP address
+    /// (`http://127.0.0.1:4318`).
+    #[cfg(feature = "otel")]
+    #[arg(long, global = true, value_name = "URL", env = "OTEL_EXPORTER_OTLP_ENDPOINT")]
+    pub(super) otel_endpoint: Option<String>,
 }
 
 /// The built-in commands.

@@ -73,7 +73,11 @@
 //!
 //! Text for people by default; `--json` on any command prints one JSON document on stdout
 //! instead (errors as `{"error": {"kind", "code", "message", ..}}`, with `"path"` for a field
-//! that does not fit; a command line clap cannot parse gets clap's text, and exit code 2). Logs and diagnostics go to stderr (`RUST_LOG` filters them). The exit
+//! that does not fit; a command line clap cannot parse gets clap's text, and exit code 2). Logs and diagnostics go to stderr (`RUST_LOG` filters them), and
+//! the `tracing` events a step's own code emits to its run's log too ([`RunLogLayer`](crate::RunLogLayer)). With
+//! feature `otel`, `--otel-endpoint URL` (or `OTEL_EXPORTER_OTLP_ENDPOINT`) exports each run as a
+//! trace to that OTLP/HTTP collector ([`otel`](crate::otel)), as the service `OTEL_SERVICE_NAME`
+//! or the app's name, and sends what is left before the command exits. The exit
 //! code says what happened; see [`Exit`]: 0 done, 1 the thing failed (a run, an action, a
 //! check), 2 usage, 3 not found, 4 input refused, 5 unavailable. A run waiting for a token is
 //! not a failure.
@@ -158,6 +162,9 @@ pub struct App {
     commands: Vec<AppCommand>,
     default_command: Option<usize>,
     logs: bool,
+    /// The collector `--otel-endpoint` names, read with the command line.
+    #[cfg(feature = "otel")]
+    otel_endpoint: Option<String>,
 }
 
 struct AppCommand {
@@ -182,6 +189,8 @@ impl App {
             commands: Vec::new(),
             default_command: None,
             logs: true,
+            #[cfg(feature = "otel")]
+            otel_endpoint: None,
         }
     }
 
@@ -374,6 +383,10 @@ impl App {
             }
         };
         let format = if global.json { Format::Json } else { Format::Human };
+        #[cfg(feature = "otel")]
+        {
+            self.otel_endpoint = global.otel_endpoint;
+        }
         #[cfg(feature = "sqlite")]
         let store = StoreLocation::resolve(global.db, &self.store);
         #[cfg(not(feature = "sqlite"))]
@@ -475,9 +488,7 @@ impl App {
         store: StoreLocation,
         format: Format,
     ) -> Result<Exit, CliError> {
-        if self.logs {
-            init_logs("info");
-        }
+        let _logs = self.init_logs("info")?;
         let store = store.connect().await?;
         let setup = prepare(self.builder, self.setup).await?;
         let context = Context { builder: Some(setup.builder), engine: None, kept: setup.kept, store, format };
@@ -491,17 +502,15 @@ impl App {
     }
 
     async fn run_built_in(self, command: Command, store: StoreLocation, format: Format) -> Result<Exit, CliError> {
-        let App { builder, setup, server, grace, logs, .. } = self;
-        if logs {
-            init_logs(match command {
-                Command::Serve(_)
-                | Command::Worker(_)
-                | Command::Send { .. }
-                | Command::Resume { .. }
-                | Command::Complete { .. } => "info",
-                _ => "warn",
-            });
-        }
+        let _logs = self.init_logs(match command {
+            Command::Serve(_)
+            | Command::Worker(_)
+            | Command::Send { .. }
+            | Command::Resume { .. }
+            | Command::Complete { .. } => "info",
+            _ => "warn",
+        })?;
+        let App { builder, setup, server, grace, .. } = self;
         // The manifest needs no store at all.
         let store = if matches!(command, Command::Manifest) { store } else { store.connect().await? };
         let place = store.describe();
@@ -768,12 +777,51 @@ async fn build(
     Ok((engine, kept))
 }
 
-/// Logs on stderr, `RUST_LOG` or `default` deciding what shows; a subscriber installed
-/// already stays.
-fn init_logs(default: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+/// What the command's logs need kept until it ends: the trace export, which sends what is left
+/// when dropped.
+#[derive(Default)]
+struct Logs {
+    #[cfg(feature = "otel")]
+    _otel: Option<crate::otel::OtelGuard>,
+}
+
+impl App {
+    /// Logs on stderr, `RUST_LOG` or `default` deciding what shows, the events inside runs in
+    /// their logs, and (feature `otel`) spans to the collector; a subscriber installed already
+    /// stays. Nothing with [`App::logs`]`(false)`.
+    fn init_logs(&self, default: &str) -> Result<Logs, CliError> {
+        use tracing_subscriber::layer::SubscriberExt;
+        use tracing_subscriber::util::SubscriberInitExt;
+
+        if !self.logs {
+            return Ok(Logs::default());
+        }
+        let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+        let subscriber = tracing_subscriber::registry()
+            .with(filter)
+            .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+            .with(crate::RunLogLayer::new());
+        #[cfg(feature = "otel")]
+        {
+            let (otel, guard) = match &self.otel_endpoint {
+                Some(endpoint) => {
+                    let service = std::env::var("OTEL_SERVICE_NAME").unwrap_or_else(|_| self.name.to_owned());
+                    let (layer, guard) = crate::otel::layer(endpoint, &service)
+                        .map_err(|error| CliError::new(Exit::Usage, error.to_string()))?;
+                    (Some(layer), Some(guard))
+                }
+                None => (None, None),
+            };
+            let installed = subscriber.with(otel).try_init().is_ok();
+            Ok(Logs { _otel: guard.filter(|_| installed) })
+        }
+        #[cfg(not(feature = "otel"))]
+        {
+            let _ = subscriber.try_init();
+            Ok(Logs::default())
+        }
+    }
 }
 
 #[cfg(test)]

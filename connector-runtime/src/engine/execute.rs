@@ -56,7 +56,10 @@ pub(super) async fn execute(
         tracing::error!(run_id = %id, job_id = %run.job_id, "the run's job is not registered; left as it is");
         return Ending::Finished;
     };
-    let span = tracing::info_span!("run", run_id = %id, job_id = job.id);
+    // Each execution is a trace of its own (`parent: None`): a run started inside an HTTP
+    // request, or by another run, is not part of that request's trace.
+    let execution = if fresh { run.executions } else { run.executions + 1 };
+    let span = tracing::info_span!(parent: None, "run", run_id = %id, job_id = job.id, execution);
     async {
         // Runs beyond the job's concurrency wait here, still `queued` in the store.
         let _slot = match shared.job_slots.get(job.id) {
@@ -101,7 +104,8 @@ async fn record_outcome(
     tracing::info!("run started");
     let io = Io::new(id.clone(), job, engine, steps, cancelled.clone());
     // A panicking job fails its run; it must not take the engine's task (or its record) with it.
-    let result: Result<Value, JobError> = match AssertUnwindSafe((job.execute)(payload, &io)).catch_unwind().await {
+    let executing = io.keeping_log(AssertUnwindSafe((job.execute)(payload, &io)).catch_unwind());
+    let result: Result<Value, JobError> = match executing.await {
         Ok(result) => result,
         Err(panic) => Err(format!("job panicked: {}", panic_message(&panic)).into()),
     };

@@ -178,6 +178,12 @@ impl Io {
         }
     }
 
+    /// Runs `job` (this execution's job) with this execution's log as its task's run log, where
+    /// a `RunLogLayer` keeps the `tracing` events of its steps.
+    pub(super) fn keeping_log<F: Future>(&self, job: F) -> impl Future<Output = F::Output> {
+        crate::model::logger::kept_in(Arc::clone(&self.pending_log), job)
+    }
+
     /// The engine running the run.
     pub(super) fn engine(&self) -> &Engine {
         &self.engine
@@ -553,7 +559,8 @@ impl Io {
                 self.store.save_step(&self.run_id, &step).await?;
             }
             let started_at = Utc::now();
-            match attempt_with_timeout(attempt(&step.input, number), policy.attempt_timeout).await {
+            let attempting = attempt_with_timeout(attempt(&step.input, number), policy.attempt_timeout);
+            match attempting.instrument(tracing::info_span!("attempt", attempt = number)).await {
                 Ok(output) => return self.succeed(step, output).await,
                 Err(error) if error.is_retryable() && number < last_attempt => {
                     let wait = retry_delay(&policy, number + 1 - first_attempt, &error);

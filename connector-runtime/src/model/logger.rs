@@ -73,7 +73,14 @@ pub(crate) struct PendingLog {
 }
 
 impl PendingLog {
-    fn push(&self, line: LogLine) {
+    /// Keeps a line, cut to [`MAX_LOG_LINE_BYTES`] on a character boundary; `message` is masked
+    /// already.
+    pub(crate) fn keep(&self, level: LogLevel, source: &str, step: Option<&str>, mut message: String) {
+        if message.len() > MAX_LOG_LINE_BYTES {
+            message.truncate(message.floor_char_boundary(MAX_LOG_LINE_BYTES));
+            message.push('…');
+        }
+        let line = LogLine { at: Utc::now(), level, source: source.to_owned(), step: step.map(str::to_owned), message };
         self.lines.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push(line);
     }
 
@@ -85,8 +92,9 @@ impl PendingLog {
 
 /// Logs through `tracing`, inside the current run and step spans, so every line carries the run
 /// id, job id and step key; known secret values are masked. Inside a run, the line is kept with
-/// the run too. Plain `tracing::info!` works as well (but is not kept with the run); this one
-/// reads like Trigger.dev's `ctx.logger.info(..)`, for code ported from it.
+/// the run too. Plain `tracing::info!` works as well (kept with the run inside a step when the
+/// subscriber has a `RunLogLayer`); this one reads like Trigger.dev's `ctx.logger.info(..)`, for
+/// code ported from it.
 #[derive(Debug, Clone)]
 pub struct Logger {
     source: &'static str,
@@ -138,25 +146,33 @@ impl Logger {
         self.keep(LogLevel::Debug, message);
     }
 
-    /// Keeps the line with the run, cut to [`MAX_LOG_LINE_BYTES`] on a character boundary.
-    fn keep(&self, level: LogLevel, mut message: String) {
-        let Some((pending, step)) = &self.run else { return };
-        if message.len() > MAX_LOG_LINE_BYTES {
-            message.truncate(message.floor_char_boundary(MAX_LOG_LINE_BYTES));
-            message.push('…');
+    /// Keeps the line with the run, if there is one.
+    fn keep(&self, level: LogLevel, message: String) {
+        if let Some((pending, step)) = &self.run {
+            pending.keep(level, self.source, step.as_deref(), message);
         }
-        pending.push(LogLine {
-            at: Utc::now(),
-            level,
-            source: self.source.to_owned(),
-            step: step.as_deref().map(str::to_owned),
-            message,
-        });
     }
 }
 
+tokio::task_local! {
+    /// The log of the run the current task executes, for `tracing` events to be kept in.
+    static RUN_LOG: Arc<PendingLog>;
+}
+
+/// Runs `execution` (a run's job) with `pending` as the task's run log: the log a
+/// `RunLogLayer` keeps the `tracing` events of its steps in.
+pub(crate) fn kept_in<F: Future>(pending: Arc<PendingLog>, execution: F) -> impl Future<Output = F::Output> {
+    RUN_LOG.scope(pending, execution)
+}
+
+/// The log of the run the current task executes, if it executes one.
+#[cfg(feature = "log-layer")]
+pub(crate) fn current_run_log() -> Option<Arc<PendingLog>> {
+    RUN_LOG.try_with(Arc::clone).ok()
+}
+
 /// `message` as text, with known secrets masked.
-fn masked(message: impl std::fmt::Display) -> String {
+pub(crate) fn masked(message: impl std::fmt::Display) -> String {
     super::secret::redact(&message.to_string()).into_owned()
 }
 

@@ -10,6 +10,8 @@ pub mod error;
 pub mod event;
 pub mod fingerprint;
 pub mod key;
+#[cfg(feature = "log-layer")]
+pub mod log_layer;
 pub mod logger;
 pub mod manifest;
 pub mod payload;
@@ -25,6 +27,8 @@ pub use config::{ConfigError, config_from_env, config_from_vars};
 pub use error::{ActionError, JobError};
 pub use event::Event;
 pub use key::fn_key;
+#[cfg(feature = "log-layer")]
+pub use log_layer::RunLogLayer;
 pub use logger::{LogLevel, LogLine, Logger, MAX_LOG_LINES_PER_RUN, RunLog};
 pub use manifest::{
     ActionHints, ActionManifest, ConnectorManifest, JobManifest, Manifest, PollManifest, TriggerManifest, schema_of,
