@@ -25,12 +25,16 @@ button,input,select{font:inherit;padding:.25rem .5rem}a:focus,button:focus,input
 ";
 
 /// Keeps the element with `id` fresh: fetches this page's `fragment` every two seconds and
-/// replaces the element's content, without reloading the page.
+/// replaces the element's content, without reloading the page. Not while the focus is inside it:
+/// replacing it would throw away what the user is typing into its forms (a token's payload) and
+/// move a keyboard user's focus back to the top of the page.
 fn live(id: &str, fragment: &str) -> Markup {
     let script = format!(
-        "(function(){{const el=document.getElementById('{id}');if(!el)return;setInterval(async()=>{{\
+        "(function(){{const el=document.getElementById('{id}');if(!el)return;\
+         const busy=()=>el.contains(document.activeElement);setInterval(async()=>{{if(busy())return;\
          const url=new URL(location.href);url.searchParams.set('fragment','{fragment}');\
-         const answer=await fetch(url,{{credentials:'same-origin'}});if(answer.ok)el.innerHTML=await answer.text();}},2000);}})();"
+         const answer=await fetch(url,{{credentials:'same-origin'}});const html=answer.ok?await answer.text():null;\
+         if(html!==null&&!busy())el.innerHTML=html;}},2000);}})();"
     );
     html! { script { (PreEscaped(script)) } }
 }
