@@ -244,14 +244,14 @@ pub(super) fn run_detail(run: &Run, log: &RunLog, csrf: &str) -> Markup {
     }
 }
 
-/// A run's page.
-pub(super) fn run(run: &Run, log: &RunLog, csrf: &str) -> Markup {
+/// A run's page; `live` keeps its detail fresh.
+pub(super) fn run(run: &Run, log: &RunLog, csrf: &str, live: bool) -> Markup {
     html! {
         h1 { "Run " code { (run.id) } }
         h2 { "Payload" }
         pre { (json(&run.payload)) }
         div #detail { (run_detail(run, log, csrf)) }
-        @if !run.status.is_finished() { (live("detail", "detail")) }
+        @if live { (self::live("detail", "detail")) }
     }
 }
 
