@@ -219,10 +219,12 @@ async fn shows(browser: &Client, css: &str, expected: &[&str]) -> String {
     until(&what, || async { text(browser, css).await.filter(|text| expected.iter().all(|e| text.contains(e))) }).await
 }
 
-/// Clicks the button labelled `label` and accepts the confirmation it asks for; returns the
-/// question. The live parts of a page are replaced as they refresh, so a button found just
-/// before one is retried.
+/// Clicks the button labelled `label`, accepts the confirmation it asks for, and waits for the
+/// page the action answers with; returns the question. The live parts of a page are replaced
+/// as they refresh, so a button found just before one is retried.
 async fn confirm(browser: &Client, label: &str) -> String {
+    // Gone when the answer's page has replaced this one, so nothing is read off the old page.
+    browser.execute("window.beforeTheAction = true;", vec![]).await.unwrap();
     let xpath = format!("//button[normalize-space()='{label}']");
     until(&format!("the button `{label}` is clicked"), || async {
         browser.find(Locator::XPath(&xpath)).await.ok()?.click().await.ok()
@@ -231,7 +233,27 @@ async fn confirm(browser: &Client, label: &str) -> String {
     let question =
         until(&format!("`{label}` asks for a confirmation"), || async { browser.get_alert_text().await.ok() }).await;
     browser.accept_alert().await.expect("the confirmation is accepted");
+    until(&format!("`{label}` answers with a page"), || async {
+        let old = browser.execute("return window.beforeTheAction === true;", vec![]).await.ok()?;
+        (old == json!(false)).then_some(())
+    })
+    .await;
     question
+}
+
+/// Waits until the run's page shows it finished with `status`, read from what it offers: a
+/// finished run a replay, a failed or cancelled one also a retry. (The word alone is not
+/// enough: a step's status reads `succeeded` while its run may still be failed or running.)
+async fn finished(browser: &Client, status: &str) -> String {
+    let what = format!("the run is shown {status}");
+    until(&what, || async {
+        let detail = text(browser, "#detail").await?;
+        let retry = detail.contains("Retry from the failed step");
+        let done =
+            detail.contains(status) && detail.contains("Replay as a new run") && retry != (status == "succeeded");
+        done.then_some(detail)
+    })
+    .await
 }
 
 /// Types `payload` into the token form's `payload` field and submits it, confirming.
@@ -379,7 +401,7 @@ async fn retries_from_the_failed_step(browser: &Client, api: &Api, dir: &Path) {
     std::fs::write(&marker, "").unwrap();
     let question = confirm(browser, "Retry from the failed step").await;
     assert!(!question.is_empty(), "retrying says what it will do");
-    shows(browser, "#detail", &["succeeded"]).await;
+    finished(browser, "succeeded").await;
     shows(browser, "main", &["done once; the marker is there"]).await;
 
     let after = api.run(&run).await;
@@ -400,7 +422,7 @@ async fn cancels(browser: &Client, api: &Api) {
     shows(browser, "#detail", &["waiting", "nap", "Cancel"]).await;
     let question = confirm(browser, "Cancel").await;
     assert!(!question.is_empty(), "cancelling says what it will do");
-    shows(browser, "#detail", &["cancelled"]).await;
+    finished(browser, "cancelled").await;
     assert_eq!(api.run(&run).await["status"], "cancelled");
 }
 
@@ -421,7 +443,7 @@ async fn completes_a_token(browser: &Client, api: &Api) {
 
     browser.goto(&page).await.unwrap();
     complete_token(browser, r#"{"approved": true, "by": "ada"}"#).await;
-    shows(browser, "#detail", &["succeeded"]).await;
+    finished(browser, "succeeded").await;
     let done = api.run(&run).await;
     assert_eq!(done["status"], "succeeded");
     assert_eq!(done["output"], json!({ "approved": true, "by": "ada" }), "the run got the payload");
@@ -436,7 +458,7 @@ async fn shows_markup_as_text(browser: &Client, api: &Api) {
     shows(browser, "#detail", &["waiting", &format!("approval asked for: {markup}")]).await;
     let token = serde_json::to_string(&json!({ "approved": false, "by": markup })).unwrap();
     complete_token(browser, &token).await;
-    shows(browser, "#detail", &["succeeded"]).await;
+    finished(browser, "succeeded").await;
 
     let main = shows(browser, "main", &[markup]).await;
     assert!(main.matches(markup).count() >= 3, "the payload, the log line and the output show it: {main}");
