@@ -156,7 +156,10 @@ async fn run(
     if query.fragment.as_deref() == Some("detail") {
         return html(pages::run_detail(&run, &log, &csrf));
     }
-    html(pages::page(&format!("Run {id}"), true, &csrf, pages::run(&run, &log, &csrf)))
+    // Kept fresh while unfinished, and while executing here with a status that does not say so
+    // yet: the page a retry answers with shows the run still failed for a moment.
+    let live = !run.status.is_finished() || engine.is_active(&id);
+    html(pages::page(&format!("Run {id}"), true, &csrf, pages::run(&run, &log, &csrf, live)))
 }
 
 async fn cancel(State(engine): State<Engine>, Path(id): Path<String>, _: Checked<Action>) -> Response {

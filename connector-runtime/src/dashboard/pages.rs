@@ -28,13 +28,20 @@ button,input,select{font:inherit;padding:.25rem .5rem}a:focus,button:focus,input
 /// `run`'s, when given) it fetches this page's `fragment` and replaces the element's content,
 /// without reloading the page. Events close together are taken as one refresh; the page also
 /// refreshes on each (re)connection of the stream, so changes made while it was away show.
+/// Not while the focus is inside the element: replacing it would throw away what the user is
+/// typing into its forms (a token's payload) and move a keyboard user's focus back to the top;
+/// the refresh waits until the focus leaves.
 fn live(id: &str, fragment: &str, run: Option<&str>) -> Markup {
     let query = run.map(|run| format!("?run={}", super::encode(run))).unwrap_or_default();
     let script = format!(
-        "(function(){{const el=document.getElementById('{id}');if(!el)return;let timer=null;\
-         const refresh=async()=>{{timer=null;const url=new URL(location.href);url.searchParams.set('fragment','{fragment}');\
-         const answer=await fetch(url,{{credentials:'same-origin'}});if(answer.ok)el.innerHTML=await answer.text();}};\
+        "(function(){{const el=document.getElementById('{id}');if(!el)return;let timer=null,stale=false;\
+         const busy=()=>el.contains(document.activeElement);\
+         const refresh=async()=>{{timer=null;if(busy()){{stale=true;return;}}stale=false;\
+         const url=new URL(location.href);url.searchParams.set('fragment','{fragment}');\
+         const answer=await fetch(url,{{credentials:'same-origin'}});const html=answer.ok?await answer.text():null;\
+         if(html===null)return;if(busy()){{stale=true;return;}}el.innerHTML=html;}};\
          const soon=()=>{{if(!timer)timer=setTimeout(refresh,100);}};\
+         el.addEventListener('focusout',()=>{{if(stale)setTimeout(()=>{{if(!busy())soon();}},0);}});\
          const events=new EventSource('/events{query}');\
          for(const name of ['ready','run','missed'])events.addEventListener(name,soon);}})();"
     );
@@ -246,14 +253,14 @@ pub(super) fn run_detail(run: &Run, log: &RunLog, csrf: &str) -> Markup {
     }
 }
 
-/// A run's page.
-pub(super) fn run(run: &Run, log: &RunLog, csrf: &str) -> Markup {
+/// A run's page; `live` keeps its detail fresh.
+pub(super) fn run(run: &Run, log: &RunLog, csrf: &str, live: bool) -> Markup {
     html! {
         h1 { "Run " code { (run.id) } }
         h2 { "Payload" }
         pre { (json(&run.payload)) }
         div #detail { (run_detail(run, log, csrf)) }
-        @if !run.status.is_finished() { (live("detail", "detail", Some(run.id.as_str()))) }
+        @if live { (self::live("detail", "detail", Some(run.id.as_str()))) }
     }
 }
 

@@ -665,7 +665,9 @@ impl Engine {
         self.lock_active().iter().filter(|(_, active)| !*active.done.borrow()).map(|(id, _)| id.clone()).collect()
     }
 
-    fn is_active(&self, id: &RunId) -> bool {
+    /// Whether run `id` is executing in this process now (its stored status may not say so
+    /// yet: a retried run is spawned before it is recorded as running).
+    pub(crate) fn is_active(&self, id: &RunId) -> bool {
         self.lock_active().get(id).is_some_and(|active| !*active.done.borrow())
     }
 
