@@ -125,9 +125,10 @@ pub use engine::{
 pub use model::RunLogLayer;
 pub use model::{
     ActionError, ActionHints, ActionInput, ActionOutput, ConfigError, ConnectorConfig, ConnectorManifest, Event,
-    IntegrationRef, JobError, LogLevel, LogLine, Logger, Manifest, Payload, PayloadError, PollCursor, Polled, REDACTED,
-    RateLimit, RetryPolicy, Run, RunId, RunLog, RunStatus, Schedule, ScheduleRef, Secret, StepKind, StepRecord,
-    StepStatus, Tick, TriggerRef, UnknownStatus, config_from_env, config_from_vars, redact, schema_of,
+    FailedAttempt, IntegrationRef, JobError, LogLevel, LogLine, Logger, Manifest, Payload, PayloadError, PollCursor,
+    Polled, REDACTED, RateLimit, Retries, RetryPolicy, Run, RunId, RunLog, RunStatus, Schedule, ScheduleRef, Secret,
+    StepKind, StepRecord, StepStatus, Tick, TriggerRef, UnknownStatus, config_from_env, config_from_vars, redact,
+    schema_of,
 };
 
 // Re-exported so users' derives and the generated code agree on one version of each.

@@ -308,3 +308,78 @@ async fn the_event_stream_announces_each_run_that_changes_and_ends_at_shutdown()
         tokio::time::timeout(Duration::from_secs(5), async { while let Ok(Some(_)) = all.chunk().await {} }).await;
     assert!(rest.is_ok(), "the stream ended");
 }
+
+/// Runs a job every hour; nothing to do but exist on the jobs page.
+#[job(id = "hourly-digest", name = "Hourly digest", version = "1.0.0", every = "1h")]
+async fn hourly_digest(tick: Tick, _io: HourlyDigestIo<'_>) -> Result<String, JobError> {
+    Ok(tick.scheduled_at.to_rfc3339())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_page_shows_waits_attempts_and_policy_and_the_jobs_page_the_next_tick() {
+    use connector_runtime::store::conformance::{sample_run, sample_step};
+    use connector_runtime::store::{MemoryStore, RunStore};
+    use connector_runtime::{FailedAttempt, Retries, RetryPolicy, StepRecord, StepStatus};
+
+    let store = std::sync::Arc::new(MemoryStore::new());
+    let run = sample_run("review-note");
+    store.create_run(&run).await.unwrap();
+    let created = run.created_at;
+    let mut fetched = sample_step("fetch");
+    fetched.started_at = created + chrono::Duration::milliseconds(1_500);
+    fetched.finished_at = Some(created + chrono::Duration::milliseconds(4_000));
+    fetched.status = StepStatus::Succeeded;
+    fetched.attempts = 3;
+    let failure = |attempt: u32, error: &str| FailedAttempt {
+        attempt,
+        started_at: fetched.started_at,
+        failed_at: fetched.started_at + chrono::Duration::milliseconds(250),
+        error: error.to_owned(),
+        retry_after_ms: 1_200,
+    };
+    fetched.retries = Some(Retries {
+        policy: RetryPolicy::DEFAULT,
+        failed: vec![failure(1, "503 <b>busy</b>"), failure(2, "timed out")],
+    });
+    store.save_step(&run.id, &fetched).await.unwrap();
+    let deadline = created + chrono::Duration::hours(2);
+    let mut token = StepRecord::running("approval", StepKind::Token { deadline }, serde_json::json!(null));
+    token.started_at = created + chrono::Duration::milliseconds(4_100);
+    store.save_step(&run.id, &token).await.unwrap();
+
+    let engine = Engine::builder()
+        .shared_store(store as std::sync::Arc<dyn RunStore>)
+        .job(ReviewNoteJob)
+        .job(HourlyDigestJob)
+        .build()
+        .unwrap();
+    let config = ServerConfig {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        api_key: Some(Secret::new(KEY)),
+        ..ServerConfig::default()
+    };
+    let running = server::start(engine.clone(), config).await.unwrap();
+    let base = format!("http://{}", running.addr());
+    let http = client();
+    let page = http.get(format!("{base}/runs/{}", run.id)).bearer_auth(KEY).send().await.unwrap().text().await.unwrap();
+    for expected in [
+        "waited 1.5 s",      // from the run's creation to the first step's start
+        "2.5 s",             // how long it ran
+        "2 failed, retried", // its failed attempts,
+        "5 attempts · 1.0 s, ×1.8, up to 1 min 0 s, jittered · 1 min 0 s per attempt", // the policy,
+        "retried after 1.2 s", // each delay,
+        "503 &lt;b&gt;busy&lt;/b&gt;", // and each error, as text
+        "waited 100 ms",     // the token step, after the first ended
+        "token open until",  // and when its token times out
+    ] {
+        assert!(page.contains(expected), "`{expected}` on the run's page:\n{page}");
+    }
+    assert!(page.contains(&deadline.format("%Y-%m-%d %H:%M:%S").to_string()), "the token's deadline");
+
+    let jobs = http.get(format!("{base}/connectors")).bearer_auth(KEY).send().await.unwrap().text().await.unwrap();
+    let next = engine.next_tick("hourly-digest").expect("an hourly job ticks");
+    assert!(next > chrono::Utc::now() && next <= chrono::Utc::now() + chrono::Duration::hours(1));
+    assert!(jobs.contains(&format!("next tick {}", next.format("%Y-%m-%d %H:%M:%S"))), "{jobs}");
+    assert_eq!(engine.next_tick("review-note"), None, "an event's job has no ticks");
+    running.shutdown().await.unwrap();
+}

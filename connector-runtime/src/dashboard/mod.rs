@@ -206,14 +206,20 @@ fn changed(run: &RunId, outcome: Result<(), crate::engine::EngineError>) -> Resp
 
 async fn connectors(State(engine): State<Engine>, key: Key) -> Response {
     let manifest = engine.manifest();
-    html(pages::page("Connectors and jobs", true, &csrf(&key), pages::manifest(&manifest, &csrf(&key), None)))
+    let ticks = next_ticks(&engine, &manifest);
+    html(pages::page("Connectors and jobs", true, &csrf(&key), pages::manifest(&manifest, &ticks, &csrf(&key), None)))
+}
+
+/// When each job of `manifest` next ticks, in its order (`None` for an unscheduled one).
+fn next_ticks(engine: &Engine, manifest: &crate::model::Manifest) -> Vec<Option<chrono::DateTime<chrono::Utc>>> {
+    manifest.jobs.iter().map(|job| engine.next_tick(&job.id)).collect()
 }
 
 async fn check(State(engine): State<Engine>, key: Key, Path(id): Path<String>, _: Checked<Action>) -> Response {
     // The check's error is the connector's own words, with secrets masked.
     let result = engine.check(&id).await.err().map(|error| crate::model::redact(&error.to_string()).into_owned());
     let manifest = engine.manifest();
-    let page = pages::manifest(&manifest, &csrf(&key), Some((id.as_str(), result)));
+    let page = pages::manifest(&manifest, &next_ticks(&engine, &manifest), &csrf(&key), Some((id.as_str(), result)));
     html(pages::page("Connectors and jobs", true, &csrf(&key), page))
 }
 

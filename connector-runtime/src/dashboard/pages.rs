@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 use serde_json::Value;
 
-use crate::model::{Manifest, Run, RunLog, RunStatus, StepRecord, StepStatus};
+use crate::model::{Manifest, Run, RunLog, RunStatus, StepKind, StepRecord, StepStatus};
 
 /// A small SVG, so the tab has an icon without a file to serve.
 const FAVICON: &str = "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 16 16'%3E%3Crect width='16' height='16' rx='3' fill='%232b5fd9'/%3E%3Cpath d='M4 8h8M8 4v8' stroke='white' stroke-width='2'/%3E%3C/svg%3E";
@@ -22,6 +22,8 @@ th{font-weight:600;background:#eef0f4}pre{background:#fff;border:1px solid #e3e6
 form.filters{display:flex;gap:.6rem;margin-bottom:.8rem;flex-wrap:wrap}label{display:flex;flex-direction:column;font-size:.85em}
 button,input,select{font:inherit;padding:.25rem .5rem}a:focus,button:focus,input:focus,select:focus{outline:2px solid #2b5fd9}
 .actions{display:flex;gap:.6rem;margin:.6rem 0}.muted{color:#667}.error{color:#a11}
+.bar{background:#eef0f4;height:.45rem;border-radius:.2rem;margin-top:.3rem;min-width:6rem}.bar span{display:block;height:100%;background:#2b5fd9;border-radius:.2rem}
+ol.attempts{margin:.3rem 0;padding-left:1.4rem}
 ";
 
 /// Keeps the element with `id` fresh: on each server-sent event from `/events` (only run
@@ -152,8 +154,40 @@ pub(super) fn runs(runs: &[Run], query: &ListQuery, next: Option<&str>) -> Marku
     }
 }
 
+/// `value` as indented JSON, with any known secret value masked (a service may echo one back
+/// in an output).
 fn json(value: &Value) -> String {
-    serde_json::to_string_pretty(value).unwrap_or_default()
+    crate::model::redact(&serde_json::to_string_pretty(value).unwrap_or_default()).into_owned()
+}
+
+/// A span of time, as a person reads it: `850 ms`, `2.4 s`, `3 min 5 s`, `2 h 10 min`.
+fn duration(ms: i64) -> String {
+    let ms = ms.max(0);
+    match ms {
+        0..1_000 => format!("{ms} ms"),
+        1_000..60_000 => format!("{:.1} s", ms as f64 / 1_000.0),
+        60_000..3_600_000 => format!("{} min {} s", ms / 60_000, ms % 60_000 / 1_000),
+        _ => format!("{} h {} min", ms / 3_600_000, ms % 3_600_000 / 60_000),
+    }
+}
+
+/// How a retry policy reads: `5 attempts · 1.0 s, ×1.8, up to 60.0 s, jittered · 60.0 s per attempt`.
+fn policy(policy: &crate::model::RetryPolicy) -> String {
+    let millis = |d: std::time::Duration| duration(i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    let mut text = format!(
+        "{} attempts · {}, ×{}, up to {}",
+        policy.max_attempts,
+        millis(policy.min_delay),
+        policy.factor,
+        millis(policy.max_delay)
+    );
+    if policy.jitter {
+        text.push_str(", jittered");
+    }
+    if let Some(timeout) = policy.attempt_timeout {
+        text.push_str(&format!(" · {} per attempt", millis(timeout)));
+    }
+    text
 }
 
 /// The token steps the run waits at.
@@ -177,17 +211,52 @@ fn step_status(step: &StepRecord) -> &'static str {
     }
 }
 
-fn step_row(step: &StepRecord) -> Markup {
-    let took = step.finished_at.map(|end| (end - step.started_at).num_milliseconds());
+/// What a step waits for, when it waits: when a durable wait ends, when a token times out.
+fn ends(step: &StepRecord) -> Option<Markup> {
+    match &step.kind {
+        StepKind::Wait { until } => Some(html! { "sleeps until " (time(until)) }),
+        StepKind::Token { deadline } => Some(html! { "token open until " (time(deadline)) }),
+        StepKind::Job { job, run } => {
+            Some(html! { "runs job " (job) " as " a href={ "/runs/" (run) } { code { (run) } } })
+        }
+        _ => None,
+    }
+}
+
+/// One step of the timeline: how long it waited before it started (after the run was created,
+/// or after the step before it ended) apart from how long it ran, a bar placing it in the
+/// run's time, its attempts with their errors and delays and the policy that retried them, and
+/// its input and output.
+fn step_row(step: &StepRecord, previous_end: DateTime<Utc>, span: &TimeSpan) -> Markup {
+    let waited = (step.started_at - previous_end).num_milliseconds();
+    let ran = step.finished_at.map(|end| (end - step.started_at).num_milliseconds());
+    let (left, width) = span.place(step.started_at, step.finished_at);
     html! {
         tr {
-            td { code { (step.key) } }
-            td { (kind(step)) }
+            td { code { (step.key) } br; span.muted { (kind(step)) } }
             td { span class={ "status " (step_status(step)) } { (step_status(step)) } }
-            td { (step.attempts) }
-            td { (time(&step.started_at)) }
-            td { @if let Some(ms) = took { (ms) " ms" } @else { "…" } }
+            td { (time(&step.started_at)) br;
+                span.muted title="from the run's creation, or the end of the step before, to this step's start" {
+                    "waited " (duration(waited)) } }
+            td { @if let Some(ms) = ran { (duration(ms)) } @else { "running…" }
+                div.bar aria-hidden="true" { span style={ "margin-left:" (left) "%;width:" (width) "%" } {} } }
             td {
+                (step.attempts)
+                @if let Some(retries) = &step.retries {
+                    details { summary { (retries.failed.len()) " failed, retried" }
+                        p.muted { "Policy: " (policy(&retries.policy)) }
+                        ol.attempts { @for failed in &retries.failed {
+                            li value=(failed.attempt) {
+                                "failed after " (duration((failed.failed_at - failed.started_at).num_milliseconds()))
+                                ", retried after " (duration(i64::try_from(failed.retry_after_ms).unwrap_or(i64::MAX))) ": "
+                                span.error { (failed.error) }
+                            }
+                        } }
+                    }
+                }
+            }
+            td {
+                @if let Some(ends) = ends(step) { div { (ends) } }
                 @if let Some(error) = &step.error { div.error { (error) } }
                 details { summary { "input" } pre { (json(&step.input)) } }
                 @if let Some(output) = &step.output { details { summary { "output" } pre { (json(output)) } } }
@@ -196,12 +265,48 @@ fn step_row(step: &StepRecord) -> Markup {
     }
 }
 
+/// A run's time from its creation to its last step's end (or now), to place each step in.
+struct TimeSpan {
+    start: DateTime<Utc>,
+    total_ms: f64,
+}
+
+impl TimeSpan {
+    fn of(run: &Run) -> Self {
+        let end =
+            run.steps.iter().filter_map(|step| step.finished_at.or(Some(Utc::now()))).max().unwrap_or(run.updated_at);
+        TimeSpan { start: run.created_at, total_ms: ((end - run.created_at).num_milliseconds().max(1)) as f64 }
+    }
+
+    /// Where a step from `start` to `end` (or now) sits, as a left offset and a width in
+    /// percent of the whole; at least a sliver wide, so an instant step still shows.
+    fn place(&self, start: DateTime<Utc>, end: Option<DateTime<Utc>>) -> (String, String) {
+        let at =
+            |t: DateTime<Utc>| ((t - self.start).num_milliseconds() as f64 / self.total_ms * 100.0).clamp(0.0, 100.0);
+        let left = at(start);
+        let width = (at(end.unwrap_or_else(Utc::now)) - left).max(0.5).min(100.0 - left);
+        (format!("{left:.1}"), format!("{width:.1}"))
+    }
+}
+
+/// When the step before step `index` ended (the run's creation for the first).
+fn previous_end(run: &Run, index: usize) -> DateTime<Utc> {
+    index
+        .checked_sub(1)
+        .and_then(|before| run.steps.get(before))
+        .map(|before| before.finished_at.unwrap_or(before.started_at))
+        .unwrap_or(run.created_at)
+}
+
 /// The live part of a run's page: status, steps, output or error, logs.
 pub(super) fn run_detail(run: &Run, log: &RunLog, csrf: &str) -> Markup {
     let queued_ms = run.steps.first().map(|step| (step.started_at - run.created_at).num_milliseconds());
+    let span = TimeSpan::of(run);
     html! {
-        p { (status(run.status)) " · job " strong { (run.job_id) } " · " (run.executions) " execution(s) · created " (time(&run.created_at))
-            @if let Some(ms) = queued_ms { " · first step after " (ms) " ms" } }
+        p { (status(run.status)) " · job " strong { (run.job_id) } " · started by " (run.trigger.to_string())
+            " · " (run.executions) " execution(s) · created " (time(&run.created_at))
+            @if let Some(ms) = queued_ms { " · queued " (duration(ms)) " before its first step" }
+            @if let Some(wake) = &run.wake_at { " · sleeps until " (time(wake)) } }
         div.actions {
             @if !run.status.is_finished() {
                 form method="post" action={ "/runs/" (run.id) "/cancel" } onsubmit="return confirm('Cancel this run? It stops at its next step boundary.')" {
@@ -232,9 +337,14 @@ pub(super) fn run_detail(run: &Run, log: &RunLog, csrf: &str) -> Markup {
             }
         }
         h2 { "Steps" }
-        table {
-            thead { tr { th { "Key" } th { "Kind" } th { "Status" } th { "Attempts" } th { "Started" } th { "Took" } th { "Details" } } }
-            tbody { @for step in &run.steps { (step_row(step)) } @if run.steps.is_empty() { tr { td colspan="7" .muted { "No steps yet." } } } }
+        table.steps {
+            thead { tr { th { "Step" } th { "Status" } th { "Started" } th { "Ran" } th { "Attempts" } th { "Details" } } }
+            tbody {
+                @for (index, step) in run.steps.iter().enumerate() {
+                    (step_row(step, previous_end(run, index), &span))
+                }
+                @if run.steps.is_empty() { tr { td colspan="6" .muted { "No steps yet." } } }
+            }
         }
         @if let Some(output) = &run.output { h2 { "Output" } pre { (json(output)) } }
         @if let Some(error) = &run.error { h2 { "Error" } pre.error { (error) } }
@@ -265,9 +375,15 @@ pub(super) fn run(run: &Run, log: &RunLog, csrf: &str, live: bool) -> Markup {
 }
 
 /// The manifest as a page: every connector with its actions and triggers and their schemas,
-/// a credential check per connector, and every job with its trigger. `checked` is the result
+/// a credential check per connector, and every job with its trigger (a scheduled one with
+/// its next tick, `next_ticks` in the jobs' order). `checked` is the result
 /// of a check just made: the connector, and its error if it failed.
-pub(super) fn manifest(manifest: &Manifest, csrf: &str, checked: Option<(&str, Option<String>)>) -> Markup {
+pub(super) fn manifest(
+    manifest: &Manifest,
+    next_ticks: &[Option<DateTime<Utc>>],
+    csrf: &str,
+    checked: Option<(&str, Option<String>)>,
+) -> Markup {
     html! {
         h1 { "Connectors" }
         @for connector in &manifest.connectors {
@@ -311,9 +427,11 @@ pub(super) fn manifest(manifest: &Manifest, csrf: &str, checked: Option<(&str, O
         h1 { "Jobs" }
         table {
             thead { tr { th { "Job" } th { "Started by" } th { "What it does" } th { "Payload" } } }
-            tbody { @for job in &manifest.jobs { tr {
-                td { code { (job.id) } br; (job.name) " " span.muted { (job.version) } }
-                td { (job.trigger.to_string()) }
+            tbody { @for (job, next) in manifest.jobs.iter().zip(next_ticks) { tr {
+                td { code { (job.id) } br; (job.name) " " span.muted { (job.version) } br;
+                    a href={ "/?job=" (super::encode(&job.id)) } { "its runs" } }
+                td { (job.trigger.to_string())
+                    @if let Some(next) = next { br; span.muted { "next tick " (time(next)) " UTC" } } }
                 td { (job.description.as_deref().unwrap_or("")) }
                 td { details { summary { "schema" } pre { (json(&job.payload)) } } }
             } } }

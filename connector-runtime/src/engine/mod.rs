@@ -121,6 +121,13 @@ impl Engine {
         &self.shared.store
     }
 
+    /// When scheduled job `job` next ticks after now; `None` for a job without a schedule (or
+    /// one whose schedule never matches again). Whether a tick starts a run depends on an
+    /// engine running its schedules then.
+    pub fn next_tick(&self, job: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+        self.shared.registry.job(job)?.schedule.as_ref()?.next_after(chrono::Utc::now())
+    }
+
     /// The manifest document of every registered connector and job.
     pub fn manifest(&self) -> Manifest {
         let registry = &self.shared.registry;
