@@ -383,3 +383,59 @@ async fn a_run_page_shows_waits_attempts_and_policy_and_the_jobs_page_the_next_t
     assert_eq!(engine.next_tick("review-note"), None, "an event's job has no ticks");
     running.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_runs_list_narrows_by_delivery_id_and_time_range() {
+    let engine =
+        Engine::builder().store(connector_runtime::store::MemoryStore::new()).job(ReviewNoteJob).build().unwrap();
+    let config = ServerConfig {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        api_key: Some(Secret::new(KEY)),
+        ..ServerConfig::default()
+    };
+    let running = server::start(engine.clone(), config).await.unwrap();
+    let base = format!("http://{}", running.addr());
+    let http = client();
+    let mut started = Vec::new();
+    for id in ["order-41", "order-42"] {
+        let event = serde_json::json!({ "name": "note.filed", "payload": { "text": id }, "id": id });
+        let receipt: serde_json::Value = http
+            .post(format!("{base}/api/events"))
+            .bearer_auth(KEY)
+            .json(&event)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        started.push(receipt["runs"][0].as_str().unwrap().to_owned());
+    }
+    let list = |query: &str| {
+        let (http, url) = (http.clone(), format!("{base}/?{query}"));
+        async move { http.get(url).bearer_auth(KEY).send().await.unwrap() }
+    };
+    let page = list("delivery=order-42").await.text().await.unwrap();
+    assert!(page.contains(&started[1]) && !page.contains(&started[0]), "only the run order-42 started");
+    let api: serde_json::Value = http
+        .get(format!("{base}/api/runs?delivery=order-41"))
+        .bearer_auth(KEY)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(api["runs"].as_array().unwrap().len(), 1);
+    assert_eq!(api["runs"][0]["id"], started[0].as_str());
+
+    let hour_ago = (chrono::Utc::now() - chrono::Duration::hours(1)).format("%Y-%m-%dT%H:%M").to_string();
+    let page = list(&format!("since={hour_ago}")).await.text().await.unwrap();
+    assert!(page.contains(&started[0]) && page.contains(&started[1]), "both were created in the last hour");
+    let page = list(&format!("until={hour_ago}")).await.text().await.unwrap();
+    assert!(!page.contains(&started[0]) && page.contains("No runs match"), "none before it");
+    let bad = list("since=yesterday").await;
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    assert!(bad.text().await.unwrap().contains("not a time"));
+    running.shutdown().await.unwrap();
+}

@@ -121,7 +121,15 @@ async fn runs(State(engine): State<Engine>, key: Key, Query(query): Query<pages:
         limit: Some(PAGE),
         before: query.before.as_deref().filter(|id| !id.is_empty()).map(RunId::from),
         id_prefix: query.id.clone().filter(|id| !id.is_empty()),
-        ..RunFilter::default()
+        delivery_id: query.delivery.clone().filter(|delivery| !delivery.is_empty()),
+        created_after: match moment(query.since.as_deref()) {
+            Ok(at) => at,
+            Err(error) => return page_error(StatusCode::BAD_REQUEST, error),
+        },
+        created_before: match moment(query.until.as_deref()) {
+            Ok(at) => at,
+            Err(error) => return page_error(StatusCode::BAD_REQUEST, error),
+        },
     };
     let runs = match engine.runs(&filter).await {
         Ok(runs) => runs,
@@ -132,6 +140,22 @@ async fn runs(State(engine): State<Engine>, key: Key, Query(query): Query<pages:
     }
     let next = (runs.len() == PAGE).then(|| runs.last().map(|run| run.id.to_string())).flatten();
     html(pages::page("Runs", true, &csrf(&key), pages::runs(&runs, &query, next.as_deref())))
+}
+
+/// A time from the filter form: `2026-12-01T10:00` (a `datetime-local` input, read as UTC),
+/// with seconds or an offset too (RFC 3339); empty is none.
+fn moment(text: Option<&str>) -> Result<Option<chrono::DateTime<chrono::Utc>>, String> {
+    let Some(text) = text.map(str::trim).filter(|text| !text.is_empty()) else {
+        return Ok(None);
+    };
+    if let Ok(at) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Ok(Some(at.with_timezone(&chrono::Utc)));
+    }
+    ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
+        .iter()
+        .find_map(|format| chrono::NaiveDateTime::parse_from_str(text, format).ok())
+        .map(|at| Some(at.and_utc()))
+        .ok_or_else(|| format!("`{text}` is not a time: use 2026-12-01T10:00 (UTC)"))
 }
 
 #[derive(Deserialize)]

@@ -98,8 +98,31 @@ pub(super) struct ListQuery {
     pub(super) status: Option<String>,
     pub(super) job: Option<String>,
     pub(super) id: Option<String>,
+    /// The id of the delivery (an event's `id`) that started the runs.
+    pub(super) delivery: Option<String>,
+    /// Created at or after (`2026-12-01T10:00`, UTC, as a `datetime-local` input sends it).
+    pub(super) since: Option<String>,
+    /// Created before.
+    pub(super) until: Option<String>,
     pub(super) before: Option<String>,
     pub(super) fragment: Option<String>,
+}
+
+impl ListQuery {
+    /// This query as the parameters of a link, `before` set to `next` (the filters kept).
+    pub(super) fn older(&self, next: &str) -> String {
+        let field = |value: &Option<String>| super::encode(value.as_deref().unwrap_or(""));
+        format!(
+            "/?before={}&status={}&job={}&id={}&delivery={}&since={}&until={}",
+            super::encode(next),
+            field(&self.status),
+            field(&self.job),
+            field(&self.id),
+            field(&self.delivery),
+            field(&self.since),
+            field(&self.until)
+        )
+    }
 }
 
 fn time(at: &DateTime<Utc>) -> String {
@@ -141,6 +164,9 @@ pub(super) fn runs(runs: &[Run], query: &ListQuery, next: Option<&str>) -> Marku
             } }
             label { "Job" input name="job" value=(query.job.as_deref().unwrap_or("")); }
             label { "Run id starts with" input name="id" value=(query.id.as_deref().unwrap_or("")); }
+            label { "Delivery id (idempotency key)" input name="delivery" value=(query.delivery.as_deref().unwrap_or("")); }
+            label { "Created from (UTC)" input type="datetime-local" name="since" value=(query.since.as_deref().unwrap_or("")); }
+            label { "to (UTC)" input type="datetime-local" name="until" value=(query.until.as_deref().unwrap_or("")); }
             label { "\u{a0}" button type="submit" { "Filter" } }
         }
         table {
@@ -148,7 +174,7 @@ pub(super) fn runs(runs: &[Run], query: &ListQuery, next: Option<&str>) -> Marku
             tbody #rows { (run_rows(runs)) }
         }
         @if let Some(next) = next {
-            p { a href={ "/?before=" (next) "&status=" (chosen) "&job=" (query.job.as_deref().unwrap_or("")) "&id=" (query.id.as_deref().unwrap_or("")) } { "Older runs →" } }
+            p { a href=(query.older(next)) { "Older runs →" } }
         }
         @if query.before.is_none() { (live("rows", "rows", None)) }
     }

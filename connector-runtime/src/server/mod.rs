@@ -4,7 +4,7 @@
 //! | --- | --- |
 //! | `POST /webhooks/{connector}/{trigger}` | a connector trigger's webhook, authenticated by its signature scheme |
 //! | `POST /api/events` | `{"name": .., "payload": .., "id": ..}`: sends an event by name |
-//! | `GET /api/runs` | a page of runs, newest first (`?status=failed,running&job=..&since=..&until=..&id=..&limit=..&before=..`; `next` is the next page's `before`) |
+//! | `GET /api/runs` | a page of runs, newest first (`?status=failed,running&job=..&since=..&until=..&id=..&delivery=..&limit=..&before=..`; `next` is the next page's `before`) |
 //! | `GET /api/runs/{id}` | one run with its steps |
 //! | `GET /api/runs/{id}/logs` | the lines its job and actions logged (`{"lines": [..], "dropped": n}`) |
 //! | `POST /api/runs/{id}/cancel` | cancels a run (409 if it has finished) |

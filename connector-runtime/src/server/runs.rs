@@ -1,4 +1,4 @@
-//! The runs: `GET /api/runs` (a page, filtered), `GET /api/runs/{id}` (one, with its steps),
+//! The runs: `GET /api/runs` (a page, filtered by status, job, time, id prefix or delivery), `GET /api/runs/{id}` (one, with its steps),
 //! `GET /api/runs/{id}/logs`, and what can be done to one: `POST /api/runs/{id}/cancel`,
 //! `/resume` (retry from the failed step) and `/replay` (a new run with the same payload).
 
@@ -36,6 +36,9 @@ pub(super) struct RunsQuery {
     until: Option<DateTime<Utc>>,
     /// Only runs whose id starts with this.
     id: Option<String>,
+    /// Only runs a delivery with this id started: an event's `id`, a webhook's delivery id
+    /// (the idempotency key the sender chose).
+    delivery: Option<String>,
 }
 
 /// A page of runs, newest first, without their steps.
@@ -102,6 +105,7 @@ pub(super) async fn list(
         created_after: query.since,
         created_before: query.until,
         id_prefix: query.id.filter(|prefix| !prefix.is_empty()),
+        delivery_id: query.delivery.filter(|delivery| !delivery.is_empty()),
     };
     let runs = engine.runs(&filter).await?;
     let next = (runs.len() == limit).then(|| runs.last().map(|run| run.id.to_string())).flatten();

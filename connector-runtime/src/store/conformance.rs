@@ -144,6 +144,13 @@ async fn deliveries_are_accepted_once_with_their_runs(store: &impl RunStore) {
     let again = store.accept_delivery(&delivery, &[sample_run("a")]).await.unwrap();
     assert_eq!(again, DeliveryOutcome::Duplicate { runs: runs.iter().map(|r| r.id.clone()).collect() });
     assert_eq!(store.list_runs(&RunFilter::default()).await.unwrap().len(), 2, "a duplicate creates no run");
+    let by_delivery = |id: &str| RunFilter { delivery_id: Some(id.to_owned()), ..RunFilter::default() };
+    let mut found: Vec<RunId> = store.list_runs(&by_delivery("d-1")).await.unwrap().into_iter().map(|r| r.id).collect();
+    found.sort();
+    let mut expected: Vec<RunId> = runs.iter().map(|r| r.id.clone()).collect();
+    expected.sort();
+    assert_eq!(found, expected, "a delivery's id finds the runs it started");
+    assert!(store.list_runs(&by_delivery("d-unknown")).await.unwrap().is_empty());
 
     let other_source = Delivery { source: "event:other".into(), ..delivery.clone() };
     assert_eq!(store.accept_delivery(&other_source, &[]).await.unwrap(), DeliveryOutcome::New, "ids are per source");

@@ -111,6 +111,11 @@ impl RunStore for MemoryStore {
                 // Newest first by id (UUIDv7 ids sort by creation): the next page starts below `before`.
                 .filter(|run| filter.before.as_ref().is_none_or(|before| &run.id < before))
                 .filter(|run| filter.matches(run))
+                .filter(|run| {
+                    filter.delivery_id.as_ref().is_none_or(|delivery| {
+                        state.deliveries.iter().any(|((_, id), runs)| id == delivery && runs.contains(&run.id))
+                    })
+                })
                 .take(filter.limit.unwrap_or(usize::MAX))
                 .map(|run| Run { steps: Vec::new(), ..run.clone() })
                 .collect()

@@ -137,6 +137,10 @@ pub struct RunFilter {
     /// Only runs whose id starts with this.
     #[serde(default)]
     pub id_prefix: Option<String>,
+    /// Only runs a delivery with this id started (from any source): an event sent with
+    /// `"id": ..`, a webhook's delivery id. The idempotency key the sender chose finds its runs.
+    #[serde(default)]
+    pub delivery_id: Option<String>,
 }
 
 impl RunFilter {
@@ -146,7 +150,7 @@ impl RunFilter {
     }
 
     /// Whether `run` passes the filter (ignoring `limit` and `before`, which depend on the
-    /// store's order).
+    /// store's order, and `delivery_id`, which depends on its deliveries).
     pub fn matches(&self, run: &Run) -> bool {
         self.job_id.as_ref().is_none_or(|job| &run.job_id == job)
             && (self.statuses.is_empty() || self.statuses.contains(&run.status))

@@ -385,6 +385,15 @@ impl RunStore for PostgresStore {
             params.push(prefix);
             sql.push_str(&format!(" AND left(id, ${}) = ${}", params.len() - 1, params.len()));
         }
+        if let Some(delivery) = &filter.delivery_id {
+            params.push(delivery);
+            // Deliveries are keyed by (source, id): a lookup by id alone reads them all, which
+            // only this filter asks for.
+            sql.push_str(&format!(
+                " AND id IN (SELECT jsonb_array_elements_text(runs::jsonb) FROM deliveries WHERE id = ${})",
+                params.len()
+            ));
+        }
         sql.push_str(" ORDER BY created_at DESC, id DESC LIMIT $1");
         let context = || "listing runs".to_owned();
         let client = self.client().await?;

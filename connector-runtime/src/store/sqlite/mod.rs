@@ -412,6 +412,14 @@ impl RunStore for SqliteStore {
                 sql.push_str(&format!(" AND substr(id, 1, {}) = ?", prefix.chars().count()));
                 args.push(prefix.clone());
             }
+            if let Some(delivery) = &filter.delivery_id {
+                // Deliveries are keyed by (source, id): a lookup by id alone reads them all,
+                // which only this filter asks for.
+                sql.push_str(
+                    " AND id IN (SELECT value FROM deliveries, json_each(deliveries.runs) WHERE deliveries.id = ?)",
+                );
+                args.push(delivery.clone());
+            }
             sql.push_str(" ORDER BY created_at DESC, id DESC");
             if let Some(limit) = filter.limit {
                 sql.push_str(&format!(" LIMIT {}", i64::try_from(limit).unwrap_or(i64::MAX)));
