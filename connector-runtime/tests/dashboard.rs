@@ -226,6 +226,8 @@ async fn the_manifest_page_lists_connectors_and_jobs_and_checks_credentials() {
     {
         assert!(page.contains(expected), "{expected} on the page");
     }
+    // Schemas read as tables of fields (the action's input and output: `Approval { ok: bool }`).
+    assert!(page.contains("<code>ok</code>") && page.contains("<td>boolean</td>"), "fields with their types: {page}");
     let forged = http
         .post(format!("{base}/connectors/probe/check"))
         .bearer_auth(KEY)

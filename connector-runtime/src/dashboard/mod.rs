@@ -17,6 +17,7 @@
 mod events;
 mod forms;
 mod pages;
+mod schema;
 mod session;
 
 use std::sync::Arc;

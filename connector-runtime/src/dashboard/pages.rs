@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 use serde_json::Value;
 
+use super::schema::readable;
 use crate::model::{Manifest, Run, RunLog, RunStatus, StepKind, StepRecord, StepStatus};
 
 /// A small SVG, so the tab has an icon without a file to serve.
@@ -23,7 +24,7 @@ form.filters{display:flex;gap:.6rem;margin-bottom:.8rem;flex-wrap:wrap}label{dis
 button,input,select{font:inherit;padding:.25rem .5rem}a:focus,button:focus,input:focus,select:focus{outline:2px solid #2b5fd9}
 .actions{display:flex;gap:.6rem;margin:.6rem 0}.muted{color:#667}.error{color:#a11}
 .bar{background:#eef0f4;height:.45rem;border-radius:.2rem;margin-top:.3rem;min-width:6rem}.bar span{display:block;height:100%;background:#2b5fd9;border-radius:.2rem}
-ol.attempts{margin:.3rem 0;padding-left:1.4rem}
+ol.attempts{margin:.3rem 0;padding-left:1.4rem}table.schema{font-size:.9em;margin-bottom:.3rem}table.schema th{background:#f4f5f8}
 ";
 
 /// Keeps the element with `id` fresh: on each server-sent event from `/events` (only run
@@ -182,7 +183,7 @@ pub(super) fn runs(runs: &[Run], query: &ListQuery, next: Option<&str>) -> Marku
 
 /// `value` as indented JSON, with any known secret value masked (a service may echo one back
 /// in an output).
-fn json(value: &Value) -> String {
+pub(super) fn json(value: &Value) -> String {
     crate::model::redact(&serde_json::to_string_pretty(value).unwrap_or_default()).into_owned()
 }
 
@@ -433,8 +434,8 @@ pub(super) fn manifest(
                             @if action.read_only { br; span.muted { "read-only" } }
                             @if action.destructive == Some(true) { br; span.error { "destructive" } } }
                         td { (action.description.as_deref().unwrap_or("")) }
-                        td { details { summary { "schema" } pre { (json(&action.input)) } } }
-                        td { details { summary { "schema" } pre { (json(&action.output)) } } }
+                        td { (readable(&action.input)) }
+                        td { (readable(&action.output)) }
                     } } }
                 }
                 @if !connector.triggers.is_empty() {
@@ -444,7 +445,7 @@ pub(super) fn manifest(
                             td { code { (trigger.id) } br; (trigger.name)
                                 @if let Some(poll) = &trigger.poll { br; span.muted { "polled every " (poll.every) } } }
                             td { (trigger.description.as_deref().unwrap_or("")) }
-                            td { details { summary { "schema" } pre { (json(&trigger.output)) } } }
+                            td { (readable(&trigger.output)) }
                         } } }
                     }
                 }
@@ -459,7 +460,7 @@ pub(super) fn manifest(
                 td { (job.trigger.to_string())
                     @if let Some(next) = next { br; span.muted { "next tick " (time(next)) " UTC" } } }
                 td { (job.description.as_deref().unwrap_or("")) }
-                td { details { summary { "schema" } pre { (json(&job.payload)) } } }
+                td { (readable(&job.payload)) }
             } } }
         }
     }
