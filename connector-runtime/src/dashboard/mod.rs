@@ -105,8 +105,16 @@ fn html(markup: maud::Markup) -> Response {
     response
 }
 
+/// A page saying what went wrong (the message escaped like every value), with `status`.
 fn page_error(status: StatusCode, message: impl std::fmt::Display) -> Response {
-    (status, format!("{message}")).into_response()
+    failed(status, message, "/")
+}
+
+/// [`page_error`], with a way back to `back` (the run an action was refused on).
+fn failed(status: StatusCode, message: impl std::fmt::Display, back: &str) -> Response {
+    let mut response = html(pages::page("Not done", false, "", pages::refused(&message.to_string(), back)));
+    *response.status_mut() = status;
+    response
 }
 
 async fn runs(State(engine): State<Engine>, key: Key, Query(query): Query<pages::ListQuery>) -> Response {
@@ -211,7 +219,10 @@ async fn complete(
 ) -> Response {
     let payload: serde_json::Value = match serde_json::from_str(&form.payload) {
         Ok(payload) => payload,
-        Err(error) => return page_error(StatusCode::BAD_REQUEST, format!("the payload is not JSON: {error}")),
+        Err(error) => {
+            let back = format!("/runs/{}", encode(&id));
+            return failed(StatusCode::BAD_REQUEST, format!("the payload is not JSON: {error}"), &back);
+        }
     };
     let run = RunId::from(id.as_str());
     changed(&run, engine.complete_token(&format!("{run}:{}", form.step), payload).await)
@@ -220,12 +231,13 @@ async fn complete(
 /// After an action: the run's page, or what refused the action (422 for a token payload that
 /// does not fit its type, 409 for anything else the run's state refused).
 fn changed(run: &RunId, outcome: Result<(), crate::engine::EngineError>) -> Response {
+    let page = format!("/runs/{}", encode(run.as_str()));
     match outcome {
-        Ok(()) => Redirect::to(&format!("/runs/{}", encode(run.as_str()))).into_response(),
+        Ok(()) => Redirect::to(&page).into_response(),
         Err(error @ crate::engine::EngineError::TokenPayload { .. }) => {
-            page_error(StatusCode::UNPROCESSABLE_ENTITY, error)
+            failed(StatusCode::UNPROCESSABLE_ENTITY, error, &page)
         }
-        Err(error) => page_error(StatusCode::CONFLICT, error),
+        Err(error) => failed(StatusCode::CONFLICT, error, &page),
     }
 }
 

@@ -80,6 +80,15 @@ pub(super) fn page(title: &str, signed_in: bool, csrf: &str, body: Markup) -> Ma
     }
 }
 
+/// What refused an action (or a page), and the way back.
+pub(super) fn refused(message: &str, back: &str) -> Markup {
+    html! {
+        h1 { "Not done" }
+        p.error role="alert" { (message) }
+        p { a href=(back) autofocus { "← Back" } }
+    }
+}
+
 /// The sign-in form.
 pub(super) fn login(next: &str, failed: bool) -> Markup {
     html! {
