@@ -62,6 +62,18 @@ impl Probe {
     }
 }
 
+/// The server for `engine` on a free loopback port, behind [`KEY`], and its base URL.
+async fn serve(engine: Engine) -> (server::RunningServer, String) {
+    let config = ServerConfig {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        api_key: Some(Secret::new(KEY)),
+        ..ServerConfig::default()
+    };
+    let running = server::start(engine, config).await.unwrap();
+    let base = running.url();
+    (running, base)
+}
+
 fn client() -> reqwest::Client {
     reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
 }
@@ -83,13 +95,7 @@ async fn the_dashboard_needs_the_key_escapes_payloads_and_guards_actions() {
         assert!(std::time::Instant::now() < deadline, "the run parks");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let config = ServerConfig {
-        bind: "127.0.0.1:0".parse().unwrap(),
-        api_key: Some(Secret::new(KEY)),
-        ..ServerConfig::default()
-    };
-    let running = server::start(engine.clone(), config).await.unwrap();
-    let base = format!("http://{}", running.addr());
+    let (running, base) = serve(engine.clone()).await;
     let http = client();
 
     // Nothing without the key: pages send to the sign-in form, actions are refused.
@@ -211,13 +217,7 @@ async fn the_manifest_page_lists_connectors_and_jobs_and_checks_credentials() {
         .job(ReviewNoteJob)
         .build()
         .unwrap();
-    let config = ServerConfig {
-        bind: "127.0.0.1:0".parse().unwrap(),
-        api_key: Some(Secret::new(KEY)),
-        ..ServerConfig::default()
-    };
-    let running = server::start(engine, config).await.unwrap();
-    let base = format!("http://{}", running.addr());
+    let (running, base) = serve(engine).await;
     let http = client();
     assert_eq!(http.get(format!("{base}/connectors")).send().await.unwrap().status(), StatusCode::SEE_OTHER);
     let page = http.get(format!("{base}/connectors")).bearer_auth(KEY).send().await.unwrap().text().await.unwrap();
@@ -269,13 +269,7 @@ async fn event(stream: &mut reqwest::Response, buffer: &mut String, name: &str, 
 async fn the_event_stream_announces_each_run_that_changes_and_ends_at_shutdown() {
     let engine =
         Engine::builder().store(connector_runtime::store::MemoryStore::new()).job(ReviewNoteJob).build().unwrap();
-    let config = ServerConfig {
-        bind: "127.0.0.1:0".parse().unwrap(),
-        api_key: Some(Secret::new(KEY)),
-        ..ServerConfig::default()
-    };
-    let running = server::start(engine.clone(), config).await.unwrap();
-    let base = format!("http://{}", running.addr());
+    let (running, base) = serve(engine.clone()).await;
     let http = client();
     assert_eq!(
         http.get(format!("{base}/events")).send().await.unwrap().status(),
@@ -355,13 +349,7 @@ async fn a_run_page_shows_waits_attempts_and_policy_and_the_jobs_page_the_next_t
         .job(HourlyDigestJob)
         .build()
         .unwrap();
-    let config = ServerConfig {
-        bind: "127.0.0.1:0".parse().unwrap(),
-        api_key: Some(Secret::new(KEY)),
-        ..ServerConfig::default()
-    };
-    let running = server::start(engine.clone(), config).await.unwrap();
-    let base = format!("http://{}", running.addr());
+    let (running, base) = serve(engine.clone()).await;
     let http = client();
     let page = http.get(format!("{base}/runs/{}", run.id)).bearer_auth(KEY).send().await.unwrap().text().await.unwrap();
     for expected in [
@@ -390,13 +378,7 @@ async fn a_run_page_shows_waits_attempts_and_policy_and_the_jobs_page_the_next_t
 async fn the_runs_list_narrows_by_delivery_id_and_time_range() {
     let engine =
         Engine::builder().store(connector_runtime::store::MemoryStore::new()).job(ReviewNoteJob).build().unwrap();
-    let config = ServerConfig {
-        bind: "127.0.0.1:0".parse().unwrap(),
-        api_key: Some(Secret::new(KEY)),
-        ..ServerConfig::default()
-    };
-    let running = server::start(engine.clone(), config).await.unwrap();
-    let base = format!("http://{}", running.addr());
+    let (running, base) = serve(engine.clone()).await;
     let http = client();
     let mut started = Vec::new();
     for id in ["order-41", "order-42"] {
