@@ -43,8 +43,14 @@ const RUNS: usize = 100_000;
 const STEPS: usize = 10;
 /// Over how many days the runs were created.
 const DAYS: i64 = 30;
-/// Writes in flight during the fill: enough for the store's batches to fill up.
-const FILL_WINDOW: usize = 2_048;
+/// Runs being written at once during the SQLite fill: enough for the store's batches (up to
+/// 1,024 writes a commit) to fill up.
+const SQLITE_FILL_WINDOW: usize = 2_048;
+/// The same for PostgreSQL, where each write holds a pooled connection: a few per connection,
+/// so none waits past the pool's timeout.
+const POSTGRES_FILL_WINDOW: usize = 128;
+/// Connections of the PostgreSQL store.
+const POSTGRES_CONNECTIONS: usize = 32;
 /// The API key the server is started with.
 const API_KEY: &str = "bench-dashboard-key";
 
@@ -226,11 +232,11 @@ fn filled(i: usize) -> Filled {
     Filled { run, steps, logs }
 }
 
-/// Fills `store` with every run of the fill, `FILL_WINDOW` runs' writes in flight at once (each
-/// on a task of its own, so the writes of many runs share a commit).
-async fn fill(store: Arc<dyn RunStore>) -> Duration {
+/// Fills `store` with every run of the fill, `window` runs' writes in flight at once (each on a
+/// task of its own, so the writes of many runs share a commit).
+async fn fill(store: Arc<dyn RunStore>, window: usize) -> Duration {
     let start = Instant::now();
-    let window = Arc::new(tokio::sync::Semaphore::new(FILL_WINDOW));
+    let window = Arc::new(tokio::sync::Semaphore::new(window));
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..RUNS {
         let permit = Arc::clone(&window).acquire_owned().await.expect("the window");
@@ -244,12 +250,16 @@ async fn fill(store: Arc<dyn RunStore>) -> Duration {
             store.append_logs(&run.id, &logs).await.expect("append_logs");
             drop(permit);
         });
-        while tasks.try_join_next().is_some() {}
+        while let Some(done) = tasks.try_join_next() {
+            done.expect("a run filled");
+        }
         if (i + 1) % 20_000 == 0 {
             eprintln!("  filled {} runs in {:.1} s", i + 1, start.elapsed().as_secs_f64());
         }
     }
-    while tasks.join_next().await.is_some() {}
+    while let Some(done) = tasks.join_next().await {
+        done.expect("a run filled");
+    }
     start.elapsed()
 }
 
@@ -269,7 +279,7 @@ async fn sqlite_store() -> (Arc<dyn RunStore>, String) {
         // The fill is not what is measured: NORMAL (the log synced at checkpoints only).
         let options = SqliteOptions { synchronous: Synchronous::Normal, check_integrity: false };
         let store: Arc<dyn RunStore> = Arc::new(SqliteStore::open_with(&path, options).expect("the store"));
-        let took = fill(Arc::clone(&store)).await;
+        let took = fill(Arc::clone(&store), SQLITE_FILL_WINDOW).await;
         drop(store);
         std::fs::write(&ready, format!("{RUNS} runs, fill version {FILL_VERSION}, filled in {took:?}\n"))
             .expect("the fill's mark");
@@ -293,9 +303,13 @@ async fn postgres_store() -> Option<(Arc<dyn RunStore>, String, tokio_postgres::
     tokio::spawn(connection);
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
     let schema = format!("bench_dashboard_{:012x}", nanos as u64 & 0xffff_ffff_ffff);
-    let options = PostgresOptions { schema: Some(schema.clone()), max_connections: 16, ..PostgresOptions::default() };
+    let options = PostgresOptions {
+        schema: Some(schema.clone()),
+        max_connections: POSTGRES_CONNECTIONS,
+        ..PostgresOptions::default()
+    };
     let store: Arc<dyn RunStore> = Arc::new(PostgresStore::connect_with(&url, options).await.expect("the store"));
-    let took = fill(Arc::clone(&store)).await;
+    let took = fill(Arc::clone(&store), POSTGRES_FILL_WINDOW).await;
     admin.batch_execute(&format!("ANALYZE {schema}.runs; ANALYZE {schema}.steps")).await.expect("analyze");
     Some((store, format!("filled in {:.1} s", took.as_secs_f64()), admin, schema))
 }
@@ -359,10 +373,10 @@ async fn measure_runs(client: &reqwest::Client, base: &str, prefix: &str, sample
 
 /// Serves `store` with the real server and times every page.
 async fn bench_store(name: &str, store: Arc<dyn RunStore>, samples: usize) -> Vec<Measured> {
-    // No jobs registered: the runs were made by the fill, and none of them is to execute. The
-    // start resumes the unfinished ones, which finds their jobs missing and leaves them as
-    // they are.
-    let engine = Engine::builder().shared_store(store).build().expect("the engine");
+    // No jobs registered: the runs were made by the fill, and none of them is to execute. On
+    // SQLite the start resumes the unfinished ones, which finds their jobs missing and leaves
+    // them as they are; on PostgreSQL the engine only serves (no claims from the queue).
+    let engine = Engine::builder().shared_store(store).execute_runs(false).build().expect("the engine");
     let config = ServerConfig { api_key: Some(Secret::new(API_KEY)), ..ServerConfig::default() }
         .bind(std::net::SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, 0)));
     let started = Instant::now();
