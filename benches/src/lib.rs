@@ -249,6 +249,8 @@ pub struct Percentiles {
     pub p50: Duration,
     /// The 90th percentile.
     pub p90: Duration,
+    /// The 95th percentile.
+    pub p95: Duration,
     /// The 99th percentile.
     pub p99: Duration,
     /// The largest.
@@ -271,6 +273,7 @@ impl Percentiles {
             count: sorted.len(),
             p50: at(0.50),
             p90: at(0.90),
+            p95: at(0.95),
             p99: at(0.99),
             max: sorted[sorted.len() - 1],
             mean: total / sorted.len() as u32,
