@@ -596,7 +596,8 @@ mod tests {
         // A file as version 2 left it: tokens under the cursor key `oauth2:{connector}`.
         let raw = Connection::open(&path).unwrap();
         raw.execute_batch(
-            "DROP TABLE tokens; DROP TABLE run_logs; DROP TABLE run_log_drops; PRAGMA user_version = 2;
+            "DROP TABLE tokens; DROP TABLE run_logs; DROP TABLE run_log_drops; ALTER TABLE steps DROP COLUMN retries;
+             PRAGMA user_version = 2;
              INSERT INTO cursors VALUES ('oauth2:tracker', '{\"access_token\":\"a\"}', '2026-01-01T00:00:00Z');
              INSERT INTO cursors VALUES ('poll:tracker/new', '7', '2026-01-01T00:00:00Z');",
         )
