@@ -82,7 +82,7 @@
 //! adds `store::conformance`, the suite a store of your own should pass. `cli` adds the command
 //! line (clap) and turns `server` on. `mcp` adds the MCP server (rmcp), at `/mcp` of the server
 //! and as the CLI's `mcp` command, and turns `server` on. `dashboard` adds the run dashboard at
-//! `/` of the server (maud), and turns `server` on. `postgres` adds [`store::PostgresStore`], a
+//! `/` of the server (maud), and turns `server` on. `postgres` adds `store::PostgresStore`, a
 //! store several processes share, with its work queue. `log-layer` adds `RunLogLayer`, which
 //! keeps the `tracing` events of a step's own code in its run's log (tracing-subscriber's
 //! registry; `cli` turns it on). `otel` adds `otel::layer`, the OTLP/HTTP export of each run
