@@ -13,24 +13,9 @@ use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 
 const KEY: &str = "dashboard-test-key";
 
-#[derive(Serialize, Deserialize, JsonSchema, Event)]
-#[event(name = "note.filed")]
-struct NoteFiled {
-    text: String,
-}
-
-#[derive(Serialize, Deserialize, JsonSchema)]
-struct Approval {
-    ok: bool,
-}
-
-/// Logs, then waits for a token: a run that stays unfinished until cancelled.
-#[job(id = "review-note", name = "Review note", version = "1.0.0", event = NoteFiled)]
-async fn review_note(payload: NoteFiled, io: ReviewNoteIo<'_>) -> Result<bool, JobError> {
-    io.logger().info(format!("reviewing {}", payload.text));
-    let approval: Approval = io.wait_for_token("review", Duration::from_secs(3600)).await?;
-    Ok(approval.ok)
-}
+#[path = "support/review_note.rs"]
+mod review_note;
+use review_note::{Approval, NoteFiled, ReviewNoteJob};
 
 #[derive(Deserialize, JsonSchema)]
 struct ProbeConfig {
