@@ -118,6 +118,10 @@ impl RunStore for Announcing {
         self.store.run(id).await
     }
 
+    async fn run_status(&self, id: &RunId) -> Result<Option<RunStatus>, StoreError> {
+        self.store.run_status(id).await
+    }
+
     async fn list_runs(&self, filter: &RunFilter) -> Result<Vec<Run>, StoreError> {
         self.store.list_runs(filter).await
     }

@@ -345,10 +345,15 @@ impl Engine {
     /// A run whose execution in this process ended without finishing it (the store failed while
     /// it was recorded) is [`EngineError::Unfinished`], not a finished run: it resumes on recovery.
     pub async fn wait(&self, id: &RunId) -> Result<Run, EngineError> {
-        let mut poll = std::time::Duration::from_millis(20);
         // On a shared store, a run finishing in any process is announced: subscribed before
-        // the first read, so an end between the read and the wait is not missed.
+        // the first read, so an end between the read and the wait is not missed. The store's
+        // notices are then what the wait waits on, and the timer only a fallback (a reconnect
+        // announces "anything" itself); without them, the store is polled, sooner at first.
         let mut changes = self.queue().map(|queue| queue.run_changes());
+        let mut poll = match changes {
+            Some(_) => std::time::Duration::from_secs(1),
+            None => std::time::Duration::from_millis(20),
+        };
         loop {
             let done = self.lock_active().get(id).map(|active| active.done.clone());
             let executed_here = done.is_some();
@@ -356,12 +361,28 @@ impl Engine {
                 // An error means the sender is gone, which happens only after the execution ended.
                 let _ = done.wait_for(|done| *done).await;
             }
-            let run = self.shared.store.run(id).await?.ok_or_else(|| EngineError::RunNotFound(id.to_string()))?;
-            if run.status.is_finished() {
-                return Ok(run);
+            let missing = || EngineError::RunNotFound(id.to_string());
+            // On a shared store, the status alone until it says finished (one statement instead
+            // of two), then the run with its steps; a store of this process's reads the run.
+            let status = match changes {
+                Some(_) => self.shared.store.run_status(id).await?.ok_or_else(missing)?,
+                None => {
+                    let run = self.shared.store.run(id).await?.ok_or_else(missing)?;
+                    if run.status.is_finished() {
+                        return Ok(run);
+                    }
+                    run.status
+                }
+            };
+            if changes.is_some() && status.is_finished() {
+                let run = self.shared.store.run(id).await?.ok_or_else(missing)?;
+                // Finished stays finished but for a resume racing this read: then wait on.
+                if run.status.is_finished() {
+                    return Ok(run);
+                }
             }
-            if executed_here && !self.is_active(id) && run.status != RunStatus::Waiting && changes.is_none() {
-                return Err(EngineError::Unfinished { id: id.to_string(), status: run.status });
+            if executed_here && !self.is_active(id) && status != RunStatus::Waiting && changes.is_none() {
+                return Err(EngineError::Unfinished { id: id.to_string(), status });
             }
             match &mut changes {
                 Some(changes) => {

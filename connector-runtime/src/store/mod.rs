@@ -208,6 +208,12 @@ pub trait RunStore: TokenStore + Send + Sync + 'static {
     /// A run with all its steps, in the order they started.
     async fn run(&self, id: &RunId) -> Result<Option<Run>, StoreError>;
 
+    /// A run's status alone (`None` for an unknown run): what a waiter checks until the run
+    /// has finished, cheaper than [`run`](Self::run) where reading the steps costs a statement.
+    async fn run_status(&self, id: &RunId) -> Result<Option<RunStatus>, StoreError> {
+        Ok(self.run(id).await?.map(|run| run.status))
+    }
+
     /// Runs matching the filter, newest first, without their steps.
     async fn list_runs(&self, filter: &RunFilter) -> Result<Vec<Run>, StoreError>;
 

@@ -350,6 +350,17 @@ impl RunStore for PostgresStore {
         Ok(Some(run))
     }
 
+    async fn run_status(&self, id: &RunId) -> Result<Option<RunStatus>, StoreError> {
+        let context = || format!("reading the status of run `{id}`");
+        let client = self.client().await?;
+        let statement =
+            client.prepare_cached("SELECT status FROM runs WHERE id = $1").await.map_err(|e| backend(context(), e))?;
+        let row = client.query_opt(&statement, &[&id.as_str()]).await.map_err(|e| backend(context(), e))?;
+        let Some(row) = row else { return Ok(None) };
+        let status: String = row.try_get(0).map_err(|e| backend(context(), e))?;
+        COLUMNS.read_enum(&status, || format!("run `{id}`"), "status").map(Some)
+    }
+
     async fn list_runs(&self, filter: &RunFilter) -> Result<Vec<Run>, StoreError> {
         // One shape of statement per combination of filters given, each prepared once per
         // connection; the statuses are one array parameter, the limit one (NULL: no limit).
