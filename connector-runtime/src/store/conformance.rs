@@ -220,6 +220,8 @@ async fn created_runs_read_back(store: &impl RunStore) {
     assert_eq!(back.trigger, run.trigger);
     assert_eq!(back.payload, run.payload, "the payload reads back unchanged");
     assert_eq!(back.status, RunStatus::Queued);
+    assert_eq!(store.run_status(&run.id).await.expect("run_status"), Some(RunStatus::Queued), "the status alone");
+    assert_eq!(store.run_status(&RunId::new()).await.expect("run_status"), None, "an unknown run has none");
     assert_eq!(back.executions, 0);
     assert!(back.steps.is_empty());
     assert_eq!(back.created_at.timestamp_millis(), run.created_at.timestamp_millis(), "millisecond precision at least");
@@ -240,6 +242,7 @@ async fn updates_change_status_output_error_and_wake_time(store: &impl RunStore)
     store.update_run(&run.id, &waiting).await.unwrap();
     let back = store.run(&run.id).await.unwrap().unwrap();
     assert_eq!(back.status, RunStatus::Waiting);
+    assert_eq!(store.run_status(&run.id).await.unwrap(), Some(RunStatus::Waiting), "the status alone follows");
     assert_eq!(back.wake_at.map(|t| t.timestamp_millis()), Some(wake.timestamp_millis()));
     assert_eq!(back.executions, 1, "new_execution counts one execution");
 
