@@ -42,8 +42,11 @@ pub enum CheckError {
 }
 
 impl CheckError {
+    /// The check's failure as `connector`'s action error says it, with every known secret
+    /// masked: the reason is the service's own words, shown by the CLI, the API and the
+    /// dashboard alike.
     pub(crate) fn from_action(connector: &'static str, error: ActionError) -> Self {
-        let reason = error.to_string();
+        let reason = crate::model::masked(&error);
         match error {
             ActionError::Unauthorized { .. } => CheckError::BadCredentials { connector, reason },
             ActionError::Transient { .. } | ActionError::RateLimited { .. } => {

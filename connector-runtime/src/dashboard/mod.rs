@@ -147,7 +147,7 @@ async fn runs(State(engine): State<Engine>, key: Key, Query(query): Query<pages:
     if query.fragment.as_deref() == Some("rows") {
         return html(pages::run_rows(&runs));
     }
-    let next = (runs.len() == PAGE).then(|| runs.last().map(|run| run.id.to_string())).flatten();
+    let next = filter.next_page(&runs).map(|id| id.to_string());
     html(pages::page("Runs", true, &csrf(&key), pages::runs(&runs, &query, next.as_deref())))
 }
 
@@ -253,8 +253,8 @@ fn next_ticks(engine: &Engine, manifest: &crate::model::Manifest) -> Vec<Option<
 }
 
 async fn check(State(engine): State<Engine>, key: Key, Path(id): Path<String>, _: Checked<Action>) -> Response {
-    // The check's error is the connector's own words, with secrets masked.
-    let result = engine.check(&id).await.err().map(|error| crate::model::redact(&error.to_string()).into_owned());
+    // The check's error is the connector's own words, secrets masked by the check itself.
+    let result = engine.check(&id).await.err().map(|error| error.to_string());
     let manifest = engine.manifest();
     let page = pages::manifest(&manifest, &next_ticks(&engine, &manifest), &csrf(&key), Some((id.as_str(), result)));
     html(pages::page("Connectors and jobs", true, &csrf(&key), page))

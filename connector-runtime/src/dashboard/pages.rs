@@ -228,23 +228,13 @@ fn policy(policy: &crate::model::RetryPolicy) -> String {
 
 /// The token steps the run waits at.
 fn open_tokens(run: &Run) -> impl Iterator<Item = &StepRecord> {
-    run.steps
-        .iter()
-        .filter(|step| step.status == StepStatus::Running && matches!(step.kind, crate::model::StepKind::Token { .. }))
+    run.steps.iter().filter(|step| step.status == StepStatus::Running && matches!(step.kind, StepKind::Token { .. }))
 }
 
 /// A step's kind, as its record names it (`action`, `task`, `wait`, ..).
 fn kind(step: &StepRecord) -> String {
     let kind = serde_json::to_value(&step.kind).ok();
     kind.and_then(|kind| kind.get("kind").and_then(Value::as_str).map(str::to_owned)).unwrap_or_default()
-}
-
-fn step_status(step: &StepRecord) -> &'static str {
-    match step.status {
-        StepStatus::Running => "running",
-        StepStatus::Succeeded => "succeeded",
-        StepStatus::Failed => "failed",
-    }
 }
 
 /// What a step waits for, when it waits: when a durable wait ends, when a token times out.
@@ -270,7 +260,7 @@ fn step_row(step: &StepRecord, previous_end: DateTime<Utc>, span: &TimeSpan) -> 
     html! {
         tr {
             td { code { (step.key) } br; span.muted { (kind(step)) } }
-            td { span class={ "status " (step_status(step)) } { (step_status(step)) } }
+            td { span class={ "status " (step.status.as_str()) } { (step.status.as_str()) } }
             td { (time(&step.started_at)) br;
                 span.muted title="from the run's creation, or the end of the step before, to this step's start" {
                     "waited " (duration(waited)) } }
@@ -310,7 +300,7 @@ struct TimeSpan {
 impl TimeSpan {
     fn of(run: &Run) -> Self {
         let end =
-            run.steps.iter().filter_map(|step| step.finished_at.or(Some(Utc::now()))).max().unwrap_or(run.updated_at);
+            run.steps.iter().map(|step| step.finished_at.unwrap_or_else(Utc::now)).max().unwrap_or(run.updated_at);
         TimeSpan { start: run.created_at, total_ms: ((end - run.created_at).num_milliseconds().max(1)) as f64 }
     }
 

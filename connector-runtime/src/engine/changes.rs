@@ -85,12 +85,19 @@ impl Announcing {
         (Arc::new(Announcing { store, changes: changes.clone() }), changes)
     }
 
-    /// `written`, after announcing `run` if it succeeded (nobody listening is fine).
+    /// `written`, after announcing `run` if it succeeded.
     fn announce<T>(&self, run: &RunId, written: Result<T, StoreError>) -> Result<T, StoreError> {
-        if written.is_ok() && self.changes.receiver_count() > 0 {
-            let _ = self.changes.send(run.clone());
+        if written.is_ok() {
+            self.send(run);
         }
         written
+    }
+
+    /// Tells whoever listens that `run` changed (nobody listening is fine).
+    fn send(&self, run: &RunId) {
+        if self.changes.receiver_count() > 0 {
+            let _ = self.changes.send(run.clone());
+        }
     }
 }
 
@@ -142,9 +149,7 @@ impl RunStore for Announcing {
     async fn accept_delivery(&self, delivery: &Delivery, runs: &[Run]) -> Result<DeliveryOutcome, StoreError> {
         let outcome = self.store.accept_delivery(delivery, runs).await;
         if matches!(outcome, Ok(DeliveryOutcome::New)) {
-            for run in runs {
-                self.announce(&run.id, Ok(()))?;
-            }
+            runs.iter().for_each(|run| self.send(&run.id));
         }
         outcome
     }

@@ -12,7 +12,7 @@ use tracing::Instrument;
 use super::io::{Io, Parked};
 use super::registry::JobEntry;
 use super::{Engine, StepError};
-use crate::model::{JobError, Run, RunId, RunStatus, StepStatus, TriggerRef, redact};
+use crate::model::{JobError, Run, RunId, RunStatus, StepStatus, TriggerRef, masked};
 use crate::store::{RunUpdate, StoreError};
 
 /// How an execution ended.
@@ -135,7 +135,7 @@ async fn record_outcome(
                 tracing::info!("run cancelled");
                 cancelled_update()
             } else {
-                let error = redact(&error.to_string()).into_owned();
+                let error = masked(&error);
                 tracing::warn!(%error, "run failed");
                 RunUpdate { error: Some(error), ..RunUpdate::status(RunStatus::Failed) }
             }

@@ -22,7 +22,7 @@ use crate::connector::{Action, Connector, Integration};
 use crate::model::logger::PendingLog;
 use crate::model::{
     ActionError, Event, FailedAttempt, Logger, Retries, RetryPolicy, RunId, RunStatus, StepKind, StepRecord,
-    StepStatus, fingerprint, redact,
+    StepStatus, fingerprint, masked,
 };
 use crate::store::{Delivery, RunStore, RunUpdate};
 
@@ -564,7 +564,7 @@ impl Io {
                 Ok(output) => return self.succeed(step, output).await,
                 Err(error) if error.is_retryable() && number < last_attempt => {
                     let wait = retry_delay(&policy, number + 1 - first_attempt, &error);
-                    let message = redact(&error.to_string()).into_owned();
+                    let message = masked(&error);
                     tracing::warn!(attempt = number, error = %message, retry_in_ms = wait.as_millis() as u64, "attempt failed; retrying");
                     // Kept with the step: the next attempt's save records it.
                     let failed = FailedAttempt {
@@ -589,7 +589,7 @@ impl Io {
 
     /// Records a step as failed, with its error masked of secrets.
     async fn fail_step(&self, mut step: StepRecord, error: &str) -> Result<(), StepError> {
-        let message = redact(error).into_owned();
+        let message = masked(error);
         tracing::warn!(attempt = step.attempts, error = %message, "step failed");
         step.status = StepStatus::Failed;
         step.error = Some(message);

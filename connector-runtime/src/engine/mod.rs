@@ -340,7 +340,7 @@ impl Engine {
 
     /// Waits for a run to finish (succeed, fail or be cancelled) and returns it with its steps,
     /// wherever it executes: in this process, or in another one on the same store (then the
-    /// store is polled).
+    /// store's notices say when to look again).
     ///
     /// A run whose execution in this process ended without finishing it (the store failed while
     /// it was recorded) is [`EngineError::Unfinished`], not a finished run: it resumes on recovery.
@@ -361,26 +361,10 @@ impl Engine {
                 // An error means the sender is gone, which happens only after the execution ended.
                 let _ = done.wait_for(|done| *done).await;
             }
-            let missing = || EngineError::RunNotFound(id.to_string());
-            // On a shared store, the status alone until it says finished (one statement instead
-            // of two), then the run with its steps; a store of this process's reads the run.
-            let status = match changes {
-                Some(_) => self.shared.store.run_status(id).await?.ok_or_else(missing)?,
-                None => {
-                    let run = self.shared.store.run(id).await?.ok_or_else(missing)?;
-                    if run.status.is_finished() {
-                        return Ok(run);
-                    }
-                    run.status
-                }
+            let status = match self.finished(id, changes.is_some()).await? {
+                Ok(run) => return Ok(run),
+                Err(status) => status,
             };
-            if changes.is_some() && status.is_finished() {
-                let run = self.shared.store.run(id).await?.ok_or_else(missing)?;
-                // Finished stays finished but for a resume racing this read: then wait on.
-                if run.status.is_finished() {
-                    return Ok(run);
-                }
-            }
             if executed_here && !self.is_active(id) && status != RunStatus::Waiting && changes.is_none() {
                 return Err(EngineError::Unfinished { id: id.to_string(), status });
             }
@@ -404,6 +388,22 @@ impl Engine {
             }
             poll = (poll * 2).min(std::time::Duration::from_secs(1));
         }
+    }
+
+    /// Run `id` with its steps if it has finished, else its status. With `status_first` (a
+    /// shared store, where reading the steps costs a statement of its own) the status is read
+    /// alone first, and the run only once the status says finished.
+    async fn finished(&self, id: &RunId, status_first: bool) -> Result<Result<Run, RunStatus>, EngineError> {
+        let missing = || EngineError::RunNotFound(id.to_string());
+        if status_first {
+            let status = self.shared.store.run_status(id).await?.ok_or_else(missing)?;
+            if !status.is_finished() {
+                return Ok(Err(status));
+            }
+        }
+        // Finished stays finished but for a resume racing the two reads: then it is unfinished.
+        let run = self.shared.store.run(id).await?.ok_or_else(missing)?;
+        Ok(if run.status.is_finished() { Ok(run) } else { Err(run.status) })
     }
 
     /// Cancels a run: one executing in this process stops at its next step boundary (a durable

@@ -9,7 +9,8 @@ use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
-use super::logger::{LogLevel, current_run_log, masked};
+use super::logger::{LogLevel, current_run_log};
+use super::secret::masked;
 
 /// A `tracing_subscriber` layer that keeps the `tracing` events an action's or a task's own code
 /// emits (`tracing::info!("..")` inside an `#[action]` or an `io.run_task` closure) in the log of

@@ -7,6 +7,8 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::secret::masked;
+
 /// How many log lines a run keeps, over all its executions; later lines are counted as dropped.
 pub const MAX_LOG_LINES_PER_RUN: usize = 1_000;
 
@@ -169,11 +171,6 @@ pub(crate) fn kept_in<F: Future>(pending: Arc<PendingLog>, execution: F) -> impl
 #[cfg(feature = "log-layer")]
 pub(crate) fn current_run_log() -> Option<Arc<PendingLog>> {
     RUN_LOG.try_with(Arc::clone).ok()
-}
-
-/// `message` as text, with known secrets masked.
-pub(crate) fn masked(message: impl std::fmt::Display) -> String {
-    super::secret::redact(&message.to_string()).into_owned()
 }
 
 #[cfg(test)]

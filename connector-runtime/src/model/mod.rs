@@ -42,4 +42,5 @@ pub use run::{
     UnknownStatus,
 };
 pub use schedule::{Schedule, ScheduleRef, Tick};
+pub(crate) use secret::masked;
 pub use secret::{REDACTED, Secret, redact};

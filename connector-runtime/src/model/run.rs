@@ -216,6 +216,17 @@ pub enum StepStatus {
     Failed,
 }
 
+impl StepStatus {
+    /// The status as stored (`"running"`, `"succeeded"`, `"failed"`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepStatus::Running => "running",
+            StepStatus::Succeeded => "succeeded",
+            StepStatus::Failed => "failed",
+        }
+    }
+}
+
 /// One step of a run: an `io` call, keyed by its step key.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]

@@ -131,6 +131,12 @@ pub fn redact(text: &str) -> Cow<'_, str> {
     text
 }
 
+/// `message` as text with every known secret masked ([`redact`] of its `Display`): what the
+/// engine stores and shows of an error or a log line.
+pub(crate) fn masked(message: impl fmt::Display) -> String {
+    redact(&message.to_string()).into_owned()
+}
+
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(REDACTED)

@@ -108,7 +108,7 @@ pub(super) async fn list(
         delivery_id: query.delivery.filter(|delivery| !delivery.is_empty()),
     };
     let runs = engine.runs(&filter).await?;
-    let next = (runs.len() == limit).then(|| runs.last().map(|run| run.id.to_string())).flatten();
+    let next = filter.next_page(&runs).map(|id| id.to_string());
     Ok(Json(RunsPage { runs, next }))
 }
 
@@ -141,7 +141,8 @@ pub(super) fn show_docs(op: TransformOperation) -> TransformOperation {
 
 pub(super) async fn logs(State(engine): State<Engine>, Path(path): Path<RunPath>) -> Result<Json<RunLog>, ApiError> {
     let id = path.run();
-    if engine.run(&id).await?.is_none() {
+    // Whether the run exists, without reading its steps.
+    if engine.store().run_status(&id).await.map_err(EngineError::from)?.is_none() {
         return Err(no_run(&id));
     }
     Ok(Json(engine.logs(&id).await?))

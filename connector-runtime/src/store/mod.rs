@@ -149,6 +149,13 @@ impl RunFilter {
         RunFilter { statuses: vec![RunStatus::Queued, RunStatus::Running, RunStatus::Waiting], ..Default::default() }
     }
 
+    /// The `before` of the page after `page`, the runs this filter listed: the last run's id
+    /// when the page is full (a `limit` set and reached), `None` when it was the last page.
+    pub fn next_page(&self, page: &[Run]) -> Option<RunId> {
+        let full = self.limit.is_some_and(|limit| page.len() == limit);
+        full.then(|| page.last().map(|run| run.id.clone())).flatten()
+    }
+
     /// Whether `run` passes the filter (ignoring `limit` and `before`, which depend on the
     /// store's order, and `delivery_id`, which depends on its deliveries).
     pub fn matches(&self, run: &Run) -> bool {
