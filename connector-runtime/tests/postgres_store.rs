@@ -170,3 +170,71 @@ async fn the_engine_builder_connects_to_postgres_asynchronously() {
     assert!(matches!(by_default_sync, Err(EngineError::StoreUnavailable(_))));
     schemas.drop_all().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn calls_wait_for_a_connection_when_the_server_has_none_to_spare() {
+    let Some(url) = server().await else { return };
+    let schemas = Schemas::new(&url);
+    let schema = schemas.fresh();
+    // A login the server lets open 3 connections at once: the store asks for up to 8.
+    let role = format!("limited_{:016x}", fastrand::u64(..));
+    let admin = raw_client(&url).await;
+    admin
+        .batch_execute(&format!(
+            "CREATE ROLE {role} LOGIN PASSWORD 'limited' CONNECTION LIMIT 3; \
+             GRANT CREATE ON DATABASE {} TO {role}",
+            admin.query_one("SELECT current_database()", &[]).await.unwrap().get::<_, String>(0)
+        ))
+        .await
+        .unwrap();
+    let config: tokio_postgres::Config = url.parse().unwrap();
+    let host = match &config.get_hosts()[0] {
+        tokio_postgres::config::Host::Tcp(host) => host.clone(),
+        other => panic!("a TCP server is needed for this test, not {other:?}"),
+    };
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    let database = config.get_dbname().unwrap_or("postgres");
+    let limited = format!("postgres://{role}:limited@{host}:{port}/{database}");
+    let options = PostgresOptions { max_connections: 8, ..schemas.options(&schema) };
+    let store = Arc::new(PostgresStore::connect_with(&limited, options).await.expect("connect"));
+
+    let runs: Vec<_> = (0..8).map(|_| sample_run("job")).collect();
+    for run in &runs {
+        store.create_run(run).await.unwrap();
+    }
+    // 24 steps saved and 8 runs marked running (the writes that need not wait for the flush,
+    // on connections of their own) at once: more than the server allows this login.
+    let steps = (0..24).map(|n| {
+        let (store, run) = (Arc::clone(&store), runs[n % runs.len()].id.clone());
+        tokio::spawn(async move { store.save_step(&run, &sample_step(&format!("s{n}"))).await })
+    });
+    let marks = runs.iter().map(|run| {
+        let (store, id) = (Arc::clone(&store), run.id.clone());
+        tokio::spawn(async move {
+            store
+                .update_run(&id, &connector_runtime::store::RunUpdate::status(connector_runtime::RunStatus::Running))
+                .await
+        })
+    });
+    let results: Vec<_> = futures::future::join_all(steps.chain(marks)).await;
+    for result in results {
+        result.expect("the call ends").expect("no call fails for want of a connection");
+    }
+    for run in &runs {
+        let back = store.run(&run.id).await.unwrap().expect("the run");
+        assert_eq!(back.steps.len(), 3, "every step was saved");
+        assert_eq!(back.status, connector_runtime::RunStatus::Running);
+    }
+    let shown = format!("{store:?}");
+    assert!(!shown.contains(":limited@"), "the password stays hidden: {shown}");
+
+    drop(store);
+    schemas.drop_all().await;
+    // The server closes a dropped store's connections shortly after.
+    for _ in 0..50 {
+        match admin.batch_execute(&format!("DROP OWNED BY {role}; DROP ROLE {role}")).await {
+            Ok(()) => break,
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+}

@@ -354,6 +354,10 @@ impl Engine {
             Some(_) => std::time::Duration::from_secs(1),
             None => std::time::Duration::from_millis(20),
         };
+        // What the next read reads: the status alone (on a shared store, where a run's steps
+        // cost more to read), or, after a notice naming this run (it finished or parked), the
+        // run at once, since it most likely finished.
+        let mut status_first = changes.is_some();
         loop {
             let done = self.lock_active().get(id).map(|active| active.done.clone());
             let executed_here = done.is_some();
@@ -361,7 +365,7 @@ impl Engine {
                 // An error means the sender is gone, which happens only after the execution ended.
                 let _ = done.wait_for(|done| *done).await;
             }
-            let status = match self.finished(id, changes.is_some()).await? {
+            let status = match self.finished(id, status_first).await? {
                 Ok(run) => return Ok(run),
                 Err(status) => status,
             };
@@ -370,19 +374,8 @@ impl Engine {
             }
             match &mut changes {
                 Some(changes) => {
-                    let announced = async {
-                        loop {
-                            match changes.recv().await {
-                                Ok(Some(changed)) if &changed != id => continue,
-                                // This run, or anything (a reconnect, a receiver behind).
-                                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => return,
-                                Err(tokio::sync::broadcast::error::RecvError::Closed) => {
-                                    return tokio::time::sleep(poll).await;
-                                }
-                            }
-                        }
-                    };
-                    let _ = tokio::time::timeout(poll, announced).await;
+                    let named = tokio::time::timeout(poll, announced(changes, id, poll)).await;
+                    status_first = !matches!(named, Ok(true));
                 }
                 None => tokio::time::sleep(poll).await,
             }
@@ -391,8 +384,8 @@ impl Engine {
     }
 
     /// Run `id` with its steps if it has finished, else its status. With `status_first` (a
-    /// shared store, where reading the steps costs a statement of its own) the status is read
-    /// alone first, and the run only once the status says finished.
+    /// shared store, where reading the steps costs more) the status is read alone first, and
+    /// the run only once the status says finished.
     async fn finished(&self, id: &RunId, status_first: bool) -> Result<Result<Run, RunStatus>, EngineError> {
         let missing = || EngineError::RunNotFound(id.to_string());
         if status_first {
@@ -734,5 +727,27 @@ fn new_run(id: RunId, job: &registry::JobEntry, trigger: &TriggerRef, payload: &
         wake_at: None,
         executions: u32::from(starts_at_once),
         steps: Vec::new(),
+    }
+}
+
+/// Waits for the next notice that may concern run `id`: `true` when it names the run, `false`
+/// for "anything may have changed" (a reconnect, a receiver fallen behind) or, after `fallback`,
+/// when the store stopped announcing.
+async fn announced(
+    changes: &mut tokio::sync::broadcast::Receiver<Option<RunId>>,
+    id: &RunId,
+    fallback: std::time::Duration,
+) -> bool {
+    use tokio::sync::broadcast::error::RecvError;
+    loop {
+        match changes.recv().await {
+            Ok(Some(changed)) if &changed == id => return true,
+            Ok(Some(_)) => continue,
+            Ok(None) | Err(RecvError::Lagged(_)) => return false,
+            Err(RecvError::Closed) => {
+                tokio::time::sleep(fallback).await;
+                return false;
+            }
+        }
     }
 }

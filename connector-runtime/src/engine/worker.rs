@@ -27,6 +27,10 @@ const CLAIM_BATCH: usize = 32;
 /// whose wake-up time passed, and for queued runs whose notice was lost.
 const POLL_EVERY: Duration = Duration::from_millis(500);
 
+/// The longest a claim loop whose claims keep finding nothing waits after a notice before
+/// claiming (see `claim_loop`).
+const MAX_CLAIM_DELAY: Duration = Duration::from_millis(32);
+
 /// How long a claim loop waits after the store failed to claim.
 const CLAIM_BACKOFF: Duration = Duration::from_secs(1);
 
@@ -112,9 +116,23 @@ async fn claim_loop(shared: Weak<Shared>, mut stop: watch::Receiver<bool>) {
     };
     // The first round sweeps: a process starting up takes over what dead ones left.
     let mut next_sweep = tokio::time::Instant::now();
+    // Claims in a row, after a notice, that found nothing: another process took the run first.
+    // Every notice wakes every idle process and one claim wins; a process that keeps losing
+    // waits a little longer after each notice (1, 2, 4 .. 32 ms), so the notices meanwhile are
+    // taken in one claim instead of one claim each, while the process that wins stays prompt.
+    // A claim that finds work makes it prompt again.
+    let mut misses: u32 = 0;
+    let mut after_notice = false;
     loop {
         if *stop.borrow() {
             return;
+        }
+        if after_notice && misses > 0 && tokio::time::Instant::now() < next_sweep {
+            let delay = Duration::from_millis(1 << (misses - 1).min(5)).min(MAX_CLAIM_DELAY);
+            tokio::select! {
+                () = tokio::time::sleep(delay) => {}
+                _ = stop.changed() => return,
+            }
         }
         let Some(engine) = shared.upgrade().map(|shared| Engine { shared }) else { return };
         let Some(queue) = engine.queue() else { return };
@@ -128,16 +146,22 @@ async fn claim_loop(shared: Weak<Shared>, mut stop: watch::Receiver<bool>) {
             }
             continue;
         }
+        let sweeping = tokio::time::Instant::now() >= next_sweep;
         // Seen before claiming: work queued while the claim runs changes it again.
         work.borrow_and_update();
         let asked = room.min(CLAIM_BATCH);
-        let sweeping = tokio::time::Instant::now() >= next_sweep;
         let claimed = if sweeping { queue.sweep(asked).await } else { queue.claim(asked).await };
         if sweeping {
             next_sweep = tokio::time::Instant::now() + POLL_EVERY;
         }
+        let claimed_after_notice = std::mem::take(&mut after_notice);
         match claimed {
             Ok(runs) => {
+                if !runs.is_empty() {
+                    misses = 0;
+                } else if claimed_after_notice {
+                    misses = misses.saturating_add(1);
+                }
                 let full = runs.len() == asked;
                 for run in runs {
                     tracing::debug!(run_id = %run.id, "claimed a run");
@@ -162,7 +186,10 @@ async fn claim_loop(shared: Weak<Shared>, mut stop: watch::Receiver<bool>) {
         // Nothing more queued: wait for a notice, or for the next sweep. (A run ending here
         // frees room, but queues nothing: no reason to look.)
         tokio::select! {
-            changed = work.changed() => if changed.is_err() { tokio::time::sleep_until(next_sweep).await },
+            changed = work.changed() => match changed {
+                Ok(()) => after_notice = true,
+                Err(_) => tokio::time::sleep_until(next_sweep).await,
+            },
             () = tokio::time::sleep_until(next_sweep) => {}
             _ = stop.changed() => return,
         }

@@ -22,6 +22,9 @@ pub(super) const COLUMNS: Columns = Columns::of("postgres");
 pub(super) const RUN_COLUMNS: &str = "id, job_id, job_version, \"trigger\", payload, status, output, error, \
                            created_at, updated_at, wake_at, executions";
 
+/// How many columns [`RUN_COLUMNS`] names: in a row of a run with a step, where the step's start.
+pub(super) const RUN_COLUMN_COUNT: usize = 12;
+
 /// The columns [`decode_step`] reads, in its order.
 pub(super) const STEP_COLUMNS: &str = "\"key\", kind, status, input, output, error, output_schema, attempts, \
                             started_at, finished_at, retries";
@@ -75,26 +78,26 @@ pub(super) fn decode_run(row: &Row) -> Result<Run, StoreError> {
     })
 }
 
-/// A step's row (the [`STEP_COLUMNS`]) of run `run`.
-pub(super) fn decode_step(row: &Row, run: &RunId) -> Result<StepRecord, StoreError> {
-    let key: String = column(row, 0, &|| format!("a step of run `{run}`"))?;
+/// A step of run `run`: the [`STEP_COLUMNS`] of `row`, from column `first` on.
+pub(super) fn decode_step(row: &Row, first: usize, run: &RunId) -> Result<StepRecord, StoreError> {
+    let key: String = column(row, first, &|| format!("a step of run `{run}`"))?;
     let what = || format!("step `{key}` of run `{run}`");
-    let kind: String = column(row, 1, &what)?;
-    let status: String = column(row, 2, &what)?;
-    let input: String = column(row, 3, &what)?;
-    let output: Option<String> = column(row, 4, &what)?;
-    let attempts: i64 = column(row, 7, &what)?;
-    let retries: Option<String> = column(row, 10, &what)?;
+    let kind: String = column(row, first + 1, &what)?;
+    let status: String = column(row, first + 2, &what)?;
+    let input: String = column(row, first + 3, &what)?;
+    let output: Option<String> = column(row, first + 4, &what)?;
+    let attempts: i64 = column(row, first + 7, &what)?;
+    let retries: Option<String> = column(row, first + 10, &what)?;
     Ok(StepRecord {
         kind: COLUMNS.read_json::<StepKind>(&kind, what, "kind")?,
         status: COLUMNS.read_enum::<StepStatus>(&status, what, "status")?,
         input: COLUMNS.read_json(&input, what, "input")?,
         output: output.map(|output| COLUMNS.read_json(&output, what, "output")).transpose()?,
-        error: column(row, 5, &what)?,
-        output_schema: column(row, 6, &what)?,
+        error: column(row, first + 5, &what)?,
+        output_schema: column(row, first + 6, &what)?,
         attempts: COLUMNS.read_count(attempts, what, "attempts")?,
-        started_at: column(row, 8, &what)?,
-        finished_at: column(row, 9, &what)?,
+        started_at: column(row, first + 8, &what)?,
+        finished_at: column(row, first + 9, &what)?,
         retries: retries.map(|retries| COLUMNS.read_json(&retries, what, "retries")).transpose()?,
         key,
     })

@@ -18,8 +18,11 @@ pub struct PostgresOptions {
     /// (one per test, one per tenant). Lowercase letters, digits and `_`, not starting with a
     /// digit, at most 63 bytes: it is written into SQL unquoted.
     pub schema: Option<String>,
-    /// At most this many connections are open at once (default 16); a call that finds them
-    /// all busy waits for one, up to [`connect_timeout`](Self::connect_timeout).
+    /// At most this many connections are open at once (default 16; at least 2), not counting
+    /// the one that listens for notifications and, while a token refresh holds its lock, one
+    /// more. A call that finds them all busy waits for one, up to
+    /// [`connect_timeout`](Self::connect_timeout); so does a call when the server refuses a
+    /// new connection because its own `max_connections` are taken.
     pub max_connections: usize,
     /// How long connecting, or waiting for a free connection, may take before the call fails
     /// with [`StoreError::Backend`] (default 5 s).
@@ -89,13 +92,25 @@ pub(super) fn relaxed(config: &tokio_postgres::Config) -> tokio_postgres::Config
     relaxed
 }
 
-/// A pool of connections made with `config` (none is opened yet).
-pub(super) fn pool(config: tokio_postgres::Config, shown: &str, options: &PostgresOptions) -> Result<Pool, StoreError> {
+/// How `max_connections` is shared by a store's two pools: most for the writes that wait for
+/// the WAL flush and the reads, a quarter (at least one) for the writes that do not.
+pub(super) fn pool_sizes(max_connections: usize) -> (usize, usize) {
+    let relaxed = (max_connections / 4).max(1);
+    (max_connections.saturating_sub(relaxed).max(1), relaxed)
+}
+
+/// A pool of at most `size` connections made with `config` (none is opened yet).
+pub(super) fn pool(
+    config: tokio_postgres::Config,
+    shown: &str,
+    options: &PostgresOptions,
+    size: usize,
+) -> Result<Pool, StoreError> {
     // `Fast` reuses a connection the client has not seen closed without asking the server; a
     // connection the server dropped fails its next call, which fails that store call only.
     let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
     Pool::builder(manager)
-        .max_size(options.max_connections.max(1))
+        .max_size(size.max(1))
         .runtime(Runtime::Tokio1)
         .wait_timeout(Some(options.connect_timeout))
         .create_timeout(Some(options.connect_timeout))

@@ -30,7 +30,8 @@ use super::{Delivery, DeliveryOutcome, RunFilter, RunStore, RunUpdate, StoreErro
 use crate::client::{SharedGuard, TokenStore, TokenStoreError};
 use crate::model::{LogLine, Run, RunId, RunLog, RunStatus, StepRecord};
 use codec::{
-    COLUMNS, RUN_COLUMNS, RunRow, STEP_COLUMNS, backend, decode_run, decode_step, is_state, run_row, step_row,
+    COLUMNS, RUN_COLUMN_COUNT, RUN_COLUMNS, RunRow, STEP_COLUMNS, backend, decode_run, decode_step, is_state, run_row,
+    step_row,
 };
 pub use config::PostgresOptions;
 
@@ -57,7 +58,8 @@ pub use config::PostgresOptions;
 /// a lost claim leaves its run queued or with a lapsed lease (another claim takes it, and its
 /// steps, each synced, replay); a lost `succeeded` leaves the run running until its lease lapses,
 /// when a sweep executes it again and every step replays from the store, with the same output.
-/// These go through a second pool of connections (so up to twice `max_connections`).
+/// These go through connections of their own: a quarter of
+/// [`max_connections`](PostgresOptions::max_connections), at least one.
 ///
 /// Several processes on one database share its runs through the store's work queue
 /// ([`RunStore::queue`]): a run executes under a lease held by one store value (one process),
@@ -75,6 +77,11 @@ pub struct PostgresStore {
     holder: String,
     /// How long a lease lasts.
     lease: Duration,
+    /// How long taking a connection may take.
+    connect_timeout: Duration,
+    /// The server refused the relaxed pool its first connection: those writes use the main
+    /// pool's connections.
+    relaxed_starved: std::sync::atomic::AtomicBool,
     /// The work queue's notifications.
     listener: listener::Listener,
     /// How to open a connection of its own (a token lock's).
@@ -87,11 +94,11 @@ impl fmt::Debug for PostgresStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // By hand: the URL is shown with its password masked, and the pool's own `Debug` would
         // print its configuration.
-        let status = self.pool.status();
+        let (synced, relaxed) = (self.pool.status(), self.relaxed.status());
         f.debug_struct("PostgresStore")
             .field("database", &self.shown)
-            .field("connections", &status.size)
-            .field("max_connections", &status.max_size)
+            .field("connections", &(synced.size + relaxed.size))
+            .field("max_connections", &(synced.max_size + relaxed.max_size))
             .finish_non_exhaustive()
     }
 }
@@ -115,8 +122,9 @@ impl PostgresStore {
             None => masked,
         };
         let connection = config::connection(url, &shown, &options)?;
-        let pool = config::pool(connection.clone(), &shown, &options)?;
-        let relaxed = config::pool(config::relaxed(&connection), &shown, &options)?;
+        let (synced, relaxed) = config::pool_sizes(options.max_connections);
+        let pool = config::pool(connection.clone(), &shown, &options, synced)?;
+        let relaxed = config::pool(config::relaxed(&connection), &shown, &options, relaxed)?;
         let holder = uuid::Uuid::new_v4().to_string();
         let mut client = config_client(&pool, &shown).await?;
         schema::migrate(&mut client, options.schema.as_deref(), &shown).await?;
@@ -134,6 +142,8 @@ impl PostgresStore {
             shown,
             holder,
             lease: options.lease,
+            connect_timeout: options.connect_timeout,
+            relaxed_starved: Default::default(),
             listener,
             connection,
             slots_made: Default::default(),
@@ -149,12 +159,58 @@ impl PostgresStore {
 
     /// A connection from the pool.
     async fn client(&self) -> Result<Client, StoreError> {
-        self.pool.get().await.map_err(|e| backend(format_args!("connecting to `{}`", self.shown), e))
+        self.take(&self.pool, None).await
     }
 
-    /// A connection whose commits do not wait for the WAL flush, for writes recovery rebuilds.
+    /// A connection whose commits do not wait for the WAL flush, for writes recovery rebuilds;
+    /// a connection of the main pool when the server left none for these.
     async fn relaxed_client(&self) -> Result<Client, StoreError> {
-        self.relaxed.get().await.map_err(|e| backend(format_args!("connecting to `{}`", self.shown), e))
+        if self.relaxed_starved.load(std::sync::atomic::Ordering::Relaxed) {
+            return self.client().await;
+        }
+        self.take(&self.relaxed, Some(&self.pool)).await
+    }
+
+    /// A connection from `pool`. A server that refuses one more connection (its
+    /// `max_connections` are taken, by this process and others) is not a failure of the call:
+    /// the pool keeps the connections it has from then on, and the call waits for one of them,
+    /// up to the connect timeout; a pool left with none takes one from `fallback` instead.
+    /// Failing would leave a run half-executed until its lease lapsed.
+    async fn take(&self, mut pool: &Pool, mut fallback: Option<&Pool>) -> Result<Client, StoreError> {
+        let deadline = tokio::time::Instant::now() + self.connect_timeout;
+        let mut pause = Duration::from_millis(2);
+        loop {
+            match pool.get().await {
+                Ok(client) => return Ok(client),
+                Err(deadpool_postgres::PoolError::Backend(error))
+                    if is_state(&error, &SqlState::TOO_MANY_CONNECTIONS)
+                        && tokio::time::Instant::now() + pause < deadline =>
+                {
+                    let status = pool.status();
+                    if status.size == 0
+                        && let Some(other) = fallback.take()
+                    {
+                        // Only the relaxed pool has a fallback: its writes may wait for the
+                        // flush, they are only slower for it.
+                        self.relaxed_starved.store(true, std::sync::atomic::Ordering::Relaxed);
+                        pool = other;
+                        continue;
+                    }
+                    if status.size > 0 && status.size < status.max_size {
+                        tracing::warn!(
+                            database = %self.shown,
+                            connections = status.size,
+                            "the server refuses more connections (its max_connections are taken); \
+                             this store keeps the ones it has"
+                        );
+                        pool.resize(status.size);
+                    }
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_millis(50));
+                }
+                Err(error) => return Err(backend(format_args!("connecting to `{}`", self.shown), error)),
+            }
+        }
     }
 
     /// The JSON document `sql` selects by `key` (one column of one row), if there is one.
@@ -329,24 +385,17 @@ impl RunStore for PostgresStore {
     async fn run(&self, id: &RunId) -> Result<Option<Run>, StoreError> {
         let context = || format!("reading run `{id}`");
         let client = self.client().await?;
-        let run = client
-            .prepare_cached(&format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = $1"))
-            .await
-            .map_err(|e| backend(context(), e))?;
-        let steps = client
-            .prepare_cached(&format!("SELECT {STEP_COLUMNS} FROM steps WHERE run_id = $1 ORDER BY seq"))
-            .await
-            .map_err(|e| backend(context(), e))?;
-        // Sent together (one round trip), run first: a run and steps read in that order are
-        // consistent without a snapshot, because a run's status is written after its steps, so
-        // a finished run comes with all of them, and a step saved in between only adds one.
-        let key = id.as_str();
-        let params: [&(dyn ToSql + Sync); 1] = [&key];
-        let (row, step_rows) = futures::try_join!(client.query_opt(&run, &params), client.query(&steps, &params))
-            .map_err(|e| backend(context(), e))?;
-        let Some(row) = row else { return Ok(None) };
-        let mut run = decode_run(&row)?;
-        run.steps = step_rows.iter().map(|step| decode_step(step, &run.id)).collect::<Result<_, _>>()?;
+        // One statement, so one snapshot: the run's columns on every row, a step's after them
+        // (none, NULL, for a run without steps).
+        let read = client.prepare_cached(&RUN_WITH_STEPS).await.map_err(|e| backend(context(), e))?;
+        let rows = client.query(&read, &[&id.as_str()]).await.map_err(|e| backend(context(), e))?;
+        let Some(first) = rows.first() else { return Ok(None) };
+        let mut run = decode_run(first)?;
+        run.steps = rows
+            .iter()
+            .filter(|row| row.try_get::<_, Option<&str>>(RUN_COLUMN_COUNT).ok().flatten().is_some())
+            .map(|row| decode_step(row, RUN_COLUMN_COUNT, &run.id))
+            .collect::<Result<_, _>>()?;
         Ok(Some(run))
     }
 
@@ -430,9 +479,6 @@ impl RunStore for PostgresStore {
                 Ok(_) => return Err(self.missing_or_taken(run).await),
                 Err(e) if is_state(&e, &SqlState::UNIQUE_VIOLATION) && tries < SEQ_RACE_TRIES => {
                     tokio::task::yield_now().await;
-                }
-                Err(e) if is_state(&e, &SqlState::FOREIGN_KEY_VIOLATION) => {
-                    return Err(StoreError::RunNotFound(run.clone()));
                 }
                 Err(e) => return Err(backend(context(), e)),
             }
@@ -621,6 +667,17 @@ const UPSERT_STEP: &str = "INSERT INTO steps (run_id, \"key\", seq, kind, status
                                output_schema = excluded.output_schema, attempts = excluded.attempts,
                                started_at = excluded.started_at, finished_at = excluded.finished_at,
                                retries = excluded.retries";
+
+/// Run `$1` and its steps in start order: one row per step, or one row with NULL steps.
+static RUN_WITH_STEPS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let run: Vec<String> = RUN_COLUMNS.split(',').map(|column| format!("runs.{}", column.trim())).collect();
+    let step: Vec<String> = STEP_COLUMNS.split(',').map(|column| format!("steps.{}", column.trim())).collect();
+    format!(
+        "SELECT {}, {} FROM runs LEFT JOIN steps ON steps.run_id = runs.id WHERE runs.id = $1 ORDER BY steps.seq",
+        run.join(", "),
+        step.join(", ")
+    )
+});
 
 /// Whether run `id` exists.
 async fn run_exists(client: &Client, id: &RunId) -> Result<bool, StoreError> {

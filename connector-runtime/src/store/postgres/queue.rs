@@ -131,7 +131,7 @@ impl PostgresStore {
         }
         for run in &mut runs {
             if let Some(rows) = by_run.remove(run.id.as_str()) {
-                run.steps = rows.iter().map(|row| decode_step(row, &run.id)).collect::<Result<_, _>>()?;
+                run.steps = rows.iter().map(|row| decode_step(row, 0, &run.id)).collect::<Result<_, _>>()?;
             }
         }
         Ok(runs)
