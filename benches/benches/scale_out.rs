@@ -13,7 +13,7 @@
 //! so and measures nothing.
 //!
 //! `cargo bench -p connector-benches --bench scale_out` (`BENCH_SECONDS`, `BENCH_WORKERS=1,2,3`,
-//! `BENCH_WORKER_THREADS`).
+//! `BENCH_WORKER_THREADS`, `BENCH_PG_CONNECTIONS`: each process's `max_connections`, 4).
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
@@ -39,8 +39,11 @@ const SEQUENTIAL: usize = 200;
 const WORKER_CONCURRENCY: usize = 64;
 
 async fn engine(url: &str, schema: &str, executes: bool, echo: &str) -> Engine {
+    // Few connections per process: on 2 cores, more backends measured more CPU per run (16: 4.0 ms
+    // and 461 runs/s at one worker; 4: 3.1 ms and 544/s), in switching between them.
+    let connections = std::env::var("BENCH_PG_CONNECTIONS").ok().and_then(|n| n.parse().ok()).unwrap_or(4);
     let options =
-        PostgresOptions { schema: Some(schema.to_owned()), max_connections: 16, ..PostgresOptions::default() };
+        PostgresOptions { schema: Some(schema.to_owned()), max_connections: connections, ..PostgresOptions::default() };
     let store = PostgresStore::connect_with(url, options).await.expect("the store");
     Engine::builder()
         .store(store)
@@ -111,6 +114,28 @@ async fn counters(client: &tokio_postgres::Client) -> (i64, i64) {
     (commits, flushes)
 }
 
+/// CPU seconds: the whole machine's busy time (from `/proc/stat`), and this process's and the
+/// workers' own (from `/proc/<pid>/stat`); `None` where `/proc` cannot be read. The machine's
+/// less the processes' is the database's, near enough on a machine doing nothing else.
+fn cpu_seconds(workers: &[Child]) -> Option<(f64, f64)> {
+    // Both files count in clock ticks; 100 a second on Linux.
+    const TICKS: f64 = 100.0;
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let fields: Vec<f64> = stat.lines().next()?.split_whitespace().skip(1).filter_map(|n| n.parse().ok()).collect();
+    // user, nice, system, idle, iowait, irq, softirq, steal: all but idle and iowait are busy.
+    let busy: f64 = [0, 1, 2, 5, 6, 7].iter().filter_map(|&i| fields.get(i)).sum();
+    let process = |pid: u32| -> Option<f64> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // After the command's name (in parentheses): utime and stime are fields 12 and 13.
+        let rest = &stat[stat.rfind(')')? + 2..];
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        Some(fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?)
+    };
+    let ours =
+        std::iter::once(std::process::id()).chain(workers.iter().map(Child::id)).map(process).sum::<Option<f64>>()?;
+    Some((busy / TICKS, ours / TICKS))
+}
+
 struct Measured {
     workers: usize,
     rate: f64,
@@ -120,6 +145,9 @@ struct Measured {
     loaded_p99: Duration,
     commits_per_run: f64,
     flushes_per_run: f64,
+    /// CPU time per run at 32 clients: the machine's, and the part of it in this bench's and
+    /// the workers' processes.
+    cpu_per_run: Option<(Duration, Duration)>,
 }
 
 fn main() {
@@ -194,8 +222,10 @@ fn main() {
                 pickups.push(first.saturating_duration_since(accepted));
             }
             let before = counters(&admin).await;
+            let cpu_before = cpu_seconds(&children);
             let accepting = accepting.clone();
             let load = connector_benches::closed_loop(CLIENTS, window, move |_, _| send(accepting.clone())).await;
+            let cpu_after = cpu_seconds(&children);
             let after = counters(&admin).await;
             assert_eq!(load.failed, 0, "every run succeeds");
             let runs = load.ok as f64;
@@ -208,6 +238,10 @@ fn main() {
                 // The counters' own queries are two transactions.
                 commits_per_run: (after.0 - before.0 - 2) as f64 / runs,
                 flushes_per_run: (after.1 - before.1) as f64 / runs,
+                cpu_per_run: cpu_before.zip(cpu_after).map(|((busy0, ours0), (busy1, ours1))| {
+                    let per_run = |seconds: f64| Duration::from_secs_f64(seconds.max(0.0) / runs);
+                    (per_run(busy1 - busy0), per_run(ours1 - ours0))
+                }),
             }
         });
         println!(
@@ -263,6 +297,8 @@ fn main() {
         &format!("p99 at {CLIENTS} clients"),
         "commits per run",
         "WAL flushes per run",
+        "CPU per run",
+        "of it outside PostgreSQL",
     ]);
     for m in &results {
         table.row(vec![
@@ -273,6 +309,8 @@ fn main() {
             fmt_duration(m.loaded_p99),
             format!("{:.1}", m.commits_per_run),
             format!("{:.2}", m.flushes_per_run),
+            m.cpu_per_run.map_or("-".into(), |(all, _)| fmt_duration(all)),
+            m.cpu_per_run.map_or("-".into(), |(_, ours)| fmt_duration(ours)),
         ]);
     }
     table.print();
