@@ -59,6 +59,11 @@ async fn serve(engine: Engine) -> (server::RunningServer, String) {
     (running, base)
 }
 
+/// An engine on a memory store with the review-note job.
+fn review_engine() -> Engine {
+    Engine::builder().store(connector_runtime::store::MemoryStore::new()).job(ReviewNoteJob).build().unwrap()
+}
+
 fn client() -> reqwest::Client {
     reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
 }
@@ -71,8 +76,7 @@ fn csrf(page: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_dashboard_needs_the_key_escapes_payloads_and_guards_actions() {
-    let engine =
-        Engine::builder().store(connector_runtime::store::MemoryStore::new()).job(ReviewNoteJob).build().unwrap();
+    let engine = review_engine();
     let run = engine.dispatch(NoteFiled { text: "<script>alert('owned')</script>".into() }).await.unwrap().remove(0);
     // Parked on its token, with its log line kept.
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
@@ -252,8 +256,7 @@ async fn event(stream: &mut reqwest::Response, buffer: &mut String, name: &str, 
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_event_stream_announces_each_run_that_changes_and_ends_at_shutdown() {
-    let engine =
-        Engine::builder().store(connector_runtime::store::MemoryStore::new()).job(ReviewNoteJob).build().unwrap();
+    let engine = review_engine();
     let (running, base) = serve(engine.clone()).await;
     let http = client();
     assert_eq!(
@@ -361,8 +364,7 @@ async fn a_run_page_shows_waits_attempts_and_policy_and_the_jobs_page_the_next_t
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_runs_list_narrows_by_delivery_id_and_time_range() {
-    let engine =
-        Engine::builder().store(connector_runtime::store::MemoryStore::new()).job(ReviewNoteJob).build().unwrap();
+    let engine = review_engine();
     let (running, base) = serve(engine.clone()).await;
     let http = client();
     let mut started = Vec::new();

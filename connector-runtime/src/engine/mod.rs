@@ -374,7 +374,7 @@ impl Engine {
             }
             match &mut changes {
                 Some(changes) => {
-                    let named = tokio::time::timeout(poll, announced(changes, id, poll)).await;
+                    let named = tokio::time::timeout(poll, announced(changes, id)).await;
                     status_first = !matches!(named, Ok(true));
                 }
                 None => tokio::time::sleep(poll).await,
@@ -731,23 +731,16 @@ fn new_run(id: RunId, job: &registry::JobEntry, trigger: &TriggerRef, payload: &
 }
 
 /// Waits for the next notice that may concern run `id`: `true` when it names the run, `false`
-/// for "anything may have changed" (a reconnect, a receiver fallen behind) or, after `fallback`,
-/// when the store stopped announcing.
-async fn announced(
-    changes: &mut tokio::sync::broadcast::Receiver<Option<RunId>>,
-    id: &RunId,
-    fallback: std::time::Duration,
-) -> bool {
+/// for "anything may have changed" (a reconnect, a receiver fallen behind). A store that stopped
+/// announcing never answers: the caller's timeout ends the wait.
+async fn announced(changes: &mut tokio::sync::broadcast::Receiver<Option<RunId>>, id: &RunId) -> bool {
     use tokio::sync::broadcast::error::RecvError;
     loop {
         match changes.recv().await {
             Ok(Some(changed)) if &changed == id => return true,
             Ok(Some(_)) => continue,
             Ok(None) | Err(RecvError::Lagged(_)) => return false,
-            Err(RecvError::Closed) => {
-                tokio::time::sleep(fallback).await;
-                return false;
-            }
+            Err(RecvError::Closed) => return std::future::pending().await,
         }
     }
 }

@@ -128,7 +128,7 @@ async fn claim_loop(shared: Weak<Shared>, mut stop: watch::Receiver<bool>) {
             return;
         }
         if after_notice && misses > 0 && tokio::time::Instant::now() < next_sweep {
-            let delay = Duration::from_millis(1 << (misses - 1).min(5)).min(MAX_CLAIM_DELAY);
+            let delay = (Duration::from_millis(1) * 2u32.saturating_pow(misses - 1)).min(MAX_CLAIM_DELAY);
             tokio::select! {
                 () = tokio::time::sleep(delay) => {}
                 _ = stop.changed() => return,

@@ -1,6 +1,7 @@
-//! The runs: `GET /api/runs` (a page, filtered by status, job, time, id prefix or delivery), `GET /api/runs/{id}` (one, with its steps),
-//! `GET /api/runs/{id}/logs`, and what can be done to one: `POST /api/runs/{id}/cancel`,
-//! `/resume` (retry from the failed step) and `/replay` (a new run with the same payload).
+//! The runs: `GET /api/runs` (a page, filtered by status, job, time, id prefix or delivery),
+//! `GET /api/runs/{id}` (one, with its steps), `GET /api/runs/{id}/logs`, and what can be done
+//! to one: `POST /api/runs/{id}/cancel`, `/resume` (retry from the failed step) and `/replay`
+//! (a new run with the same payload).
 
 use aide::transform::TransformOperation;
 use axum::Json;

@@ -22,6 +22,12 @@ pub(super) const COLUMNS: Columns = Columns::of("postgres");
 pub(super) const RUN_COLUMNS: &str = "id, job_id, job_version, \"trigger\", payload, status, output, error, \
                            created_at, updated_at, wake_at, executions";
 
+/// `columns` (a list such as [`RUN_COLUMNS`]), each prefixed with `table`: for a statement
+/// naming two tables.
+pub(super) fn qualified(table: &str, columns: &str) -> String {
+    columns.split(',').map(|column| format!("{table}.{}", column.trim())).collect::<Vec<_>>().join(", ")
+}
+
 /// How many columns [`RUN_COLUMNS`] names: in a row of a run with a step, where the step's start.
 pub(super) const RUN_COLUMN_COUNT: usize = 12;
 

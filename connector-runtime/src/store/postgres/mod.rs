@@ -30,8 +30,8 @@ use super::{Delivery, DeliveryOutcome, RunFilter, RunStore, RunUpdate, StoreErro
 use crate::client::{SharedGuard, TokenStore, TokenStoreError};
 use crate::model::{LogLine, Run, RunId, RunLog, RunStatus, StepRecord};
 use codec::{
-    COLUMNS, RUN_COLUMN_COUNT, RUN_COLUMNS, RunRow, STEP_COLUMNS, backend, decode_run, decode_step, is_state, run_row,
-    step_row,
+    COLUMNS, RUN_COLUMN_COUNT, RUN_COLUMNS, RunRow, STEP_COLUMNS, backend, decode_run, decode_step, is_state,
+    qualified, run_row, step_row,
 };
 pub use config::PostgresOptions;
 
@@ -670,12 +670,10 @@ const UPSERT_STEP: &str = "INSERT INTO steps (run_id, \"key\", seq, kind, status
 
 /// Run `$1` and its steps in start order: one row per step, or one row with NULL steps.
 static RUN_WITH_STEPS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-    let run: Vec<String> = RUN_COLUMNS.split(',').map(|column| format!("runs.{}", column.trim())).collect();
-    let step: Vec<String> = STEP_COLUMNS.split(',').map(|column| format!("steps.{}", column.trim())).collect();
     format!(
         "SELECT {}, {} FROM runs LEFT JOIN steps ON steps.run_id = runs.id WHERE runs.id = $1 ORDER BY steps.seq",
-        run.join(", "),
-        step.join(", ")
+        qualified("runs", RUN_COLUMNS),
+        qualified("steps", STEP_COLUMNS)
     )
 });
 

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use tokio::sync::{broadcast, watch};
 
 use super::PostgresStore;
-use super::codec::{RUN_COLUMNS, STEP_COLUMNS, backend, decode_run, decode_step};
+use super::codec::{RUN_COLUMNS, STEP_COLUMNS, backend, decode_run, decode_step, qualified};
 use crate::model::{Run, RunId};
 use crate::store::{RunQueue, StoreError};
 
@@ -27,7 +27,6 @@ const QUEUED_OR_STALE: &str = "status IN ('queued', 'running', 'waiting')
 /// Takes up to `$2` of the runs `which` selects, oldest first, for holder `$1` for `$3`
 /// milliseconds (by the server's clock). One statement, so a run is claimed whole or not at all.
 fn claim_sql(which: &str) -> String {
-    let returned: Vec<String> = RUN_COLUMNS.split(',').map(|column| format!("runs.{}", column.trim())).collect();
     format!(
         "WITH picked AS (
              SELECT id FROM runs
@@ -41,7 +40,7 @@ fn claim_sql(which: &str) -> String {
                          executions = executions + 1, updated_at = now()
          FROM picked WHERE runs.id = picked.id
          RETURNING {}",
-        returned.join(", ")
+        qualified("runs", RUN_COLUMNS)
     )
 }
 
